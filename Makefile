@@ -1,0 +1,37 @@
+# make train: train the course network on SIGNS; make test: lint + the test suite.
+# Both create .venv (and install tfsigns with its dev extras) when it is missing.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-tfsigns
+SHARED_DATA := ../shared/data/signs
+
+# Data: --data-dir, else $TFSIGNS_DATA, else data/. The offline mirror beside the
+# project stands in for $TFSIGNS_DATA when that is unset.
+ifeq ($(TFSIGNS_DATA),)
+ifneq ($(wildcard $(SHARED_DATA)/train_signs.h5),)
+export TFSIGNS_DATA := $(abspath $(SHARED_DATA))
+endif
+endif
+
+.PHONY: train test lint clean
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+train: $(STAMP)
+	$(PY) -m tfsigns.train --out runs/course $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# pytest exits 5 when it collected no tests: that must fail, not pass.
+test: lint
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info

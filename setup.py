@@ -1,0 +1,24 @@
+"""Install tfsigns: `pip install -e .[dev]` (the Makefile does this into .venv)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tfsigns",
+    version="0.1.0",
+    description="The deep-learning course's TensorFlow 1.x-style SIGNS trainer, on tf.compat.v1",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["tfsigns", "tfsigns.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "numpy",
+        "h5py",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel"],
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+    },
+)

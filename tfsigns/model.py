@@ -1,0 +1,173 @@
+"""Graph builders for the SIGNS network, one function per lecture idea.
+
+Column layout throughout, as in the course: X is (n_x, m), Z[l] and A[l] are
+(n_l, m), Y is (C, m). These functions only build and return tensors and ops;
+the session loop lives in tfsigns.trainer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+
+
+def create_placeholders(n_x: int, n_y: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Placeholders X (n_x, None) and Y (n_y, None), float32; None is the batch size."""
+    X = v1.placeholder(tf.float32, shape=[n_x, None], name="X")
+    Y = v1.placeholder(tf.float32, shape=[n_y, None], name="Y")
+    return X, Y
+
+
+def create_training_flag() -> tf.Tensor:
+    """Scalar bool, True unless fed: switches batch norm and dropout to test mode.
+
+    A placeholder (not a Python bool) so one graph serves training and evaluation.
+    """
+    return v1.placeholder_with_default(True, shape=[], name="is_training")
+
+
+def initialize_parameters(layer_dims=(12288, 25, 12, 6), seed: int = 1,
+                          batch_norm: bool = False) -> dict[str, tf.Variable]:
+    """Variables W[l] (n_l, n_{l-1}) Glorot/Xavier-uniform, b[l] (n_l, 1) zeros.
+
+    With batch_norm, each hidden layer gets gamma[l] (ones) and beta[l] (zeros)
+    instead of b[l] (batch norm subtracts the mean, which cancels any bias), and
+    non-trainable moving_mean[l] / moving_variance[l] (n_l, 1) for test time.
+    """
+    dims = [int(n) for n in layer_dims]
+    if len(dims) < 2 or min(dims) <= 0:
+        raise ValueError(f"layer_dims needs at least two positive sizes, got {layer_dims}")
+    L = len(dims) - 1
+    parameters = {}
+    zeros, ones = v1.zeros_initializer(), v1.ones_initializer()
+    for l in range(1, L + 1):
+        n, n_prev = dims[l], dims[l - 1]
+        parameters[f"W{l}"] = v1.get_variable(
+            f"W{l}", [n, n_prev], initializer=v1.glorot_uniform_initializer(seed=seed))
+        if batch_norm and l < L:
+            for name, init, trainable in (("gamma", ones, True), ("beta", zeros, True),
+                                          ("moving_mean", zeros, False), ("moving_variance", ones, False)):
+                parameters[f"{name}{l}"] = v1.get_variable(f"{name}{l}", [n, 1], initializer=init,
+                                                           trainable=trainable)
+        else:
+            parameters[f"b{l}"] = v1.get_variable(f"b{l}", [n, 1], initializer=zeros)
+    return parameters
+
+
+def num_layers(parameters: dict) -> int:
+    """L, the number of weight layers in a parameters dict."""
+    return sum(1 for key in parameters if key.startswith("W"))
+
+
+def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor,
+                     momentum: float = 0.99, epsilon: float = 1e-3) -> tf.Tensor:
+    """Batch norm of Z (n_l, m) -> Z_tilde (n_l, m), the lecture's formulas.
+
+    Training mode: mu and sigma^2 over the minibatch (axis 1), and ops that move
+    moving_mean/moving_variance towards them are added to UPDATE_OPS (they run
+    only because build_train_op makes the train op depend on them).
+    Test mode: the moving averages stand in for mu and sigma^2.
+    """
+    gamma, beta = parameters[f"gamma{l}"], parameters[f"beta{l}"]
+    moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
+    batch_mean = tf.reduce_mean(Z, axis=1, keepdims=True)
+    batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=1, keepdims=True)
+    for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS,
+                             v1.assign(moving, momentum * moving + (1.0 - momentum) * batch))
+    mu, var = tf.cond(training, lambda: (batch_mean, batch_var), lambda: (moving_mean, moving_var))
+    Z_norm = (Z - mu) / tf.sqrt(var + epsilon)
+    return gamma * Z_norm + beta
+
+
+def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False,
+                        training: tf.Tensor | None = None, keep_prob: float = 1.0,
+                        bn_momentum: float = 0.99, bn_epsilon: float = 1e-3,
+                        seed: int = 1) -> tf.Tensor:
+    """LINEAR -> [BATCHNORM] -> RELU -> [DROPOUT] ... -> LINEAR; X (n_x, m) -> ZL (C, m).
+
+    ZL are logits: the softmax lives in compute_cost. Dropout (inverted, keeping
+    each hidden unit with probability keep_prob) acts only while `training` is True.
+    """
+    if training is None:
+        training = tf.constant(True)
+    L = num_layers(parameters)
+    A = X
+    for l in range(1, L + 1):
+        Z = tf.matmul(parameters[f"W{l}"], A)
+        if l == L:
+            return Z + parameters[f"b{l}"]
+        if batch_norm:
+            Z = batch_norm_layer(Z, parameters, l, training, bn_momentum, bn_epsilon)
+        else:
+            Z = Z + parameters[f"b{l}"]
+        A = tf.nn.relu(Z)
+        if keep_prob < 1.0:
+            A = tf.cond(training, lambda A=A, l=l: tf.nn.dropout(A, rate=1.0 - keep_prob, seed=seed + l),
+                        lambda A=A: A)
+    raise AssertionError("unreachable")
+
+
+def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
+                 lambd: float = 0.0) -> tf.Tensor:
+    """Mean softmax cross-entropy of logits ZL (C, m) against one-hot Y (C, m); scalar.
+
+    With lambd > 0 adds the L2 penalty lambd / (2 m) * sum_l ||W[l]||_F^2.
+    """
+    cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+        logits=tf.transpose(ZL), labels=tf.transpose(Y)))
+    if lambd > 0.0:
+        m = tf.cast(tf.shape(Y)[1], tf.float32)
+        weights = [v for k, v in parameters.items() if k.startswith("W")]
+        cost += lambd / (2.0 * m) * tf.add_n([tf.reduce_sum(tf.square(W)) for W in weights])
+    return cost
+
+
+def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
+                   beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                   momentum: float = 0.9) -> tf.Operation:
+    """One optimizer step on `cost`, after the batch-norm moving-average updates.
+
+    learning_rate may be a float or a scalar tensor (fed per epoch for decay).
+    gd: plain gradient descent; momentum: v = beta v + dW (beta = momentum);
+    rmsprop: s = beta2 s + (1 - beta2) dW^2; adam: beta1, beta2, epsilon.
+    """
+    if optimizer == "gd":
+        opt = v1.train.GradientDescentOptimizer(learning_rate)
+    elif optimizer == "momentum":
+        opt = v1.train.MomentumOptimizer(learning_rate, momentum=momentum)
+    elif optimizer == "rmsprop":
+        opt = v1.train.RMSPropOptimizer(learning_rate, decay=beta2, epsilon=epsilon)
+    elif optimizer == "adam":
+        opt = v1.train.AdamOptimizer(learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon)
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+        return opt.minimize(cost)
+
+
+def compute_accuracy(ZL: tf.Tensor, Y: tf.Tensor) -> tf.Tensor:
+    """Fraction of columns where argmax of logits ZL (C, m) matches one-hot Y (C, m)."""
+    correct = tf.equal(tf.argmax(ZL, axis=0), tf.argmax(Y, axis=0))
+    return tf.reduce_mean(tf.cast(correct, tf.float32))
+
+
+def predict(X: np.ndarray, parameters: dict[str, np.ndarray],
+            return_probabilities: bool = False) -> np.ndarray:
+    """Classes (m,) for images X (n_x, m) under trained NumPy parameters, in test mode.
+
+    With return_probabilities, the softmax probabilities (C, m) instead.
+    """
+    batch_norm = any(key.startswith("gamma") for key in parameters)
+    with tf.Graph().as_default():
+        params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
+        x = v1.placeholder(tf.float32, shape=[parameters["W1"].shape[1], None])
+        ZL = forward_propagation(x, params, batch_norm=batch_norm, training=tf.constant(False))
+        out = tf.nn.softmax(ZL, axis=0) if return_probabilities else tf.argmax(ZL, axis=0)
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            return sess.run(out, feed_dict={x: X})

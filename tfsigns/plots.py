@@ -1,0 +1,35 @@
+"""Matplotlib figures, rendered off-screen (Agg) and written atomically as PNG."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from tfsigns.files import atomic_write_bytes  # noqa: E402
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Render `fig` to PNG bytes, write them atomically, and close the figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_costs(curves: dict[str, list[float]], path: str | os.PathLike, title: str = "") -> None:
+    """Learning curves: cost per epoch for each named run, on one axis."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, costs in curves.items():
+        ax.plot(range(len(costs)), costs, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost (mean softmax cross-entropy)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend()
+    save_figure(fig, path)

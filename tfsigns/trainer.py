@@ -1,0 +1,243 @@
+"""The session loop: the one place where a SIGNS graph is built and trained.
+
+`train(config, ...)` builds the graph from tfsigns.model, runs the train op over
+shuffled minibatches epoch after epoch, and returns NumPy parameters and a
+History. `model(...)` is the course's entry point with the course's defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from tfsigns.data import minibatch_permutation
+from tfsigns.model import (
+    OPTIMIZERS,
+    build_train_op,
+    compute_accuracy,
+    compute_cost,
+    create_placeholders,
+    create_training_flag,
+    forward_propagation,
+    initialize_parameters,
+)
+
+v1 = tf.compat.v1
+
+DECAYS = ("none", "inverse-time", "exponential", "staircase")
+DEVICES = ("cpu", "gpu")
+
+
+class ConfigError(ValueError):
+    """A hyperparameter or setting is out of range; the message says which and why."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults are the course's settings."""
+
+    layers: tuple[int, ...] = (25, 12)  # hidden units per hidden layer
+    learning_rate: float = 0.0001
+    num_epochs: int = 1500
+    minibatch_size: int = 32
+    seed: int = 1  # graph-level and initializer seed
+    minibatch_seed: int = 3  # epoch e shuffles with minibatch_seed + e + 1, as the course does
+    optimizer: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    momentum: float = 0.9
+    decay: str = "none"
+    decay_rate: float = 1.0
+    decay_interval: int = 100  # epochs per step of the staircase schedule
+    batch_norm: bool = False
+    bn_momentum: float = 0.99
+    lambd: float = 0.0  # L2 strength
+    keep_prob: float = 1.0  # dropout keep probability; 1 means no dropout
+    device: str = "cpu"
+    print_cost: bool = True
+    print_every: int = 100
+
+    def __post_init__(self) -> None:
+        self.layers = tuple(self.layers)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting that cannot train."""
+        def positive_finite(name):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+        for name in ("learning_rate", "epsilon"):
+            positive_finite(name)
+        for name in ("beta1", "beta2", "momentum", "bn_momentum"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+                raise ConfigError(f"{name} must lie in [0, 1), got {value!r}")
+        for name in ("num_epochs", "minibatch_size", "decay_interval", "print_every"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value > 0):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not self.layers or any(not isinstance(n, int) or n <= 0 for n in self.layers):
+            raise ConfigError(f"layers must be one or more positive unit counts, got {self.layers!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        if self.decay not in DECAYS:
+            raise ConfigError(f"unknown decay {self.decay!r}; choose from {', '.join(DECAYS)}")
+        if not (math.isfinite(self.decay_rate) and self.decay_rate >= 0):
+            raise ConfigError(f"decay_rate must be a non-negative number, got {self.decay_rate!r}")
+        if not (0.0 < self.keep_prob <= 1.0):
+            raise ConfigError(f"keep_prob must lie in (0, 1], got {self.keep_prob!r}")
+        if not (math.isfinite(self.lambd) and self.lambd >= 0):
+            raise ConfigError(f"lambd must be a non-negative number, got {self.lambd!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}")
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form (layers as a list)."""
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+
+@dataclass
+class History:
+    """What a run measured: per-epoch cost and learning rate, accuracies, timing."""
+
+    costs: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    train_accuracy: float = float("nan")
+    test_accuracy: float = float("nan")
+    train_seconds: float = 0.0
+    device: str = ""
+
+
+def learning_rate_decay(config: TrainConfig, epoch: int) -> float:
+    """The learning rate for `epoch` (0-based) under the config's decay schedule.
+
+    inverse-time: alpha0 / (1 + decay_rate * epoch); exponential: alpha0 * decay_rate**epoch;
+    staircase: alpha0 / (1 + decay_rate * floor(epoch / decay_interval)) (the course's
+    "fixed interval scheduling").
+    """
+    alpha0, rate = config.learning_rate, config.decay_rate
+    if config.decay == "inverse-time":
+        return alpha0 / (1.0 + rate * epoch)
+    if config.decay == "exponential":
+        return alpha0 * rate ** epoch
+    if config.decay == "staircase":
+        return alpha0 / (1.0 + rate * (epoch // config.decay_interval))
+    return alpha0
+
+
+def resolve_device(device: str) -> tuple[str, v1.ConfigProto]:
+    """TensorFlow device name and session config for "cpu" or "gpu".
+
+    Thread counts are fixed to the machine's cores so that runs repeat exactly.
+    """
+    cores = os.cpu_count() or 1
+    session_config = v1.ConfigProto(intra_op_parallelism_threads=cores,
+                                    inter_op_parallelism_threads=cores,
+                                    allow_soft_placement=True)
+    if device == "gpu":
+        if not tf.config.list_physical_devices("GPU"):
+            raise ConfigError("--device gpu: TensorFlow sees no GPU on this machine "
+                              "(install tfsigns[gpu] on a CUDA machine, or use --device cpu)")
+        session_config.gpu_options.allow_growth = True
+        return "/GPU:0", session_config
+    session_config.device_count["GPU"] = 0
+    return "/CPU:0", session_config
+
+
+def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
+          X_test: np.ndarray, Y_test: np.ndarray, progress: bool = False,
+          checkpoint_dir: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], History]:
+    """Train on X_train (n_x, m) / one-hot Y_train (C, m); evaluate on the test pair.
+
+    Returns the trained parameters as NumPy arrays and the run's History. With
+    checkpoint_dir, a tf.compat.v1.train.Saver checkpoint of the final graph is
+    written there as model.ckpt.
+    """
+    (n_x, m), n_y = X_train.shape, Y_train.shape[0]
+    device_name, session_config = resolve_device(config.device)
+    tf.config.experimental.enable_op_determinism()
+
+    graph = tf.Graph()
+    with graph.as_default(), graph.device(device_name):
+        v1.set_random_seed(config.seed)
+        X, Y = create_placeholders(n_x, n_y)
+        training = create_training_flag()
+        learning_rate = v1.placeholder_with_default(np.float32(config.learning_rate), [], "learning_rate")
+        parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm)
+        ZL = forward_propagation(X, parameters, config.batch_norm, training, config.keep_prob,
+                                 config.bn_momentum, seed=config.seed)
+        cost = compute_cost(ZL, Y, parameters, config.lambd)
+        train_op = build_train_op(cost, learning_rate, config.optimizer, config.beta1,
+                                  config.beta2, config.epsilon, config.momentum)
+        accuracy = compute_accuracy(ZL, Y)
+        init = v1.global_variables_initializer()
+        saver = v1.train.Saver(save_relative_paths=True)
+    graph.finalize()
+
+    # Examples as rows, so that a minibatch is a gather of contiguous rows.
+    X_rows, Y_rows = np.ascontiguousarray(X_train.T), np.ascontiguousarray(Y_train.T)
+    history = History(device=device_name)
+    write = tqdm.write if progress else print
+    with v1.Session(graph=graph, config=session_config) as sess:
+        sess.run(init)
+        start = time.perf_counter()
+        epochs = tqdm(range(config.num_epochs), disable=not progress, unit="epoch",
+                      file=sys.stderr, desc="train")
+        for epoch in epochs:
+            rate = learning_rate_decay(config, epoch)
+            permutation = minibatch_permutation(m, config.minibatch_seed + epoch + 1)
+            epoch_cost = 0.0
+            for k in range(0, m, config.minibatch_size):
+                idx = permutation[k:k + config.minibatch_size]
+                _, batch_cost = sess.run([train_op, cost], feed_dict={
+                    X: X_rows[idx].T, Y: Y_rows[idx].T, learning_rate: rate})
+                epoch_cost += batch_cost * len(idx) / m
+            if not math.isfinite(epoch_cost):
+                raise TrainingDiverged(f"cost became {epoch_cost} at epoch {epoch}; "
+                                       "lower the learning rate")
+            history.costs.append(float(epoch_cost))
+            history.learning_rates.append(float(rate))
+            epochs.set_postfix(cost=f"{epoch_cost:.4f}", refresh=False)
+            if config.print_cost and epoch % config.print_every == 0:
+                write(f"Cost after epoch {epoch}: {epoch_cost:f}")
+        history.train_seconds = time.perf_counter() - start
+        epochs.close()
+
+        test_mode = {training: False}
+        history.train_accuracy = float(sess.run(accuracy, {X: X_train, Y: Y_train, **test_mode}))
+        history.test_accuracy = float(sess.run(accuracy, {X: X_test, Y: Y_test, **test_mode}))
+        if checkpoint_dir is not None:
+            saver.save(sess, os.path.join(os.fspath(checkpoint_dir), "model.ckpt"))
+        return sess.run(parameters), history
+
+
+def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
+          learning_rate: float = 0.0001, num_epochs: int = 1500, minibatch_size: int = 32,
+          print_cost: bool = True, **options) -> tuple[dict[str, np.ndarray], History]:
+    """The course's model(): a LINEAR->RELU->LINEAR->RELU->LINEAR->SOFTMAX net trained with Adam.
+
+    X (12288, m), Y one-hot (6, m). `options` are further TrainConfig fields
+    (layers, seed, optimizer, batch_norm, ...). Prints and returns the accuracies.
+    """
+    config = TrainConfig(learning_rate=learning_rate, num_epochs=num_epochs,
+                         minibatch_size=minibatch_size, print_cost=print_cost, **options)
+    parameters, history = train(config, X_train, Y_train, X_test, Y_test)
+    print(f"Train Accuracy: {history.train_accuracy:.4f}")
+    print(f"Test Accuracy: {history.test_accuracy:.4f}")
+    return parameters, history
