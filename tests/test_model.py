@@ -5,8 +5,15 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import blobs
-from tfsigns.model import (build_train_op, compute_accuracy, compute_cost, create_placeholders,
-                           forward_propagation, initialize_parameters, predict)
+from tfsigns.model import (
+    build_train_op,
+    compute_accuracy,
+    compute_cost,
+    create_placeholders,
+    forward_propagation,
+    initialize_parameters,
+    predict,
+)
 
 v1 = tf.compat.v1
 
@@ -70,8 +77,10 @@ def test_initialize_parameters_with_batch_norm_drops_hidden_biases(graph):
 @pytest.mark.parametrize("dims", [(7, 3), (7, 5, 3), (7, 6, 5, 4, 3)])
 def test_forward_propagation_matches_numpy(graph, dims):
     rng = np.random.default_rng(0)
-    params = {f"W{l}": rng.normal(size=(dims[l], dims[l - 1])).astype(np.float32) for l in range(1, len(dims))}
-    params.update({f"b{l}": rng.normal(size=(dims[l], 1)).astype(np.float32) for l in range(1, len(dims))})
+    params = {}
+    for l in range(1, len(dims)):
+        params[f"W{l}"] = rng.normal(size=(dims[l], dims[l - 1])).astype(np.float32)
+        params[f"b{l}"] = rng.normal(size=(dims[l], 1)).astype(np.float32)
     X_value = rng.normal(size=(dims[0], 9)).astype(np.float32)
     X, _ = create_placeholders(dims[0], dims[-1])
     Z = forward_propagation(X, {k: tf.constant(v) for k, v in params.items()})

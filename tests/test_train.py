@@ -11,8 +11,14 @@ import tensorflow as tf
 
 from tests.conftest import REAL_DATA, blobs, requires_real_data
 from tfsigns.train import main
-from tfsigns.trainer import (ConfigError, TrainConfig, TrainingDiverged, learning_rate_decay,
-                             resolve_device, train)
+from tfsigns.trainer import (
+    ConfigError,
+    TrainConfig,
+    TrainingDiverged,
+    learning_rate_decay,
+    resolve_device,
+    train,
+)
 
 SMALL = dict(layers=(8,), num_epochs=30, minibatch_size=16, learning_rate=0.01, print_cost=False)
 
@@ -20,7 +26,7 @@ SMALL = dict(layers=(8,), num_epochs=30, minibatch_size=16, learning_rate=0.01, 
 def toy_train(**overrides):
     X, Y = blobs(100)
     X_test, Y_test = blobs(40, seed=1)
-    return train(TrainConfig(**{**SMALL, **overrides}), X, Y, X_test, Y_test)
+    return train(TrainConfig(**{**SMALL, **overrides}), X, Y, {"test": (X_test, Y_test)})
 
 
 def test_train_learns_toy_problem():
@@ -47,7 +53,7 @@ def test_prints_cost_every_n_epochs(capsys):
 def test_divergence_is_reported():
     X, Y = blobs(100)
     with pytest.raises(TrainingDiverged, match="lower the learning rate"):
-        train(TrainConfig(**{**SMALL, "learning_rate": 1e30, "optimizer": "gd"}), X * 1e10, Y, X, Y)
+        train(TrainConfig(**{**SMALL, "learning_rate": 1e30, "optimizer": "gd"}), X * 1e10, Y)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -123,7 +129,7 @@ def test_cli_short_real_run(tmp_path):
 def test_course_reproduction_1500_epochs(signs):
     """The course's settings on the real data: train >= 0.98, test in [0.70, 0.85]."""
     X_train, Y_train, X_test, Y_test, _ = signs
-    parameters, history = train(TrainConfig(print_cost=False), X_train, Y_train, X_test, Y_test)
+    parameters, history = train(TrainConfig(print_cost=False), X_train, Y_train, {"test": (X_test, Y_test)})
     assert history.train_accuracy >= 0.98
     assert 0.70 <= history.test_accuracy <= 0.85
     assert history.costs[0] > 1.7 and history.costs[-1] < 0.15

@@ -148,3 +148,20 @@ def load_signs(data_dir: str | os.PathLike | None = None):
     C = len(classes)
     return (flatten_and_normalize(train_x), convert_to_one_hot(train_y, C),
             flatten_and_normalize(test_x), convert_to_one_hot(test_y, C), classes)
+
+
+def train_validation_split(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int = 0):
+    """Carve a stratified validation set from training data: (X_train, Y_train, X_val, Y_val).
+
+    X (n_x, m), Y one-hot (C, m). Each class gives round(fraction * its count)
+    examples, chosen by a NumPy generator seeded with `seed`; column order is kept.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must lie in (0, 1), got {fraction}")
+    labels = Y.argmax(axis=0)
+    rng = np.random.default_rng(seed)
+    val = np.zeros(labels.shape, dtype=bool)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        val[rng.choice(members, size=round(fraction * len(members)), replace=False)] = True
+    return X[:, ~val], Y[:, ~val], X[:, val], Y[:, val]

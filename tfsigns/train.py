@@ -17,7 +17,7 @@ from pathlib import Path
 import tensorflow as tf
 
 import tfsigns
-from tfsigns.data import DataError, find_data_dir, load_signs
+from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, prepare_out_dir, replace_dir, write_json
 from tfsigns.model import OPTIMIZERS
 from tfsigns.plots import plot_costs
@@ -42,6 +42,17 @@ def parse_layers(text: str) -> tuple[int, ...]:
     if any(n <= 0 for n in layers):
         raise argparse.ArgumentTypeError(f"--layers {text!r}: every layer needs at least one unit")
     return layers
+
+
+def parse_fraction(text: str) -> float:
+    """A share in [0, 1): 0 means no validation split."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"--validation-fraction {text!r}: expected a number in [0, 1)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
     p.add_argument("--lambd", type=float, default=d.lambd, help="L2 regularization strength")
     p.add_argument("--keep-prob", type=float, default=d.keep_prob, help="dropout keep probability")
+    p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
+                   help="carve this stratified share of the training set out for validation")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
     p.add_argument("--print-every", type=int, default=d.print_every)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no cost lines")
     return p
@@ -94,10 +108,15 @@ def run(args: argparse.Namespace) -> int:
     out = prepare_out_dir(args.out)
     data_dir = find_data_dir(args.data_dir)
     X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)
+    eval_sets = {"test": (X_test, Y_test)}
+    if args.validation_fraction:
+        X_train, Y_train, X_val, Y_val = train_validation_split(
+            X_train, Y_train, args.validation_fraction, args.split_seed)
+        eval_sets = {"validation": (X_val, Y_val), **eval_sets}
     started = time.time()
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".checkpoints."))
     try:
-        _, history = train(config, X_train, Y_train, X_test, Y_test,
+        _, history = train(config, X_train, Y_train, eval_sets,
                            progress=not args.quiet and sys.stderr.isatty(), checkpoint_dir=staging)
         replace_dir(staging, out / "checkpoints")
     finally:
@@ -109,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         "data_dir": str(data_dir.resolve()),
         "costs": history.costs,
         "learning_rates": history.learning_rates,
+        "accuracy": history.accuracy,
         "train_accuracy": history.train_accuracy,
         "test_accuracy": history.test_accuracy,
         "train_seconds": history.train_seconds,
@@ -118,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
         "tensorflow_version": tf.__version__,
         "tfsigns_version": tfsigns.__version__,
     })
-    print(f"Train Accuracy: {history.train_accuracy:.4f}")
-    print(f"Test Accuracy: {history.test_accuracy:.4f}")
+    for name, value in history.accuracy.items():
+        print(f"{name.capitalize()} Accuracy: {value:.4f}")
     print(f"{len(history.costs)} epochs in {history.train_seconds:.1f} s on {history.device}; "
           f"results in {out}/ (metrics.json, cost.png, checkpoints/)")
     return 0

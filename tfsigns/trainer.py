@@ -114,14 +114,25 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """What a run measured: per-epoch cost and learning rate, accuracies, timing."""
+    """What a run measured: per-epoch cost and learning rate, accuracies, timing.
+
+    accuracy maps "train" and the name of each evaluation set ("test", "validation")
+    to the fraction of its examples classified right, in test mode.
+    """
 
     costs: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
-    train_accuracy: float = float("nan")
-    test_accuracy: float = float("nan")
+    accuracy: dict[str, float] = field(default_factory=dict)
     train_seconds: float = 0.0
     device: str = ""
+
+    @property
+    def train_accuracy(self) -> float:
+        return self.accuracy["train"]
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.accuracy["test"]
 
 
 def learning_rate_decay(config: TrainConfig, epoch: int) -> float:
@@ -161,9 +172,10 @@ def resolve_device(device: str) -> tuple[str, v1.ConfigProto]:
 
 
 def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
-          X_test: np.ndarray, Y_test: np.ndarray, progress: bool = False,
+          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, progress: bool = False,
           checkpoint_dir: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], History]:
-    """Train on X_train (n_x, m) / one-hot Y_train (C, m); evaluate on the test pair.
+    """Train on X_train (n_x, m) / one-hot Y_train (C, m); then measure accuracy on the
+    training set and on each named (X, Y) pair of eval_sets, e.g. {"test": (X_test, Y_test)}.
 
     Returns the trained parameters as NumPy arrays and the run's History. With
     checkpoint_dir, a tf.compat.v1.train.Saver checkpoint of the final graph is
@@ -219,9 +231,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         history.train_seconds = time.perf_counter() - start
         epochs.close()
 
-        test_mode = {training: False}
-        history.train_accuracy = float(sess.run(accuracy, {X: X_train, Y: Y_train, **test_mode}))
-        history.test_accuracy = float(sess.run(accuracy, {X: X_test, Y: Y_test, **test_mode}))
+        for name, (X_eval, Y_eval) in {"train": (X_train, Y_train), **(eval_sets or {})}.items():
+            history.accuracy[name] = float(sess.run(accuracy, {X: X_eval, Y: Y_eval, training: False}))
         if checkpoint_dir is not None:
             saver.save(sess, os.path.join(os.fspath(checkpoint_dir), "model.ckpt"))
         return sess.run(parameters), history
@@ -237,7 +248,7 @@ def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: 
     """
     config = TrainConfig(learning_rate=learning_rate, num_epochs=num_epochs,
                          minibatch_size=minibatch_size, print_cost=print_cost, **options)
-    parameters, history = train(config, X_train, Y_train, X_test, Y_test)
+    parameters, history = train(config, X_train, Y_train, {"test": (X_test, Y_test)})
     print(f"Train Accuracy: {history.train_accuracy:.4f}")
     print(f"Test Accuracy: {history.test_accuracy:.4f}")
     return parameters, history
