@@ -1,8 +1,29 @@
 """tfsigns: the course's TensorFlow 1.x-style SIGNS trainer, on tf.compat.v1."""
 
 import os
-
-# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) drowns the course's output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import sys
+from contextlib import contextmanager
 
 __version__ = "0.1.0"
+
+
+@contextmanager
+def quiet_native_stderr():
+    """Silence what TensorFlow's C++ core writes straight to file descriptor 2
+    (oneDNN and CUDA probing notes that TF_CPP_MIN_LOG_LEVEL no longer hides),
+    so that a user's error message stays the one line on stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with quiet_native_stderr():
+    import tensorflow  # noqa: F401  (imported once here, quietly, for every module)

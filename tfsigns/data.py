@@ -78,8 +78,9 @@ def _read_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{path}: {y_key} has shape {y.shape} and dtype {y.dtype}, "
                         "expected a 1-D integer array")
-    if classes.ndim != 1 or len(classes) == 0 or not np.issubdtype(classes.dtype, np.integer):
-        raise DataError(f"{path}: list_classes must be a non-empty 1-D integer array")
+    if (classes.ndim != 1 or not np.issubdtype(classes.dtype, np.integer)
+            or not np.array_equal(classes, np.arange(len(classes))) or len(classes) < 2):
+        raise DataError(f"{path}: list_classes must be 0, 1, ..., C-1 (C >= 2), got {classes.tolist()}")
     if len(x) != len(y):
         raise DataError(f"{path}: {len(x)} images but {len(y)} labels")
     bad = ~np.isin(y, classes)
@@ -110,7 +111,10 @@ def flatten_and_normalize(x_orig: np.ndarray) -> np.ndarray:
 
 def convert_to_one_hot(Y: np.ndarray, C: int) -> np.ndarray:
     """Labels (1, m) or (m,) -> one-hot (C, m) float32."""
-    labels = np.asarray(Y).reshape(-1).astype(np.int64)
+    values = np.asarray(Y).reshape(-1)
+    labels = values.astype(np.int64)
+    if not np.array_equal(labels, values):
+        raise ValueError("labels must be whole numbers")
     if labels.size and (labels.min() < 0 or labels.max() >= C):
         raise ValueError(f"labels must lie in [0, {C}), got range [{labels.min()}, {labels.max()}]")
     return np.eye(C, dtype=np.float32)[labels].T
@@ -131,6 +135,8 @@ def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64,
     if mini_batch_size <= 0:
         raise ValueError(f"mini_batch_size must be positive, got {mini_batch_size}")
     m = X.shape[1]
+    if Y.shape[1] != m:
+        raise ValueError(f"X has {m} examples (columns) but Y has {Y.shape[1]}")
     permutation = minibatch_permutation(m, seed)
     shuffled_X, shuffled_Y = X[:, permutation], Y[:, permutation].reshape(Y.shape[0], m)
     return [

@@ -21,7 +21,7 @@ from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_
 from tfsigns.files import OutputError, prepare_out_dir, replace_dir, write_json
 from tfsigns.model import OPTIMIZERS
 from tfsigns.plots import plot_costs
-from tfsigns.trainer import DECAYS, DEVICES, ConfigError, TrainConfig, TrainingDiverged, train
+from tfsigns.trainer import DECAYS, DEVICES, ConfigError, TrainConfig, TrainingDiverged, resolve_device, train
 
 PROG = "tfsigns.train"
 
@@ -105,6 +105,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Train and write the outputs; errors propagate to main()."""
     config = config_from_args(args)
+    resolve_device(config.device)  # a missing GPU is bad input: say so before any work
     out = prepare_out_dir(args.out)
     data_dir = find_data_dir(args.data_dir)
     X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)

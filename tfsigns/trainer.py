@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfsigns import quiet_native_stderr
 from tfsigns.data import minibatch_permutation
 from tfsigns.model import (
     OPTIMIZERS,
@@ -162,7 +163,9 @@ def resolve_device(device: str) -> tuple[str, v1.ConfigProto]:
                                     inter_op_parallelism_threads=cores,
                                     allow_soft_placement=True)
     if device == "gpu":
-        if not tf.config.list_physical_devices("GPU"):
+        with quiet_native_stderr():
+            gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
             raise ConfigError("--device gpu: TensorFlow sees no GPU on this machine "
                               "(install tfsigns[gpu] on a CUDA machine, or use --device cpu)")
         session_config.gpu_options.allow_growth = True
