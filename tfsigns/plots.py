@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import os
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -33,3 +37,27 @@ def plot_costs(curves: dict[str, list[float]], path: str | os.PathLike, title: s
     if len(curves) > 1:
         ax.legend()
     save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tfsigns.plots RUN_DIR... --out curves.png`: learning curves of runs side by side."""
+    parser = argparse.ArgumentParser(prog="tfsigns.plots", description=main.__doc__)
+    parser.add_argument("runs", nargs="+", help="folders written by python -m tfsigns.train --out")
+    parser.add_argument("--out", required=True, help="PNG to write")
+    args = parser.parse_args(argv)
+    curves = {}
+    for run in args.runs:
+        try:
+            metrics = json.loads((Path(run) / "metrics.json").read_text())
+            label = (f"{Path(run).name}: train {metrics['train_accuracy']:.3f}, "
+                     f"test {metrics['test_accuracy']:.3f}")
+            curves[label] = metrics["costs"]
+        except (OSError, ValueError, KeyError) as err:
+            print(f"tfsigns.plots: error: {run}: no readable metrics.json ({err})", file=sys.stderr)
+            return 2
+    plot_costs(curves, args.out, title="cost per epoch")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
