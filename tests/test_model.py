@@ -141,3 +141,21 @@ def test_predict_matches_numpy():
     probabilities = predict(X, params, return_probabilities=True)
     assert probabilities.shape == (3, 11)
     np.testing.assert_allclose(probabilities.sum(axis=0), 1, rtol=1e-6)
+
+
+def test_dropout_only_in_training_and_keeps_the_expectation(graph):
+    rng = np.random.default_rng(2)
+    params = {"W1": tf.constant(rng.normal(size=(50, 4)).astype(np.float32)), "b1": tf.ones((50, 1)),
+              "W2": tf.constant(rng.normal(size=(3, 50)).astype(np.float32)), "b2": tf.zeros((3, 1))}
+    X_value = np.repeat(rng.normal(size=(4, 1)).astype(np.float32), 4000, axis=1)
+    X, _ = create_placeholders(4, 3)
+    training = v1.placeholder_with_default(True, [])
+    dropped = forward_propagation(X, params, training=training, keep_prob=0.5, seed=3)
+    plain = forward_propagation(X, params)
+    with v1.Session() as sess:
+        Z_train, Z_plain = sess.run([dropped, plain], {X: X_value})
+        Z_test = sess.run(dropped, {X: X_value, training: False})
+    np.testing.assert_array_equal(Z_test, Z_plain)
+    assert not np.allclose(Z_train[:, 0], Z_plain[:, 0])
+    spread = Z_train.std(axis=1) / np.sqrt(Z_train.shape[1])
+    np.testing.assert_array_less(np.abs(Z_train.mean(axis=1) - Z_plain[:, 0]), 5 * spread)

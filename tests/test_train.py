@@ -136,3 +136,25 @@ def test_course_reproduction_1500_epochs(signs):
     from tfsigns.model import predict
     test_predictions = predict(X_test, parameters)
     assert np.mean(test_predictions == Y_test.argmax(axis=0)) == pytest.approx(history.test_accuracy)
+
+
+@requires_real_data
+@pytest.mark.parametrize("argv, rates", [
+    (["--optimizer", "momentum", "--momentum", "0.8", "--learning-rate", "0.01",
+      "--decay", "inverse-time", "--decay-rate", "0.5"], [0.01, 0.01 / 1.5, 0.01 / 2]),
+    (["--optimizer", "rmsprop", "--beta2", "0.9", "--learning-rate", "0.001",
+      "--decay", "exponential", "--decay-rate", "0.5"], [0.001, 0.0005, 0.00025]),
+    (["--optimizer", "gd", "--learning-rate", "0.1", "--decay", "staircase", "--decay-rate", "1",
+      "--decay-interval", "2"], [0.1, 0.1, 0.05]),
+    (["--optimizer", "adam", "--beta1", "0.8", "--beta2", "0.99", "--epsilon", "1e-7", "--batch-norm",
+      "--lambd", "0.1", "--keep-prob", "0.9", "--validation-fraction", "0.1"], [0.0001] * 3),
+])
+def test_cli_optimizers_and_decay_recorded(argv, rates, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--data-dir", str(REAL_DATA), "--epochs", "3", "--quiet", "--out", str(out), *argv]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["learning_rates"] == pytest.approx(rates)
+    assert all(math.isfinite(c) for c in metrics["costs"])
+    assert metrics["config"]["optimizer"] == argv[1]
+    if "--validation-fraction" in argv:
+        assert set(metrics["accuracy"]) == {"train", "validation", "test"}
