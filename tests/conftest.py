@@ -3,11 +3,16 @@
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfsigns.data import convert_to_one_hot
+from tfsigns.data import SPLITS, convert_to_one_hot
+
+CLASSES = np.arange(6, dtype=np.int64)
+N_TRAIN, N_TEST = 12, 6
+SPLIT_KEYS = SPLITS  # split -> (file name, x key, y key)
 
 REAL_DATA = Path(os.environ.get("TFSIGNS_DATA") or Path(__file__).resolve().parents[2] / "shared/data/signs")
 requires_real_data = pytest.mark.skipif(
@@ -36,3 +41,58 @@ def blobs(m: int, n_x: int = 20, C: int = 3, seed: int = 0):
     labels = rng.integers(0, C, size=m)
     X = (centres[labels] + rng.normal(0, 0.5, size=(m, n_x))).T.astype(np.float32)
     return X, convert_to_one_hot(labels, C)
+
+
+# ---------------------------------------------------------------- fake data helpers
+
+
+def fake_images(m, seed, shape=(64, 64, 3), dtype=np.uint8):
+    """m seeded random images (m, *shape); pixels 0..255 in the given dtype."""
+    return np.random.default_rng(seed).integers(0, 256, size=(m, *shape)).astype(dtype)
+
+
+def fake_labels(m):
+    """Labels 0..5 cycling, so every class occurs."""
+    return (np.arange(m) % len(CLASSES)).astype(np.int64)
+
+
+def write_split(folder, split, x, y, classes=CLASSES, drop=()):
+    """Write one SIGNS file for `split` into folder, leaving out the keys in `drop`; return its path."""
+    name, x_key, y_key = SPLIT_KEYS[split]
+    path = Path(folder) / name
+    with h5py.File(path, "w") as f:
+        for key, value in ((x_key, x), (y_key, y), ("list_classes", classes)):
+            if key not in drop:
+                f.create_dataset(key, data=value)
+    return path
+
+
+class FakeSigns:
+    """A folder of fake SIGNS files and the arrays written into them."""
+
+    def __init__(self, folder, n_train=N_TRAIN, n_test=N_TEST):
+        self.dir = Path(folder)
+        self.arrays = {
+            "train": (fake_images(n_train, seed=1), fake_labels(n_train)),
+            "test": (fake_images(n_test, seed=2), fake_labels(n_test)),
+        }
+        for split, (x, y) in self.arrays.items():
+            write_split(self.dir, split, x, y)
+
+    def path(self, split):
+        return self.dir / SPLIT_KEYS[split][0]
+
+    def rewrite(self, split, x=None, y=None, classes=CLASSES, drop=()):
+        """Rewrite one split's file, replacing the arrays given; return its path."""
+        good_x, good_y = self.arrays[split]
+        return write_split(self.dir, split, good_x if x is None else x, good_y if y is None else y,
+                           classes, drop)
+
+
+@pytest.fixture
+def fake_signs(tmp_path):
+    """Fake train_signs.h5 (12 images) and test_signs.h5 (6 images) in tmp_path.
+
+    Named apart from `signs`, which is the real data set.
+    """
+    return FakeSigns(tmp_path)

@@ -153,6 +153,7 @@ def test_dropout_only_in_training_and_keeps_the_expectation(graph):
     dropped = forward_propagation(X, params, training=training, keep_prob=0.5, seed=3)
     plain = forward_propagation(X, params)
     with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())  # the global step, part of the mask seed
         Z_train, Z_plain = sess.run([dropped, plain], {X: X_value})
         Z_test = sess.run(dropped, {X: X_value, training: False})
     np.testing.assert_array_equal(Z_test, Z_plain)

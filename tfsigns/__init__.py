@@ -26,4 +26,7 @@ def quiet_native_stderr():
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 with quiet_native_stderr():
-    import tensorflow  # noqa: F401  (imported once here, quietly, for every module)
+    import tensorflow
+
+    # Probing for GPUs makes the CUDA runtime complain once on machines without one; do it now.
+    tensorflow.config.list_physical_devices()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -43,13 +42,3 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_json(path: str | os.PathLike, obj) -> None:
     """Atomically write `obj` as indented JSON."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def replace_dir(staging: Path, final: Path) -> None:
-    """Put the fully written folder `staging` in place of `final` (old one removed after)."""
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)

@@ -91,7 +91,9 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
     """LINEAR -> [BATCHNORM] -> RELU -> [DROPOUT] ... -> LINEAR; X (n_x, m) -> ZL (C, m).
 
     ZL are logits: the softmax lives in compute_cost. Dropout (inverted, keeping
-    each hidden unit with probability keep_prob) acts only while `training` is True.
+    each hidden unit with probability keep_prob) acts only while `training` is True;
+    its masks are a function of (seed, layer, global step), so a resumed run draws
+    the same masks as an uninterrupted one.
     """
     if training is None:
         training = tf.constant(True)
@@ -107,8 +109,9 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
             Z = Z + parameters[f"b{l}"]
         A = tf.nn.relu(Z)
         if keep_prob < 1.0:
-            A = tf.cond(training, lambda A=A, l=l: tf.nn.dropout(A, rate=1.0 - keep_prob, seed=seed + l),
-                        lambda A=A: A)
+            mask_seed = tf.stack([tf.constant(seed + l, tf.int64), v1.train.get_or_create_global_step()])
+            A = tf.cond(training, lambda A=A, s=mask_seed: tf.nn.experimental.stateless_dropout(
+                A, rate=1.0 - keep_prob, seed=s), lambda A=A: A)
     raise AssertionError("unreachable")
 
 
@@ -130,7 +133,8 @@ def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
 def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
                    beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                    momentum: float = 0.9) -> tf.Operation:
-    """One optimizer step on `cost`, after the batch-norm moving-average updates.
+    """One optimizer step on `cost`, after the batch-norm moving-average updates;
+    it also counts the step in the graph's global step.
 
     learning_rate may be a float or a scalar tensor (fed per epoch for decay).
     gd: plain gradient descent; momentum: v = beta v + dW (beta = momentum);
@@ -147,7 +151,7 @@ def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
     with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-        return opt.minimize(cost)
+        return opt.minimize(cost, global_step=v1.train.get_or_create_global_step())
 
 
 def compute_accuracy(ZL: tf.Tensor, Y: tf.Tensor) -> tf.Tensor:

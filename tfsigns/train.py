@@ -1,27 +1,41 @@
 """Command line: `python -m tfsigns.train` trains on SIGNS and writes its results to --out.
 
-Outputs: metrics.json (settings, per-epoch cost and learning rate, accuracies,
-timing, versions), cost.png, and a tf.compat.v1.train.Saver checkpoint in
-checkpoints/. Bad input gets one line on stderr and exit code 2.
+Outputs: config.json (the settings, written first, read back by --resume),
+metrics.json (settings, per-epoch cost and learning rate, accuracies, timing,
+versions), cost.png, and tf.compat.v1.train.Saver checkpoints in checkpoints/.
+Bad input gets one line on stderr and exit code 2; Ctrl-C checkpoints and exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import shutil
+import signal
 import sys
-import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import tensorflow as tf
 
 import tfsigns
+from tfsigns.checkpoint import CheckpointError
 from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
-from tfsigns.files import OutputError, prepare_out_dir, replace_dir, write_json
+from tfsigns.files import OutputError, prepare_out_dir, write_json
 from tfsigns.model import OPTIMIZERS
 from tfsigns.plots import plot_costs
-from tfsigns.trainer import DECAYS, DEVICES, ConfigError, TrainConfig, TrainingDiverged, resolve_device, train
+from tfsigns.trainer import (
+    DECAYS,
+    DEVICES,
+    ConfigError,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    resolve_device,
+    train,
+)
 
 PROG = "tfsigns.train"
 
@@ -56,14 +70,20 @@ def parse_fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The CLI's flags; defaults are TrainConfig's (the course's settings)."""
+    """The CLI's flags; `dest` names are TrainConfig's fields, defaults the course's settings."""
     d = TrainConfig()
     p = Parser(prog=PROG, description="Train the course's SIGNS network (tf.compat.v1 graph + session).",
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     p.add_argument("--data-dir", help="folder with train_signs.h5 and test_signs.h5 "
                    "(default: $TFSIGNS_DATA, else the project's data/)")
     p.add_argument("--out", default="runs/train", help="folder for metrics.json, cost.png, checkpoints/")
-    p.add_argument("--epochs", type=int, default=d.num_epochs)
+    p.add_argument("--config", help="JSON file of settings (e.g. a search's best.json); flags override it")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the newest checkpoint in --out, with the settings saved there "
+                        "(flags given now override them, e.g. a new --learning-rate)")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
+    p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
+    p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--minibatch-size", type=int, default=d.minibatch_size)
     p.add_argument("--layers", type=parse_layers, default=d.layers, help="hidden units, comma-separated")
@@ -78,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decay", choices=DECAYS, default=d.decay, help="learning-rate decay schedule")
     p.add_argument("--decay-rate", type=float, default=d.decay_rate)
     p.add_argument("--decay-interval", type=int, default=d.decay_interval, help="epochs per staircase step")
-    p.add_argument("--batch-norm", action="store_true", help="batch norm between Z and ReLU")
+    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=d.batch_norm,
+                   help="batch norm between Z and ReLU")
     p.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
     p.add_argument("--lambd", type=float, default=d.lambd, help="L2 regularization strength")
     p.add_argument("--keep-prob", type=float, default=d.keep_prob, help="dropout keep probability")
@@ -90,43 +111,96 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """TrainConfig from parsed flags (validated by TrainConfig itself)."""
-    return TrainConfig(
-        layers=args.layers, learning_rate=args.learning_rate, num_epochs=args.epochs,
-        minibatch_size=args.minibatch_size, seed=args.seed, minibatch_seed=args.minibatch_seed,
-        optimizer=args.optimizer, beta1=args.beta1, beta2=args.beta2, epsilon=args.epsilon,
-        momentum=args.momentum, decay=args.decay, decay_rate=args.decay_rate,
-        decay_interval=args.decay_interval, batch_norm=args.batch_norm, bn_momentum=args.bn_momentum,
-        lambd=args.lambd, keep_prob=args.keep_prob, device=args.device,
-        print_cost=not args.quiet, print_every=args.print_every)
+CONFIG_FIELDS = {f.name for f in fields(TrainConfig)} - {"print_cost"}
+# What a run's config.json (and a --config file) holds: the TrainConfig and the data it saw.
+SETTINGS = CONFIG_FIELDS | {"data_dir", "validation_fraction", "split_seed"}
 
 
-def run(args: argparse.Namespace) -> int:
+def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """dest names of the flags spelled out on the command line (abbreviations are off)."""
+    spelled = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    return {action.dest for action in parser._actions if spelled & set(action.option_strings)}
+
+
+def read_settings(path: Path) -> dict:
+    """Settings from a JSON object: flat (config.json, best.json) or a metrics.json."""
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: cannot read settings ({err})") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: expected a JSON object of settings")
+    if isinstance(settings.get("config"), dict):  # a metrics.json: its config and data settings
+        return {k: v for k, v in {**settings, **settings["config"]}.items() if k in SETTINGS}
+    unknown = sorted(set(settings) - SETTINGS - {"print_cost"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return {k: v for k, v in settings.items() if k in SETTINGS}
+
+
+def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> dict:
+    """Flags, over --resume's saved config.json, over --config, over the defaults."""
+    settings = {k: getattr(args, k) for k in SETTINGS}
+    base = read_settings(Path(args.config)) if args.config else {}
+    if args.resume:
+        saved = Path(args.out) / "config.json"
+        if not saved.is_file():
+            raise CheckpointError(f"--resume: {args.out} holds no run to resume (no config.json)")
+        base.update(read_settings(saved))
+    given = given_flags(parser, argv)
+    settings.update({k: v for k, v in base.items() if k not in given})
+    return settings
+
+
+def run(args: argparse.Namespace, settings: dict) -> int:
     """Train and write the outputs; errors propagate to main()."""
-    config = config_from_args(args)
+    config = TrainConfig(**{k: settings[k] for k in CONFIG_FIELDS}, print_cost=not args.quiet)
     resolve_device(config.device)  # a missing GPU is bad input: say so before any work
+    for name in ("checkpoint_every", "keep_checkpoints"):
+        if getattr(args, name) < 0 or (name == "keep_checkpoints" and args.keep_checkpoints == 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     out = prepare_out_dir(args.out)
-    data_dir = find_data_dir(args.data_dir)
+    data_dir = find_data_dir(settings["data_dir"])
     X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)
     eval_sets = {"test": (X_test, Y_test)}
-    if args.validation_fraction:
+    if settings["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
-            X_train, Y_train, args.validation_fraction, args.split_seed)
+            X_train, Y_train, settings["validation_fraction"], settings["split_seed"])
         eval_sets = {"validation": (X_val, Y_val), **eval_sets}
+    if not args.resume:  # a fresh run replaces whatever an earlier one left here
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    saved_settings = {**settings, **config.to_dict(), "data_dir": str(data_dir.resolve())}
+
+    stop_requested = []
+
+    def on_sigint(signum, frame):
+        if stop_requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        stop_requested.append(signum)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     started = time.time()
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".checkpoints."))
     try:
         _, history = train(config, X_train, Y_train, eval_sets,
-                           progress=not args.quiet and sys.stderr.isatty(), checkpoint_dir=staging)
-        replace_dir(staging, out / "checkpoints")
+                           progress=not args.quiet and sys.stderr.isatty(),
+                           checkpoint_dir=out / "checkpoints", checkpoint_every=args.checkpoint_every,
+                           keep_checkpoints=args.keep_checkpoints, resume=args.resume,
+                           should_stop=lambda: bool(stop_requested),
+                           on_start=lambda: write_json(out / "config.json", saved_settings))
+    except TrainingInterrupted as stop:
+        command = shlex.join([sys.executable, "-m", "tfsigns.train", "--out", str(out), "--resume"])
+        print(f"{PROG}: interrupted after epoch {stop.epoch}; checkpoint saved in {out / 'checkpoints'}. "
+              f"Resume with: {command}", file=sys.stderr)
+        return 130
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        signal.signal(signal.SIGINT, previous)
     plot_costs({"train": history.costs}, out / "cost.png",
                title=f"learning rate {config.learning_rate:g}, {config.optimizer}")
     write_json(out / "metrics.json", {
         "config": config.to_dict(),
         "data_dir": str(data_dir.resolve()),
+        "validation_fraction": settings["validation_fraction"],
+        "split_seed": settings["split_seed"],
         "costs": history.costs,
         "learning_rates": history.learning_rates,
         "accuracy": history.accuracy,
@@ -134,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         "test_accuracy": history.test_accuracy,
         "train_seconds": history.train_seconds,
         "wall_seconds": time.time() - started,
-        "ms_per_epoch": 1000 * history.train_seconds / len(history.costs),
+        "ms_per_epoch": history.ms_per_epoch,
         "device": history.device,
         "tensorflow_version": tf.__version__,
         "tfsigns_version": tfsigns.__version__,
@@ -148,10 +222,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 on bad input, 1 when training diverges."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        return run(args)
-    except (DataError, ConfigError, OutputError) as err:
+        return run(args, resolve_settings(args, argv, parser))
+    except (DataError, ConfigError, OutputError, CheckpointError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

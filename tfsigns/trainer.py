@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfsigns import quiet_native_stderr
+from tfsigns.checkpoint import Checkpointer, CheckpointError
 from tfsigns.data import minibatch_permutation
 from tfsigns.model import (
     OPTIMIZERS,
@@ -34,6 +36,7 @@ v1 = tf.compat.v1
 
 DECAYS = ("none", "inverse-time", "exponential", "staircase")
 DEVICES = ("cpu", "gpu")
+DEAD_EPOCHS = 50  # epochs at ln(C) before warning that the network is not learning
 
 
 class ConfigError(ValueError):
@@ -42,6 +45,14 @@ class ConfigError(ValueError):
 
 class TrainingDiverged(RuntimeError):
     """The cost became NaN or infinite."""
+
+
+class TrainingInterrupted(Exception):
+    """The run was asked to stop; `epoch` epochs are done and checkpointed."""
+
+    def __init__(self, epoch: int):
+        super().__init__(f"stopped after epoch {epoch}")
+        self.epoch = epoch
 
 
 @dataclass
@@ -124,7 +135,8 @@ class History:
     costs: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # of this call (a resumed run counts from where it resumed)
+    ms_per_epoch: float = 0.0
     device: str = ""
 
     @property
@@ -174,15 +186,27 @@ def resolve_device(device: str) -> tuple[str, v1.ConfigProto]:
     return "/CPU:0", session_config
 
 
+def is_dead(costs: list[float], num_classes: int, epochs: int = DEAD_EPOCHS) -> bool:
+    """True when the cost has sat at ln(C), a uniform guess, for the last `epochs` epochs."""
+    recent = costs[-epochs:]
+    return len(recent) == epochs and max(abs(c - math.log(num_classes)) for c in recent) < 0.005
+
+
 def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
-          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, progress: bool = False,
-          checkpoint_dir: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], History]:
+          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, *, progress: bool = False,
+          checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 0,
+          keep_checkpoints: int = 3, resume: bool = False,
+          should_stop: Callable[[], bool] | None = None,
+          on_start: Callable[[], None] | None = None) -> tuple[dict[str, np.ndarray], History]:
     """Train on X_train (n_x, m) / one-hot Y_train (C, m); then measure accuracy on the
     training set and on each named (X, Y) pair of eval_sets, e.g. {"test": (X_test, Y_test)}.
 
     Returns the trained parameters as NumPy arrays and the run's History. With
-    checkpoint_dir, a tf.compat.v1.train.Saver checkpoint of the final graph is
-    written there as model.ckpt.
+    checkpoint_dir, a checkpoint is written every `checkpoint_every` epochs (0: only at
+    the end), keeping the last `keep_checkpoints`; `resume` goes on from the newest one.
+    `should_stop` is asked after each epoch: when it answers True the run checkpoints
+    and raises TrainingInterrupted. `on_start` is called once the session is ready
+    (after a resumed checkpoint was found compatible and restored).
     """
     (n_x, m), n_y = X_train.shape, Y_train.shape[0]
     device_name, session_config = resolve_device(config.device)
@@ -201,19 +225,28 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         train_op = build_train_op(cost, learning_rate, config.optimizer, config.beta1,
                                   config.beta2, config.epsilon, config.momentum)
         accuracy = compute_accuracy(ZL, Y)
+        checkpointer = Checkpointer(checkpoint_dir, keep_checkpoints) if checkpoint_dir else None
         init = v1.global_variables_initializer()
-        saver = v1.train.Saver(save_relative_paths=True)
     graph.finalize()
 
     # Examples as rows, so that a minibatch is a gather of contiguous rows.
     X_rows, Y_rows = np.ascontiguousarray(X_train.T), np.ascontiguousarray(Y_train.T)
     history = History(device=device_name)
     write = tqdm.write if progress else print
-    with v1.Session(graph=graph, config=session_config) as sess:
+    with quiet_native_stderr():
+        sess = v1.Session(graph=graph, config=session_config)
+    with sess:
         sess.run(init)
+        start_epoch = 0
+        if resume:
+            if checkpointer is None:
+                raise CheckpointError("--resume needs a checkpoint folder")
+            start_epoch, history.costs, history.learning_rates = checkpointer.restore(sess)
+        if on_start is not None:
+            on_start()
         start = time.perf_counter()
-        epochs = tqdm(range(config.num_epochs), disable=not progress, unit="epoch",
-                      file=sys.stderr, desc="train")
+        epochs = tqdm(range(start_epoch, config.num_epochs), disable=not progress, unit="epoch",
+                      file=sys.stderr, desc="train", initial=start_epoch, total=config.num_epochs)
         for epoch in epochs:
             rate = learning_rate_decay(config, epoch)
             permutation = minibatch_permutation(m, config.minibatch_seed + epoch + 1)
@@ -231,13 +264,24 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             epochs.set_postfix(cost=f"{epoch_cost:.4f}", refresh=False)
             if config.print_cost and epoch % config.print_every == 0:
                 write(f"Cost after epoch {epoch}: {epoch_cost:f}")
+            if epoch + 1 - start_epoch == DEAD_EPOCHS and is_dead(history.costs, n_y):
+                tqdm.write(f"warning: the cost has stayed at ln({n_y}) = {math.log(n_y):.3f} for "
+                           f"{DEAD_EPOCHS} epochs: the network is not learning (learning rate too small "
+                           "or too large, or dead ReLUs from the initialization)", file=sys.stderr)
+            stop = should_stop is not None and should_stop()
+            if checkpointer and (stop or (checkpoint_every and (epoch + 1) % checkpoint_every == 0)):
+                checkpointer.save(sess, epoch + 1, history.costs, history.learning_rates)
+            if stop:
+                epochs.close()
+                raise TrainingInterrupted(epoch + 1)
         history.train_seconds = time.perf_counter() - start
+        history.ms_per_epoch = 1000 * history.train_seconds / max(1, config.num_epochs - start_epoch)
         epochs.close()
 
         for name, (X_eval, Y_eval) in {"train": (X_train, Y_train), **(eval_sets or {})}.items():
             history.accuracy[name] = float(sess.run(accuracy, {X: X_eval, Y: Y_eval, training: False}))
-        if checkpoint_dir is not None:
-            saver.save(sess, os.path.join(os.fspath(checkpoint_dir), "model.ckpt"))
+        if checkpointer:
+            checkpointer.save(sess, config.num_epochs, history.costs, history.learning_rates)
         return sess.run(parameters), history
 
 

@@ -1,0 +1,229 @@
+"""Reliability: bit-identical reruns, SIGKILL/SIGINT and resume, every bad input answered."""
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import REAL_DATA, FakeSigns, requires_real_data
+from tfsigns.trainer import TrainConfig, train
+
+# A small run that still exercises Adam slots, batch-norm moving averages and dropout masks.
+RUN = ["--epochs", "40", "--minibatch-size", "16", "--layers", "6,5", "--batch-norm", "--keep-prob", "0.8",
+       "--learning-rate", "0.003", "--checkpoint-every", "3", "--quiet"]
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "tfsigns.train", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def final_state(out):
+    """(per-epoch costs, every variable of the newest checkpoint) of a finished run."""
+    reader = tf.train.load_checkpoint(str(out / "checkpoints"))
+    variables = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    return json.loads((out / "metrics.json").read_text())["costs"], variables
+
+
+def assert_same_run(a, b):
+    costs_a, vars_a = final_state(a)
+    costs_b, vars_b = final_state(b)
+    assert costs_a == costs_b
+    assert vars_a.keys() == vars_b.keys()
+    for name in vars_a:
+        np.testing.assert_array_equal(vars_a[name], vars_b[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def fake_dir(tmp_path_factory):
+    return FakeSigns(tmp_path_factory.mktemp("signs"), n_train=96, n_test=12).dir
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(fake_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole") / "run"
+    result = cli("--data-dir", str(fake_dir), "--out", str(out), *RUN)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@requires_real_data
+def test_same_seed_same_cost_history_bit_for_bit_on_real_data(signs):
+    X_train, Y_train = signs[0][:, :400], signs[1][:, :400]
+    config = TrainConfig(num_epochs=15, batch_norm=True, keep_prob=0.8, learning_rate=0.001, print_cost=False)
+    first, second = (train(config, X_train, Y_train)[1].costs for _ in range(2))
+    assert first == second and len(first) == 15
+
+
+def test_sigkill_at_random_moments_then_resume_matches(fake_dir, uninterrupted, tmp_path):
+    """Kill -9 after a random number of epochs plus a random part of one, three times, then resume."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tfsigns.train", "--data-dir", str(fake_dir), "--out", str(out),
+               *RUN[:-1], "--print-every", "1"]
+    rng = random.Random(0)
+    for attempt in range(3):
+        extra = ["--resume"] if (out / "checkpoints" / "checkpoint").exists() else []
+        process = subprocess.Popen(command + extra, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   text=True)
+        for _ in range(rng.randint(1, 10)):
+            assert process.stdout.readline().startswith("Cost after epoch"), "run ended before the kill"
+        time.sleep(rng.uniform(0, 0.01))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+        assert not (out / "metrics.json").exists(), f"the run finished before kill {attempt}"
+    result = cli(*command[3:], "--resume")
+    assert result.returncode == 0, result.stderr
+    assert_same_run(out, uninterrupted)
+
+
+def test_sigint_checkpoints_and_prints_the_resume_command(fake_dir, uninterrupted, tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "tfsigns.train", "--data-dir", str(fake_dir),
+                                "--out", str(out), *RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.time() + 60
+    while not (out / "checkpoints" / "checkpoint").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "Resume with:" in err
+    resume_command = err.split("Resume with: ")[1].strip()
+    result = subprocess.run(resume_command, shell=True, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert_same_run(out, uninterrupted)
+
+
+def test_resume_with_a_new_learning_rate_keeps_the_history(fake_dir, uninterrupted, tmp_path):
+    out = tmp_path / "run"
+    assert cli("--data-dir", str(fake_dir), "--out", str(out), *RUN, "--epochs", "10").returncode == 0
+    result = cli("--out", str(out), "--resume", "--learning-rate", "0.001", "--epochs", "20")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    whole = json.loads((uninterrupted / "metrics.json").read_text())
+    assert metrics["costs"][:9] == whole["costs"][:9] and len(metrics["costs"]) == 20
+    assert metrics["learning_rates"][9] == 0.003 and metrics["learning_rates"][10:] == [0.001] * 10
+
+
+def damaged(folder, how):
+    """Spoil one file of a fresh fake SIGNS folder; return the folder."""
+    folder.mkdir()
+    signs = FakeSigns(folder)
+    path = signs.path("train")
+    if how == "empty":
+        path.write_bytes(b"")
+    elif how == "html":
+        path.write_text("<!DOCTYPE html><html><body>Not Found</body></html>")
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "missing":
+        path.unlink()
+    elif how == "labels":
+        signs.rewrite("train", y=np.full(12, 9))
+    elif how == "mismatch":
+        signs.rewrite("train", y=np.zeros(5, dtype=np.int64))
+    elif how == "keys":
+        signs.rewrite("train", drop=("train_set_y",))
+    elif how == "dtype":
+        signs.rewrite("train", x=np.zeros((12, 64, 64, 3), np.float64))
+    return folder
+
+
+@pytest.mark.parametrize("how, message", [
+    ("empty", "file is empty"), ("html", "HTML page"), ("truncated", "truncated"),
+    ("missing", "file not found"), ("labels", "labels outside the classes"),
+    ("mismatch", "12 images but 5 labels"), ("keys", "missing key 'train_set_y'"),
+    ("dtype", "expected uint8 pixels"),
+])
+def test_cli_bad_data_file(how, message, tmp_path):
+    folder = damaged(tmp_path / "signs", how)
+    result = cli("--data-dir", str(folder), "--out", str(tmp_path / "out"), "--epochs", "1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--learning-rate", "nan"], "learning_rate must be a positive number"),
+    (["--learning-rate", "0"], "learning_rate must be a positive number"),
+    (["--beta1", "1"], r"beta1 must lie in [0, 1)"),
+    (["--beta2", "-0.5"], r"beta2 must lie in [0, 1)"),
+    (["--momentum", "1.5"], r"momentum must lie in [0, 1)"),
+    (["--epsilon", "0"], "epsilon must be a positive number"),
+    (["--minibatch-size", "-4"], "minibatch_size must be a positive integer"),
+    (["--layers", "25,,12"], "malformed --layers"),
+    (["--layers", "0"], "every layer needs at least one unit"),
+    (["--optimizer", "sgd"], "invalid choice: 'sgd'"),
+    (["--device", "gpu"], "no GPU"),
+    (["--resume"], "holds no run to resume"),
+    (["--config", "/nonexistent.json"], "cannot read settings"),
+])
+def test_cli_bad_settings(flags, message, fake_dir, tmp_path):
+    if "gpu" in flags and tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    result = cli("--data-dir", str(fake_dir), "--out", str(tmp_path / "out"), "--epochs", "1", *flags)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_cli_unwritable_out(fake_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = cli("--data-dir", str(fake_dir), "--out", str(blocker / "out"), "--epochs", "1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "cannot write there" in result.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--layers", "7,5"], "this network needs [7, 12288] (other --layers?)"),
+    (["--no-batch-norm"], "has no variable b1"),
+])
+def test_resume_from_a_mismatched_checkpoint(change, message, uninterrupted, tmp_path):
+    result = cli("--out", str(uninterrupted), "--resume", "--epochs", "41", *change)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+
+
+def test_resume_from_a_corrupt_checkpoint(fake_dir, tmp_path):
+    out = tmp_path / "run"
+    assert cli("--data-dir", str(fake_dir), "--out", str(out), *RUN, "--epochs", "3").returncode == 0
+    for data_file in (out / "checkpoints").glob("*.data-*"):
+        data_file.write_bytes(data_file.read_bytes()[:100])
+    result = cli("--out", str(out), "--resume", "--epochs", "6")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "corrupt or truncated" in result.stderr
+
+
+def test_nan_cost_stops_with_an_error(fake_dir, tmp_path):
+    result = cli("--data-dir", str(fake_dir), "--out", str(tmp_path / "out"), "--epochs", "5",
+                 "--optimizer", "gd", "--learning-rate", "1e30", "--quiet")
+    assert result.returncode == 1 and "training failed: cost became" in result.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_dead_network_warns(capsys):
+    X, Y = np.zeros((10, 60), np.float32), np.eye(6, dtype=np.float32)[np.arange(60) % 6].T
+    train(TrainConfig(layers=(4,), num_epochs=55, learning_rate=1e-9, print_cost=False), X, Y)
+    err = capsys.readouterr().err
+    assert f"stayed at ln(6) = {math.log(6):.3f}" in err and "learning rate" in err
+
+
+@requires_real_data
+def test_real_data_flag_env_precedence(tmp_path):
+    env = {**os.environ, "TFSIGNS_DATA": str(tmp_path / "nowhere")}
+    result = subprocess.run([sys.executable, "-m", "tfsigns.train", "--out", str(tmp_path / "o"),
+                             "--epochs", "1"], capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and "(from $TFSIGNS_DATA)" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "tfsigns.train", "--data-dir", str(REAL_DATA), "--out",
+                             str(tmp_path / "o"), "--epochs", "1", "--quiet"], capture_output=True, text=True,
+                            env=env)
+    assert result.returncode == 0, result.stderr
