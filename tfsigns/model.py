@@ -77,8 +77,8 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
     batch_mean = tf.reduce_mean(Z, axis=1, keepdims=True)
     batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=1, keepdims=True)
     for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
-        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS,
-                             v1.assign(moving, momentum * moving + (1.0 - momentum) * batch))
+        update = moving.assign(momentum * moving + (1.0 - momentum) * batch, read_value=False)
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
     mu, var = tf.cond(training, lambda: (batch_mean, batch_var), lambda: (moving_mean, moving_var))
     Z_norm = (Z - mu) / tf.sqrt(var + epsilon)
     return gamma * Z_norm + beta
@@ -150,7 +150,9 @@ def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
         opt = v1.train.AdamOptimizer(learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon)
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+    graph = v1.get_default_graph()  # e.g. a while_loop body: only the update ops built in it
+    updates = [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph]
+    with tf.control_dependencies(updates):
         return opt.minimize(cost, global_step=v1.train.get_or_create_global_step())
 
 

@@ -186,6 +186,35 @@ def resolve_device(device: str) -> tuple[str, v1.ConfigProto]:
     return "/CPU:0", session_config
 
 
+def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Tensor, parameters: dict,
+                   config: TrainConfig, learning_rate: tf.Tensor) -> tf.Tensor:
+    """One epoch as one op: a tf.while_loop over the minibatches of `permutation` (m,).
+
+    Step k gathers rows permutation[k*b:(k+1)*b] of the resident data_X (m, n_x) and
+    data_Y (m, C), transposes them to the course's columns and runs the train op on
+    them, exactly as feeding random_mini_batches would. Returns the epoch's cost, the
+    mean over its examples (float64 scalar). Iterations run strictly one after another.
+    """
+    m, b = permutation.shape[0], config.minibatch_size
+    num_minibatches = math.ceil(m / b)
+
+    def step(k, total):
+        idx = permutation[k * b:tf.minimum((k + 1) * b, m)]
+        X_batch, Y_batch = tf.transpose(tf.gather(data_X, idx)), tf.transpose(tf.gather(data_Y, idx))
+        ZL = forward_propagation(X_batch, parameters, config.batch_norm, tf.constant(True),
+                                 config.keep_prob, config.bn_momentum, seed=config.seed)
+        cost = compute_cost(ZL, Y_batch, parameters, config.lambd)
+        train_op = build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
+                                  config.epsilon, config.momentum)
+        with tf.control_dependencies([train_op]):
+            share = tf.cast(tf.size(idx), tf.float64) / m
+            return k + 1, total + tf.cast(cost, tf.float64) * share
+
+    _, epoch_cost = tf.while_loop(lambda k, _: k < num_minibatches, step,
+                                  [tf.constant(0), tf.constant(0.0, tf.float64)], parallel_iterations=1)
+    return epoch_cost
+
+
 def is_dead(costs: list[float], num_classes: int, epochs: int = DEAD_EPOCHS) -> bool:
     """True when the cost has sat at ln(C), a uniform guess, for the last `epochs` epochs."""
     recent = costs[-epochs:]
@@ -215,28 +244,30 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
     graph = tf.Graph()
     with graph.as_default(), graph.device(device_name):
         v1.set_random_seed(config.seed)
-        X, Y = create_placeholders(n_x, n_y)
-        training = create_training_flag()
         learning_rate = v1.placeholder_with_default(np.float32(config.learning_rate), [], "learning_rate")
         parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm)
+        # The training set lives in the graph, examples as rows; an epoch is fed only its permutation.
+        fed_X, fed_Y = v1.placeholder(tf.float32, [m, n_x]), v1.placeholder(tf.float32, [m, n_y])
+        data_X, data_Y = (tf.Variable(fed, trainable=False, collections=[v1.GraphKeys.LOCAL_VARIABLES])
+                          for fed in (fed_X, fed_Y))
+        permutation = v1.placeholder(tf.int32, [m], name="permutation")
+        epoch_op = build_epoch_op(data_X, data_Y, permutation, parameters, config, learning_rate)
+        # Evaluation graph: the course's placeholders, test mode when `training` is fed False.
+        X, Y = create_placeholders(n_x, n_y)
+        training = create_training_flag()
         ZL = forward_propagation(X, parameters, config.batch_norm, training, config.keep_prob,
                                  config.bn_momentum, seed=config.seed)
-        cost = compute_cost(ZL, Y, parameters, config.lambd)
-        train_op = build_train_op(cost, learning_rate, config.optimizer, config.beta1,
-                                  config.beta2, config.epsilon, config.momentum)
         accuracy = compute_accuracy(ZL, Y)
         checkpointer = Checkpointer(checkpoint_dir, keep_checkpoints) if checkpoint_dir else None
-        init = v1.global_variables_initializer()
+        init = (v1.global_variables_initializer(), v1.local_variables_initializer())
     graph.finalize()
 
-    # Examples as rows, so that a minibatch is a gather of contiguous rows.
-    X_rows, Y_rows = np.ascontiguousarray(X_train.T), np.ascontiguousarray(Y_train.T)
     history = History(device=device_name)
     write = tqdm.write if progress else print
     with quiet_native_stderr():
         sess = v1.Session(graph=graph, config=session_config)
     with sess:
-        sess.run(init)
+        sess.run(init, {fed_X: X_train.T, fed_Y: Y_train.T})
         start_epoch = 0
         if resume:
             if checkpointer is None:
@@ -249,13 +280,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
                       file=sys.stderr, desc="train", initial=start_epoch, total=config.num_epochs)
         for epoch in epochs:
             rate = learning_rate_decay(config, epoch)
-            permutation = minibatch_permutation(m, config.minibatch_seed + epoch + 1)
-            epoch_cost = 0.0
-            for k in range(0, m, config.minibatch_size):
-                idx = permutation[k:k + config.minibatch_size]
-                _, batch_cost = sess.run([train_op, cost], feed_dict={
-                    X: X_rows[idx].T, Y: Y_rows[idx].T, learning_rate: rate})
-                epoch_cost += batch_cost * len(idx) / m
+            shuffle = minibatch_permutation(m, config.minibatch_seed + epoch + 1)
+            epoch_cost = float(sess.run(epoch_op, {permutation: shuffle, learning_rate: rate}))
             if not math.isfinite(epoch_cost):
                 raise TrainingDiverged(f"cost became {epoch_cost} at epoch {epoch}; "
                                        "lower the learning rate")
