@@ -1,38 +1,56 @@
-"""ms per epoch of the course network (12288-25-12-6, Adam, minibatch 32) four ways, in one run.
+"""ms per epoch of the course network (12288-25-12-6, Adam 1e-4, minibatch 32), side by side.
 
     python bench/epoch_speed.py [--epochs 30] [--data-dir DIR]
 
-tfsigns' session loop, Keras `fit` of the same network, the course's plain
+Times tfsigns' session loop, Keras `fit` of the same network, the course's plain
 feed_dict loop over random_mini_batches, and a PyTorch eager loop when torch is
-installed; prints each one's ms/epoch and its ratio to tfsigns. Each is timed
-after one warm-up epoch, on the same data, in this one process.
+installed, on the same data, and prints each one's ms/epoch and its ratio to
+tfsigns. Each contender runs in a fresh process of its own (one warm-up epoch
+first, then the timed epochs), so that no TensorFlow setting of one leaks into
+another: tfsigns runs with the settings it picks itself (oneDNN off, op
+determinism on), the others with TensorFlow's defaults.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
-import numpy as np
-import tensorflow as tf
-
-from tfsigns.data import load_signs, random_mini_batches
-from tfsigns.model import (build_train_op, compute_cost, create_placeholders, forward_propagation,
-                           initialize_parameters)
-from tfsigns.trainer import TrainConfig, train
-
-v1 = tf.compat.v1
 LAYERS, LR, MB = (25, 12), 0.0001, 32
+CONTENDERS = ("tfsigns", "keras fit", "course feed_dict loop", "pytorch eager loop")
+
+
+def load(data_dir):
+    from tfsigns.data import load_signs  # after the caller chose its TensorFlow settings
+    return load_signs(data_dir)[:2]
 
 
 def time_tfsigns(X, Y, epochs):
-    """tfsigns.trainer.train: its own timer covers the epochs, not graph building."""
-    _, history = train(TrainConfig(num_epochs=epochs + 1, print_cost=False), X, Y)
-    return history.ms_per_epoch
+    """tfsigns.trainer.train; returns (ms/epoch after epoch 0, cost history)."""
+    from tfsigns.trainer import TrainConfig, train
+    _, history = train(TrainConfig(num_epochs=epochs, print_cost=False), X, Y)
+    return 1000 * sum(history.epoch_seconds[1:]) / max(1, epochs - 1), history.costs
 
 
-def time_course_loop(X, Y, epochs):
-    """The assignment's loop: reshuffle X[:, perm] every epoch, feed column slices."""
+def course_loop(X, Y, epochs):
+    """The assignment's loop: X[:, perm] reshuffled every epoch (seed 3 + e + 1), column
+    slices fed one minibatch per session.run; returns (ms/epoch after epoch 0, costs)."""
+    import tensorflow as tf
+
+    from tfsigns.data import random_mini_batches
+    from tfsigns.model import (
+        build_train_op,
+        compute_cost,
+        create_placeholders,
+        forward_propagation,
+        initialize_parameters,
+    )
+    v1 = tf.compat.v1
+    m, costs = X.shape[1], []
     with tf.Graph().as_default():
         v1.set_random_seed(1)
         Xp, Yp = create_placeholders(X.shape[0], Y.shape[0])
@@ -41,72 +59,97 @@ def time_course_loop(X, Y, epochs):
         train_op = build_train_op(cost, LR)
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
-            for epoch in range(epochs + 1):
+            for epoch in range(epochs):
                 if epoch == 1:
                     start = time.perf_counter()
-                for mb_X, mb_Y in random_mini_batches(X, Y, MB, seed=epoch):
-                    sess.run([train_op, cost], {Xp: mb_X, Yp: mb_Y})
-    return 1000 * (time.perf_counter() - start) / epochs
+                epoch_cost = 0.0
+                for mb_X, mb_Y in random_mini_batches(X, Y, MB, seed=3 + epoch + 1):
+                    _, c = sess.run([train_op, cost], {Xp: mb_X, Yp: mb_Y})
+                    epoch_cost += float(c) * mb_X.shape[1] / m
+                costs.append(epoch_cost)
+    return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), costs
 
 
 def time_keras(X, Y, epochs):
     """tf.keras Sequential of the same layers, Adam, model.fit with shuffling."""
+    import tensorflow as tf
     keras = tf.keras
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((X.shape[0],)), keras.layers.Dense(LAYERS[0], activation="relu"),
-                              keras.layers.Dense(LAYERS[1], activation="relu"), keras.layers.Dense(Y.shape[0])])
+    model = keras.Sequential([keras.Input((X.shape[0],)),
+                              keras.layers.Dense(LAYERS[0], activation="relu"),
+                              keras.layers.Dense(LAYERS[1], activation="relu"),
+                              keras.layers.Dense(Y.shape[0])])
     model.compile(optimizer=keras.optimizers.Adam(LR),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     rows_X, rows_Y = X.T.copy(), Y.T.copy()
     model.fit(rows_X, rows_Y, batch_size=MB, epochs=1, verbose=0)
     start = time.perf_counter()
-    model.fit(rows_X, rows_Y, batch_size=MB, epochs=epochs, verbose=0)
-    return 1000 * (time.perf_counter() - start) / epochs
+    history = model.fit(rows_X, rows_Y, batch_size=MB, epochs=epochs - 1, verbose=0)
+    return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), history.history["loss"]
 
 
 def time_torch(X, Y, epochs):
-    """A plain PyTorch eager loop of the same network, or None without torch."""
-    try:
-        import torch
-    except ImportError:
-        return None
+    """A plain PyTorch eager loop of the same network."""
+    import torch
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Linear(X.shape[0], LAYERS[0]), torch.nn.ReLU(),
-                              torch.nn.Linear(*LAYERS), torch.nn.ReLU(), torch.nn.Linear(LAYERS[1], Y.shape[0]))
+                              torch.nn.Linear(*LAYERS), torch.nn.ReLU(),
+                              torch.nn.Linear(LAYERS[1], Y.shape[0]))
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     rows_X, labels = torch.from_numpy(X.T.copy()), torch.from_numpy(Y.argmax(axis=0))
-    m = rows_X.shape[0]
-    for epoch in range(epochs + 1):
+    m, costs = rows_X.shape[0], []
+    for epoch in range(epochs):
         if epoch == 1:
             start = time.perf_counter()
-        perm = torch.randperm(m)
+        perm, total = torch.randperm(m), 0.0
         for k in range(0, m, MB):
             idx = perm[k:k + MB]
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(net(rows_X[idx]), labels[idx])
             loss.backward()
             opt.step()
-    return 1000 * (time.perf_counter() - start) / epochs
+            total += loss.item() * len(idx) / m
+        costs.append(total)
+    return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), costs
+
+
+def run_one(name: str, epochs: int, data_dir) -> None:
+    """Child process: time one contender and print its result as one JSON line."""
+    if name != "tfsigns":
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # TensorFlow's own default
+    if name == "pytorch eager loop":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print(json.dumps({"ms": None}))
+            return
+    X, Y = load(data_dir)
+    timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, "course feed_dict loop": course_loop,
+             "pytorch eager loop": time_torch}[name]
+    ms, costs = timer(X, Y, epochs + 1)
+    print(json.dumps({"ms": ms, "final_cost": costs[-1]}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=30, help="timed epochs (after one warm-up epoch)")
     parser.add_argument("--data-dir")
+    parser.add_argument("--only", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    X, Y = load_signs(args.data_dir)[:2]
-    # tfsigns last: it switches on TensorFlow's op determinism for the rest of the process.
-    results = {"keras fit": time_keras(X, Y, args.epochs),
-               "course feed_dict loop": time_course_loop(X, Y, args.epochs),
-               "pytorch eager loop": time_torch(X, Y, args.epochs),
-               "tfsigns": time_tfsigns(X, Y, args.epochs)}
+    if args.only:
+        return run_one(args.only, args.epochs, args.data_dir)
+    results = {}
+    for name in CONTENDERS:
+        command = [sys.executable, __file__, "--only", name, "--epochs", str(args.epochs)]
+        if args.data_dir:
+            command += ["--data-dir", args.data_dir]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        results[name] = json.loads(out.strip().splitlines()[-1])["ms"]
     base = results["tfsigns"]
-    print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}   ({args.epochs} epochs each, {X.shape[1]} examples)")
-    for name, ms in sorted(results.items(), key=lambda item: item[0] != "tfsigns"):
-        if ms is None:
-            print(f"{name:24}{'n/a':>10}   (not installed)")
-        else:
-            print(f"{name:24}{ms:10.1f}{ms / base:11.2f}")
+    print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}   ({args.epochs} timed epochs each, fresh process each)")
+    for name, ms in results.items():
+        shown = f"{ms:10.1f}{ms / base:11.2f}" if ms is not None else f"{'n/a':>10}   (not installed)"
+        print(f"{name:24}{shown}")
 
 
 if __name__ == "__main__":

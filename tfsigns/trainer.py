@@ -137,6 +137,7 @@ class History:
     accuracy: dict[str, float] = field(default_factory=dict)
     train_seconds: float = 0.0  # of this call (a resumed run counts from where it resumed)
     ms_per_epoch: float = 0.0
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch of this call
     device: str = ""
 
     @property
@@ -281,7 +282,9 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         for epoch in epochs:
             rate = learning_rate_decay(config, epoch)
             shuffle = minibatch_permutation(m, config.minibatch_seed + epoch + 1)
+            epoch_start = time.perf_counter()
             epoch_cost = float(sess.run(epoch_op, {permutation: shuffle, learning_rate: rate}))
+            history.epoch_seconds.append(time.perf_counter() - epoch_start)
             if not math.isfinite(epoch_cost):
                 raise TrainingDiverged(f"cost became {epoch_cost} at epoch {epoch}; "
                                        "lower the learning rate")
