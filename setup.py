@@ -18,7 +18,8 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel"],
+        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ray"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
+        "ray": ["ray"],
     },
 )

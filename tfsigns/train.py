@@ -25,6 +25,7 @@ from tfsigns.checkpoint import CheckpointError
 from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, prepare_out_dir, write_json
 from tfsigns.model import OPTIMIZERS
+from tfsigns.monitor import Monitor
 from tfsigns.plots import plot_costs
 from tfsigns.trainer import (
     DECAYS,
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="go on from the newest checkpoint in --out, with the settings saved there "
                         "(flags given now override them, e.g. a new --learning-rate)")
+    p.add_argument("--monitor-every", type=int, default=10,
+                   help="epochs between accuracy summaries and cost.png refreshes while training")
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
     p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs)
@@ -156,8 +159,8 @@ def run(args: argparse.Namespace, settings: dict) -> int:
     """Train and write the outputs; errors propagate to main()."""
     config = TrainConfig(**{k: settings[k] for k in CONFIG_FIELDS}, print_cost=not args.quiet)
     resolve_device(config.device)  # a missing GPU is bad input: say so before any work
-    for name in ("checkpoint_every", "keep_checkpoints"):
-        if getattr(args, name) < 0 or (name == "keep_checkpoints" and args.keep_checkpoints == 0):
+    for name in ("checkpoint_every", "keep_checkpoints", "monitor_every"):
+        if getattr(args, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     out = prepare_out_dir(args.out)
     data_dir = find_data_dir(settings["data_dir"])
@@ -179,6 +182,8 @@ def run(args: argparse.Namespace, settings: dict) -> int:
         stop_requested.append(signum)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    title = f"learning rate {config.learning_rate:g}, {config.optimizer}"
+    monitor = Monitor(out, args.monitor_every, title)
     started = time.time()
     try:
         _, history = train(config, X_train, Y_train, eval_sets,
@@ -186,7 +191,8 @@ def run(args: argparse.Namespace, settings: dict) -> int:
                            checkpoint_dir=out / "checkpoints", checkpoint_every=args.checkpoint_every,
                            keep_checkpoints=args.keep_checkpoints, resume=args.resume,
                            should_stop=lambda: bool(stop_requested),
-                           on_start=lambda: write_json(out / "config.json", saved_settings))
+                           on_start=lambda: write_json(out / "config.json", saved_settings),
+                           on_epoch=monitor)
     except TrainingInterrupted as stop:
         command = shlex.join([sys.executable, "-m", "tfsigns.train", "--out", str(out), "--resume"])
         print(f"{PROG}: interrupted after epoch {stop.epoch}; checkpoint saved in {out / 'checkpoints'}. "
@@ -194,8 +200,8 @@ def run(args: argparse.Namespace, settings: dict) -> int:
         return 130
     finally:
         signal.signal(signal.SIGINT, previous)
-    plot_costs({"train": history.costs}, out / "cost.png",
-               title=f"learning rate {config.learning_rate:g}, {config.optimizer}")
+        monitor.close()
+    plot_costs({"train": history.costs}, out / "cost.png", title=title)
     write_json(out / "metrics.json", {
         "config": config.to_dict(),
         "data_dir": str(data_dir.resolve()),

@@ -138,6 +138,7 @@ class History:
     train_seconds: float = 0.0  # of this call (a resumed run counts from where it resumed)
     ms_per_epoch: float = 0.0
     epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch of this call
+    warnings: list[str] = field(default_factory=list)  # e.g. a network that is not learning
     device: str = ""
 
     @property
@@ -166,12 +167,13 @@ def learning_rate_decay(config: TrainConfig, epoch: int) -> float:
     return alpha0
 
 
-def resolve_device(device: str) -> tuple[str, v1.ConfigProto]:
+def resolve_device(device: str, threads: int = 0) -> tuple[str, v1.ConfigProto]:
     """TensorFlow device name and session config for "cpu" or "gpu".
 
-    Thread counts are fixed to the machine's cores so that runs repeat exactly.
+    Thread counts are fixed (to `threads`, or to the machine's cores when 0) so that
+    runs repeat exactly; parallel search workers each take a share of the cores.
     """
-    cores = os.cpu_count() or 1
+    cores = threads or os.cpu_count() or 1
     session_config = v1.ConfigProto(intra_op_parallelism_threads=cores,
                                     inter_op_parallelism_threads=cores,
                                     allow_soft_placement=True)
@@ -227,7 +229,9 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
           checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 0,
           keep_checkpoints: int = 3, resume: bool = False,
           should_stop: Callable[[], bool] | None = None,
-          on_start: Callable[[], None] | None = None) -> tuple[dict[str, np.ndarray], History]:
+          on_start: Callable[[], None] | None = None,
+          on_epoch: Callable[[int, History, Callable[[], dict[str, float]]], None] | None = None,
+          threads: int = 0) -> tuple[dict[str, np.ndarray], History]:
     """Train on X_train (n_x, m) / one-hot Y_train (C, m); then measure accuracy on the
     training set and on each named (X, Y) pair of eval_sets, e.g. {"test": (X_test, Y_test)}.
 
@@ -236,10 +240,13 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
     the end), keeping the last `keep_checkpoints`; `resume` goes on from the newest one.
     `should_stop` is asked after each epoch: when it answers True the run checkpoints
     and raises TrainingInterrupted. `on_start` is called once the session is ready
-    (after a resumed checkpoint was found compatible and restored).
+    (after a resumed checkpoint was found compatible and restored); `on_epoch(epoch,
+    history, evaluate)` after each epoch, where evaluate() measures the accuracies now
+    (for monitoring: TensorBoard, a refreshed learning curve). `threads` caps the
+    session's thread pools (0: all cores).
     """
     (n_x, m), n_y = X_train.shape, Y_train.shape[0]
-    device_name, session_config = resolve_device(config.device)
+    device_name, session_config = resolve_device(config.device, threads)
     tf.config.experimental.enable_op_determinism()
 
     graph = tf.Graph()
@@ -268,6 +275,10 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
     with quiet_native_stderr():
         sess = v1.Session(graph=graph, config=session_config)
     with sess:
+        def evaluate() -> dict[str, float]:
+            return {name: float(sess.run(accuracy, {X: X_eval, Y: Y_eval, training: False}))
+                    for name, (X_eval, Y_eval) in {"train": (X_train, Y_train), **(eval_sets or {})}.items()}
+
         sess.run(init, {fed_X: X_train.T, fed_Y: Y_train.T})
         start_epoch = 0
         if resume:
@@ -294,9 +305,13 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             if config.print_cost and epoch % config.print_every == 0:
                 write(f"Cost after epoch {epoch}: {epoch_cost:f}")
             if epoch + 1 - start_epoch == DEAD_EPOCHS and is_dead(history.costs, n_y):
-                tqdm.write(f"warning: the cost has stayed at ln({n_y}) = {math.log(n_y):.3f} for "
-                           f"{DEAD_EPOCHS} epochs: the network is not learning (learning rate too small "
-                           "or too large, or dead ReLUs from the initialization)", file=sys.stderr)
+                history.warnings.append(
+                    f"the cost has stayed at ln({n_y}) = {math.log(n_y):.3f} for {DEAD_EPOCHS} epochs: "
+                    "the network is not learning (learning rate too small or too large, or dead ReLUs "
+                    "from the initialization)")
+                tqdm.write(f"warning: {history.warnings[-1]}", file=sys.stderr)
+            if on_epoch is not None:
+                on_epoch(epoch, history, evaluate)
             stop = should_stop is not None and should_stop()
             if checkpointer and (stop or (checkpoint_every and (epoch + 1) % checkpoint_every == 0)):
                 checkpointer.save(sess, epoch + 1, history.costs, history.learning_rates)
@@ -307,8 +322,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         history.ms_per_epoch = 1000 * history.train_seconds / max(1, config.num_epochs - start_epoch)
         epochs.close()
 
-        for name, (X_eval, Y_eval) in {"train": (X_train, Y_train), **(eval_sets or {})}.items():
-            history.accuracy[name] = float(sess.run(accuracy, {X: X_eval, Y: Y_eval, training: False}))
+        history.accuracy = evaluate()
         if checkpointer:
             checkpointer.save(sess, config.num_epochs, history.costs, history.learning_rates)
         return sess.run(parameters), history

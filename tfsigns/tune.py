@@ -1,0 +1,472 @@
+"""Hyperparameter search as the lecture teaches it: random rather than grid, each
+hyperparameter sampled on its right scale, coarse-to-fine, many runs at once ("caviar").
+
+    python -m tfsigns.tune --space space.json --trials 24 --epochs 300 --workers 2 --out runs/search
+
+Every trial is scored on a validation split carved from the training set; the test
+set is used once, for the chosen configuration only. Babysitting a single run
+("panda") is python -m tfsigns.train with its checkpoints, --resume, TensorBoard
+files and refreshed learning curve (tfsigns.monitor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, fields, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
+from tfsigns.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
+from tfsigns.trainer import ConfigError, TrainConfig, TrainingDiverged, train
+
+PROG = "tfsigns.tune"
+SCALES = ("uniform", "log", "one-minus-log", "int")
+# Hyperparameters a search may vary: TrainConfig fields, plus the network's shape.
+SHAPE = ("hidden_units", "num_layers")
+CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
+TUNABLE = CONFIG_FIELDS - {"device", "print_cost", "print_every", "layers"} | set(SHAPE)
+
+# The lecture's example: alpha log-uniform in [1e-4, 1], beta via 1 - beta on a log scale.
+DEFAULT_SPACE = {
+    "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
+    "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999},
+    "minibatch_size": {"choices": [16, 32, 64, 128]},
+    "batch_norm": {"choices": [False, True]},
+}
+
+
+class SpaceError(ValueError):
+    """A search space that cannot be sampled; the message names the hyperparameter."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One hyperparameter's range: numeric on a scale, or a list of choices.
+
+    Numeric values map to a unit interval on their scale (to_unit / from_unit), so that
+    sampling, grids and coarse-to-fine boxes are all uniform in that coordinate.
+    """
+
+    name: str
+    scale: str = "choice"
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple = ()
+
+    def _t(self, x: float) -> float:
+        """The scale's coordinate: log10(x) for log, log10(1 - x) for one-minus-log."""
+        if self.scale == "log":
+            return math.log10(x)
+        if self.scale == "one-minus-log":
+            return math.log10(1.0 - x)
+        return float(x)
+
+    def to_unit(self, value) -> float:
+        """Where `value` lies in [0, 1] on this dimension's scale."""
+        if self.scale == "int":
+            return (value - self.low + 0.5) / (self.high - self.low + 1)
+        return (self._t(value) - self._t(self.low)) / (self._t(self.high) - self._t(self.low))
+
+    def from_unit(self, u: float):
+        """The value at position u in [0, 1] on this dimension's scale."""
+        if self.scale == "int":
+            return int(min(self.high, self.low + math.floor(u * (self.high - self.low + 1))))
+        t = self._t(self.low) + u * (self._t(self.high) - self._t(self.low))
+        if self.scale == "log":
+            return 10.0 ** t
+        if self.scale == "one-minus-log":
+            return 1.0 - 10.0 ** t
+        return t
+
+    def sample(self, rng: np.random.Generator, box=None):
+        """A random value; `box` narrows it: (u_low, u_high) for numbers, a choice subset."""
+        if self.scale == "choice":
+            options = list(box) if box is not None else list(self.choices)
+            return options[int(rng.integers(len(options)))]
+        low, high = box if box is not None else (0.0, 1.0)
+        return self.from_unit(rng.uniform(low, high))
+
+    def grid(self, n: int) -> list:
+        """n values evenly spaced on the scale (all choices for a choice dimension)."""
+        if self.scale == "choice":
+            return list(self.choices)
+        values = [self.from_unit(u) for u in np.linspace(0.0, 1.0, n)]
+        return list(dict.fromkeys(values)) if self.scale == "int" else values
+
+
+def parse_space(spec: dict) -> list[Dimension]:
+    """Dimensions from {name: {"scale": ..., "low": ..., "high": ...} or {"choices": [...]}}."""
+    if not isinstance(spec, dict) or not spec:
+        raise SpaceError("the search space must be a non-empty object of hyperparameters")
+    space = []
+    for name, entry in spec.items():
+        if name not in TUNABLE:
+            raise SpaceError(f"unknown hyperparameter {name!r}; tunable: {', '.join(sorted(TUNABLE))}")
+        if not isinstance(entry, dict):
+            raise SpaceError(f"{name}: expected an object with scale/low/high or choices")
+        if "choices" in entry:
+            if not isinstance(entry["choices"], list) or not entry["choices"]:
+                raise SpaceError(f"{name}: choices must be a non-empty list")
+            space.append(Dimension(name, choices=tuple(entry["choices"])))
+            continue
+        scale, low, high = entry.get("scale", "uniform"), entry.get("low"), entry.get("high")
+        if scale not in SCALES:
+            raise SpaceError(f"{name}: unknown scale {scale!r}; use one of {', '.join(SCALES)} or choices")
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high)):
+            raise SpaceError(f"{name}: low and high must be finite numbers")
+        if low >= high:
+            raise SpaceError(f"{name}: low ({low}) must be below high ({high})")
+        if scale == "log" and low <= 0:
+            raise SpaceError(f"{name}: a log scale needs positive bounds, got low = {low}")
+        if scale == "one-minus-log" and not (0 < low and high < 1):
+            raise SpaceError(f"{name}: a one-minus-log scale is for averages in (0, 1), got [{low}, {high}]")
+        if scale == "int" and not (float(low).is_integer() and float(high).is_integer()):
+            raise SpaceError(f"{name}: an int scale needs whole-number bounds")
+        space.append(Dimension(name, scale, low, high))
+    return space
+
+
+def load_space(path: str | os.PathLike | None) -> list[Dimension]:
+    """The search space from a JSON (or, with PyYAML installed, YAML) file; None: the lecture's."""
+    if path is None:
+        return parse_space(DEFAULT_SPACE)
+    try:
+        text = Path(path).read_text()
+        if str(path).endswith((".yaml", ".yml")):
+            import yaml
+            spec = yaml.safe_load(text)
+        else:
+            spec = json.loads(text)
+    except ImportError:
+        raise SpaceError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or use JSON") from None
+    except (OSError, ValueError) as err:
+        raise SpaceError(f"{path}: cannot read the search space ({err})") from None
+    return parse_space(spec)
+
+
+# ------------------------------------------------------------------ strategies
+
+
+def random_trials(space: list[Dimension], n: int, rng: np.random.Generator,
+                  box: dict | None = None) -> list[dict]:
+    """n configurations drawn independently, each dimension on its own scale (inside `box`)."""
+    return [{d.name: d.sample(rng, (box or {}).get(d.name)) for d in space} for _ in range(n)]
+
+
+def grid_trials(space: list[Dimension], n: int) -> list[dict]:
+    """A grid of about n points: per numeric dimension round(n ** (1 / numeric dims)) values."""
+    numeric = [d for d in space if d.scale != "choice"]
+    per_axis = max(1, round(n ** (1.0 / max(1, len(numeric)))))
+    axes = [d.grid(per_axis) for d in space]
+    return [dict(zip([d.name for d in space], values, strict=True)) for values in itertools.product(*axes)]
+
+
+def narrowed_box(space: list[Dimension], best: list[dict]) -> dict:
+    """The box spanned by the best configurations: for each numeric dimension the unit
+    interval from the smallest to the largest of them, for each choice the ones they used."""
+    box = {}
+    for d in space:
+        values = [params[d.name] for params in best]
+        if d.scale == "choice":
+            box[d.name] = [c for c in d.choices if c in values]
+        else:
+            units = [d.to_unit(v) for v in values]
+            box[d.name] = (min(units), max(units))
+    return box
+
+
+# ------------------------------------------------------------------ one trial
+
+
+def config_for(base: TrainConfig, params: dict) -> TrainConfig:
+    """The base config with a trial's hyperparameters; hidden_units/num_layers set the layers."""
+    settings = {k: v for k, v in params.items() if k not in SHAPE}
+    if "num_layers" in params or "hidden_units" in params:
+        width = params.get("hidden_units", base.layers[0])
+        settings["layers"] = (int(width),) * int(params.get("num_layers", len(base.layers)))
+    return replace(base, **settings, print_cost=False)
+
+
+_DATA_CACHE: dict = {}
+
+
+def split_data(data_dir: str, fraction: float, split_seed: int):
+    """(X_train, Y_train, X_val, Y_val, X_test, Y_test), loaded once per process."""
+    key = (data_dir, fraction, split_seed)
+    if key not in _DATA_CACHE:
+        X, Y, X_test, Y_test, _ = load_signs(data_dir)
+        _DATA_CACHE[key] = (*train_validation_split(X, Y, fraction, split_seed), X_test, Y_test)
+    return _DATA_CACHE[key]
+
+
+def run_trial(task: dict) -> dict:
+    """Train one configuration and score it on the validation split; the test set is not
+    touched. Never raises: a failure (exception, NaN cost, network not learning) comes back
+    as status "failed" with its reason."""
+    row = {"trial": task["trial"], "round": task["round"], **task["params"],
+           "status": "ok", "reason": "", "validation_accuracy": float("nan"),
+           "train_accuracy": float("nan"), "final_cost": float("nan"), "seconds": 0.0}
+    started = time.perf_counter()
+    try:
+        config = TrainConfig(**task["config"])
+        X_train, Y_train, X_val, Y_val, _, _ = split_data(task["data_dir"], task["validation_fraction"],
+                                                          task["split_seed"])
+        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)}, threads=task["threads"])
+        row.update(validation_accuracy=history.accuracy["validation"],
+                   train_accuracy=history.accuracy["train"], final_cost=history.costs[-1])
+        if history.warnings:
+            row.update(status="failed", reason=history.warnings[0])
+    except TrainingDiverged as err:
+        row.update(status="failed", reason=str(err))
+    except Exception as err:  # a trial's failure is a result, not the end of the search
+        row.update(status="failed", reason=f"{type(err).__name__}: {err}")
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+# ------------------------------------------------------------------ executors
+
+
+def local_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
+    """Run tasks in `workers` fresh processes (spawned: TensorFlow does not survive fork),
+    yielding each result as it finishes."""
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(run_trial, task) for task in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+
+
+def ray_executor(tasks: list[dict], workers: int, address: str | None = None) -> Iterator[dict]:
+    """Run tasks on a Ray cluster (address) or a local Ray instance, yielding results as they finish."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'tfsigns[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, num_cpus=None if address else os.cpu_count(),
+                 include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=max(1, tasks[0]["threads"]) if tasks else 1)(run_trial)
+        pending = [remote.remote(task) for task in tasks]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield from ray.get(done)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ------------------------------------------------------------------ the search
+
+
+RESULT_FIELDS = ("trial", "round", "status", "validation_accuracy", "train_accuracy", "final_cost",
+                 "seconds", "reason")
+
+
+@dataclass
+class SearchSettings:
+    """How to search: the strategy, its budget, and where the trials run."""
+
+    strategy: str = "random"  # random | grid | coarse-to-fine
+    trials: int = 24  # per round
+    rounds: int = 1  # coarse-to-fine rounds
+    top_k: int = 5  # configurations that span the next round's box
+    seed: int = 0
+    workers: int = 2
+    backend: str = "local"  # local | ray
+    address: str | None = None
+    validation_fraction: float = 0.15
+    split_seed: int = 0
+
+
+class Results:
+    """The results table (results.jsonl and results.csv), rewritten atomically after every trial;
+    reading it back lets a rerun skip the trials that finished."""
+
+    def __init__(self, out: Path, columns: list[str]):
+        self.out, self.columns = out, columns
+        path = out / "results.jsonl"
+        self.rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def done(self) -> set[str]:
+        return {row["trial"] for row in self.rows}
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        atomic_write_bytes(self.out / "results.jsonl",
+                           "".join(json.dumps(r) + "\n" for r in self.rows).encode())
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["trial", "round", *self.columns, *RESULT_FIELDS[2:]],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_bytes(self.out / "results.csv", buffer.getvalue().encode())
+
+    def ranked(self, round_: int | None = None) -> list[dict]:
+        """Successful trials (of one round, or all), best validation accuracy first."""
+        ok = [r for r in self.rows if r["status"] == "ok" and (round_ is None or r["round"] == round_)]
+        return sorted(ok, key=lambda r: (-r["validation_accuracy"], r["trial"]))
+
+
+def search(space: list[Dimension], base: TrainConfig, settings: SearchSettings, data_dir: str,
+           out: Path, log: Callable[[str], None] = print,
+           executor: Callable[[list[dict], int], Iterable[dict]] | None = None) -> Results:
+    """Run (or finish) a search into `out`; returns its results table."""
+    names = [d.name for d in space]
+    results = Results(out, names)
+    threads = max(1, (os.cpu_count() or 1) // settings.workers)
+    if executor is None:
+        executor = (local_executor if settings.backend == "local"
+                    else lambda tasks, workers: ray_executor(tasks, workers, settings.address))
+    rounds = settings.rounds if settings.strategy == "coarse-to-fine" else 1
+    for round_ in range(rounds):
+        if settings.strategy == "grid":
+            trials = grid_trials(space, settings.trials)
+        else:
+            box = None
+            if round_ > 0:
+                best = results.ranked(round_ - 1)[:settings.top_k]
+                if not best:
+                    raise ConfigError(f"round {round_ - 1} has no successful trial to narrow the search on")
+                box = narrowed_box(space, [{n: r[n] for n in names} for r in best])
+            rng = np.random.default_rng([settings.seed, round_])
+            trials = random_trials(space, settings.trials, rng, box)
+        tasks = [{"trial": f"r{round_}-{i:03d}", "round": round_, "params": params,
+                  "config": config_for(base, params).to_dict(), "data_dir": data_dir, "threads": threads,
+                  "validation_fraction": settings.validation_fraction, "split_seed": settings.split_seed}
+                 for i, params in enumerate(trials)]
+        todo = [t for t in tasks if t["trial"] not in results.done()]
+        if len(todo) < len(tasks):
+            log(f"round {round_}: {len(tasks) - len(todo)} of {len(tasks)} trials already done, skipped")
+        for row in executor(todo, settings.workers):
+            results.add(row)
+            shown = ", ".join(f"{n}={format_value(row[n])}" for n in names)
+            outcome = (f"validation {row['validation_accuracy']:.4f}" if row["status"] == "ok"
+                       else f"FAILED: {row['reason']}")
+            log(f"{row['trial']} ({len(results.rows)} done) {shown}: {outcome} [{row['seconds']:.0f} s]")
+    return results
+
+
+def format_value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def plot_search(results: Results, space: list[Dimension], path: Path) -> None:
+    """Validation accuracy against each log-scaled hyperparameter (learning rate on a log axis,
+    1 - beta on a log axis), one colour per coarse-to-fine round."""
+    from tfsigns.plots import plt, save_figure
+    scaled = [d for d in space if d.scale in ("log", "one-minus-log")] or [d for d in space
+                                                                          if d.scale != "choice"]
+    fig, axes = plt.subplots(1, max(1, len(scaled)), figsize=(5.5 * max(1, len(scaled)), 4.2), squeeze=False)
+    rows = [r for r in results.rows if r["status"] == "ok"]
+    for ax, d in zip(axes[0], scaled, strict=False):
+        for round_ in sorted({r["round"] for r in rows}):
+            xs = [r[d.name] for r in rows if r["round"] == round_]
+            if d.scale == "one-minus-log":
+                xs = [1.0 - x for x in xs]
+            ax.scatter(xs, [r["validation_accuracy"] for r in rows if r["round"] == round_],
+                       label=f"round {round_}", alpha=0.8)
+        if d.scale in ("log", "one-minus-log"):
+            ax.set_xscale("log")
+        ax.set_xlabel(f"1 - {d.name}" if d.scale == "one-minus-log" else d.name)
+        ax.set_ylabel("validation accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    save_figure(fig, path)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tfsigns.train import Parser
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0], allow_abbrev=False,
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = SearchSettings()
+    p.add_argument("--space", help="JSON/YAML search space (default: the lecture's alpha, beta1, "
+                   "minibatch size and batch norm)")
+    p.add_argument("--strategy", choices=("random", "grid", "coarse-to-fine"), default=d.strategy)
+    p.add_argument("--trials", type=int, default=d.trials, help="trials per round")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of coarse-to-fine")
+    p.add_argument("--top-k", type=int, default=d.top_k, help="best trials that span the next round's box")
+    p.add_argument("--epochs", type=int, default=300, help="epochs of every trial")
+    p.add_argument("--config", help="JSON of base settings for every trial (as python -m tfsigns.train)")
+    p.add_argument("--workers", type=int, default=d.workers, help="trials at once")
+    p.add_argument("--backend", choices=("local", "ray"), default=d.backend)
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    p.add_argument("--validation-fraction", type=float, default=d.validation_fraction)
+    p.add_argument("--split-seed", type=int, default=d.split_seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the sampling")
+    p.add_argument("--data-dir")
+    p.add_argument("--out", default="runs/search")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Search, then evaluate the chosen configuration once on the test set."""
+    from tfsigns.train import read_settings
+    args = build_parser().parse_args(argv)
+    try:
+        for name in ("trials", "rounds", "top_k", "workers", "epochs"):
+            if getattr(args, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+        if not 0 < args.validation_fraction < 1:
+            raise ConfigError(f"--validation-fraction must lie in (0, 1), got {args.validation_fraction}")
+        space = load_space(args.space)
+        base_settings = read_settings(Path(args.config)) if args.config else {}
+        base = TrainConfig(**{k: v for k, v in base_settings.items() if k in CONFIG_FIELDS},
+                           num_epochs=args.epochs)
+        data_dir = str(find_data_dir(args.data_dir).resolve())
+        split_data(data_dir, args.validation_fraction, args.split_seed)  # bad data: say so before the search
+        out = prepare_out_dir(args.out)
+        settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
+                                  args.workers, args.backend, args.address, args.validation_fraction,
+                                  args.split_seed)
+        started = time.time()
+        results = search(space, base, settings, data_dir, out)
+        wall = time.time() - started
+        best_rows = results.ranked()
+        if not best_rows:
+            print(f"{PROG}: every trial failed; see {out / 'results.csv'}", file=sys.stderr)
+            return 1
+        best = best_rows[0]
+        config = config_for(base, {d.name: best[d.name] for d in space})
+        best_settings = {**config.to_dict(), "print_cost": True, "data_dir": data_dir,
+                         "validation_fraction": args.validation_fraction, "split_seed": args.split_seed}
+        write_json(out / "best.json", best_settings)
+        plot_search(results, space, out / "search.png")
+        # The test set, once, for the chosen configuration only.
+        X_train, Y_train, X_val, Y_val, X_test, Y_test = split_data(data_dir, args.validation_fraction,
+                                                                    args.split_seed)
+        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val), "test": (X_test, Y_test)})
+        write_json(out / "final.json", {"trial": best["trial"], "config": config.to_dict(),
+                                        "accuracy": history.accuracy, "search_wall_seconds": wall,
+                                        "trials": len(results.rows),
+                                        "failed": sum(r["status"] != "ok" for r in results.rows)})
+        print(f"best: {best['trial']} validation {history.accuracy['validation']:.4f}, "
+              f"test {history.accuracy['test']:.4f}; "
+              f"{len(results.rows)} trials in {wall:.0f} s; reproduce with: "
+              f"python -m tfsigns.train --config {out / 'best.json'} --out runs/best")
+        return 0
+    except (SpaceError, ConfigError, DataError, OutputError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
