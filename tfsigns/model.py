@@ -67,15 +67,16 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
                      momentum: float = 0.99, epsilon: float = 1e-3) -> tf.Tensor:
     """Batch norm of Z (n_l, m) -> Z_tilde (n_l, m), the lecture's formulas.
 
-    Training mode: mu and sigma^2 over the minibatch (axis 1), and ops that move
+    Training mode: mu and sigma^2 over the minibatch (the last axis, so a population's
+    stacked (K, n_l, m) works the same with (K, n_l, 1) parameters), and ops that move
     moving_mean/moving_variance towards them are added to UPDATE_OPS (they run
     only because build_train_op makes the train op depend on them).
     Test mode: the moving averages stand in for mu and sigma^2.
     """
     gamma, beta = parameters[f"gamma{l}"], parameters[f"beta{l}"]
     moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
-    batch_mean = tf.reduce_mean(Z, axis=1, keepdims=True)
-    batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=1, keepdims=True)
+    batch_mean = tf.reduce_mean(Z, axis=-1, keepdims=True)
+    batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=-1, keepdims=True)
     for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
         update = moving.assign(momentum * moving + (1.0 - momentum) * batch, read_value=False)
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)

@@ -189,32 +189,43 @@ def resolve_device(device: str, threads: int = 0) -> tuple[str, v1.ConfigProto]:
     return "/CPU:0", session_config
 
 
-def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Tensor, parameters: dict,
-                   config: TrainConfig, learning_rate: tf.Tensor) -> tf.Tensor:
+def build_resident_data(m: int, n_x: int, n_y: int) -> tuple[tf.Variable, tf.Variable, dict]:
+    """The training set as graph variables, examples as rows: data_X (m, n_x), data_Y (m, n_y).
+
+    Local variables (never checkpointed), filled once by running the local-variables
+    initializer with the returned feed builder: feed(X (n_x, m), Y (n_y, m)) -> feed_dict.
+    """
+    fed_X, fed_Y = v1.placeholder(tf.float32, [m, n_x]), v1.placeholder(tf.float32, [m, n_y])
+    data_X, data_Y = (tf.Variable(fed, trainable=False, collections=[v1.GraphKeys.LOCAL_VARIABLES])
+                      for fed in (fed_X, fed_Y))
+    return data_X, data_Y, lambda X, Y: {fed_X: X.T, fed_Y: Y.T}
+
+
+def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Tensor, minibatch_size: int,
+                   train_step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Operation, tf.Tensor]],
+                   cost_shape: tuple[int, ...] = ()) -> tf.Tensor:
     """One epoch as one op: a tf.while_loop over the minibatches of `permutation` (m,).
 
     Step k gathers rows permutation[k*b:(k+1)*b] of the resident data_X (m, n_x) and
-    data_Y (m, C), transposes them to the course's columns and runs the train op on
-    them, exactly as feeding random_mini_batches would. Returns the epoch's cost, the
-    mean over its examples (float64 scalar). Iterations run strictly one after another.
+    data_Y (m, C), transposes them to the course's columns, X_batch (n_x, b) and Y_batch
+    (C, b), and runs train_step(X_batch, Y_batch) -> (train op, cost), exactly as
+    feeding random_mini_batches would. Returns the epoch's cost (shape cost_shape: one
+    per population member, or a scalar), the mean over its examples, in float64.
+    Iterations run strictly one after another.
     """
-    m, b = permutation.shape[0], config.minibatch_size
-    num_minibatches = math.ceil(m / b)
+    m = permutation.shape[0]
+    num_minibatches = math.ceil(m / minibatch_size)
 
     def step(k, total):
-        idx = permutation[k * b:tf.minimum((k + 1) * b, m)]
+        idx = permutation[k * minibatch_size:tf.minimum((k + 1) * minibatch_size, m)]
         X_batch, Y_batch = tf.transpose(tf.gather(data_X, idx)), tf.transpose(tf.gather(data_Y, idx))
-        ZL = forward_propagation(X_batch, parameters, config.batch_norm, tf.constant(True),
-                                 config.keep_prob, config.bn_momentum, seed=config.seed)
-        cost = compute_cost(ZL, Y_batch, parameters, config.lambd)
-        train_op = build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
-                                  config.epsilon, config.momentum)
+        train_op, cost = train_step(X_batch, Y_batch)
         with tf.control_dependencies([train_op]):
             share = tf.cast(tf.size(idx), tf.float64) / m
             return k + 1, total + tf.cast(cost, tf.float64) * share
 
     _, epoch_cost = tf.while_loop(lambda k, _: k < num_minibatches, step,
-                                  [tf.constant(0), tf.constant(0.0, tf.float64)], parallel_iterations=1)
+                                  [tf.constant(0), tf.zeros(cost_shape, tf.float64)], parallel_iterations=1)
     return epoch_cost
 
 
@@ -255,11 +266,17 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         learning_rate = v1.placeholder_with_default(np.float32(config.learning_rate), [], "learning_rate")
         parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm)
         # The training set lives in the graph, examples as rows; an epoch is fed only its permutation.
-        fed_X, fed_Y = v1.placeholder(tf.float32, [m, n_x]), v1.placeholder(tf.float32, [m, n_y])
-        data_X, data_Y = (tf.Variable(fed, trainable=False, collections=[v1.GraphKeys.LOCAL_VARIABLES])
-                          for fed in (fed_X, fed_Y))
+        data_X, data_Y, data_feed = build_resident_data(m, n_x, n_y)
         permutation = v1.placeholder(tf.int32, [m], name="permutation")
-        epoch_op = build_epoch_op(data_X, data_Y, permutation, parameters, config, learning_rate)
+
+        def course_step(X_batch, Y_batch):
+            ZL = forward_propagation(X_batch, parameters, config.batch_norm, tf.constant(True),
+                                     config.keep_prob, config.bn_momentum, seed=config.seed)
+            cost = compute_cost(ZL, Y_batch, parameters, config.lambd)
+            return build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
+                                  config.epsilon, config.momentum), cost
+
+        epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step)
         # Evaluation graph: the course's placeholders, test mode when `training` is fed False.
         X, Y = create_placeholders(n_x, n_y)
         training = create_training_flag()
@@ -279,7 +296,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             return {name: float(sess.run(accuracy, {X: X_eval, Y: Y_eval, training: False}))
                     for name, (X_eval, Y_eval) in {"train": (X_train, Y_train), **(eval_sets or {})}.items()}
 
-        sess.run(init, {fed_X: X_train.T, fed_Y: Y_train.T})
+        sess.run(init, data_feed(X_train, Y_train))
         start_epoch = 0
         if resume:
             if checkpointer is None:
@@ -304,7 +321,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             epochs.set_postfix(cost=f"{epoch_cost:.4f}", refresh=False)
             if config.print_cost and epoch % config.print_every == 0:
                 write(f"Cost after epoch {epoch}: {epoch_cost:f}")
-            if epoch + 1 - start_epoch == DEAD_EPOCHS and is_dead(history.costs, n_y):
+            if not history.warnings and is_dead(history.costs, n_y):
                 history.warnings.append(
                     f"the cost has stayed at ln({n_y}) = {math.log(n_y):.3f} for {DEAD_EPOCHS} epochs: "
                     "the network is not learning (learning rate too small or too large, or dead ReLUs "

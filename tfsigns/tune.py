@@ -30,6 +30,7 @@ import numpy as np
 
 from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
+from tfsigns.population import population_executor
 from tfsigns.trainer import ConfigError, TrainConfig, TrainingDiverged, train
 
 PROG = "tfsigns.tune"
@@ -288,7 +289,7 @@ class SearchSettings:
     top_k: int = 5  # configurations that span the next round's box
     seed: int = 0
     workers: int = 2
-    backend: str = "local"  # local | ray
+    backend: str = "local"  # local | ray | population
     address: str | None = None
     validation_fraction: float = 0.15
     split_seed: int = 0
@@ -331,8 +332,9 @@ def search(space: list[Dimension], base: TrainConfig, settings: SearchSettings, 
     results = Results(out, names)
     threads = max(1, (os.cpu_count() or 1) // settings.workers)
     if executor is None:
-        executor = (local_executor if settings.backend == "local"
-                    else lambda tasks, workers: ray_executor(tasks, workers, settings.address))
+        executor = {"local": local_executor, "population": population_executor,
+                    "ray": lambda tasks, workers: ray_executor(tasks, workers, settings.address),
+                    }[settings.backend]
     rounds = settings.rounds if settings.strategy == "coarse-to-fine" else 1
     for round_ in range(rounds):
         if settings.strategy == "grid":
@@ -373,14 +375,19 @@ def plot_search(results: Results, space: list[Dimension], path: Path) -> None:
     scaled = [d for d in space if d.scale in ("log", "one-minus-log")] or [d for d in space
                                                                           if d.scale != "choice"]
     fig, axes = plt.subplots(1, max(1, len(scaled)), figsize=(5.5 * max(1, len(scaled)), 4.2), squeeze=False)
-    rows = [r for r in results.rows if r["status"] == "ok"]
+    def x(row, d):
+        return 1.0 - row[d.name] if d.scale == "one-minus-log" else row[d.name]
+
+    ok = [r for r in results.rows if r["status"] == "ok"]
+    failed = [r for r in results.rows if r["status"] != "ok" and math.isfinite(r["validation_accuracy"])]
     for ax, d in zip(axes[0], scaled, strict=False):
-        for round_ in sorted({r["round"] for r in rows}):
-            xs = [r[d.name] for r in rows if r["round"] == round_]
-            if d.scale == "one-minus-log":
-                xs = [1.0 - x for x in xs]
-            ax.scatter(xs, [r["validation_accuracy"] for r in rows if r["round"] == round_],
+        for round_ in sorted({r["round"] for r in ok}):
+            mine = [r for r in ok if r["round"] == round_]
+            ax.scatter([x(r, d) for r in mine], [r["validation_accuracy"] for r in mine],
                        label=f"round {round_}", alpha=0.8)
+        if failed:
+            ax.scatter([x(r, d) for r in failed], [r["validation_accuracy"] for r in failed], marker="x",
+                       color="grey", label="failed (not learning)")
         if d.scale in ("log", "one-minus-log"):
             ax.set_xscale("log")
         ax.set_xlabel(f"1 - {d.name}" if d.scale == "one-minus-log" else d.name)
@@ -407,7 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=300, help="epochs of every trial")
     p.add_argument("--config", help="JSON of base settings for every trial (as python -m tfsigns.train)")
     p.add_argument("--workers", type=int, default=d.workers, help="trials at once")
-    p.add_argument("--backend", choices=("local", "ray"), default=d.backend)
+    p.add_argument("--backend", choices=("local", "ray", "population"), default=d.backend,
+                   help="local: --workers processes; ray: a Ray cluster; population: trials that share "
+                        "an architecture train together in one graph")
     p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
     p.add_argument("--validation-fraction", type=float, default=d.validation_fraction)
     p.add_argument("--split-seed", type=int, default=d.split_seed)

@@ -1,0 +1,69 @@
+"""Population training: each member ends where training it alone ends; the tune executor uses it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data
+from tfsigns.population import check_population, population_executor, train_population
+from tfsigns.trainer import ConfigError, TrainConfig, train
+from tfsigns.tune import config_for
+
+MEMBERS = [dict(learning_rate=0.01, beta1=0.9, seed=1),
+           dict(learning_rate=0.003, beta1=0.95, beta2=0.99, epsilon=1e-6, lambd=0.05, seed=2),
+           dict(learning_rate=0.02, decay="inverse-time", decay_rate=0.5, seed=3)]
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_each_member_equals_training_it_alone(batch_norm):
+    X, Y = blobs(90, n_x=30)
+    X_val, Y_val = blobs(30, n_x=30, seed=5)
+    configs = [TrainConfig(layers=(8, 5), num_epochs=12, minibatch_size=16, batch_norm=batch_norm,
+                           print_cost=False, **member) for member in MEMBERS]
+    together = train_population(configs, X, Y, {"validation": (X_val, Y_val)})
+    for config, (parameters, history) in zip(configs, together, strict=True):
+        alone_parameters, alone = train(config, X, Y, {"validation": (X_val, Y_val)})
+        np.testing.assert_allclose(history.costs, alone.costs, rtol=1e-5)
+        assert history.learning_rates == alone.learning_rates
+        assert history.accuracy == pytest.approx(alone.accuracy, abs=1 / 30 + 1e-9)
+        for name, value in alone_parameters.items():
+            np.testing.assert_allclose(parameters[name], value, rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_members_must_share_the_architecture():
+    with pytest.raises(ConfigError, match="must share layers"):
+        check_population([TrainConfig(layers=(4,)), TrainConfig(layers=(5,))])
+    with pytest.raises(ConfigError, match="Adam without dropout"):
+        check_population([TrainConfig(keep_prob=0.9)])
+
+
+def test_a_diverging_member_fails_alone():
+    X, Y = blobs(60, n_x=30)
+    configs = [TrainConfig(layers=(6,), num_epochs=5, print_cost=False, learning_rate=lr)
+               for lr in (0.01, 1e38)]
+    (_, good), (_, bad) = train_population(configs, X, Y)
+    assert not good.warnings and np.isfinite(good.costs).all()
+    assert bad.warnings and "cost became" in bad.warnings[0]
+
+
+def test_population_executor_groups_trials(tmp_path):
+    data_dir = str(FakeSigns(tmp_path, n_train=60, n_test=12).dir)
+    base = TrainConfig(layers=(4,), num_epochs=3)
+    params = [{"learning_rate": 0.01}, {"learning_rate": 0.001}, {"learning_rate": 0.01, "keep_prob": 0.9}]
+    tasks = [{"trial": f"r0-00{i}", "round": 0, "params": p, "config": config_for(base, p).to_dict(),
+              "data_dir": data_dir, "threads": 1, "validation_fraction": 0.2, "split_seed": 0}
+             for i, p in enumerate(params)]
+    rows = {row["trial"]: row for row in population_executor(tasks, workers=1)}
+    assert set(rows) == {"r0-000", "r0-001", "r0-002"} and all(r["status"] == "ok" for r in rows.values())
+
+
+@requires_real_data
+def test_population_bench_runs_at_tiny_size():
+    bench = Path(__file__).resolve().parents[1] / "bench" / "population_speed.py"
+    result = subprocess.run([sys.executable, str(bench), "--members", "2", "--epochs", "2", "--data-dir",
+                             str(REAL_DATA)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "2 members in one graph" in result.stdout

@@ -1,0 +1,240 @@
+"""Population training, "caviar in one graph": K configurations of one architecture trained
+together. Their weights are stacked along a leading member axis, every step gathers one
+minibatch for all of them, and each member keeps its own learning rate (and decay), Adam
+betas and epsilon, L2 strength and initialization seed. Member k ends where training it
+alone with trainer.train would end, to float rounding.
+
+Shapes: W[l] (K, n_l, n_{l-1}); b[l], gamma[l], beta[l] (K, n_l, 1); activations
+(K, n_l, b); the shared minibatch X (n_x, b), Y (C, b).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+
+import numpy as np
+import tensorflow as tf
+
+from tfsigns import quiet_native_stderr
+from tfsigns.data import minibatch_permutation
+from tfsigns.model import batch_norm_layer, initialize_parameters, num_layers
+from tfsigns.trainer import (
+    ConfigError,
+    History,
+    TrainConfig,
+    build_epoch_op,
+    build_resident_data,
+    is_dead,
+    learning_rate_decay,
+    resolve_device,
+)
+
+v1 = tf.compat.v1
+
+# What members must share (one graph, one minibatch stream), and what each may set.
+SHARED = ("layers", "num_epochs", "minibatch_size", "minibatch_seed", "optimizer", "batch_norm",
+          "bn_momentum", "keep_prob", "device")
+
+
+def population_key(config: TrainConfig) -> tuple:
+    """Configs with equal keys can be trained as one population."""
+    return tuple(asdict(config)[name] for name in SHARED)
+
+
+def check_population(configs: list[TrainConfig]) -> None:
+    """ConfigError unless the configs share SHARED settings, use Adam and no dropout."""
+    if not configs:
+        raise ConfigError("a population needs at least one member")
+    for name in SHARED:
+        values = {repr(getattr(c, name)) for c in configs}
+        if len(values) > 1:
+            raise ConfigError(f"population members must share {name}; got {', '.join(sorted(values))}")
+    if configs[0].optimizer != "adam" or configs[0].keep_prob != 1.0:
+        raise ConfigError("population training implements Adam without dropout")
+
+
+def initial_parameters(config: TrainConfig, n_x: int, n_y: int) -> dict[str, np.ndarray]:
+    """A member's starting parameters, drawn exactly as trainer.train draws them."""
+    with tf.Graph().as_default():
+        v1.set_random_seed(config.seed)
+        parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm)
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            return sess.run(parameters)
+
+
+def population_forward(X: tf.Tensor, P: dict, batch_norm: bool, training: tf.Tensor,
+                       bn_momentum: float) -> tf.Tensor:
+    """Shared X (n_x, b) -> logits ZL (K, C, b) of every member, LINEAR->[BN]->RELU ...->LINEAR.
+
+    The first layer is one (K*n_1, n_x) @ (n_x, b) product over the stacked weights.
+    """
+    K, n1 = P["W1"].shape[0], P["W1"].shape[1]
+    L = num_layers(P)
+    A = X
+    for l in range(1, L + 1):
+        if l == 1:
+            Z = tf.reshape(tf.matmul(tf.reshape(P["W1"], [K * n1, -1]), X), [K, n1, -1])
+        else:
+            Z = tf.matmul(P[f"W{l}"], A)
+        if l == L:
+            return Z + P[f"b{l}"]
+        Z = batch_norm_layer(Z, P, l, training, bn_momentum) if batch_norm else Z + P[f"b{l}"]
+        A = tf.nn.relu(Z)
+    raise AssertionError("unreachable")
+
+
+def population_costs(ZL: tf.Tensor, Y: tf.Tensor, P: dict, lambd: tf.Tensor) -> tf.Tensor:
+    """Each member's mean softmax cross-entropy (+ its L2 term); ZL (K, C, b), Y (C, b) -> (K,)."""
+    labels = tf.broadcast_to(Y, tf.shape(ZL))
+    costs = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=ZL, axis=1),
+                           axis=-1)
+    m = tf.cast(tf.shape(Y)[1], tf.float32)
+    squares = tf.add_n([tf.reduce_sum(tf.square(P[k]), axis=[1, 2]) for k in P if k.startswith("W")])
+    return costs + lambd / (2.0 * m) * squares
+
+
+class PopulationAdam:
+    """Adam with per-member hyperparameters (K,) on stacked variables, written as TensorFlow's
+    ApplyAdam kernel computes it: m += (g - m)(1 - beta1), v += (g^2 - v)(1 - beta2),
+    var -= lr_t m / (sqrt(v) + epsilon), lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t).
+
+    Its slots are made on construction, outside any loop; minimize() may be built inside one.
+    """
+
+    def __init__(self, variables: list[tf.Variable], learning_rate: tf.Tensor, beta1: np.ndarray,
+                 beta2: np.ndarray, epsilon: np.ndarray):
+        self.variables, self.learning_rate = variables, learning_rate
+        self.beta1, self.beta2, self.epsilon = (tf.constant(x, tf.float32) for x in (beta1, beta2, epsilon))
+        self.powers = [tf.Variable(x.astype(np.float32), trainable=False) for x in (beta1, beta2)]
+        self.slots = [[tf.Variable(tf.zeros(var.shape), trainable=False) for _ in "mv"] for var in variables]
+
+    def minimize(self, costs: tf.Tensor) -> tf.Operation:
+        """One step on every member's cost (K,): members' gradients do not mix."""
+        beta1_power, beta2_power = self.powers
+        lr_t = self.learning_rate * tf.sqrt(1.0 - beta2_power) / (1.0 - beta1_power)
+        updates = []
+        grads = tf.gradients(tf.reduce_sum(costs), self.variables)
+        for var, grad, (m, v) in zip(self.variables, grads, self.slots, strict=True):
+            rank = [-1] + [1] * (len(var.shape) - 1)
+            b1, b2, eps, lr = (tf.reshape(t, rank) for t in (self.beta1, self.beta2, self.epsilon, lr_t))
+            m_t = m.assign_add((grad - m) * (1.0 - b1))
+            v_t = v.assign_add((tf.square(grad) - v) * (1.0 - b2))
+            updates.append(var.assign_sub(m_t * lr / (tf.sqrt(v_t) + eps), read_value=False))
+        with tf.control_dependencies(updates):
+            return tf.group(beta1_power.assign(beta1_power * self.beta1, read_value=False),
+                            beta2_power.assign(beta2_power * self.beta2, read_value=False))
+
+
+def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray,
+                     eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                     threads: int = 0) -> list[tuple[dict[str, np.ndarray], History]]:
+    """Train every config together; returns each member's (parameters, History) as train() would.
+
+    A member whose cost becomes NaN or infinite, or sits at ln(C), is reported in its
+    History.warnings; the others go on unharmed (their parameters are separate).
+    """
+    check_population(configs)
+    first, K = configs[0], len(configs)
+    (n_x, m), n_y = X_train.shape, Y_train.shape[0]
+    device_name, session_config = resolve_device(first.device, threads)
+    tf.config.experimental.enable_op_determinism()
+    members = [initial_parameters(c, n_x, n_y) for c in configs]
+
+    graph = tf.Graph()
+    with graph.as_default(), graph.device(device_name):
+        P = {name: tf.Variable(np.stack([p[name] for p in members]), name=name,
+                               trainable=not name.startswith("moving"))
+             for name in members[0]}
+        per_member = {name: np.array([getattr(c, name) for c in configs], np.float32)
+                      for name in ("beta1", "beta2", "epsilon", "lambd")}
+        learning_rates = v1.placeholder(tf.float32, [K], name="learning_rates")
+        data_X, data_Y, data_feed = build_resident_data(m, n_x, n_y)
+        permutation = v1.placeholder(tf.int32, [m])
+        adam = PopulationAdam([P[name] for name in members[0] if not name.startswith("moving")],
+                              learning_rates, per_member["beta1"], per_member["beta2"], per_member["epsilon"])
+
+        def population_step(X_batch, Y_batch):
+            ZL = population_forward(X_batch, P, first.batch_norm, tf.constant(True), first.bn_momentum)
+            costs = population_costs(ZL, Y_batch, P, tf.constant(per_member["lambd"]))
+            graph_now = v1.get_default_graph()
+            updates = [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph_now]
+            with tf.control_dependencies(updates):
+                return adam.minimize(costs), costs
+
+        epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,))
+        X, Y = v1.placeholder(tf.float32, [n_x, None]), v1.placeholder(tf.float32, [n_y, None])
+        ZL = population_forward(X, P, first.batch_norm, tf.constant(False), first.bn_momentum)
+        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(ZL, axis=1), tf.argmax(Y, axis=0)), tf.float32),
+                                  axis=-1)
+        init = (v1.global_variables_initializer(), v1.local_variables_initializer())
+    graph.finalize()
+
+    histories = [History(device=device_name) for _ in configs]
+    with quiet_native_stderr():
+        sess = v1.Session(graph=graph, config=session_config)
+    with sess:
+        sess.run(init, data_feed(X_train, Y_train))
+        start = time.perf_counter()
+        for epoch in range(first.num_epochs):
+            rates = [learning_rate_decay(c, epoch) for c in configs]
+            shuffle = minibatch_permutation(m, first.minibatch_seed + epoch + 1)
+            epoch_start = time.perf_counter()
+            costs = sess.run(epoch_op, {permutation: shuffle, learning_rates: rates})
+            seconds = time.perf_counter() - epoch_start
+            for history, cost, rate in zip(histories, costs, rates, strict=True):
+                history.costs.append(float(cost))
+                history.learning_rates.append(float(rate))
+                history.epoch_seconds.append(seconds)
+        train_seconds = time.perf_counter() - start
+        accuracies = {name: sess.run(accuracy, {X: X_e, Y: Y_e})
+                      for name, (X_e, Y_e) in {"train": (X_train, Y_train), **(eval_sets or {})}.items()}
+        stacked = sess.run(P)
+    results = []
+    for k, history in enumerate(histories):
+        history.train_seconds, history.ms_per_epoch = train_seconds, 1000 * train_seconds / first.num_epochs
+        history.accuracy = {name: float(values[k]) for name, values in accuracies.items()}
+        if not np.isfinite(history.costs).all():
+            epoch = int(np.argmin(np.isfinite(history.costs)))
+            history.warnings.append(f"cost became {history.costs[epoch]} at epoch {epoch}; "
+                                    "lower the learning rate")
+        elif is_dead(history.costs, n_y):
+            history.warnings.append(f"the cost has stayed at ln({n_y}): the network is not learning")
+        results.append(({name: values[k] for name, values in stacked.items()}, history))
+    return results
+
+
+def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
+    """tfsigns.tune executor: trials that share an architecture train as one population
+    (all cores to it); the rest run one by one. Yields result rows as tune.run_trial does."""
+    from tfsigns.tune import run_trial, split_data
+    groups: dict[tuple, list[dict]] = {}
+    for task in tasks:
+        try:
+            config = TrainConfig(**task["config"])
+        except ConfigError:
+            yield run_trial(task)
+            continue
+        key = population_key(config)
+        groups.setdefault(key if config.optimizer == "adam" and config.keep_prob == 1.0 else (id(task),),
+                          []).append(task)
+    for group in groups.values():
+        if len(group) == 1:
+            yield run_trial(group[0])
+            continue
+        first = group[0]
+        X_train, Y_train, X_val, Y_val, _, _ = split_data(first["data_dir"], first["validation_fraction"],
+                                                          first["split_seed"])
+        started = time.perf_counter()
+        trained = train_population([TrainConfig(**t["config"]) for t in group], X_train, Y_train,
+                                   {"validation": (X_val, Y_val)})
+        seconds = (time.perf_counter() - started) / len(group)
+        for task, (_, history) in zip(group, trained, strict=True):
+            failed = bool(history.warnings)
+            yield {"trial": task["trial"], "round": task["round"], **task["params"],
+                   "status": "failed" if failed else "ok", "reason": history.warnings[0] if failed else "",
+                   "validation_accuracy": history.accuracy["validation"],
+                   "train_accuracy": history.accuracy["train"], "final_cost": history.costs[-1],
+                   "seconds": seconds}
