@@ -85,12 +85,26 @@ def test_test_mode_does_not_depend_on_the_batch():
 
 
 @requires_real_data
-def test_real_run_with_batch_norm_one_example_at_a_time(signs):
+@pytest.mark.parametrize("population_stats", [False, True])
+def test_real_run_with_batch_norm_one_example_at_a_time(signs, population_stats):
     X_train, Y_train, X_test, Y_test, _ = signs
-    parameters, history = train(TrainConfig(batch_norm=True, num_epochs=60, learning_rate=0.001,
-                                            print_cost=False), X_train, Y_train, {"test": (X_test, Y_test)})
+    config = TrainConfig(batch_norm=True, num_epochs=60, learning_rate=0.0001, print_cost=False,
+                         bn_population_stats=population_stats)
+    parameters, history = train(config, X_train, Y_train, {"test": (X_test, Y_test)})
     labels = Y_test.argmax(axis=0)
     single = np.array([predict(X_test[:, [i]], parameters)[0] for i in range(X_test.shape[1])])
     assert np.mean(single == labels) == pytest.approx(history.test_accuracy)
-    # Moving averages that never updated (0 mean, unit variance) collapse this to near chance.
-    assert history.test_accuracy > 0.6
+    # Moving averages that never updated keep their initial 0 mean and unit variance.
+    assert np.abs(parameters["moving_mean1"]).min() > 0 and (parameters["moving_variance2"] != 1).all()
+    if population_stats:  # the test-time statistics are the training set's own
+        assert history.train_accuracy > 0.95 and history.test_accuracy > 0.75
+
+
+def test_population_statistics_are_the_training_sets():
+    X, Y = blobs(120)
+    parameters, _ = train(TrainConfig(layers=(8, 6), num_epochs=5, learning_rate=0.01, batch_norm=True,
+                                      print_cost=False), X, Y)
+    Z1 = parameters["W1"] @ X
+    np.testing.assert_allclose(parameters["moving_mean1"], Z1.mean(axis=1, keepdims=True),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(parameters["moving_variance1"], Z1.var(axis=1, keepdims=True), rtol=1e-3)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
@@ -36,6 +38,41 @@ def plot_costs(curves: dict[str, list[float]], path: str | os.PathLike, title: s
     ax.grid(alpha=0.3)
     if len(curves) > 1:
         ax.legend()
+    save_figure(fig, path)
+
+
+def plot_samples(images: np.ndarray, labels: np.ndarray, path: str | os.PathLike,
+                 predictions: np.ndarray | None = None, columns: int = 8) -> None:
+    """A grid of images (m, 64, 64, 3) uint8 titled with their labels (and predictions)."""
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i])
+            title = f"y = {labels[i]}"
+            if predictions is not None:
+                title += f", ŷ = {predictions[i]}"
+            ax.set_title(title, fontsize=9, color="black" if predictions is None or
+                         predictions[i] == labels[i] else "red")
+    save_figure(fig, path)
+
+
+def plot_confusion(labels: np.ndarray, predictions: np.ndarray, path: str | os.PathLike,
+                   title: str = "test set") -> None:
+    """Confusion matrix: row = true class, column = predicted class, counts in the cells."""
+    C = int(max(labels.max(), predictions.max())) + 1
+    counts = np.zeros((C, C), dtype=int)
+    np.add.at(counts, (labels, predictions), 1)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, str(n), ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
+    ax.set_xticks(range(C))
+    ax.set_yticks(range(C))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}: accuracy {np.mean(labels == predictions):.3f}")
     save_figure(fig, path)
 
 

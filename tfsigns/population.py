@@ -35,7 +35,7 @@ v1 = tf.compat.v1
 
 # What members must share (one graph, one minibatch stream), and what each may set.
 SHARED = ("layers", "num_epochs", "minibatch_size", "minibatch_seed", "optimizer", "batch_norm",
-          "bn_momentum", "keep_prob", "device")
+          "bn_momentum", "bn_population_stats", "keep_prob", "device")
 
 
 def population_key(config: TrainConfig) -> tuple:
@@ -165,6 +165,12 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
                 return adam.minimize(costs), costs
 
         epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,))
+        population_stats = None
+        if first.batch_norm and first.bn_population_stats:  # as trainer.train does, for every member
+            before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+            population_forward(tf.transpose(data_X), P, True, tf.constant(True), bn_momentum=0.0)
+            population_stats = tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+                                          if op not in before))
         X, Y = v1.placeholder(tf.float32, [n_x, None]), v1.placeholder(tf.float32, [n_y, None])
         ZL = population_forward(X, P, first.batch_norm, tf.constant(False), first.bn_momentum)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(ZL, axis=1), tf.argmax(Y, axis=0)), tf.float32),
@@ -189,6 +195,8 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
                 history.learning_rates.append(float(rate))
                 history.epoch_seconds.append(seconds)
         train_seconds = time.perf_counter() - start
+        if population_stats is not None:
+            sess.run(population_stats)
         accuracies = {name: sess.run(accuracy, {X: X_e, Y: Y_e})
                       for name, (X_e, Y_e) in {"train": (X_train, Y_train), **(eval_sets or {})}.items()}
         stacked = sess.run(P)

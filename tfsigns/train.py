@@ -18,15 +18,16 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 import tfsigns
 from tfsigns.checkpoint import CheckpointError
 from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, prepare_out_dir, write_json
-from tfsigns.model import OPTIMIZERS
+from tfsigns.model import OPTIMIZERS, predict
 from tfsigns.monitor import Monitor
-from tfsigns.plots import plot_costs
+from tfsigns.plots import plot_confusion, plot_costs, plot_samples
 from tfsigns.trainer import (
     DECAYS,
     DEVICES,
@@ -104,12 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=d.batch_norm,
                    help="batch norm between Z and ReLU")
     p.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
+    p.add_argument("--bn-population-stats", action=argparse.BooleanOptionalAction,
+                   default=d.bn_population_stats,
+                   help="after training, test-time batch-norm statistics from the whole training set "
+                        "(off: the running averages)")
     p.add_argument("--lambd", type=float, default=d.lambd, help="L2 regularization strength")
     p.add_argument("--keep-prob", type=float, default=d.keep_prob, help="dropout keep probability")
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
     p.add_argument("--print-every", type=int, default=d.print_every)
+    p.add_argument("--plots", action="store_true",
+                   help="also write samples.png (test images, labels, predictions) and confusion.png")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no cost lines")
     return p
 
@@ -186,7 +193,7 @@ def run(args: argparse.Namespace, settings: dict) -> int:
     monitor = Monitor(out, args.monitor_every, title)
     started = time.time()
     try:
-        _, history = train(config, X_train, Y_train, eval_sets,
+        parameters, history = train(config, X_train, Y_train, eval_sets,
                            progress=not args.quiet and sys.stderr.isatty(),
                            checkpoint_dir=out / "checkpoints", checkpoint_every=args.checkpoint_every,
                            keep_checkpoints=args.keep_checkpoints, resume=args.resume,
@@ -202,6 +209,11 @@ def run(args: argparse.Namespace, settings: dict) -> int:
         signal.signal(signal.SIGINT, previous)
         monitor.close()
     plot_costs({"train": history.costs}, out / "cost.png", title=title)
+    if args.plots:
+        labels, predictions = Y_test.argmax(axis=0), predict(X_test, parameters)
+        images = np.round(X_test.T.reshape(-1, 64, 64, 3) * 255).astype(np.uint8)
+        plot_samples(images[:24], labels[:24], out / "samples.png", predictions[:24])
+        plot_confusion(labels, predictions, out / "confusion.png")
     write_json(out / "metrics.json", {
         "config": config.to_dict(),
         "data_dir": str(data_dir.resolve()),

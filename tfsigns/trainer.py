@@ -75,6 +75,10 @@ class TrainConfig:
     decay_interval: int = 100  # epochs per step of the staircase schedule
     batch_norm: bool = False
     bn_momentum: float = 0.99
+    # After the last epoch, set the moving averages to the whole training set's statistics
+    # under the final weights (the lecture's alternative to the running average, which with
+    # Adam on 12288 inputs lags the weights by standard deviations); False keeps the EWMA.
+    bn_population_stats: bool = True
     lambd: float = 0.0  # L2 strength
     keep_prob: float = 1.0  # dropout keep probability; 1 means no dropout
     device: str = "cpu"
@@ -277,6 +281,14 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
                                   config.epsilon, config.momentum), cost
 
         epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step)
+        population_stats = None
+        if config.batch_norm and config.bn_population_stats:
+            # One training-mode pass over the whole set with momentum 0: each update op then
+            # assigns that layer's statistics over all m examples.
+            before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+            forward_propagation(tf.transpose(data_X), parameters, True, tf.constant(True), bn_momentum=0.0)
+            population_stats = tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+                                          if op not in before))
         # Evaluation graph: the course's placeholders, test mode when `training` is fed False.
         X, Y = create_placeholders(n_x, n_y)
         training = create_training_flag()
@@ -339,6 +351,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         history.ms_per_epoch = 1000 * history.train_seconds / max(1, config.num_epochs - start_epoch)
         epochs.close()
 
+        if population_stats is not None:
+            sess.run(population_stats)
         history.accuracy = evaluate()
         if checkpointer:
             checkpointer.save(sess, config.num_epochs, history.costs, history.learning_rates)
