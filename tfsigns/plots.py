@@ -13,7 +13,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
+if "MPLBACKEND" not in os.environ:  # off-screen, unless e.g. a Jupyter kernel chose inline
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 from tfsigns.files import atomic_write_bytes  # noqa: E402

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from tfsigns import quiet_native_stderr
 from tfsigns.checkpoint import Checkpointer, CheckpointError
