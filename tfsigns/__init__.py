@@ -34,3 +34,6 @@ with quiet_native_stderr():
 
     # Probing for GPUs makes the CUDA runtime complain once on machines without one; do it now.
     tensorflow.config.list_physical_devices()
+# TensorFlow's Python-side deprecation notices (e.g. from Saver deleting old checkpoints)
+# are for TensorFlow's developers, not for someone training a network.
+tensorflow.get_logger().setLevel("ERROR")

@@ -1,0 +1,195 @@
+"""The exercise grader: references pass, blanks and typical mistakes fail with a pointed report,
+and the Exercises notebook runs headless while every exercise is still blank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfsigns import basics
+from tfsigns.grader import BLANK, EXERCISES, REFERENCES, grade, grade_all
+
+v1 = tf.compat.v1
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "Exercises.ipynb"
+
+
+def run_grade(capsys, name, candidate) -> tuple[bool, str]:
+    """grade() and what it printed."""
+    passed = grade(name, candidate)
+    return passed, capsys.readouterr().out
+
+
+def assert_failed(passed: bool, out: str, name: str, *fragments: str) -> None:
+    """FAIL printed for `name`, each fragment somewhere in the report, and exactly one hint line."""
+    lines = out.splitlines()
+    assert not passed
+    assert f"{name}: FAIL" in lines, out
+    for fragment in fragments:
+        assert fragment in out, f"{fragment!r} not in:\n{out}"
+    assert sum(line.startswith("hint: ") for line in lines) == 1, out
+
+
+# ------------------------------------------------------------------ typical mistakes
+
+
+def placeholders_swapped(n_x, n_y):
+    return tuple(v1.placeholder(tf.float32, [None, n], name=name) for n, name in ((n_x, "X"), (n_y, "Y")))
+
+
+def one_hot_one_row_per_example(labels, C):
+    return basics.one_hot_matrix(labels, C).T
+
+
+def forward_without_relu(X, parameters):
+    A = X
+    for l in (1, 2, 3):
+        A = tf.matmul(parameters[f"W{l}"], A) + parameters[f"b{l}"]
+    return A
+
+
+def forward_with_softmax(X, parameters):
+    return tf.nn.softmax(REFERENCES["forward_propagation"](X, parameters), axis=0)
+
+
+def sampled_uniformly(low, high, n, seed):
+    return np.random.default_rng(seed).uniform(low, high, n)
+
+
+def exponent_not_raised(low, high, n, seed):
+    return np.random.default_rng(seed).uniform(np.log10(low), np.log10(high), n)
+
+
+def bn_without_update_ops(X, parameters, training):
+    ZL = REFERENCES["forward_propagation_bn"](X, parameters, training)
+    v1.get_collection_ref(v1.GraphKeys.UPDATE_OPS).clear()
+    return ZL
+
+
+def bn_always_training(X, parameters, training):
+    return REFERENCES["forward_propagation_bn"](X, parameters, tf.constant(True))
+
+
+def softmax_cost(swapped=False, transpose=True, reduce=tf.reduce_mean):
+    """compute_cost with the given slips."""
+    def compute_cost(ZL, Y):
+        logits, labels = (Y, ZL) if swapped else (ZL, Y)
+        if transpose:
+            logits, labels = tf.transpose(logits), tf.transpose(labels)
+        return reduce(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=labels))
+    return compute_cost
+
+
+def minibatches_without_the_rest(X, Y, mini_batch_size, seed):
+    batches = REFERENCES["random_mini_batches"](X, Y, mini_batch_size, seed)
+    return batches[:-1] if X.shape[1] % mini_batch_size else batches
+
+
+def zero_weights(layer_dims):
+    return {f"{p}{l}": np.zeros((layer_dims[l], layer_dims[l - 1] if p == "W" else 1))
+            for l in range(1, len(layer_dims)) for p in "Wb"}
+
+
+def model_with_fixed_input_size(X_train, Y_train, X_test, Y_test, **settings):
+    return REFERENCES["model"](np.zeros((12288, 1), np.float32), Y_train[:, :1], X_test, Y_test, **settings)
+
+
+MISTAKES = [
+    ("create_placeholders", placeholders_swapped,
+     ["expected shape (12288, None): 12288 features x any number of examples", "got (None, 12288), looks "
+      "transposed"]),
+    ("one_hot_matrix", one_hot_one_row_per_example,
+     ["one row per example", "expected shape (6, 4): 6 classes x 4 examples, one column per example; "
+      "got (4, 6), looks transposed", "hint: tf.one_hot(labels, C, axis=0)"]),
+    ("forward_propagation", forward_without_relu, ["no ReLU between the layers", "tf.nn.relu"]),
+    ("forward_propagation", forward_with_softmax, ["softmax applied to the output", "compute_cost"]),
+    ("sample_learning_rate", sampled_uniformly,
+     ["look uniform on a linear scale", "of samples fall in [0.1, 1]",
+      "hint: r = np.random.uniform(log10(low), log10(high)); alpha = 10**r"]),
+    ("sample_learning_rate", exponent_not_raised, ["outside [0.0001, 1]", "alpha = 10**r, not r"]),
+    ("sample_beta", sampled_uniformly,
+     ["look uniform on a linear scale", "of samples fall in [0.9, 0.99]", "1/(1 - beta)",
+      "hint: sample 1 - beta on a log scale"]),
+    ("forward_propagation_bn", bn_without_update_ops,
+     ["update ops not added", "tf.compat.v1.GraphKeys.UPDATE_OPS", "tf.control_dependencies"]),
+    ("forward_propagation_bn", bn_always_training,
+     ["the test mode looks like the training mode", "moving_mean and moving_variance in test mode"]),
+    ("compute_cost", softmax_cost(swapped=True), ["labels and logits swapped", "logits=tf.transpose(ZL)"]),
+    ("compute_cost", softmax_cost(reduce=tf.reduce_sum), ["tf.reduce_sum instead of tf.reduce_mean"]),
+    ("compute_cost", softmax_cost(transpose=False), ["no tf.transpose"]),
+    ("cost", lambda logits, labels: basics.cost(labels, logits), ["labels and logits look swapped"]),
+    ("random_mini_batches", minibatches_without_the_rest,
+     ["the last, smaller minibatch is missing", "expected 3 minibatches, got 2"]),
+    ("initialize_parameters", zero_weights, ["W1 starts with all entries equal to 0", "symmetry"]),
+    ("model", model_with_fixed_input_size,
+     ["raised ValueError: Cannot feed value of shape", "n_x, m = X_train.shape"]),
+]
+
+
+@pytest.mark.parametrize(("name", "candidate", "fragments"), MISTAKES,
+                         ids=[f"{name}-{getattr(c, '__name__', 'lambda')}" for name, c, _ in MISTAKES])
+def test_typical_mistakes_fail_with_a_pointed_message(capsys, name, candidate, fragments):
+    assert_failed(*run_grade(capsys, name, candidate), name, *fragments)
+
+
+# ------------------------------------------------------------------ every exercise
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_the_reference_passes(capsys, name):
+    passed, out = run_grade(capsys, name, REFERENCES[name])
+    assert passed, out
+    assert f"{name}: PASS" in out.splitlines()
+    assert "hint:" not in out
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_a_blank_exercise_fails_with_fill_in_the_code(capsys, name):
+    def blank(*args, **kwargs):
+        """Nothing between START CODE HERE and END CODE HERE."""
+
+    assert_failed(*run_grade(capsys, name, blank), name, BLANK)
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_a_raising_candidate_is_a_fail_not_a_crash(capsys, name):
+    def raising(*args, **kwargs):
+        raise ZeroDivisionError("division by zero in the student's code")
+
+    assert_failed(*run_grade(capsys, name, raising), name,
+                  "raised ZeroDivisionError: division by zero in the student's code")
+
+
+def test_grade_all_grades_what_the_namespace_defines(capsys):
+    results = grade_all({name: REFERENCES[name] for name in EXERCISES[:3]})
+    out = capsys.readouterr().out
+    assert list(results) == list(EXERCISES)
+    assert [results[name] for name in EXERCISES] == [True] * 3 + [False] * (len(EXERCISES) - 3)
+    assert f"not defined: run the cell that defines {EXERCISES[-1]}" in out
+    assert f"3 of {len(EXERCISES)} exercises pass" in out
+
+
+def test_an_unknown_exercise_name_is_an_error():
+    with pytest.raises(ValueError, match="unknown exercise"):
+        grade("no_such_exercise", print)
+
+
+# ------------------------------------------------------------------ the notebook
+
+
+def test_the_exercises_notebook_runs_headless_and_fails_while_blank():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    printed = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
+    for name in EXERCISES:
+        assert f"{name}: FAIL" in printed
+    assert BLANK in printed
+    assert f"0 of {len(EXERCISES)} exercises pass" in printed
