@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="go on from the newest checkpoint in --out, with the settings saved there "
                         "(flags given now override them, e.g. a new --learning-rate)")
-    p.add_argument("--monitor-every", type=int, default=10,
+    p.add_argument("--monitor-every", type=int, default=100,
                    help="epochs between accuracy summaries and cost.png refreshes while training")
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
