@@ -96,38 +96,6 @@ def population_costs(ZL: tf.Tensor, Y: tf.Tensor, P: dict, lambd: tf.Tensor) -> 
     return costs + lambd / (2.0 * m) * squares
 
 
-class PopulationAdam:
-    """Adam with per-member hyperparameters (K,) on stacked variables, written as TensorFlow's
-    ApplyAdam kernel computes it: m += (g - m)(1 - beta1), v += (g^2 - v)(1 - beta2),
-    var -= lr_t m / (sqrt(v) + epsilon), lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t).
-
-    Its slots are made on construction, outside any loop; minimize() may be built inside one.
-    """
-
-    def __init__(self, variables: list[tf.Variable], learning_rate: tf.Tensor, beta1: np.ndarray,
-                 beta2: np.ndarray, epsilon: np.ndarray):
-        self.variables, self.learning_rate = variables, learning_rate
-        self.beta1, self.beta2, self.epsilon = (tf.constant(x, tf.float32) for x in (beta1, beta2, epsilon))
-        self.powers = [tf.Variable(x.astype(np.float32), trainable=False) for x in (beta1, beta2)]
-        self.slots = [[tf.Variable(tf.zeros(var.shape), trainable=False) for _ in "mv"] for var in variables]
-
-    def minimize(self, costs: tf.Tensor) -> tf.Operation:
-        """One step on every member's cost (K,): members' gradients do not mix."""
-        beta1_power, beta2_power = self.powers
-        lr_t = self.learning_rate * tf.sqrt(1.0 - beta2_power) / (1.0 - beta1_power)
-        updates = []
-        grads = tf.gradients(tf.reduce_sum(costs), self.variables)
-        for var, grad, (m, v) in zip(self.variables, grads, self.slots, strict=True):
-            rank = [-1] + [1] * (len(var.shape) - 1)
-            b1, b2, eps, lr = (tf.reshape(t, rank) for t in (self.beta1, self.beta2, self.epsilon, lr_t))
-            m_t = m.assign_add((grad - m) * (1.0 - b1))
-            v_t = v.assign_add((tf.square(grad) - v) * (1.0 - b2))
-            updates.append(var.assign_sub(m_t * lr / (tf.sqrt(v_t) + eps), read_value=False))
-        with tf.control_dependencies(updates):
-            return tf.group(beta1_power.assign(beta1_power * self.beta1, read_value=False),
-                            beta2_power.assign(beta2_power * self.beta2, read_value=False))
-
-
 def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray,
                      eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
                      threads: int = 0) -> list[tuple[dict[str, np.ndarray], History]]:
@@ -145,34 +113,47 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
 
     graph = tf.Graph()
     with graph.as_default(), graph.device(device_name):
-        P = {name: tf.Variable(np.stack([p[name] for p in members]), name=name,
-                               trainable=not name.startswith("moving"))
-             for name in members[0]}
-        per_member = {name: np.array([getattr(c, name) for c in configs], np.float32)
-                      for name in ("beta1", "beta2", "epsilon", "lambd")}
+        # Each member's trainable variables are its own, so that TensorFlow's fused Adam kernel
+        # updates them with that member's hyperparameters; the forward pass sees them stacked.
+        names = [name for name in members[0] if not name.startswith("moving")]
+        own = [{name: tf.Variable(p[name], name=f"member{k}/{name}") for name in names}
+               for k, p in enumerate(members)]
+        moving = {name: tf.Variable(np.stack([p[name] for p in members]), name=name, trainable=False)
+                  for name in members[0] if name.startswith("moving")}
+        lambd = tf.constant([c.lambd for c in configs], tf.float32)
         learning_rates = v1.placeholder(tf.float32, [K], name="learning_rates")
+        optimizers = [v1.train.AdamOptimizer(learning_rates[k], c.beta1, c.beta2, c.epsilon)
+                      for k, c in enumerate(configs)]
         data_X, data_Y, data_feed = build_resident_data(m, n_x, n_y)
         permutation = v1.placeholder(tf.int32, [m])
-        adam = PopulationAdam([P[name] for name in members[0] if not name.startswith("moving")],
-                              learning_rates, per_member["beta1"], per_member["beta2"], per_member["epsilon"])
+
+        def stacked() -> dict[str, tf.Tensor]:
+            """All members' parameters, (K, ...) each, read where this is called (e.g. each step)."""
+            return {**{name: tf.stack([o[name] for o in own]) for name in names}, **moving}
 
         def population_step(X_batch, Y_batch):
-            ZL = population_forward(X_batch, P, first.batch_norm, tf.constant(True), first.bn_momentum)
-            costs = population_costs(ZL, Y_batch, P, tf.constant(per_member["lambd"]))
+            P = stacked()
+            costs = population_costs(population_forward(X_batch, P, first.batch_norm, tf.constant(True),
+                                                        first.bn_momentum), Y_batch, P, lambd)
             graph_now = v1.get_default_graph()
             updates = [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph_now]
             with tf.control_dependencies(updates):
-                return adam.minimize(costs), costs
+                variables = [[o[name] for name in names] for o in own]
+                grads = tf.gradients(tf.reduce_sum(costs), sum(variables, []))
+                steps = [opt.apply_gradients(zip(grads[k * len(names):(k + 1) * len(names)], variables[k],
+                                                 strict=True))
+                         for k, opt in enumerate(optimizers)]
+            return tf.group(*steps), costs
 
         epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,))
         population_stats = None
         if first.batch_norm and first.bn_population_stats:  # as trainer.train does, for every member
             before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
-            population_forward(tf.transpose(data_X), P, True, tf.constant(True), bn_momentum=0.0)
+            population_forward(tf.transpose(data_X), stacked(), True, tf.constant(True), bn_momentum=0.0)
             population_stats = tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS)
                                           if op not in before))
         X, Y = v1.placeholder(tf.float32, [n_x, None]), v1.placeholder(tf.float32, [n_y, None])
-        ZL = population_forward(X, P, first.batch_norm, tf.constant(False), first.bn_momentum)
+        ZL = population_forward(X, stacked(), first.batch_norm, tf.constant(False), first.bn_momentum)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(ZL, axis=1), tf.argmax(Y, axis=0)), tf.float32),
                                   axis=-1)
         init = (v1.global_variables_initializer(), v1.local_variables_initializer())
@@ -199,7 +180,7 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
             sess.run(population_stats)
         accuracies = {name: sess.run(accuracy, {X: X_e, Y: Y_e})
                       for name, (X_e, Y_e) in {"train": (X_train, Y_train), **(eval_sets or {})}.items()}
-        stacked = sess.run(P)
+        trained = sess.run([{**o, **moving} for o in own])
     results = []
     for k, history in enumerate(histories):
         history.train_seconds, history.ms_per_epoch = train_seconds, 1000 * train_seconds / first.num_epochs
@@ -210,7 +191,9 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
                                     "lower the learning rate")
         elif is_dead(history.costs, n_y):
             history.warnings.append(f"the cost has stayed at ln({n_y}): the network is not learning")
-        results.append(({name: values[k] for name, values in stacked.items()}, history))
+        parameters = {name: value[k] if name.startswith("moving") else value
+                      for name, value in trained[k].items()}
+        results.append((parameters, history))
     return results
 
 
