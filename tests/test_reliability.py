@@ -135,6 +135,8 @@ def damaged(folder, how):
         signs.rewrite("train", drop=("train_set_y",))
     elif how == "dtype":
         signs.rewrite("train", x=np.zeros((12, 64, 64, 3), np.float64))
+    elif how == "shape":
+        signs.rewrite("train", x=np.zeros((12, 32, 32, 3), np.uint8))
     return folder
 
 
@@ -142,7 +144,7 @@ def damaged(folder, how):
     ("empty", "file is empty"), ("html", "HTML page"), ("truncated", "truncated"),
     ("missing", "file not found"), ("labels", "labels outside the classes"),
     ("mismatch", "12 images but 5 labels"), ("keys", "missing key 'train_set_y'"),
-    ("dtype", "expected uint8 pixels"),
+    ("dtype", "expected uint8 pixels"), ("shape", "expected (m, 64, 64, 3)"),
 ])
 def test_cli_bad_data_file(how, message, tmp_path):
     folder = damaged(tmp_path / "signs", how)

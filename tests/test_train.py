@@ -158,3 +158,29 @@ def test_cli_optimizers_and_decay_recorded(argv, rates, tmp_path, capsys):
     assert metrics["config"]["optimizer"] == argv[1]
     if "--validation-fraction" in argv:
         assert set(metrics["accuracy"]) == {"train", "validation", "test"}
+
+
+def test_monitor_writes_tensorboard_scalars_and_refreshes_the_curve(tmp_path):
+    """Babysitting a run: cost and learning rate every epoch, accuracies and cost.png every N."""
+    from tensorflow.core.util import event_pb2
+
+    from tfsigns.monitor import Monitor
+    X, Y = blobs(100)
+    monitor = Monitor(tmp_path, every=5)
+    seen = []
+
+    def watch(epoch, history, evaluate):
+        monitor(epoch, history, evaluate)
+        seen.append((epoch, (tmp_path / "cost.png").exists()))
+
+    train(TrainConfig(**{**SMALL, "num_epochs": 12}), X, Y, {"validation": blobs(30, seed=2)}, on_epoch=watch)
+    monitor.close()
+    assert seen[3] == (3, False) and seen[4] == (4, True)  # drawn while training, from epoch 5 on
+    steps = {}
+    for path in (tmp_path / "tensorboard").glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                steps.setdefault(value.tag, []).append(event.step)
+    assert steps["cost"] == list(range(12)) and steps["learning_rate"] == list(range(12))
+    assert steps["accuracy/train"] == [4, 9] and steps["accuracy/validation"] == [4, 9]
