@@ -1,8 +1,10 @@
 """Hyperparameter search: scales, strategies, honest selection, executors, resume."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -165,3 +167,24 @@ def test_ray_backend_on_a_local_ray_instance(fake_dir, tmp_path):
     rows = list(ray_executor([task(fake_dir, learning_rate=lr) | {"trial": f"r0-00{i}"}
                               for i, lr in enumerate((0.01, 0.001))], workers=2))
     assert sorted(r["trial"] for r in rows) == ["r0-000", "r0-001"] and all(r["status"] == "ok" for r in rows)
+
+
+def test_tune_ctrl_c_keeps_finished_trials_and_the_rerun_goes_on(fake_dir, tmp_path):
+    out = tmp_path / "search"
+
+    def command(trials):
+        return [sys.executable, "-m", "tfsigns.tune", "--data-dir", fake_dir, "--trials", str(trials),
+                "--epochs", "30", "--workers", "2", "--validation-fraction", "0.2", "--out", str(out)]
+
+    process = subprocess.Popen(command(40), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "results.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "run the same command again" in err and "Traceback" not in err
+    assert 1 <= len((out / "results.jsonl").read_text().splitlines()) < 40
+    # The same seed draws the same first trials, so a shorter rerun finds them done.
+    rerun = subprocess.run(command(2), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "trials already done, skipped" in rerun.stdout

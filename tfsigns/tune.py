@@ -12,12 +12,14 @@ files and refreshed learning curve (tfsigns.monitor).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import itertools
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -244,11 +246,18 @@ def run_trial(task: dict) -> dict:
 def local_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
     """Run tasks in `workers` fresh processes (spawned: TensorFlow does not survive fork),
     yielding each result as it finishes."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
         pending = {pool.submit(run_trial, task) for task in tasks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (future.result() for future in done)
+    finally:  # also on Ctrl-C: queued trials are dropped and running ones stopped, not awaited
+        processes = list(getattr(pool, "_processes", None) or {})
+        pool.shutdown(wait=False, cancel_futures=True)
+        for pid in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 def ray_executor(tasks: list[dict], workers: int, address: str | None = None) -> Iterator[dict]:
@@ -475,7 +484,16 @@ def main(argv: list[str] | None = None) -> int:
     except (SpaceError, ConfigError, DataError, OutputError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished trials are kept in {args.out}/results.csv: run the same "
+              "command again to go on", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code == 130:  # interrupted: skip the process pool's exit handler, which waits on stopped workers
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
