@@ -7,6 +7,8 @@ the session loop lives in tfsigns.trainer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 
@@ -151,10 +153,23 @@ def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
         opt = v1.train.AdamOptimizer(learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon)
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    graph = v1.get_default_graph()  # e.g. a while_loop body: only the update ops built in it
-    updates = [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph]
-    with tf.control_dependencies(updates):
+    with tf.control_dependencies(update_ops()):
         return opt.minimize(cost, global_step=v1.train.get_or_create_global_step())
+
+
+def update_ops() -> list[tf.Operation]:
+    """The batch-norm update ops built in the current graph; a while_loop body is a graph of
+    its own, so a train op built there depends only on the updates of the same step."""
+    graph = v1.get_default_graph()
+    return [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph]
+
+
+def build_statistics_op(forward: Callable[[], tf.Tensor]) -> tf.Operation:
+    """The batch-norm update ops that `forward()` builds, grouped. Built in training mode with
+    momentum 0 over the whole training set, they set the test-time statistics to that set's."""
+    before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+    forward()
+    return tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op not in before))
 
 
 def compute_accuracy(ZL: tf.Tensor, Y: tf.Tensor) -> tf.Tensor:

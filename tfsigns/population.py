@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tfsigns import quiet_native_stderr
 from tfsigns.data import minibatch_permutation
-from tfsigns.model import batch_norm_layer, initialize_parameters, num_layers
+from tfsigns.model import batch_norm_layer, build_statistics_op, initialize_parameters, num_layers, update_ops
 from tfsigns.trainer import (
     ConfigError,
     History,
@@ -135,9 +135,7 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
             P = stacked()
             costs = population_costs(population_forward(X_batch, P, first.batch_norm, tf.constant(True),
                                                         first.bn_momentum), Y_batch, P, lambd)
-            graph_now = v1.get_default_graph()
-            updates = [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph_now]
-            with tf.control_dependencies(updates):
+            with tf.control_dependencies(update_ops()):
                 variables = [[o[name] for name in names] for o in own]
                 grads = tf.gradients(tf.reduce_sum(costs), sum(variables, []))
                 steps = [opt.apply_gradients(zip(grads[k * len(names):(k + 1) * len(names)], variables[k],
@@ -148,10 +146,8 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
         epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,))
         population_stats = None
         if first.batch_norm and first.bn_population_stats:  # as trainer.train does, for every member
-            before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
-            population_forward(tf.transpose(data_X), stacked(), True, tf.constant(True), bn_momentum=0.0)
-            population_stats = tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS)
-                                          if op not in before))
+            population_stats = build_statistics_op(lambda: population_forward(
+                tf.transpose(data_X), stacked(), True, tf.constant(True), bn_momentum=0.0))
         X, Y = v1.placeholder(tf.float32, [n_x, None]), v1.placeholder(tf.float32, [n_y, None])
         ZL = population_forward(X, stacked(), first.batch_norm, tf.constant(False), first.bn_momentum)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(ZL, axis=1), tf.argmax(Y, axis=0)), tf.float32),
@@ -183,7 +179,7 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
         trained = sess.run([{**o, **moving} for o in own])
     results = []
     for k, history in enumerate(histories):
-        history.train_seconds, history.ms_per_epoch = train_seconds, 1000 * train_seconds / first.num_epochs
+        history.train_seconds = train_seconds
         history.accuracy = {name: float(values[k]) for name, values in accuracies.items()}
         if not np.isfinite(history.costs).all():
             epoch = int(np.argmin(np.isfinite(history.costs)))

@@ -15,7 +15,6 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from tfsigns.model import OPTIMIZERS, predict
 from tfsigns.monitor import Monitor
 from tfsigns.plots import plot_confusion, plot_costs, plot_samples
 from tfsigns.trainer import (
+    CONFIG_FIELDS,
     DECAYS,
     DEVICES,
     ConfigError,
@@ -121,9 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-CONFIG_FIELDS = {f.name for f in fields(TrainConfig)} - {"print_cost"}
+SETTABLE = CONFIG_FIELDS - {"print_cost"}  # --quiet decides that one
 # What a run's config.json (and a --config file) holds: the TrainConfig and the data it saw.
-SETTINGS = CONFIG_FIELDS | {"data_dir", "validation_fraction", "split_seed"}
+SETTINGS = SETTABLE | {"data_dir", "validation_fraction", "split_seed"}
 
 
 def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
@@ -164,7 +164,7 @@ def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> dict:
 
 def run(args: argparse.Namespace, settings: dict) -> int:
     """Train and write the outputs; errors propagate to main()."""
-    config = TrainConfig(**{k: settings[k] for k in CONFIG_FIELDS}, print_cost=not args.quiet)
+    config = TrainConfig(**{k: settings[k] for k in SETTABLE}, print_cost=not args.quiet)
     resolve_device(config.device)  # a missing GPU is bad input: say so before any work
     for name in ("checkpoint_every", "keep_checkpoints", "monitor_every"):
         if getattr(args, name) <= 0:

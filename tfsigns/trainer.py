@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import tensorflow as tf
@@ -23,6 +23,7 @@ from tfsigns.checkpoint import Checkpointer, CheckpointError
 from tfsigns.data import minibatch_permutation
 from tfsigns.model import (
     OPTIMIZERS,
+    build_statistics_op,
     build_train_op,
     compute_accuracy,
     compute_cost,
@@ -128,6 +129,9 @@ class TrainConfig:
         return d
 
 
+CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
+
+
 @dataclass
 class History:
     """What a run measured: per-epoch cost and learning rate, accuracies, timing.
@@ -140,10 +144,13 @@ class History:
     learning_rates: list[float] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)
     train_seconds: float = 0.0  # of this call (a resumed run counts from where it resumed)
-    ms_per_epoch: float = 0.0
     epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch of this call
     warnings: list[str] = field(default_factory=list)  # e.g. a network that is not learning
     device: str = ""
+
+    @property
+    def ms_per_epoch(self) -> float:
+        return 1000 * self.train_seconds / max(1, len(self.epoch_seconds))
 
     @property
     def train_accuracy(self) -> float:
@@ -283,12 +290,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
         epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step)
         population_stats = None
         if config.batch_norm and config.bn_population_stats:
-            # One training-mode pass over the whole set with momentum 0: each update op then
-            # assigns that layer's statistics over all m examples.
-            before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
-            forward_propagation(tf.transpose(data_X), parameters, True, tf.constant(True), bn_momentum=0.0)
-            population_stats = tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS)
-                                          if op not in before))
+            population_stats = build_statistics_op(lambda: forward_propagation(
+                tf.transpose(data_X), parameters, True, tf.constant(True), bn_momentum=0.0))
         # Evaluation graph: the course's placeholders, test mode when `training` is fed False.
         X, Y = create_placeholders(n_x, n_y)
         training = create_training_flag()
@@ -348,7 +351,6 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
                 epochs.close()
                 raise TrainingInterrupted(epoch + 1)
         history.train_seconds = time.perf_counter() - start
-        history.ms_per_epoch = 1000 * history.train_seconds / max(1, config.num_epochs - start_epoch)
         epochs.close()
 
         if population_stats is not None:

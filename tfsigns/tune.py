@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -33,13 +33,12 @@ import numpy as np
 from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
 from tfsigns.population import population_executor
-from tfsigns.trainer import ConfigError, TrainConfig, TrainingDiverged, train
+from tfsigns.trainer import CONFIG_FIELDS, ConfigError, TrainConfig, TrainingDiverged, train
 
 PROG = "tfsigns.tune"
 SCALES = ("uniform", "log", "one-minus-log", "int")
 # Hyperparameters a search may vary: TrainConfig fields, plus the network's shape.
 SHAPE = ("hidden_units", "num_layers")
-CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
 TUNABLE = CONFIG_FIELDS - {"device", "print_cost", "print_every", "layers"} | set(SHAPE)
 
 # The lecture's example: alpha log-uniform in [1e-4, 1], beta via 1 - beta on a log scale.
