@@ -6,16 +6,20 @@ import tensorflow as tf
 
 from tests.conftest import blobs
 from tfsigns.model import (
+    INITS,
     build_train_op,
     compute_accuracy,
     compute_cost,
     create_placeholders,
     forward_propagation,
     initialize_parameters,
+    initializer_seed,
     predict,
 )
+from tfsigns.trainer import TrainConfig, TrainingInterrupted, train
 
 v1 = tf.compat.v1
+BETA2, EPSILON = 0.999, 1e-8  # build_train_op's defaults
 
 
 def run(fetches, feed=None):
@@ -30,6 +34,22 @@ def np_forward(X, p):
     for l in range(1, L):
         A = np.maximum(0, p[f"W{l}"] @ A + p[f"b{l}"])
     return p[f"W{L}"] @ A + p[f"b{L}"]
+
+
+def np_rmsprop_step(W, s, dW, learning_rate, beta2, epsilon):
+    """The lecture's RMSProp step: returns the new (W, s)."""
+    s = beta2 * s + (1 - beta2) * dW ** 2
+    return W - learning_rate * dW / (np.sqrt(s) + epsilon), s
+
+
+def glorot_limit(n, n_prev):
+    return np.sqrt(6 / (n + n_prev))
+
+
+def initial_values(dims, seed, init="course"):
+    """initialize_parameters' values in a fresh graph."""
+    with tf.Graph().as_default():
+        return run(initialize_parameters(dims, seed=seed, init=init))
 
 
 def np_softmax_xent(Z, Y):
@@ -56,12 +76,54 @@ def test_initialize_parameters_shapes_and_glorot(graph):
     assert abs(params["W1"].std() - np.sqrt(2 / (25 + 12288))) < 0.02 * np.sqrt(2 / (25 + 12288))
 
 
-def test_initialize_parameters_same_seed_same_values():
-    values = []
-    for _ in range(2):
-        with tf.Graph().as_default():
-            values.append(run(initialize_parameters((30, 4, 3), seed=7)))
-    np.testing.assert_array_equal(values[0]["W1"], values[1]["W1"])
+@pytest.mark.parametrize("init", INITS)
+def test_initialize_parameters_same_seed_same_values(init):
+    first, second = initial_values((30, 4, 3), 7, init), initial_values((30, 4, 3), 7, init)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_initialize_parameters_defaults_to_course():
+    default, course = initial_values((30, 4, 3), 7), initial_values((30, 4, 3), 7, "course")
+    for key in default:
+        np.testing.assert_array_equal(default[key], course[key])
+
+
+def test_course_init_makes_later_layers_rescaled_copies_of_w1():
+    """Every layer's Glorot initializer has op seed `seed`: W[l] flattened is the start of
+    W1 flattened times limit_l / limit_1 (the course's behaviour, kept on purpose)."""
+    dims = (12288, 25, 12, 6)
+    params = initial_values(dims, seed=1)
+    W1 = params["W1"].ravel()
+    for l in (2, 3):
+        W = params[f"W{l}"]
+        ratio = glorot_limit(dims[l], dims[l - 1]) / glorot_limit(dims[1], dims[0])
+        np.testing.assert_allclose(W.ravel(), W1[:W.size] * ratio, rtol=0, atol=1e-6)
+
+
+def test_independent_init_gives_each_layer_its_own_stream():
+    dims = (12288, 25, 12, 6)
+    course, independent = initial_values(dims, 1, "course"), initial_values(dims, 1, "independent")
+    W1 = independent["W1"].ravel()
+    for l in (2, 3):
+        W = independent[f"W{l}"]
+        ratio = glorot_limit(dims[l], dims[l - 1]) / glorot_limit(dims[1], dims[0])
+        assert np.corrcoef(W.ravel(), W1[:W.size])[0, 1] < 0.5
+        assert not np.allclose(W.ravel(), W1[:W.size] * ratio, atol=1e-3)
+        assert np.abs(W).max() <= glorot_limit(dims[l], dims[l - 1])
+    assert not np.allclose(independent["W1"], course["W1"])
+
+
+def test_independent_seeds_do_not_collide_across_nearby_seeds():
+    seeds = [initializer_seed(seed, l, "independent") for seed in range(-5, 50) for l in range(1, 8)]
+    assert len(set(seeds)) == len(seeds)
+    assert all(0 <= s < 2**31 - 1 for s in seeds)
+    assert {initializer_seed(3, l) for l in range(1, 8)} == {3}
+
+
+def test_unknown_init_is_named(graph):
+    with pytest.raises(ValueError, match="unknown init 'he'; choose from course, independent"):
+        initialize_parameters((4, 3), init="he")
 
 
 def test_initialize_parameters_with_batch_norm_drops_hidden_biases(graph):
@@ -110,21 +172,96 @@ def test_compute_accuracy(graph):
     assert run(compute_accuracy(Z, Y)) == pytest.approx(0.75)
 
 
-@pytest.mark.parametrize("optimizer", ["gd", "momentum", "rmsprop", "adam"])
-def test_train_op_lowers_cost(graph, optimizer):
+# The first update of each optimizer from zero state, as a function of the gradient g:
+# momentum's v = 0.9 * 0 + g; RMSProp's s = (1 - beta2) g^2, so |step| = lr / sqrt(1 - beta2)
+# whatever the scale of g; Adam's bias-corrected m / sqrt(v) is g / (|g| + eps / sqrt(1 - beta2)).
+FIRST_STEP = {
+    "gd": lambda g, lr: -lr * g,
+    "momentum": lambda g, lr: -lr * g,
+    "rmsprop": lambda g, lr: -lr * g / (np.sqrt(1 - BETA2) * np.abs(g) + EPSILON),
+    "adam": lambda g, lr: -lr * g / (np.abs(g) + EPSILON / np.sqrt(1 - BETA2)),
+}
+
+
+@pytest.mark.parametrize(("optimizer", "learning_rate"),
+                         [("gd", 0.5), ("momentum", 0.05), ("rmsprop", 0.05), ("adam", 0.05)])
+def test_train_op_first_step_and_cost_falls(graph, optimizer, learning_rate):
     X_value, Y_value = blobs(64)
     v1.set_random_seed(0)
     X, Y = create_placeholders(20, 3)
     params = initialize_parameters((20, 8, 3), seed=0)
     cost = compute_cost(forward_propagation(X, params), Y)
-    train_op = build_train_op(cost, 0.05 if optimizer != "gd" else 0.5, optimizer)
+    gradients = tf.gradients(cost, list(params.values()))
+    train_op = build_train_op(cost, learning_rate, optimizer)
     feed = {X: X_value, Y: Y_value}
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
-        before = sess.run(cost, feed)
-        for _ in range(50):
+        before, start, g = sess.run([cost, params, gradients], feed)
+        sess.run(train_op, feed)
+        after_one = sess.run(params)
+        for _ in range(49):
             sess.run(train_op, feed)
-        assert sess.run(cost, feed) < 0.5 * before
+        after = sess.run(cost, feed)
+    for (key, W), dW in zip(start.items(), g, strict=True):
+        np.testing.assert_allclose(after_one[key] - W, FIRST_STEP[optimizer](dW, learning_rate),
+                                   rtol=1e-3, atol=1e-6, err_msg=key)
+    assert after < 0.5 * before
+
+
+def test_rmsprop_matches_the_lecture_formula(graph):
+    """Two steps against NumPy, gradients over five orders of magnitude, the learning rate
+    fed per step: s starts at 0 and epsilon sits outside the square root."""
+    W0 = np.array([[0.5, -1.0, 2.0], [0.1, 0.0, -0.3]])
+    target = np.array([[1.0, 1.0, 1.0], [-1.0, 2.0, 0.0]])
+    scale = np.array([[1e-4, 1e-2, 1.0], [10.0, 0.3, 3e-3]])
+    beta2, epsilon, rates = 0.9, 1e-3, (0.1, 0.02)
+    W = tf.Variable(W0.astype(np.float32))
+    cost = 0.5 * tf.reduce_sum(tf.constant(scale, tf.float32) * tf.square(W - target.astype(np.float32)))
+    learning_rate = v1.placeholder(tf.float32, [])
+    train_op = build_train_op(cost, learning_rate, "rmsprop", beta2=beta2, epsilon=epsilon)
+    want, s = W0, np.zeros_like(W0)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        for rate in rates:
+            sess.run(train_op, {learning_rate: rate})
+            want, s = np_rmsprop_step(want, s, scale * (want - target), rate, beta2, epsilon)
+            np.testing.assert_allclose(sess.run(W), want, rtol=1e-5, atol=1e-6)
+        assert sess.run(v1.train.get_global_step()) == len(rates)
+
+
+def test_rmsprop_trains_inside_the_epoch_loop_and_resumes(tmp_path):
+    """The trainer builds the step in a tf.while_loop body: two full-batch epochs there equal
+    two steps of the plain graph; the slots s are checkpointed, so an interrupted and resumed
+    run ends bit-identical to an uninterrupted one."""
+    X_value, Y_value = blobs(40)
+    config = TrainConfig(layers=(6,), num_epochs=2, minibatch_size=40, learning_rate=0.01,
+                         optimizer="rmsprop", seed=0, print_cost=False)
+    trained, _ = train(config, X_value, Y_value)
+    with tf.Graph().as_default():
+        v1.set_random_seed(config.seed)
+        X, Y = create_placeholders(20, 3)
+        params = initialize_parameters((20, 6, 3), seed=config.seed)
+        train_op = build_train_op(compute_cost(forward_propagation(X, params), Y), 0.01, "rmsprop")
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            for _ in range(config.num_epochs):
+                sess.run(train_op, {X: X_value, Y: Y_value})
+            plain = sess.run(params)
+    for key in plain:
+        np.testing.assert_allclose(trained[key], plain[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+    config = TrainConfig(layers=(6,), num_epochs=6, minibatch_size=16, learning_rate=0.01,
+                         optimizer="rmsprop", seed=0, print_cost=False)
+    uninterrupted, history = train(config, X_value, Y_value)
+    assert history.costs[-1] < history.costs[0]
+    with pytest.raises(TrainingInterrupted):
+        train(config, X_value, Y_value, checkpoint_dir=tmp_path, should_stop=lambda: True)
+    slots = dict(tf.train.list_variables(str(tmp_path)))
+    assert {key: slots[f"{key}/LectureRMSProp"] for key in trained} == {
+        key: list(value.shape) for key, value in trained.items()}
+    resumed, _ = train(config, X_value, Y_value, checkpoint_dir=tmp_path, resume=True)
+    for key in uninterrupted:
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
 
 
 def test_unknown_optimizer_is_named(graph):

@@ -15,6 +15,7 @@ import tensorflow as tf
 v1 = tf.compat.v1
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
 
 
 def create_placeholders(n_x: int, n_y: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -32,9 +33,34 @@ def create_training_flag() -> tf.Tensor:
     return v1.placeholder_with_default(True, shape=[], name="is_training")
 
 
-def initialize_parameters(layer_dims=(12288, 25, 12, 6), seed: int = 1,
-                          batch_norm: bool = False) -> dict[str, tf.Variable]:
+def initializer_seed(seed: int, l: int, init: str = "course") -> int:
+    """The op seed of layer l's Glorot initializer under scheme `init` (one of INITS).
+
+    course: `seed` for every layer, as the course does. independent: a 31-bit hash of
+    (seed, l) by NumPy's SeedSequence, deterministic in both, so layers get unrelated
+    streams and so do nearby seeds (unlike, say, seed + l, where seed 1's W2 would repeat
+    seed 2's W1).
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
+    if init == "course":
+        return seed
+    return int(np.random.SeedSequence((seed % 2**32, l)).generate_state(1)[0]) % (2**31 - 1)
+
+
+def initialize_parameters(layer_dims=(12288, 25, 12, 6), seed: int = 1, batch_norm: bool = False,
+                          init: str = "course") -> dict[str, tf.Variable]:
     """Variables W[l] (n_l, n_{l-1}) Glorot/Xavier-uniform, b[l] (n_l, 1) zeros.
+
+    Entry k of W[l] in row-major order is limit_l * (2 u_k - 1), limit_l = sqrt(6 / (n_l +
+    n_{l-1})), where u_0, u_1, ... is the uniform [0, 1) stream fixed by the graph seed and
+    the op seed initializer_seed(seed, l, init). With init="course" (the default) every
+    layer has op seed `seed`, so all layers read the same stream: W[l] flattened equals the
+    first n_l * n_{l-1} entries of W[1] flattened times limit_l / limit_1 (with the course's
+    dims, W2 and W3 are rescaled copies of the start of W1's first row). The course's
+    notebook does exactly this and its reproduction depends on those values, so "course"
+    stays the default; init="independent" gives each layer a stream of its own, the usual
+    intent of seeding a network.
 
     With batch_norm, each hidden layer gets gamma[l] (ones) and beta[l] (zeros)
     instead of b[l] (batch norm subtracts the mean, which cancels any bias), and
@@ -44,16 +70,18 @@ def initialize_parameters(layer_dims=(12288, 25, 12, 6), seed: int = 1,
     if len(dims) < 2 or min(dims) <= 0:
         raise ValueError(f"layer_dims needs at least two positive sizes, got {layer_dims}")
     L = len(dims) - 1
+    seeds = [initializer_seed(seed, l, init) for l in range(1, L + 1)]
     parameters = {}
     zeros, ones = v1.zeros_initializer(), v1.ones_initializer()
     for l in range(1, L + 1):
         n, n_prev = dims[l], dims[l - 1]
         parameters[f"W{l}"] = v1.get_variable(
-            f"W{l}", [n, n_prev], initializer=v1.glorot_uniform_initializer(seed=seed))
+            f"W{l}", [n, n_prev], initializer=v1.glorot_uniform_initializer(seed=seeds[l - 1]))
         if batch_norm and l < L:
-            for name, init, trainable in (("gamma", ones, True), ("beta", zeros, True),
-                                          ("moving_mean", zeros, False), ("moving_variance", ones, False)):
-                parameters[f"{name}{l}"] = v1.get_variable(f"{name}{l}", [n, 1], initializer=init,
+            for name, init_value, trainable in (("gamma", ones, True), ("beta", zeros, True),
+                                                ("moving_mean", zeros, False),
+                                                ("moving_variance", ones, False)):
+                parameters[f"{name}{l}"] = v1.get_variable(f"{name}{l}", [n, 1], initializer=init_value,
                                                            trainable=trainable)
         else:
             parameters[f"b{l}"] = v1.get_variable(f"b{l}", [n, 1], initializer=zeros)
@@ -133,6 +161,53 @@ def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
     return cost
 
 
+class LectureRMSPropOptimizer(v1.train.Optimizer):
+    """RMSProp as the lecture states it; for each variable W (any shape) and its gradient dW:
+
+        s = beta2 * s + (1 - beta2) * dW**2        s (shape of W) starts at 0
+        W = W - learning_rate * dW / (sqrt(s) + epsilon)
+
+    with epsilon outside the root and no bias correction, so the first step moves each
+    weight by learning_rate / sqrt(1 - beta2) times the sign of its gradient (about 31.6
+    learning rates with beta2 = 0.999), whatever the gradient's scale.
+    v1.train.RMSPropOptimizer differs: its s starts at 1 and it divides by sqrt(s + epsilon),
+    so while beta2^t dominates s (the first ~1/(1 - beta2) steps, for gradients below 1)
+    it is close to gradient descent.
+
+    s is a slot, a global variable named "<W's name>/<name>" (Saver checkpoints it; the
+    name differs from TF1's "W1/RMSProp", so resuming a checkpoint of the old optimizer
+    is refused instead of reading its s as this one's). Slots are made in the init scope,
+    so the op may be built inside a tf.while_loop body. learning_rate, beta2 and epsilon
+    may be floats, scalar tensors, or callables returning them. Dense gradients of
+    resource variables only (all this package makes).
+    """
+
+    def __init__(self, learning_rate, beta2: float = 0.999, epsilon: float = 1e-8,
+                 use_locking: bool = False, name: str = "LectureRMSProp"):
+        super().__init__(use_locking, name)
+        self._hyper = {"learning_rate": learning_rate, "beta2": beta2, "epsilon": epsilon}
+        self._hyper_tensors: dict[str, tf.Tensor] = {}
+
+    def _create_slots(self, var_list: list[tf.Variable]) -> None:
+        """One zeros slot s per variable, its shape."""
+        for var in var_list:
+            self._zeros_slot(var, "s", self._name)
+
+    def _prepare(self) -> None:
+        """Hyperparameters as scalar tensors, once per apply_gradients call."""
+        self._hyper_tensors = {key: tf.convert_to_tensor(self._call_if_callable(value), name=key)
+                               for key, value in self._hyper.items()}
+
+    def _resource_apply_dense(self, grad: tf.Tensor, var: tf.Variable) -> tf.Operation:
+        """The update of s, then of var (both grad's shape); returns var's update op."""
+        learning_rate, beta2, epsilon = (tf.cast(self._hyper_tensors[key], grad.dtype.base_dtype)
+                                         for key in ("learning_rate", "beta2", "epsilon"))
+        s = self.get_slot(var, "s")
+        s_new = s.assign(beta2 * s + (1.0 - beta2) * tf.square(grad), use_locking=self._use_locking)
+        return var.assign_sub(learning_rate * grad / (tf.sqrt(s_new) + epsilon),
+                              use_locking=self._use_locking, read_value=False)
+
+
 def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
                    beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                    momentum: float = 0.9) -> tf.Operation:
@@ -141,14 +216,16 @@ def build_train_op(cost: tf.Tensor, learning_rate, optimizer: str = "adam",
 
     learning_rate may be a float or a scalar tensor (fed per epoch for decay).
     gd: plain gradient descent; momentum: v = beta v + dW (beta = momentum);
-    rmsprop: s = beta2 s + (1 - beta2) dW^2; adam: beta1, beta2, epsilon.
+    rmsprop: the lecture's, s = beta2 s + (1 - beta2) dW^2 from s = 0,
+    W -= learning_rate dW / (sqrt(s) + epsilon) (LectureRMSPropOptimizer);
+    adam: beta1, beta2, epsilon.
     """
     if optimizer == "gd":
         opt = v1.train.GradientDescentOptimizer(learning_rate)
     elif optimizer == "momentum":
         opt = v1.train.MomentumOptimizer(learning_rate, momentum=momentum)
     elif optimizer == "rmsprop":
-        opt = v1.train.RMSPropOptimizer(learning_rate, decay=beta2, epsilon=epsilon)
+        opt = LectureRMSPropOptimizer(learning_rate, beta2=beta2, epsilon=epsilon)
     elif optimizer == "adam":
         opt = v1.train.AdamOptimizer(learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon)
     else:
