@@ -8,25 +8,47 @@ installed, on the same data, and prints each one's ms/epoch and its ratio to
 tfsigns. Each contender runs in a fresh process of its own (one warm-up epoch
 first, then the timed epochs), so that no TensorFlow setting of one leaks into
 another: tfsigns runs with the settings it picks itself (oneDNN off, op
-determinism on), the others with TensorFlow's defaults.
+determinism on), the others with TensorFlow's defaults. PyTorch and TensorFlow are
+never loaded into one process (their native runtimes can crash each other), and a
+contender whose process crashes is reported as failed while the others go on.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
 
+import numpy as np
+
 LAYERS, LR, MB = (25, 12), 0.0001, 32
-CONTENDERS = ("tfsigns", "keras fit", "course feed_dict loop", "pytorch eager loop")
+TORCH = "pytorch eager loop"
+CONTENDERS = ("tfsigns", "keras fit", "course feed_dict loop", TORCH)
 
 
-def load(data_dir):
+def load(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(X_train, Y_train) through tfsigns, which imports TensorFlow: for the TensorFlow contenders."""
     from tfsigns.data import load_signs  # after the caller chose its TensorFlow settings
     return load_signs(data_dir)[:2]
+
+
+def load_without_tensorflow(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(X_train, Y_train) as load() gives them, without importing TensorFlow: for PyTorch.
+
+    tfsigns/data.py itself needs only h5py and NumPy, but `import tfsigns.data` first runs
+    the package's __init__, which imports TensorFlow. So run that one file as a module of
+    its own, from where the installed package lies (find_spec of a top-level package
+    locates it without importing it): same checks, same normalization, no TensorFlow.
+    """
+    package_dir = importlib.util.find_spec("tfsigns").submodule_search_locations[0]
+    spec = importlib.util.spec_from_file_location("tfsigns_data_alone", os.path.join(package_dir, "data.py"))
+    data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(data)
+    return data.load_signs(data_dir)[:2]
 
 
 def time_tfsigns(X, Y, epochs):
@@ -113,21 +135,46 @@ def time_torch(X, Y, epochs):
     return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), costs
 
 
-def run_one(name: str, epochs: int, data_dir) -> None:
-    """Child process: time one contender and print its result as one JSON line."""
-    if name != "tfsigns":
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # TensorFlow's own default
-    if name == "pytorch eager loop":
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+def run_one(name: str, epochs: int, data_dir: str | None) -> None:
+    """Child process: time one contender and print its result as one JSON line.
+
+    The PyTorch contender never loads TensorFlow and the others never load PyTorch:
+    the two frameworks' native runtimes in one process can crash it (SIGSEGV).
+    """
+    if name == TORCH:
+        if importlib.util.find_spec("torch") is None:
             print(json.dumps({"ms": None}))
             return
-    X, Y = load(data_dir)
-    timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, "course feed_dict loop": course_loop,
-             "pytorch eager loop": time_torch}[name]
+        X, Y = load_without_tensorflow(data_dir)
+        timer, other = time_torch, "tensorflow"
+    else:
+        if name != "tfsigns":
+            os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # TensorFlow's own default
+        X, Y = load(data_dir)
+        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, "course feed_dict loop": course_loop}[name]
+        other = "torch"
+    assert other not in sys.modules, f"{name}: loading the data loaded {other}"
     ms, costs = timer(X, Y, epochs + 1)
+    assert other not in sys.modules, f"{name}: timing it loaded {other}"
     print(json.dumps({"ms": ms, "final_cost": costs[-1]}))
+
+
+def run_child(name: str, epochs: int, data_dir: str | None) -> float | str:
+    """Run one contender in a fresh process: its ms/epoch, or why there is none.
+
+    A child that crashes or exits non-zero gives "failed (signal N)" or "failed (exit N)",
+    with the end of its stderr passed on to ours, so that the other contenders still run.
+    """
+    command = [sys.executable, __file__, "--only", name, "--epochs", str(epochs)]
+    if data_dir:
+        command += ["--data-dir", data_dir]
+    child = subprocess.run(command, capture_output=True, text=True)
+    if child.returncode != 0:
+        how = f"signal {-child.returncode}" if child.returncode < 0 else f"exit {child.returncode}"
+        print(f"{name}: failed ({how})", *child.stderr.splitlines()[-10:], sep="\n  ", file=sys.stderr)
+        return f"failed ({how})"
+    ms = json.loads(child.stdout.strip().splitlines()[-1])["ms"]
+    return "not installed" if ms is None else ms
 
 
 def main() -> None:
@@ -138,17 +185,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.only:
         return run_one(args.only, args.epochs, args.data_dir)
-    results = {}
-    for name in CONTENDERS:
-        command = [sys.executable, __file__, "--only", name, "--epochs", str(args.epochs)]
-        if args.data_dir:
-            command += ["--data-dir", args.data_dir]
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        results[name] = json.loads(out.strip().splitlines()[-1])["ms"]
+    results = {name: run_child(name, args.epochs, args.data_dir) for name in CONTENDERS}
     base = results["tfsigns"]
     print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}   ({args.epochs} timed epochs each, fresh process each)")
     for name, ms in results.items():
-        shown = f"{ms:10.1f}{ms / base:11.2f}" if ms is not None else f"{'n/a':>10}   (not installed)"
+        if isinstance(ms, str):
+            shown = f"{'n/a':>10}   {ms}"
+        else:
+            shown = f"{ms:10.1f}" + (f"{ms / base:11.2f}" if isinstance(base, float) else f"{'n/a':>11}")
         print(f"{name:24}{shown}")
 
 
