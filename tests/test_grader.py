@@ -1,5 +1,6 @@
-"""The exercise grader: references pass, blanks and typical mistakes fail with a pointed report,
-and the Exercises notebook runs headless while every exercise is still blank."""
+"""The exercise grader: references and answers written apart from tfsigns pass, blanks and typical
+mistakes fail with a pointed report, and the Exercises notebook runs headless while every exercise
+is still blank."""
 
 from __future__ import annotations
 
@@ -134,15 +135,155 @@ def test_typical_mistakes_fail_with_a_pointed_message(capsys, name, candidate, f
     assert_failed(*run_grade(capsys, name, candidate), name, *fragments)
 
 
+# ------------------------------------------------------------------ answers written apart from tfsigns
+# What a student might fill in: NumPy where the exercise is about values, TensorFlow where the
+# grader hands over tensors or looks at the graph. None of it calls tfsigns. Most checks compare
+# a candidate with its tfsigns reference, so grading the reference alone compares it with itself;
+# these answers are the independent expectation.
+
+
+def np_linear_function():
+    np.random.seed(1)
+    X, W, b = np.random.randn(3, 1), np.random.randn(4, 3), np.random.randn(4, 1)
+    return W @ X + b
+
+
+def np_sigmoid(z):
+    return 1 / (1 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def np_cost(logits, labels):
+    """-(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), in its overflow-free form."""
+    z, y = np.asarray(logits, dtype=float), np.asarray(labels, dtype=float)
+    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+
+
+def np_one_hot_matrix(labels, C):
+    return np.eye(C)[np.asarray(labels)].T
+
+
+def np_ones(shape):
+    return np.ones(shape)
+
+
+def course_create_placeholders(n_x, n_y):
+    X = v1.placeholder(tf.float32, [n_x, None], name="X")
+    Y = v1.placeholder(tf.float32, [n_y, None], name="Y")
+    return X, Y
+
+
+def course_initialize_parameters(layer_dims):
+    parameters = {}
+    for l in range(1, len(layer_dims)):
+        parameters[f"W{l}"] = v1.get_variable(f"W{l}", [layer_dims[l], layer_dims[l - 1]],
+                                              initializer=v1.glorot_uniform_initializer(seed=1))
+        parameters[f"b{l}"] = v1.get_variable(f"b{l}", [layer_dims[l], 1], initializer=v1.zeros_initializer())
+    return parameters
+
+
+def course_forward_propagation(X, parameters):
+    L = len(parameters) // 2
+    A = X
+    for l in range(1, L):
+        A = tf.nn.relu(tf.matmul(parameters[f"W{l}"], A) + parameters[f"b{l}"])
+    return tf.matmul(parameters[f"W{L}"], A) + parameters[f"b{L}"]
+
+
+def course_batch_norm(Z, parameters, l, training):
+    """gamma (Z - mu) / sqrt(var + 1e-3) + beta; moving averages 0.99 old + 0.01 batch in UPDATE_OPS."""
+    batch_mean, batch_var = tf.nn.moments(Z, axes=[1], keepdims=True)
+    moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
+    v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, moving_mean.assign(0.99 * moving_mean + 0.01 * batch_mean))
+    v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, moving_var.assign(0.99 * moving_var + 0.01 * batch_var))
+    mu, var = tf.cond(training, lambda: (batch_mean, batch_var), lambda: (moving_mean, moving_var))
+    return parameters[f"gamma{l}"] * (Z - mu) / tf.sqrt(var + 1e-3) + parameters[f"beta{l}"]
+
+
+def course_forward_propagation_bn(X, parameters, training):
+    L = sum(key.startswith("W") for key in parameters)
+    A = X
+    for l in range(1, L):
+        A = tf.nn.relu(course_batch_norm(tf.matmul(parameters[f"W{l}"], A), parameters, l, training))
+    return tf.matmul(parameters[f"W{L}"], A) + parameters[f"b{L}"]
+
+
+def log_softmax_cost(ZL, Y):
+    """The mean over the examples of -sum_c y_c log softmax(z)_c, softmax over the classes (axis 0)."""
+    return -tf.reduce_mean(tf.reduce_sum(Y * tf.nn.log_softmax(ZL, axis=0), axis=0))
+
+
+def course_random_mini_batches(X, Y, mini_batch_size, seed):
+    m = X.shape[1]
+    np.random.seed(seed)
+    permutation = list(np.random.permutation(m))
+    X, Y = X[:, permutation], Y[:, permutation].reshape((Y.shape[0], m))
+    return [(X[:, k:k + mini_batch_size], Y[:, k:k + mini_batch_size]) for k in range(0, m, mini_batch_size)]
+
+
+def course_sample_learning_rate(low, high, n, seed):
+    np.random.seed(seed)
+    return 10 ** np.random.uniform(np.log10(low), np.log10(high), n)
+
+
+def course_sample_beta(low, high, n, seed):
+    np.random.seed(seed)
+    return 1 - 10 ** np.random.uniform(np.log10(1 - high), np.log10(1 - low), n)
+
+
+def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.0001, num_epochs=1500, minibatch_size=32,
+                 print_cost=True):
+    (n_x, _), n_y = X_train.shape, Y_train.shape[0]
+    X, Y = course_create_placeholders(n_x, n_y)
+    parameters = course_initialize_parameters([n_x, 25, 12, n_y])
+    cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)
+    optimizer = v1.train.AdamOptimizer(learning_rate).minimize(cost)
+    costs = []
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        for epoch in range(num_epochs):
+            batches = course_random_mini_batches(X_train, Y_train, minibatch_size, seed=epoch + 1)
+            epoch_cost = 0.0
+            for minibatch_X, minibatch_Y in batches:
+                _, minibatch_cost = sess.run([optimizer, cost], feed_dict={X: minibatch_X, Y: minibatch_Y})
+                epoch_cost += minibatch_cost / len(batches)
+            costs.append(epoch_cost)
+        return sess.run(parameters), costs
+
+
+SOLUTIONS = {
+    "linear_function": np_linear_function,
+    "sigmoid": np_sigmoid,
+    "cost": np_cost,
+    "one_hot_matrix": np_one_hot_matrix,
+    "ones": np_ones,
+    "create_placeholders": course_create_placeholders,
+    "initialize_parameters": course_initialize_parameters,
+    "forward_propagation": course_forward_propagation,
+    "forward_propagation_bn": course_forward_propagation_bn,
+    "compute_cost": log_softmax_cost,
+    "random_mini_batches": course_random_mini_batches,
+    "sample_learning_rate": course_sample_learning_rate,
+    "sample_beta": course_sample_beta,
+    "model": course_model,
+}
+
+
 # ------------------------------------------------------------------ every exercise
 
 
+def test_every_exercise_has_an_independent_solution():
+    assert list(SOLUTIONS) == list(EXERCISES)
+
+
 @pytest.mark.parametrize("name", EXERCISES)
-def test_the_reference_passes(capsys, name):
-    passed, out = run_grade(capsys, name, REFERENCES[name])
-    assert passed, out
-    assert f"{name}: PASS" in out.splitlines()
-    assert "hint:" not in out
+def test_the_reference_and_an_independent_solution_pass(capsys, name):
+    """Both pass: so the reference agrees with an answer written without tfsigns (and the
+    grader accepts a correct answer that is not the reference's own code)."""
+    for candidate in (REFERENCES[name], SOLUTIONS[name]):
+        passed, out = run_grade(capsys, name, candidate)
+        assert passed, f"{candidate.__name__}:\n{out}"
+        assert f"{name}: PASS" in out.splitlines()
+        assert "hint:" not in out
 
 
 @pytest.mark.parametrize("name", EXERCISES)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data
-from tfsigns.population import check_population, population_executor, train_population
+from tfsigns import population, tune
+from tfsigns.population import check_population, train_population
 from tfsigns.trainer import ConfigError, TrainConfig, train
-from tfsigns.tune import config_for
+from tfsigns.tune import config_for, population_executor
 
 MEMBERS = [dict(learning_rate=0.01, beta1=0.9, seed=1),
            dict(learning_rate=0.003, beta1=0.95, beta2=0.99, epsilon=1e-6, lambd=0.05, seed=2),
@@ -43,21 +44,50 @@ def test_members_must_share_the_architecture():
 def test_a_diverging_member_fails_alone():
     X, Y = blobs(60, n_x=30)
     configs = [TrainConfig(layers=(6,), num_epochs=5, print_cost=False, learning_rate=lr)
-               for lr in (0.01, 1e38)]
+               for lr in (0.01, 1e37)]
     (_, good), (_, bad) = train_population(configs, X, Y)
     assert not good.warnings and np.isfinite(good.costs).all()
     assert bad.warnings and "cost became" in bad.warnings[0]
 
 
-def test_population_executor_groups_trials(tmp_path):
+def test_population_executor_groups_trials(tmp_path, monkeypatch):
+    """The two Adam trials without dropout train together as one population; the two dropout
+    trials, though they share an architecture, run one by one through tune.run_trial. Spies
+    record where each trial went and let the real training run."""
     data_dir = str(FakeSigns(tmp_path, n_train=60, n_test=12).dir)
     base = TrainConfig(layers=(4,), num_epochs=3)
-    params = [{"learning_rate": 0.01}, {"learning_rate": 0.001}, {"learning_rate": 0.01, "keep_prob": 0.9}]
+    params = [{"learning_rate": 0.01}, {"learning_rate": 0.001},
+              {"learning_rate": 0.01, "keep_prob": 0.9}, {"learning_rate": 0.001, "keep_prob": 0.9}]
     tasks = [{"trial": f"r0-00{i}", "round": 0, "params": p, "config": config_for(base, p).to_dict(),
               "data_dir": data_dir, "threads": 1, "validation_fraction": 0.2, "split_seed": 0}
              for i, p in enumerate(params)]
-    rows = {row["trial"]: row for row in population_executor(tasks, workers=1)}
-    assert set(rows) == {"r0-000", "r0-001", "r0-002"} and all(r["status"] == "ok" for r in rows.values())
+    trial_of = [(TrainConfig(**task["config"]), task["trial"]) for task in tasks]
+    populations, alone, final_costs = [], [], {}
+    real_train_population, real_run_trial = train_population, tune.run_trial
+
+    def train_population_spy(configs, *args, **kwargs):
+        trials = [next(trial for config, trial in trial_of if config == c) for c in configs]
+        populations.append(trials)
+        trained = real_train_population(configs, *args, **kwargs)
+        for trial, (_, history) in zip(trials, trained, strict=True):
+            final_costs[trial] = history.costs[-1]
+        return trained
+
+    def run_trial_spy(task):
+        alone.append(task["trial"])
+        return real_run_trial(task)
+
+    for module in (population, tune):  # wherever the executor looks the names up
+        monkeypatch.setattr(module, "train_population", train_population_spy)
+    monkeypatch.setattr(tune, "run_trial", run_trial_spy)
+    rows = {row["trial"]: row for row in population_executor(tasks, workers=4)}
+    assert populations == [["r0-000", "r0-001"]], populations
+    assert alone == ["r0-002", "r0-003"], alone
+    assert set(rows) == {task["trial"] for task in tasks} and all(r["status"] == "ok" for r in rows.values())
+    for task in tasks:  # each row carries its own trial's hyperparameters
+        assert {key: rows[task["trial"]][key] for key in task["params"]} == task["params"]
+    for trial, cost in final_costs.items():  # each member's own result lands in its own row
+        assert rows[trial]["final_cost"] == pytest.approx(cost)
 
 
 @requires_real_data

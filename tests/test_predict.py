@@ -58,28 +58,36 @@ def test_plain_output_names_class_and_probability(trained_run, tmp_path):
     assert result.returncode == 0 and result.stdout.startswith(f"{path}: ") and "(p = " in result.stdout
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p.write_text("not an image"), "not a readable image"),
-    (lambda p: None, "file not found"),
-])
-def test_unreadable_image_is_one_line_exit_2(make, message, tmp_path):
+# (how to spoil the image file, what the error line then says about it)
+BAD_IMAGES = {
+    "not-an-image": (lambda p: p.write_text("not an image"), "not a readable image"),
+    "missing": (lambda p: None, "file not found"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_IMAGES)
+def test_the_model_is_checked_before_the_images(case, tmp_path):
+    """A run folder with no usable model is the one error reported, whatever is wrong with the image."""
+    make, image_message = BAD_IMAGES[case]
     model = tmp_path / "model"
     (model / "checkpoints").mkdir(parents=True)
     image = tmp_path / "broken.jpg"
     make(image)
     result = cli("tfsigns.predict", str(image), "--model", str(model))
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "no checkpoint" in result.stderr  # the model is checked first
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"tfsigns.predict: error: --model {model}: "), result.stderr
+    assert image_message not in result.stderr and str(image) not in result.stderr, result.stderr
+    assert result.stdout == ""
 
 
 @requires_real_data
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p.write_text("not an image"), "not a readable image"),
-    (lambda p: None, "file not found"),
-])
-def test_unreadable_image_with_a_model(make, message, trained_run, tmp_path):
+@pytest.mark.parametrize("case", BAD_IMAGES)
+def test_unreadable_image_with_a_model(case, trained_run, tmp_path):
+    """With a usable model, the bad image itself is named, on one line, with exit code 2."""
+    make, message = BAD_IMAGES[case]
     image = tmp_path / "broken.jpg"
     make(image)
     result = cli("tfsigns.predict", str(image), "--model", str(trained_run))
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{image}: {message}" in result.stderr, result.stderr
     assert result.stdout == ""
