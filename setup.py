@@ -16,9 +16,10 @@ setup(
         "h5py",
         "matplotlib",
         "tqdm",
+        "Pillow",  # reading your own photos (tfsigns.predict)
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ray"],
+        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ray", "hypothesis"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "ray": ["ray"],
     },

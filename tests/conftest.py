@@ -1,6 +1,11 @@
 """Shared fixtures: the real SIGNS data (or a clear skip), fresh graphs, tiny synthetic data."""
 
+import contextlib
+import hashlib
+import io
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -13,6 +18,13 @@ from tfsigns.data import SPLITS, convert_to_one_hot
 CLASSES = np.arange(6, dtype=np.int64)
 N_TRAIN, N_TEST = 12, 6
 SPLIT_KEYS = SPLITS  # split -> (file name, x key, y key)
+
+# Users' machines do not set PYTHONUNBUFFERED (this one does): the subprocesses the tests start
+# must see stdout as a user's pipe does, block-buffered unless tfsigns says otherwise.
+os.environ.pop("PYTHONUNBUFFERED", None)
+# Ray, where a test starts it, stays on loopback (see tfsigns.tune.RAY_LOOPBACK); set before any
+# test imports Ray, which reads it once.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 REAL_DATA = Path(os.environ.get("TFSIGNS_DATA") or Path(__file__).resolve().parents[2] / "shared/data/signs")
 requires_real_data = pytest.mark.skipif(
@@ -96,3 +108,32 @@ def fake_signs(tmp_path):
     Named apart from `signs`, which is the real data set.
     """
     return FakeSigns(tmp_path)
+
+
+# ---------------------------------------------------------------- running the commands in this process
+
+
+def run_main(main, argv) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a command's main(argv) in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as stop:  # argparse's usage errors
+            code = stop.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` with a hash of its bytes ({} when the folder does not exist)."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def copy_of(run: Path, within: Path | None = None) -> Path:
+    """A copy of a run folder in a new temporary folder (under `within`), for a test to spoil."""
+    target = Path(tempfile.mkdtemp(prefix="run-", dir=within)) / "run"
+    shutil.copytree(run, target)
+    return target

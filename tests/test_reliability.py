@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REAL_DATA, FakeSigns, requires_real_data
+from tests.conftest import REAL_DATA, FakeSigns, requires_real_data, run_main
+from tfsigns.train import main
 from tfsigns.trainer import TrainConfig, train
 
 # A small run that still exercises Adam slots, batch-norm moving averages and dropout masks.
@@ -148,10 +149,11 @@ def damaged(folder, how):
 ])
 def test_cli_bad_data_file(how, message, tmp_path):
     folder = damaged(tmp_path / "signs", how)
-    result = cli("--data-dir", str(folder), "--out", str(tmp_path / "out"), "--epochs", "1")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
-    assert not (tmp_path / "out" / "metrics.json").exists()
+    code, _, err = run_main(main, ["--data-dir", str(folder), "--out", str(tmp_path / "out"),
+                                   "--epochs", "1"])
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -172,10 +174,11 @@ def test_cli_bad_data_file(how, message, tmp_path):
 def test_cli_bad_settings(flags, message, fake_dir, tmp_path):
     if "gpu" in flags and tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
-    result = cli("--data-dir", str(fake_dir), "--out", str(tmp_path / "out"), "--epochs", "1", *flags)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
-    assert not (tmp_path / "out" / "metrics.json").exists()
+    code, _, err = run_main(main, ["--data-dir", str(fake_dir), "--out", str(tmp_path / "out"),
+                                   "--epochs", "1", *flags])
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_unwritable_out(fake_dir, tmp_path):

@@ -104,7 +104,7 @@ def task(fake_dir, **params):
 
 
 def test_failed_trial_is_recorded_with_its_reason(fake_dir):
-    row = run_trial(task(fake_dir, learning_rate=1e38))
+    row = run_trial(task(fake_dir, learning_rate=1e37))
     assert row["status"] == "failed" and "cost became" in row["reason"]
     bad = task(fake_dir)
     bad["config"]["minibatch_size"] = 0

@@ -17,6 +17,11 @@ import tensorflow as tf
 v1 = tf.compat.v1
 
 
+# What TensorFlow's checkpoint reader raises for a damaged file: a truncated data file gives
+# IndexError ("Read less bytes than requested"), a damaged index an OpError or ValueError.
+UNREADABLE = (tf.errors.OpError, ValueError, IndexError, OSError)
+
+
 class CheckpointError(ValueError):
     """No checkpoint to resume from, or one that is corrupt or belongs to another network."""
 
@@ -26,6 +31,25 @@ def first_line(err: Exception) -> str:
     lines = [line.strip() for line in str(getattr(err, "message", err)).splitlines() if line.strip()]
     causes = [line for line in lines if not line.startswith(("[[", "Node:", "Graph execution", "File "))]
     return (causes or lines or ["unknown error"])[-1]
+
+
+def too_few_epochs(directory: str | os.PathLike, done: int, wanted: int) -> str:
+    """Why a resume to fewer epochs than a run has done is refused (its history would not fit)."""
+    return (f"--resume: the run in {Path(directory).parent} has done {done} epochs; --epochs {wanted} "
+            f"is fewer: give --epochs {done} or more")
+
+
+def checkpoint_epoch(directory: str | os.PathLike) -> int:
+    """Epochs done by the newest complete checkpoint in `directory` (read without a graph),
+    so that a resume can be judged before anything is built or written; CheckpointError if none."""
+    path = v1.train.latest_checkpoint(str(directory))
+    if path is None:
+        raise CheckpointError(f"--resume: no checkpoint in {directory} to resume from")
+    try:
+        return int(tf.train.load_checkpoint(path).get_tensor("run/epoch"))
+    except UNREADABLE as err:
+        raise CheckpointError(f"--resume: checkpoint {path} is unreadable "
+                              f"(corrupt or truncated: {first_line(err)})") from None
 
 
 class Checkpointer:
@@ -63,7 +87,7 @@ class Checkpointer:
         """Raise CheckpointError unless `path` holds every variable of this graph, same shapes."""
         try:
             shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-        except (tf.errors.OpError, ValueError) as err:
+        except UNREADABLE as err:
             raise CheckpointError(f"--resume: checkpoint {path} is unreadable "
                                   f"(corrupt or truncated: {first_line(err)})") from None
         for variable in v1.global_variables():
@@ -84,5 +108,9 @@ class Checkpointer:
         except tf.errors.OpError as err:
             raise CheckpointError(f"--resume: checkpoint {path} cannot be restored "
                                   f"(corrupt or truncated: {first_line(err)})") from None
+        # Saver forgets the checkpoints of earlier processes: hand them back, so that
+        # keep_checkpoints also counts those and deletes the oldest when new ones arrive.
+        state = v1.train.get_checkpoint_state(str(self.directory))
+        self.saver.recover_last_checkpoints(list(state.all_model_checkpoint_paths))
         epoch, costs, rates = sess.run([self.epoch, self.costs, self.rates])
         return int(epoch), costs.tolist(), rates.tolist()

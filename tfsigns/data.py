@@ -161,13 +161,23 @@ def train_validation_split(X: np.ndarray, Y: np.ndarray, fraction: float, seed: 
 
     X (n_x, m), Y one-hot (C, m). Each class gives round(fraction * its count)
     examples, chosen by a NumPy generator seeded with `seed`; column order is kept.
+    A fraction that leaves some class with no validation or no training example is
+    refused (DataError): its accuracy would be undefined, or it could not be learned.
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation fraction must lie in (0, 1), got {fraction}")
     labels = Y.argmax(axis=0)
     rng = np.random.default_rng(seed)
     val = np.zeros(labels.shape, dtype=bool)
+    counts = np.bincount(labels)
+    smallest = counts[counts > 0].min()
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
-        val[rng.choice(members, size=round(fraction * len(members)), replace=False)] = True
+        size = round(fraction * len(members))
+        if not 0 < size < len(members):
+            side = "validation" if size == 0 else "training"
+            raise DataError(f"validation fraction {fraction:g} leaves class {c} ({len(members)} images) "
+                            f"with no {side} image; choose a fraction above {0.5 / smallest:.3g} "
+                            f"and below {1 - 0.5 / smallest:.3g}")
+        val[rng.choice(members, size=size, replace=False)] = True
     return X[:, ~val], Y[:, ~val], X[:, val], Y[:, val]

@@ -21,10 +21,12 @@ class Monitor:
 
     def __init__(self, out_dir: str | os.PathLike, every: int = 10, title: str = ""):
         self.out_dir, self.every, self.title = Path(out_dir), every, title
-        with tf.Graph().as_default():  # the v1 FileWriter refuses to start in eager mode
-            self.writer = v1.summary.FileWriter(str(self.out_dir / "tensorboard"))
+        self.writer = None  # opened on the first epoch: a run refused before it leaves no event file
 
     def scalars(self, epoch: int, values: dict[str, float]) -> None:
+        if self.writer is None:
+            with tf.Graph().as_default():  # the v1 FileWriter refuses to start in eager mode
+                self.writer = v1.summary.FileWriter(str(self.out_dir / "tensorboard"))
         summary = v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=value)
                                     for tag, value in values.items()])
         self.writer.add_summary(summary, global_step=epoch)
@@ -37,4 +39,5 @@ class Monitor:
             self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()

@@ -11,7 +11,6 @@ Shapes: W[l] (K, n_l, n_{l-1}); b[l], gamma[l], beta[l] (K, n_l, 1); activations
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 
 import numpy as np
@@ -26,8 +25,10 @@ from tfsigns.trainer import (
     TrainConfig,
     build_epoch_op,
     build_resident_data,
-    is_dead,
+    check_memory,
+    diverged,
     learning_rate_decay,
+    not_learning,
     resolve_device,
 )
 
@@ -59,7 +60,8 @@ def initial_parameters(config: TrainConfig, n_x: int, n_y: int) -> dict[str, np.
     """A member's starting parameters, drawn exactly as trainer.train draws them."""
     with tf.Graph().as_default():
         v1.set_random_seed(config.seed)
-        parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm)
+        parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm,
+                                           config.init)
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
             return sess.run(parameters)
@@ -107,6 +109,7 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
     check_population(configs)
     first, K = configs[0], len(configs)
     (n_x, m), n_y = X_train.shape, Y_train.shape[0]
+    check_memory(first, n_x, n_y, members=K)
     device_name, session_config = resolve_device(first.device, threads)
     tf.config.experimental.enable_op_determinism()
     members = [initial_parameters(c, n_x, n_y) for c in configs]
@@ -183,45 +186,10 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
         history.accuracy = {name: float(values[k]) for name, values in accuracies.items()}
         if not np.isfinite(history.costs).all():
             epoch = int(np.argmin(np.isfinite(history.costs)))
-            history.warnings.append(f"cost became {history.costs[epoch]} at epoch {epoch}; "
-                                    "lower the learning rate")
-        elif is_dead(history.costs, n_y):
-            history.warnings.append(f"the cost has stayed at ln({n_y}): the network is not learning")
+            history.warnings.append(diverged(history.costs[epoch], epoch))
+        elif warning := not_learning(history.costs, n_y):
+            history.warnings.append(warning)
         parameters = {name: value[k] if name.startswith("moving") else value
                       for name, value in trained[k].items()}
         results.append((parameters, history))
     return results
-
-
-def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
-    """tfsigns.tune executor: trials that share an architecture train as one population
-    (all cores to it); the rest run one by one. Yields result rows as tune.run_trial does."""
-    from tfsigns.tune import run_trial, split_data
-    groups: dict[tuple, list[dict]] = {}
-    for task in tasks:
-        try:
-            config = TrainConfig(**task["config"])
-        except ConfigError:
-            yield run_trial(task)
-            continue
-        key = population_key(config)
-        groups.setdefault(key if config.optimizer == "adam" and config.keep_prob == 1.0 else (id(task),),
-                          []).append(task)
-    for group in groups.values():
-        if len(group) == 1:
-            yield run_trial(group[0])
-            continue
-        first = group[0]
-        X_train, Y_train, X_val, Y_val, _, _ = split_data(first["data_dir"], first["validation_fraction"],
-                                                          first["split_seed"])
-        started = time.perf_counter()
-        trained = train_population([TrainConfig(**t["config"]) for t in group], X_train, Y_train,
-                                   {"validation": (X_val, Y_val)})
-        seconds = (time.perf_counter() - started) / len(group)
-        for task, (_, history) in zip(group, trained, strict=True):
-            failed = bool(history.warnings)
-            yield {"trial": task["trial"], "round": task["round"], **task["params"],
-                   "status": "failed" if failed else "ok", "reason": history.warnings[0] if failed else "",
-                   "validation_accuracy": history.accuracy["validation"],
-                   "train_accuracy": history.accuracy["train"], "final_cost": history.costs[-1],
-                   "seconds": seconds}

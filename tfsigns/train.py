@@ -2,14 +2,16 @@
 
 Outputs: config.json (the settings, written first, read back by --resume),
 metrics.json (settings, per-epoch cost and learning rate, accuracies, timing,
-versions), cost.png, and tf.compat.v1.train.Saver checkpoints in checkpoints/.
-Bad input gets one line on stderr and exit code 2; Ctrl-C checkpoints and exits 130.
+versions, the finished model's checkpoint; written last), cost.png, TensorBoard
+files, and tf.compat.v1.train.Saver checkpoints in checkpoints/. A run already in
+--out is kept unless --resume goes on with it or --overwrite replaces it.
+Bad input gets one line on stderr and exit code 2, before anything in --out changes;
+Ctrl-C checkpoints and exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import shutil
 import signal
@@ -21,32 +23,39 @@ import numpy as np
 import tensorflow as tf
 
 import tfsigns
-from tfsigns.checkpoint import CheckpointError
+from tfsigns.checkpoint import CheckpointError, checkpoint_epoch, too_few_epochs
+from tfsigns.cli import (
+    SETTINGS,
+    HelpFormatter,
+    Parser,
+    check_settings,
+    line_buffered_output,
+    origin_of,
+    positive,
+    read_settings,
+)
 from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
-from tfsigns.files import OutputError, prepare_out_dir, write_json
-from tfsigns.model import OPTIMIZERS, predict
+from tfsigns.files import OutputError, check_writable, prepare_out_dir, write_json
+from tfsigns.model import INITS, OPTIMIZERS, predict
 from tfsigns.monitor import Monitor
 from tfsigns.plots import plot_confusion, plot_costs, plot_samples
 from tfsigns.trainer import (
-    CONFIG_FIELDS,
     DECAYS,
     DEVICES,
     ConfigError,
     TrainConfig,
     TrainingDiverged,
     TrainingInterrupted,
+    check_memory,
     resolve_device,
     train,
 )
 
 PROG = "tfsigns.train"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line (exit 2), without the usage dump."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+# What a run leaves in --out; --overwrite removes exactly these, and only once the new run's
+# settings and data have been checked.
+RUN_FILES = ("config.json", "metrics.json", "cost.png", "samples.png", "confusion.png")
+RUN_FOLDERS = ("checkpoints", "tensorboard")
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -75,36 +84,46 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags; `dest` names are TrainConfig's fields, defaults the course's settings."""
     d = TrainConfig()
     p = Parser(prog=PROG, description="Train the course's SIGNS network (tf.compat.v1 graph + session).",
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+               formatter_class=HelpFormatter, allow_abbrev=False)
     p.add_argument("--data-dir", help="folder with train_signs.h5 and test_signs.h5 "
                    "(default: $TFSIGNS_DATA, else the project's data/)")
     p.add_argument("--out", default="runs/train", help="folder for metrics.json, cost.png, checkpoints/")
-    p.add_argument("--config", help="JSON file of settings (e.g. a search's best.json); flags override it")
-    p.add_argument("--resume", action="store_true",
-                   help="go on from the newest checkpoint in --out, with the settings saved there "
-                        "(flags given now override them, e.g. a new --learning-rate)")
+    p.add_argument("--config", help="JSON file of settings (a config.json, best.json or metrics.json); "
+                   "flags override it")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="go on from the newest checkpoint in --out, with the settings saved there "
+                            "(flags given now override them, e.g. a new --learning-rate)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run that --out already holds (without it, such a run is kept "
+                            "and the command refused)")
     p.add_argument("--monitor-every", type=int, default=100,
                    help="epochs between accuracy summaries and cost.png refreshes while training")
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
-    p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--minibatch-size", type=int, default=d.minibatch_size)
-    p.add_argument("--layers", type=parse_layers, default=d.layers, help="hidden units, comma-separated")
+    p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs, help="epochs to train")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="alpha (before decay)")
+    p.add_argument("--minibatch-size", type=int, default=d.minibatch_size, help="examples per step")
+    p.add_argument("--layers", type=parse_layers, default=",".join(map(str, d.layers)),
+                   help="hidden units, comma-separated")
     p.add_argument("--seed", type=int, default=d.seed, help="graph and initializer seed")
-    p.add_argument("--minibatch-seed", type=int, default=d.minibatch_seed)
-    p.add_argument("--device", choices=DEVICES, default=d.device)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    p.add_argument("--minibatch-seed", type=int, default=d.minibatch_seed,
+                   help="epoch e shuffles with this seed + e + 1, as the course does")
+    p.add_argument("--init", choices=INITS, default=d.init,
+                   help="weight seeds: course (every layer shares the op seed, as the course does) or "
+                        "independent (a stream per layer)")
+    p.add_argument("--device", choices=DEVICES, default=d.device, help="where the graph runs")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="the update rule")
     p.add_argument("--beta1", type=float, default=d.beta1, help="Adam's first-moment average")
     p.add_argument("--beta2", type=float, default=d.beta2, help="Adam's and RMSProp's second-moment average")
-    p.add_argument("--epsilon", type=float, default=d.epsilon)
+    p.add_argument("--epsilon", type=float, default=d.epsilon, help="Adam's and RMSProp's epsilon")
     p.add_argument("--momentum", type=float, default=d.momentum, help="beta of the momentum optimizer")
     p.add_argument("--decay", choices=DECAYS, default=d.decay, help="learning-rate decay schedule")
-    p.add_argument("--decay-rate", type=float, default=d.decay_rate)
+    p.add_argument("--decay-rate", type=float, default=d.decay_rate, help="the schedule's rate")
     p.add_argument("--decay-interval", type=int, default=d.decay_interval, help="epochs per staircase step")
     p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=d.batch_norm,
                    help="batch norm between Z and ReLU")
-    p.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
+    p.add_argument("--bn-momentum", type=float, default=d.bn_momentum, help="batch norm's moving averages")
     p.add_argument("--bn-population-stats", action=argparse.BooleanOptionalAction,
                    default=d.bn_population_stats,
                    help="after training, test-time batch-norm statistics from the whole training set "
@@ -114,16 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
-    p.add_argument("--print-every", type=int, default=d.print_every)
+    p.add_argument("--print-every", type=int, default=d.print_every, help="epochs between cost lines")
     p.add_argument("--plots", action="store_true",
                    help="also write samples.png (test images, labels, predictions) and confusion.png")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no cost lines")
     return p
-
-
-SETTABLE = CONFIG_FIELDS - {"print_cost"}  # --quiet decides that one
-# What a run's config.json (and a --config file) holds: the TrainConfig and the data it saw.
-SETTINGS = SETTABLE | {"data_dir", "validation_fraction", "split_seed"}
 
 
 def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
@@ -132,54 +146,80 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     return {action.dest for action in parser._actions if spelled & set(action.option_strings)}
 
 
-def read_settings(path: Path) -> dict:
-    """Settings from a JSON object: flat (config.json, best.json) or a metrics.json."""
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{path}: cannot read settings ({err})") from None
-    if not isinstance(settings, dict):
-        raise ConfigError(f"{path}: expected a JSON object of settings")
-    if isinstance(settings.get("config"), dict):  # a metrics.json: its config and data settings
-        return {k: v for k, v in {**settings, **settings["config"]}.items() if k in SETTINGS}
-    unknown = sorted(set(settings) - SETTINGS - {"print_cost"})
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-    return {k: v for k, v in settings.items() if k in SETTINGS}
-
-
-def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> dict:
-    """Flags, over --resume's saved config.json, over --config, over the defaults."""
+def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> tuple[dict, dict[str, str]]:
+    """Flags, over --resume's saved config.json, over --config, over the defaults; with where
+    each value that did not come from a default was found."""
     settings = {k: getattr(args, k) for k in SETTINGS}
-    base = read_settings(Path(args.config)) if args.config else {}
+    origins: dict[str, str] = {}
+    sources = []
+    if args.config:
+        sources.append((read_settings(args.config), f"--config {args.config}"))
     if args.resume:
         saved = Path(args.out) / "config.json"
         if not saved.is_file():
             raise CheckpointError(f"--resume: {args.out} holds no run to resume (no config.json)")
-        base.update(read_settings(saved))
+        sources.append((read_settings(saved), f"{saved} (--resume)"))
     given = given_flags(parser, argv)
-    settings.update({k: v for k, v in base.items() if k not in given})
-    return settings
+    for values, origin in sources:
+        for name, value in values.items():
+            if name not in given:
+                settings[name], origins[name] = value, origin
+    origins.update({name: origin_of(name) for name in given & SETTINGS})
+    return settings, origins
 
 
-def run(args: argparse.Namespace, settings: dict) -> int:
-    """Train and write the outputs; errors propagate to main()."""
-    config = TrainConfig(**{k: settings[k] for k in SETTABLE}, print_cost=not args.quiet)
+def existing_run(out: Path) -> str | None:
+    """What in `out` shows an earlier run worth keeping (a finished run's metrics.json, or a
+    checkpoint to resume from), or None. A run that died before its first checkpoint left
+    nothing to go on from, and a new run simply replaces it."""
+    if (out / "metrics.json").exists():
+        return "metrics.json"
+    if (out / "checkpoints" / "checkpoint").exists():
+        return "checkpoints/"
+    return None
+
+
+def check_out(args: argparse.Namespace, config: TrainConfig) -> None:
+    """Refuse, before anything is written, a run that would spoil what --out holds: a new run
+    over an earlier one (without --overwrite), or a resume to fewer epochs than were done."""
+    out = Path(args.out)
+    if args.resume:
+        done = checkpoint_epoch(out / "checkpoints")
+        if config.num_epochs < done:
+            raise ConfigError(too_few_epochs(out / "checkpoints", done, config.num_epochs))
+    elif not args.overwrite and (found := existing_run(out)):
+        raise OutputError(f"--out {out} already holds a run ({found}): --resume goes on with it, "
+                          "--overwrite replaces it, or choose another --out")
+
+
+def clear_run(out: Path) -> None:
+    """Remove an earlier run's files from `out` (--overwrite), leaving anything else there."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> int:
+    """Check everything, then train and write the outputs; errors propagate to main()."""
+    config, data = check_settings(settings, origins, print_cost=not args.quiet)
     resolve_device(config.device)  # a missing GPU is bad input: say so before any work
     for name in ("checkpoint_every", "keep_checkpoints", "monitor_every"):
-        if getattr(args, name) <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    out = prepare_out_dir(args.out)
-    data_dir = find_data_dir(settings["data_dir"])
+        positive(name, getattr(args, name))
+    check_writable(args.out)
+    data_dir = find_data_dir(data["data_dir"])
     X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)
+    check_memory(config, X_train.shape[0], Y_train.shape[0])
     eval_sets = {"test": (X_test, Y_test)}
-    if settings["validation_fraction"]:
+    if data["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
-            X_train, Y_train, settings["validation_fraction"], settings["split_seed"])
+            X_train, Y_train, data["validation_fraction"], data["split_seed"])
         eval_sets = {"validation": (X_val, Y_val), **eval_sets}
-    if not args.resume:  # a fresh run replaces whatever an earlier one left here
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    saved_settings = {**settings, **config.to_dict(), "data_dir": str(data_dir.resolve())}
+    check_out(args, config)
+    out = prepare_out_dir(args.out)
+    if not args.resume:  # --overwrite, or nothing worth keeping: the earlier run's files go
+        clear_run(out)
+    saved_settings = {**data, **config.to_dict(), "data_dir": str(data_dir.resolve())}
 
     stop_requested = []
 
@@ -190,7 +230,7 @@ def run(args: argparse.Namespace, settings: dict) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     title = f"learning rate {config.learning_rate:g}, {config.optimizer}"
-    monitor = Monitor(out, args.monitor_every, title)
+    monitor = Monitor(out, args.monitor_every, title)  # opens its event file on the first epoch
     started = time.time()
     try:
         parameters, history = train(config, X_train, Y_train, eval_sets,
@@ -217,8 +257,9 @@ def run(args: argparse.Namespace, settings: dict) -> int:
     write_json(out / "metrics.json", {
         "config": config.to_dict(),
         "data_dir": str(data_dir.resolve()),
-        "validation_fraction": settings["validation_fraction"],
-        "split_seed": settings["split_seed"],
+        "validation_fraction": data["validation_fraction"],
+        "split_seed": data["split_seed"],
+        "checkpoint": Path(history.checkpoint).name,
         "costs": history.costs,
         "learning_rates": history.learning_rates,
         "accuracy": history.accuracy,
@@ -241,10 +282,11 @@ def run(args: argparse.Namespace, settings: dict) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 on bad input, 1 when training diverges."""
     argv = sys.argv[1:] if argv is None else argv
+    line_buffered_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return run(args, resolve_settings(args, argv, parser))
+        return run(args, *resolve_settings(args, argv, parser))
     except (DataError, ConfigError, OutputError, CheckpointError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ History. `model(...)` is the course's entry point with the course's defaults.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import sys
 import time
@@ -19,9 +20,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from tfsigns import quiet_native_stderr
-from tfsigns.checkpoint import Checkpointer, CheckpointError
+from tfsigns.checkpoint import Checkpointer, CheckpointError, too_few_epochs
 from tfsigns.data import minibatch_permutation
 from tfsigns.model import (
+    INITS,
     OPTIMIZERS,
     build_statistics_op,
     build_train_op,
@@ -41,7 +43,15 @@ DEAD_EPOCHS = 50  # epochs at ln(C) before warning that the network is not learn
 
 
 class ConfigError(ValueError):
-    """A hyperparameter or setting is out of range; the message says which and why."""
+    """A hyperparameter or setting is out of range; the message says which and why.
+
+    `field` names the TrainConfig field (or other setting) at fault, when there is one,
+    so that a caller can say where the bad value came from (a flag, a --config file).
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,6 +64,75 @@ class TrainingInterrupted(Exception):
     def __init__(self, epoch: int):
         super().__init__(f"stopped after epoch {epoch}")
         self.epoch = epoch
+
+
+SEED_LIMIT = 2 ** 31  # seeds and epoch counts stay below it, so minibatch_seed + epoch fits NumPy's seed
+BIG = 1e38  # rates and strengths stay below it: the graph holds them as float32 (largest 3.4e38)
+
+
+def whole(value) -> bool:
+    """An integer that is not a bool (JSON's true is not 1 epoch)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def real(value) -> bool:
+    """A finite number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# Each field's rule: (kind, test of the value, what the value must be). Kinds: "int", "float"
+# (ints accepted and stored as floats), "bool", "choice" (test: the allowed strings), "layers".
+RULES: dict[str, tuple] = {
+    "layers": ("layers", lambda v: v > 0, "be one or more positive unit counts"),
+    "learning_rate": ("float", lambda v: 0 < v < BIG, "be a positive number below 1e38"),
+    "num_epochs": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "minibatch_size": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "seed": ("int", lambda v: 0 <= v < SEED_LIMIT, "be an integer in [0, 2**31)"),
+    "minibatch_seed": ("int", lambda v: 0 <= v < SEED_LIMIT, "be an integer in [0, 2**31)"),
+    "optimizer": ("choice", OPTIMIZERS, "be one of " + ", ".join(OPTIMIZERS)),
+    "beta1": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "beta2": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "epsilon": ("float", lambda v: 0 < v < BIG, "be a positive number below 1e38"),
+    "momentum": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "decay": ("choice", DECAYS, "be one of " + ", ".join(DECAYS)),
+    "decay_rate": ("float", lambda v: 0 <= v < BIG, "be a non-negative number below 1e38"),
+    "decay_interval": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "batch_norm": ("bool", None, "be true or false"),
+    "bn_momentum": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "bn_population_stats": ("bool", None, "be true or false"),
+    "lambd": ("float", lambda v: 0 <= v < BIG, "be a non-negative number below 1e38"),
+    # 1 - keep_prob, dropout's rate, must stay below 1 in floating point too
+    "keep_prob": ("float", lambda v: 0 < v <= 1 and 1.0 - v < 1.0, "lie in (0, 1]"),
+    "init": ("choice", INITS, "be one of " + ", ".join(INITS)),
+    "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
+    "print_cost": ("bool", None, "be true or false"),
+    "print_every": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+}
+
+
+def check_field(name: str, value):
+    """`value` as field `name` stores it (layers a tuple, numbers float), or ConfigError naming
+    the field, the rule and the value; the type is checked as strictly as the range."""
+    kind, test, rule = RULES[name]
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "choice":
+        ok = isinstance(value, str) and value in test
+        if isinstance(value, str) and not ok:
+            raise ConfigError(f"unknown {name} {value!r}; choose from {', '.join(test)}", name)
+    elif kind == "int":
+        ok = whole(value) and test(value)
+        value = int(value) if ok else value
+    elif kind == "float":
+        ok = real(value) and test(value)
+        value = float(value) if ok else value
+    else:  # layers: a non-empty list of positive whole numbers
+        ok = (isinstance(value, (list, tuple)) and len(value) > 0
+              and all(whole(n) and test(n) for n in value))
+        value = tuple(int(n) for n in value) if ok else value
+    if not ok:
+        raise ConfigError(f"{name} must {rule}, got {value!r}", name)
+    return value
 
 
 @dataclass
@@ -82,45 +161,21 @@ class TrainConfig:
     bn_population_stats: bool = True
     lambd: float = 0.0  # L2 strength
     keep_prob: float = 1.0  # dropout keep probability; 1 means no dropout
+    # "course": every weight layer's initializer shares the op seed, as the course's does (its
+    # reproduction depends on it); "independent": each layer draws from its own stream.
+    init: str = "course"
     device: str = "cpu"
     print_cost: bool = True
     print_every: int = 100
 
     def __post_init__(self) -> None:
-        self.layers = tuple(self.layers)
         self.validate()
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first setting that cannot train."""
-        def positive_finite(name):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
-
-        for name in ("learning_rate", "epsilon"):
-            positive_finite(name)
-        for name in ("beta1", "beta2", "momentum", "bn_momentum"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
-                raise ConfigError(f"{name} must lie in [0, 1), got {value!r}")
-        for name in ("num_epochs", "minibatch_size", "decay_interval", "print_every"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value > 0):
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not self.layers or any(not isinstance(n, int) or n <= 0 for n in self.layers):
-            raise ConfigError(f"layers must be one or more positive unit counts, got {self.layers!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-        if self.decay not in DECAYS:
-            raise ConfigError(f"unknown decay {self.decay!r}; choose from {', '.join(DECAYS)}")
-        if not (math.isfinite(self.decay_rate) and self.decay_rate >= 0):
-            raise ConfigError(f"decay_rate must be a non-negative number, got {self.decay_rate!r}")
-        if not (0.0 < self.keep_prob <= 1.0):
-            raise ConfigError(f"keep_prob must lie in (0, 1], got {self.keep_prob!r}")
-        if not (math.isfinite(self.lambd) and self.lambd >= 0):
-            raise ConfigError(f"lambd must be a non-negative number, got {self.lambd!r}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}")
+        """Check every field's type and range, storing each in its normal form (layers a
+        tuple, rates floats); ConfigError names the first field that cannot train."""
+        for f in fields(self):
+            setattr(self, f.name, check_field(f.name, getattr(self, f.name)))
 
     def to_dict(self) -> dict:
         """Plain-JSON form (layers as a list)."""
@@ -147,6 +202,7 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch of this call
     warnings: list[str] = field(default_factory=list)  # e.g. a network that is not learning
     device: str = ""
+    checkpoint: str = ""  # the finished model's checkpoint, when the run wrote checkpoints
 
     @property
     def ms_per_epoch(self) -> float:
@@ -240,10 +296,37 @@ def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Ten
     return epoch_cost
 
 
-def is_dead(costs: list[float], num_classes: int, epochs: int = DEAD_EPOCHS) -> bool:
-    """True when the cost has sat at ln(C), a uniform guess, for the last `epochs` epochs."""
-    recent = costs[-epochs:]
-    return len(recent) == epochs and max(abs(c - math.log(num_classes)) for c in recent) < 0.005
+def not_learning(costs: list[float], num_classes: int, epochs: int = DEAD_EPOCHS) -> str | None:
+    """The warning for a network that is not learning, or None: the cost has sat at ln(C),
+    a uniform guess, for `epochs` epochs in a row at some point of `costs`. The trainer and
+    the population both judge a run by this, so a trial fails or passes alike in either."""
+    target, run = math.log(num_classes), 0
+    for cost in costs:
+        run = run + 1 if abs(cost - target) < 0.005 else 0
+        if run == epochs:
+            return (f"the cost has stayed at ln({num_classes}) = {target:.3f} for {epochs} epochs: the "
+                    "network is not learning (learning rate too small or too large, or dead ReLUs "
+                    "from the initialization)")
+    return None
+
+
+def diverged(cost: float, epoch: int) -> str:
+    """What a run whose cost became NaN or infinite at `epoch` is told."""
+    return f"cost became {cost} at epoch {epoch}; lower the learning rate"
+
+
+def check_memory(config: TrainConfig, n_x: int, n_y: int, members: int = 1) -> None:
+    """ConfigError when the weights and optimizer state of `members` such networks cannot fit
+    in half of this machine's memory (say --layers 1000000), before TensorFlow tries."""
+    dims = (n_x, *config.layers, n_y)
+    count = members * sum(a * b + b for a, b in zip(dims, dims[1:], strict=False))
+    need = 4 * 3 * count  # float32 weights plus up to two optimizer slots each
+    have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > have // 2:
+        who = f"{members} networks of layers" if members > 1 else "layers"
+        raise ConfigError(f"{who} {list(config.layers)} make {count:,} parameters, about "
+                          f"{need / 2**30:.0f} GiB with the optimizer's state: more than this machine's "
+                          f"{have / 2**30:.0f} GiB can hold", "layers")
 
 
 def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
@@ -268,6 +351,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
     session's thread pools (0: all cores).
     """
     (n_x, m), n_y = X_train.shape, Y_train.shape[0]
+    check_memory(config, n_x, n_y)
     device_name, session_config = resolve_device(config.device, threads)
     tf.config.experimental.enable_op_determinism()
 
@@ -275,7 +359,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
     with graph.as_default(), graph.device(device_name):
         v1.set_random_seed(config.seed)
         learning_rate = v1.placeholder_with_default(np.float32(config.learning_rate), [], "learning_rate")
-        parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm)
+        parameters = initialize_parameters((n_x, *config.layers, n_y), config.seed, config.batch_norm,
+                                           config.init)
         # The training set lives in the graph, examples as rows; an epoch is fed only its permutation.
         data_X, data_Y, data_feed = build_resident_data(m, n_x, n_y)
         permutation = v1.placeholder(tf.int32, [m], name="permutation")
@@ -317,6 +402,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             if checkpointer is None:
                 raise CheckpointError("--resume needs a checkpoint folder")
             start_epoch, history.costs, history.learning_rates = checkpointer.restore(sess)
+            if start_epoch > config.num_epochs:
+                raise CheckpointError(too_few_epochs(checkpointer.directory, start_epoch, config.num_epochs))
         if on_start is not None:
             on_start()
         start = time.perf_counter()
@@ -329,19 +416,15 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             epoch_cost = float(sess.run(epoch_op, {permutation: shuffle, learning_rate: rate}))
             history.epoch_seconds.append(time.perf_counter() - epoch_start)
             if not math.isfinite(epoch_cost):
-                raise TrainingDiverged(f"cost became {epoch_cost} at epoch {epoch}; "
-                                       "lower the learning rate")
+                raise TrainingDiverged(diverged(epoch_cost, epoch))
             history.costs.append(float(epoch_cost))
             history.learning_rates.append(float(rate))
             epochs.set_postfix(cost=f"{epoch_cost:.4f}", refresh=False)
             if config.print_cost and epoch % config.print_every == 0:
                 write(f"Cost after epoch {epoch}: {epoch_cost:f}")
-            if not history.warnings and is_dead(history.costs, n_y):
-                history.warnings.append(
-                    f"the cost has stayed at ln({n_y}) = {math.log(n_y):.3f} for {DEAD_EPOCHS} epochs: "
-                    "the network is not learning (learning rate too small or too large, or dead ReLUs "
-                    "from the initialization)")
-                tqdm.write(f"warning: {history.warnings[-1]}", file=sys.stderr)
+            if not history.warnings and (warning := not_learning(history.costs[-DEAD_EPOCHS:], n_y)):
+                history.warnings.append(warning)
+                tqdm.write(f"warning: {warning}", file=sys.stderr)
             if on_epoch is not None:
                 on_epoch(epoch, history, evaluate)
             stop = should_stop is not None and should_stop()
@@ -357,7 +440,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray,
             sess.run(population_stats)
         history.accuracy = evaluate()
         if checkpointer:
-            checkpointer.save(sess, config.num_epochs, history.costs, history.learning_rates)
+            history.checkpoint = checkpointer.save(sess, config.num_epochs, history.costs,
+                                                   history.learning_rates)
         return sess.run(parameters), history
 
 
