@@ -4,6 +4,7 @@ an unfinished run, grids and validation splits, the population backend, piped ou
 import ast
 import json
 import math
+import select
 import subprocess
 import sys
 import tempfile
@@ -315,12 +316,15 @@ def test_not_learning_is_judged_alike_in_both_backends():
 
 def test_piped_output_shows_each_line_as_it_is_printed(fake_dir, tmp_path):
     """Without PYTHONUNBUFFERED (removed in conftest, as on users' machines), `train | tee log`
-    sees the first cost line while the run is still going."""
+    sees the first cost line while the run is still going. It is the only line for a long
+    while (--print-every 1000000), so a block buffer would hold it."""
     process = subprocess.Popen([sys.executable, "-m", "tfsigns.train", "--data-dir", str(fake_dir), "--out",
-                                str(tmp_path / "run"), "--epochs", "100000", "--print-every", "1",
+                                str(tmp_path / "run"), "--epochs", "1000000", "--print-every", "1000000",
                                 "--layers", "4"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
+        readable, _, _ = select.select([process.stdout], [], [], 60)
+        assert readable, "no line within 60 s: stdout is block-buffered into the pipe"
         first = process.stdout.readline()
         assert first.startswith("Cost after epoch 0:") and process.poll() is None
     finally:
