@@ -22,8 +22,9 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# A new `make train` replaces the run an earlier one left in runs/course (unless ARGS resumes it).
 train: $(STAMP)
-	$(PY) -m tfsigns.train --out runs/course $(ARGS)
+	$(PY) -m tfsigns.train --out runs/course $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
