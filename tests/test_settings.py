@@ -14,7 +14,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import tfsigns.train
@@ -68,6 +68,8 @@ def finished_run(fake_dir, tmp_path_factory):
     ({"seed": -1}, "seed must be an integer in [0, 2**31)"),
     ({"optimizer": ["adam"]}, "optimizer must be one of gd, momentum, rmsprop, adam"),
     ({"data_dir": 7}, "data_dir must be a folder name or null"),
+    ({"keep_prob": 1e-45}, "keep_prob must lie in (0, 1], got 1e-45"),  # dropout's rate would round to 1
+    ({"learning_rate": 1e300}, "learning_rate must be a positive number below 1e38"),  # float32 in the graph
     ({"learning_rate": None}, "learning_rate must be a positive number below 1e38, got None"),
 ])
 def test_a_config_file_is_type_checked_and_named(settings_file, message, fake_dir, finished_run, tmp_path,
@@ -180,6 +182,8 @@ TRIED: Counter = Counter()  # (command, exit code) -> draws
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(draw=setting_draws())
+@example(draw=("keep_prob", 1.4505906866640212e-45, "flag", "fresh"))  # found by this test: a traceback
+@example(draw=("learning_rate", 1e300, "config", "overwrite"))  # float32 overflow in the graph
 def test_any_setting_from_any_source_trains_or_is_refused_in_one_line(draw, fake_dir, finished_run, scratch):
     name, value, source, mode = draw
     argv = ["--data-dir", str(fake_dir), "--layers", "4", "--epochs", str(EPOCHS), "--quiet"]
