@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tfsigns.train
 import tfsigns.tune
 from tests.conftest import FakeSigns, blobs
 from tests.test_settings import run_main, snapshot
@@ -76,11 +77,13 @@ def test_a_run_that_died_before_its_first_checkpoint_is_simply_replaced(fake_dir
     assert code == 0, err
 
 
-def test_resume_to_fewer_epochs_than_done_is_refused(fake_dir, tmp_path):
+def test_resume_to_fewer_epochs_than_done_is_refused(fake_dir, tmp_path, monkeypatch):
     out = tmp_path / "run"
     assert train_run(fake_dir, out, "--epochs", "6")[0] == 0
     before = snapshot(out)
-    code, _, err = run_main(train_main, ["--out", str(out), "--resume", "--epochs", "3", "--quiet"])
+    with monkeypatch.context() as patch:  # refused before any graph is built
+        patch.setattr(tfsigns.train, "train", lambda *a, **k: pytest.fail("train() ran before the refusal"))
+        code, _, err = run_main(train_main, ["--out", str(out), "--resume", "--epochs", "3", "--quiet"])
     assert code == 2 and err.count("\n") == 1
     assert "has done 6 epochs; --epochs 3 is fewer: give --epochs 6 or more" in err
     assert snapshot(out) == before
@@ -250,6 +253,17 @@ def test_a_split_that_empties_a_class_is_refused(fake_dir, tmp_path, monkeypatch
     assert code == 2 and err.count("\n") == 1 and "no validation image" in err
     code, err = train_run(fake_dir, tmp_path / "r", "--validation-fraction", "0.05", "--epochs", "2")
     assert code == 2 and "no validation image" in err and not (tmp_path / "r").exists()
+
+
+def test_a_space_that_can_draw_a_network_too_big_for_memory_is_refused_up_front(fake_dir, tmp_path,
+                                                                                monkeypatch):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"hidden_units": {"scale": "int", "low": 4, "high": 10**7}}))
+    monkeypatch.setattr(tfsigns.tune, "run_trial", lambda task: pytest.fail("a trial ran"))
+    code, _, err = tune(fake_dir, tmp_path / "s", "--space", str(space), "--epochs", "2",
+                        monkeypatch=monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "parameters, about" in err and "GiB to train" in err
+    assert not (tmp_path / "s").exists()
 
 
 def test_json_never_holds_nan(fake_dir):

@@ -242,6 +242,7 @@ def space_draws(draw):
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(draw=space_draws())
+@example(draw={"space": {"batch_norm": {"\n": 0}}})  # found by this test: a key's newline split the line
 def test_any_search_space_or_base_setting_searches_or_is_refused_in_one_line(draw, fake_dir, scratch):
     folder = Path(tempfile.mkdtemp(dir=scratch))
     out = folder / "search"

@@ -64,7 +64,7 @@ def read_settings(path: str | Path) -> dict:
         return {k: v for k, v in {**settings, **settings["config"]}.items() if k in SETTINGS}
     unknown = sorted(set(settings) - SETTINGS - {"print_cost"})
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(map(repr, unknown))}")
     return {k: v for k, v in settings.items() if k in SETTINGS}
 
 

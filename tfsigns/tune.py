@@ -49,6 +49,7 @@ from tfsigns.trainer import (
     History,
     TrainConfig,
     TrainingDiverged,
+    check_memory,
     resolve_device,
     train,
     whole,
@@ -145,7 +146,7 @@ def parse_space(spec: dict, base: TrainConfig | None = None) -> list[Dimension]:
         if not isinstance(entry, dict):
             raise SpaceError(f"{name}: expected an object with scale/low/high or choices")
         if set(entry) - ENTRY_KEYS:
-            unknown = ", ".join(sorted(map(str, set(entry) - ENTRY_KEYS)))
+            unknown = ", ".join(sorted(map(repr, set(entry) - ENTRY_KEYS)))
             raise SpaceError(f"{name}: unknown key(s) {unknown}; an entry has scale, low and high, "
                              "or choices")
         if "choices" in entry:
@@ -270,6 +271,14 @@ def split_data(data_dir: str, fraction: float, split_seed: int):
         X, Y, X_test, Y_test, _ = load_signs(data_dir)
         _DATA_CACHE[key] = (*train_validation_split(X, Y, fraction, split_seed), X_test, Y_test)
     return _DATA_CACHE[key]
+
+
+def largest(space: list[Dimension], base: TrainConfig) -> TrainConfig:
+    """The biggest network a space can draw on top of `base` (widest, deepest), so that one
+    that cannot fit is refused before the search rather than failing trial by trial."""
+    shape = {d.name: max(d.choices) if d.scale == "choice" else d.from_unit(1.0)
+             for d in space if d.name in SHAPE}
+    return config_for(base, shape)
 
 
 def result_row(task: dict, history: History | None = None, failure: str = "",
@@ -697,7 +706,8 @@ def main(argv: list[str] | None = None) -> int:
         check_writable(args.out)
         data_dir = str(find_data_dir(data["data_dir"]).resolve())
         fraction, split_seed = data["validation_fraction"], data["split_seed"]
-        split_data(data_dir, fraction, split_seed)  # bad data: say so before the search
+        X_train, Y_train = split_data(data_dir, fraction, split_seed)[:2]  # bad data: say so now
+        check_memory(largest(space, base), X_train.shape[0], Y_train.shape[0])
         out = prepare_out_dir(args.out)
         settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
                                   args.workers, args.backend, args.address, fraction, split_seed)
