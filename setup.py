@@ -22,5 +22,6 @@ setup(
         "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ray", "hypothesis"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "ray": ["ray"],
+        "yaml": ["pyyaml"],  # search spaces written in YAML (tfsigns.tune --space FILE.yaml)
     },
 )

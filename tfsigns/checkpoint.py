@@ -39,12 +39,18 @@ def too_few_epochs(directory: str | os.PathLike, done: int, wanted: int) -> str:
             f"is fewer: give --epochs {done} or more")
 
 
-def checkpoint_epoch(directory: str | os.PathLike) -> int:
-    """Epochs done by the newest complete checkpoint in `directory` (read without a graph),
-    so that a resume can be judged before anything is built or written; CheckpointError if none."""
+def latest_checkpoint(directory: str | os.PathLike) -> str:
+    """Path prefix of the newest complete checkpoint in `directory`, or CheckpointError."""
     path = v1.train.latest_checkpoint(str(directory))
     if path is None:
         raise CheckpointError(f"--resume: no checkpoint in {directory} to resume from")
+    return path
+
+
+def checkpoint_epoch(directory: str | os.PathLike) -> int:
+    """Epochs done by the newest complete checkpoint in `directory` (read without a graph),
+    so that a resume can be judged before anything is built or written; CheckpointError if none."""
+    path = latest_checkpoint(directory)
     try:
         return int(tf.train.load_checkpoint(path).get_tensor("run/epoch"))
     except UNREADABLE as err:
@@ -76,13 +82,6 @@ class Checkpointer:
         return self.saver.save(sess, str(self.directory / "model.ckpt"), global_step=epoch,
                                write_meta_graph=False)
 
-    def latest(self) -> str:
-        """Path prefix of the newest complete checkpoint, or CheckpointError."""
-        path = v1.train.latest_checkpoint(str(self.directory))
-        if path is None:
-            raise CheckpointError(f"--resume: no checkpoint in {self.directory} to resume from")
-        return path
-
     def check_compatible(self, path: str) -> None:
         """Raise CheckpointError unless `path` holds every variable of this graph, same shapes."""
         try:
@@ -101,7 +100,7 @@ class Checkpointer:
 
     def restore(self, sess: v1.Session) -> tuple[int, list[float], list[float]]:
         """Restore the newest checkpoint into `sess`; return (epoch, costs, learning rates)."""
-        path = self.latest()
+        path = latest_checkpoint(self.directory)
         self.check_compatible(path)
         try:
             self.saver.restore(sess, path)

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from tfsigns.trainer import CONFIG_FIELDS, SEED_LIMIT, ConfigError, TrainConfig, check_field, real, whole
+from tfsigns.trainer import CONFIG_FIELDS, SEED_LIMIT, ConfigError, TrainConfig, real, whole
 
 # What a run's config.json (and a --config file) holds: TrainConfig's fields (print_cost is
 # the CLI's --quiet) and the data the run saw.
@@ -97,8 +97,6 @@ def check_settings(settings: dict, origins: dict[str, str], **run_fields) -> tup
 
     try:
         data = {name: check_data_setting(name, settings.get(name)) for name in DATA_SETTINGS}
-        for name in sorted(set(settings) & CONFIG_FIELDS):
-            check_field(name, settings[name])
         config = TrainConfig(**{k: v for k, v in settings.items() if k in CONFIG_FIELDS}, **run_fields)
     except ConfigError as err:
         raise ConfigError(f"{where(err.field)}{err}", err.field) from None

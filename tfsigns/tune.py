@@ -191,7 +191,8 @@ def load_space(path: str | os.PathLike | None, base: TrainConfig | None = None) 
         else:
             spec = json.loads(text)
     except ImportError:
-        raise SpaceError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or use JSON") from None
+        raise SpaceError(f"{path}: reading YAML needs PyYAML (pip install 'tfsigns[yaml]'), "
+                         "or use JSON") from None
     except (OSError, ValueError) as err:
         raise SpaceError(f"{path}: cannot read the search space ({err})") from None
     return parse_space(spec, base)
