@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfsigns.data import SPLITS, convert_to_one_hot
+from tfsigns.data import SPLITS, make_blobs
 
 CLASSES = np.arange(6, dtype=np.int64)
 N_TRAIN, N_TEST = 12, 6
@@ -48,11 +48,7 @@ def graph():
 
 def blobs(m: int, n_x: int = 20, C: int = 3, seed: int = 0):
     """Separable toy data: X (n_x, m) around C random centres, one-hot Y (C, m)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 2, size=(C, n_x))
-    labels = rng.integers(0, C, size=m)
-    X = (centres[labels] + rng.normal(0, 0.5, size=(m, n_x))).T.astype(np.float32)
-    return X, convert_to_one_hot(labels, C)
+    return make_blobs(m, n_x=n_x, C=C, seed=seed)
 
 
 # ---------------------------------------------------------------- fake data helpers

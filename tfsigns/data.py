@@ -120,6 +120,19 @@ def convert_to_one_hot(Y: np.ndarray, C: int) -> np.ndarray:
     return np.eye(C, dtype=np.float32)[labels].T
 
 
+def make_blobs(*sizes: int, n_x: int = 20, C: int = 3, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Separable synthetic data around C random centres shared by all sizes: for each m in sizes, X (n_x, m)
+    float32 and one-hot Y (C, m); so (X, Y) for one size, (X_train, Y_train, X_test, Y_test) for two."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 2, size=(C, n_x))
+    data = []
+    for m in sizes:
+        labels = rng.integers(0, C, size=m)
+        X = (centres[labels] + rng.normal(0, 0.5, size=(m, n_x))).T.astype(np.float32)
+        data += [X, convert_to_one_hot(labels, C)]
+    return tuple(data)
+
+
 def minibatch_permutation(m: int, seed: int) -> np.ndarray:
     """The course's shuffle: np.random.seed(seed) then np.random.permutation(m)."""
     np.random.seed(seed)

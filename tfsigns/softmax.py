@@ -19,10 +19,11 @@ def hardmax(Z: np.ndarray) -> np.ndarray:
     return out
 
 
-def log_softmax(Z: np.ndarray) -> np.ndarray:
-    """log softmax(Z) via log-sum-exp, finite even where softmax underflows to 0."""
-    shifted = Z - Z.max(axis=0, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+def log_softmax(Z: np.ndarray, axis: int = 0) -> np.ndarray:
+    """log softmax(Z) over `axis` (by default 0, the classes) via log-sum-exp, finite even where
+    softmax underflows to 0."""
+    shifted = Z - Z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def cross_entropy(Z: np.ndarray, Y: np.ndarray) -> float:
