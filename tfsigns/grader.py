@@ -9,13 +9,17 @@ returns None) and a wrong answer all print FAIL, one line per failed check, and 
 hint. Typical mistakes (transposed shapes, labels and logits swapped, a missing ReLU,
 alpha sampled uniformly, ...) are recognised by computing what that mistake produces on
 the same inputs and comparing it with the candidate's answer.
+
+Here live the exercises, their references and the checks that run a candidate; the inputs and
+the typical mistakes are in tfsigns.mistakes, the wording of differences and errors in
+tfsigns.feedback.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +28,47 @@ import tensorflow as tf
 
 from tfsigns import basics
 from tfsigns import model as reference_model
-from tfsigns.data import convert_to_one_hot, minibatch_permutation, random_mini_batches
+from tfsigns.data import random_mini_batches
+from tfsigns.feedback import (
+    describe_error,
+    difference,
+    error_hint,
+    is_symbolic,
+    kind,
+    placeholder_problem,
+    shape_message,
+)
+from tfsigns.mistakes import (
+    COMPUTE_COST_CASES,
+    COMPUTE_COST_MISTAKES,
+    COST_CASES,
+    COST_MISTAKES,
+    FORWARD_CASES,
+    FORWARD_MISTAKES,
+    GLOROT_HINT,
+    INIT_RULES,
+    LAYER_DIMS,
+    LINEAR_CASES,
+    LINEAR_MISTAKES,
+    MINIBATCH_CASES,
+    MINIBATCH_MISTAKES,
+    ONE_HOT_CASES,
+    ONE_HOT_MISTAKES,
+    ONES_CASES,
+    PLACEHOLDER_SIZES,
+    SAMPLINGS,
+    SIGMOID_CASES,
+    Case,
+    Mistake,
+    Sampling,
+    bn_inputs,
+    model_data,
+    momentum_flipped,
+)
 
 v1 = tf.compat.v1
 
 BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
-RTOL, ATOL = 1e-4, 1e-5
 Candidate = Callable[..., Any]
 
 
@@ -74,181 +113,13 @@ class Report:
             self.hints.append(hint)
 
 
-@dataclass(frozen=True)
-class Mistake:
-    """A typical wrong answer: what to call it, how to fix it, and what it returns
-    (`wrong` takes the same arguments as the exercise)."""
-
-    what: str
-    hint: str
-    wrong: Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class Case:
-    """One call of an exercise: a label for the report and the arguments."""
-
-    label: str
-    args: tuple
-
-
-# (substring of "ExceptionType: message", hint) for exceptions a candidate typically raises.
-MATMUL_HINT = ("check the shapes: W[l] is (n_l, n_{l-1}) and A[l-1] is (n_{l-1}, m), "
-               "so Z[l] = tf.matmul(W[l], A[l-1]) + b[l], in that order")
-ERROR_HINTS = (
-    ("not compatible with eager execution", "TensorFlow 2 runs eagerly outside a graph: build inside "
-     "`with tf.Graph().as_default():` (the grader calls each function inside a fresh graph)"),
-    ("clear nested graphs", "the grader already calls your function inside a fresh graph: use "
-     "`with tf.Graph().as_default():` instead of v1.reset_default_graph()"),
-    ("module 'tensorflow' has no attribute", "TensorFlow 2 keeps the 1.x graph API under tf.compat.v1: "
-     "write v1.placeholder, v1.Session, v1.get_variable, ... (v1 = tf.compat.v1)"),
-    ("Matrix size-incompatible", MATMUL_HINT),
-    ("Dimensions must be equal", MATMUL_HINT),
-    ("as a Python `bool`", "`training` is a tensor, not a Python bool: pick the branch with "
-     "tf.cond(training, lambda: ..., lambda: ...)"),
-    ("Cannot feed value of shape", "build the graph from the data: n_x, m = X_train.shape and "
-     "n_y = Y_train.shape[0], with placeholders of shape [n_x, None] and [n_y, None]"),
-    ("uninitialized", "run sess.run(v1.global_variables_initializer()) before reading any variable"),
-    ("already exists", "a variable was made twice in one graph: make each variable once, inside "
-     "`with tf.Graph().as_default():`"),
-    ("KeyError", "parameters names its entries W1, b1, W2, ... (with batch norm: gamma1, beta1, "
-     "moving_mean1, moving_variance1 instead of b1 in the hidden layers)"),
-)
-
-
-def _error_hint(err: BaseException) -> str | None:
-    text = f"{type(err).__name__}: {err}"
-    return next((hint for key, hint in ERROR_HINTS if key in text), None)
-
-
-def _describe(err: BaseException) -> str:
-    """"TypeError: the first line of its message"."""
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {(lines[0] if lines else '')[:300]}"
-
-
-# ------------------------------------------------------------------ describing values
-
-
-SINGULAR = {"classes": "class", "examples": "example", "units": "unit", "features": "feature",
-            "rows": "row", "columns": "column", "samples": "sample", "minibatches": "minibatch"}
-
-
-def _noun(name: str, n: int) -> str:
-    """`name` ("units in layer 1") agreeing with n: "1 unit in layer 1"."""
-    first, _, rest = name.partition(" ")
-    word = SINGULAR.get(first, first) if n == 1 else first
-    return f"{word} {rest}".strip()
-
-
-def _plural(noun: str) -> str:
-    return next((p for p, s in SINGULAR.items() if s == noun), noun + "s")
-
-
-def _shape_words(shape: tuple, axes: Sequence[str]) -> str:
-    """(6, 4) with ("classes", "examples") -> "6 classes x 4 examples, one column per example"."""
-    if shape == ():
-        return "a single number"
-    if len(axes) != len(shape):
-        return ""
-    words = " x ".join(f"any number of {axis}" if n is None else f"{n} {_noun(axis, n)}"
-                       for n, axis in zip(shape, axes, strict=True))
-    return words + (", one column per example" if axes[-1] == "examples" and len(shape) == 2 else "")
-
-
-def _shape_message(expected: tuple, got: tuple | None, axes: Sequence[str] = ()) -> str:
-    """"expected shape (6, 4): 6 classes x 4 examples, ...; got (4, 6), looks transposed"."""
-    words = _shape_words(expected, axes)
-    message = f"expected shape {expected}{': ' + words if words else ''}; "
-    if got is None:
-        return message + "got a tensor of unknown shape"
-    message += f"got {got}"
-    if len(expected) == 2 and expected[0] != expected[1] and got == expected[::-1]:
-        return message + ", looks transposed"
-    if None not in expected and None not in got and got and math.prod(got) == math.prod(expected):
-        return message + ", the right number of values in another shape"
-    return message
-
-
-def _is_symbolic(value: Any) -> bool:
-    return isinstance(value, (tf.Tensor, tf.Variable, tf.Operation))
-
-
-def _kind(value: Any) -> str:
-    """A few words for what a value is: "a tuple of 3", "an array of shape (4, 6)"."""
-    if value is None:
-        return "None"
-    if _is_symbolic(value):
-        shape = getattr(value, "shape", None)
-        return f"a {type(value).__name__} {value.name!r}" + ("" if shape is None else f" of shape {shape}")
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    if isinstance(value, (list, tuple, dict)):
-        return f"a {type(value).__name__} of {len(value)}"
-    name = type(value).__name__
-    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
-
-
-def _fmt(array: np.ndarray) -> str:
-    """An array on one short line."""
-    text = np.array2string(np.asarray(array), precision=4, threshold=12, edgeitems=2, separator=", ",
-                           max_line_width=10**6)
-    return " ".join(text.split())
-
-
-def _item_name(level: str | tuple[str, ...], i: int) -> str:
-    return level[i] if isinstance(level, tuple) else f"{level} {i + 1}"
-
-
-def _count(n: int, level: str | tuple[str, ...]) -> str:
-    if isinstance(level, tuple):
-        return f"{len(level)} items ({', '.join(level)})"
-    return f"{n} {level if n == 1 else _plural(level)}"
-
-
-def _difference(expected: Any, got: Any, axes: Sequence[str] = (), levels: Sequence = (),
-                exact: bool = False) -> str | None:
-    """None when `got` matches `expected`, else the first difference in words.
-
-    Lists, tuples and dicts are compared item by item; `levels` names the items of each
-    nesting level (a noun such as "minibatch", or a tuple of names); arrays compare by
-    shape (described with `axes`) and then values (to RTOL/ATOL, or exactly).
-    """
-    if isinstance(expected, Mapping):
-        if not isinstance(got, Mapping):
-            return f"expected a dict with keys {sorted(expected)}, got {_kind(got)}"
-        missing = [key for key in expected if key not in got]
-        if missing:
-            return f"missing keys {missing}"
-        return next((f"{key}: {problem}" for key in expected
-                     if (problem := _difference(expected[key], got[key], axes, levels, exact))), None)
-    if isinstance(expected, (list, tuple)):
-        level, rest = (levels[0], levels[1:]) if levels else ("item", ())
-        if not isinstance(got, (list, tuple)):
-            return f"expected a {type(expected).__name__} of {_count(len(expected), level)}, got {_kind(got)}"
-        if len(got) != len(expected):
-            return f"expected {_count(len(expected), level)}, got {len(got)}"
-        pairs = enumerate(zip(expected, got, strict=True))
-        return next((f"{_item_name(level, i)}: {problem}" for i, (e, g) in pairs
-                     if (problem := _difference(e, g, axes, rest, exact))), None)
-    if _is_symbolic(got):
-        return f"returned {_kind(got)}, not its value: evaluate it with sess.run"
-    try:
-        got_array = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return f"expected numbers, got {_kind(got)}"
-    expected_array = np.asarray(expected, dtype=float)
-    if got_array.shape != expected_array.shape:
-        return _shape_message(expected_array.shape, got_array.shape, axes)
-    same = (np.array_equal(got_array, expected_array) if exact
-            else np.allclose(got_array, expected_array, rtol=RTOL, atol=ATOL))
-    return None if same else f"expected {_fmt(expected_array)}, got {_fmt(got_array)}"
+# ------------------------------------------------------------------ comparing with the reference
 
 
 def _matches(mistake: Mistake, args: tuple, got: Any, **how) -> bool:
     """Whether `got` is what `mistake` produces on `args`."""
     try:
-        return _difference(mistake.wrong(*args), got, **how) is None
+        return difference(mistake.wrong(*args), got, **how) is None
     except Exception:  # a mistake that cannot even be computed on these inputs is not this one
         return False
 
@@ -256,7 +127,7 @@ def _matches(mistake: Mistake, args: tuple, got: Any, **how) -> bool:
 def _compare(report: Report, label: str, expected: Any, got: Any, mistakes: Sequence[Mistake] = (),
              args: tuple = (), **how) -> bool:
     """Check `got` against `expected`; on a difference, name the typical mistake it matches."""
-    problem = _difference(expected, got, **how)
+    problem = difference(expected, got, **how)
     if problem is None:
         return True
     mistake = next((m for m in mistakes if _matches(m, args, got, **how)), None)
@@ -272,7 +143,7 @@ def _compare(report: Report, label: str, expected: Any, got: Any, mistakes: Sequ
 
 def _evaluate(value: Any) -> Any:
     """NumPy values of whatever tensors `value` holds (variables initialized); other values as they are."""
-    tensors = [t for t in tf.nest.flatten(value) if _is_symbolic(t)]
+    tensors = [t for t in tf.nest.flatten(value) if is_symbolic(t)]
     if not tensors:
         return value
     graph = tensors[0].graph
@@ -312,216 +183,11 @@ def _value_check(reference: Candidate, cases: Sequence[Case], mistakes: Sequence
     return check
 
 
-# ------------------------------------------------------------------ NumPy versions of typical mistakes
-
-
-def _log_softmax(Z: np.ndarray, axis: int) -> np.ndarray:
-    Z = Z - Z.max(axis=axis, keepdims=True)
-    return Z - np.log(np.exp(Z).sum(axis=axis, keepdims=True))
-
-
-def _np_forward(X: np.ndarray, parameters: dict, hidden_relu: bool = True, last_relu: bool = False,
-                softmax_axis: int | None = None) -> np.ndarray:
-    """LINEAR -> RELU ... -> LINEAR in NumPy, with the ReLUs and a final softmax switchable."""
-    L = reference_model.num_layers(parameters)
-    A = X
-    for l in range(1, L + 1):
-        Z = parameters[f"W{l}"] @ A + parameters[f"b{l}"]
-        A = np.maximum(Z, 0) if (last_relu if l == L else hidden_relu) else Z
-    return A if softmax_axis is None else np.exp(_log_softmax(A, softmax_axis))
-
-
-def _np_cost(ZL: np.ndarray, Y: np.ndarray, swapped: bool, transposed: bool, reduce: str) -> Any:
-    """softmax_cross_entropy_with_logits as a candidate may have called it."""
-    logits, labels = (Y, ZL) if swapped else (ZL, Y)
-    axis = 0 if transposed else 1  # the function's softmax runs over the last axis it is given
-    losses = -(labels * _log_softmax(logits, axis)).sum(axis=axis)
-    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduce]
-
-
-def _np_minibatches(X: np.ndarray, Y: np.ndarray, size: int, seed: int, shuffle_x: bool = True,
-                    shuffle_y: bool = True, partial: bool = True, empty_tail: bool = False) -> list:
-    """The course's minibatches, with the usual slips switchable."""
-    m = X.shape[1]
-    permutation = minibatch_permutation(m, seed)
-    X, Y = (X[:, permutation] if shuffle_x else X), (Y[:, permutation] if shuffle_y else Y)
-    starts = list(range(0, m - m % size, size))
-    if m % size and partial:
-        starts.append(m - m % size)
-    if empty_tail and not m % size:
-        starts.append(m)
-    return [(X[:, k:k + size], Y[:, k:k + size]) for k in starts]
-
-
-def _seeded_linear(order: Sequence[str], add_b: bool = True) -> np.ndarray:
-    """Y = WX + b with X (3, 1), W (4, 3), b (4, 1) drawn after np.random.seed(1) in `order`."""
-    shapes = {"X": (3, 1), "W": (4, 3), "b": (4, 1)}
-    np.random.seed(1)
-    drawn = {name: np.random.randn(*shapes[name]) for name in order}
-    return drawn["W"] @ drawn["X"] + (drawn["b"] if add_b else 0)
-
-
-# ------------------------------------------------------------------ exercise data
-
-
-def _rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng(seed)
-
-
-def _network(dims: Sequence[int], seed: int, batch_norm: bool = False) -> dict[str, np.ndarray]:
-    """Fixed float32 parameters of a network; with batch_norm, the hidden layers get gamma, beta and
-    moving averages (variances in [0.5, 2]) instead of b."""
-    rng, params, L = _rng(seed), {}, len(dims) - 1
-    for l in range(1, L + 1):
-        n = dims[l]
-        params[f"W{l}"] = rng.normal(0, 0.6, (n, dims[l - 1]))
-        if batch_norm and l < L:
-            params.update({f"gamma{l}": 1 + 0.3 * rng.normal(size=(n, 1)),
-                           f"beta{l}": rng.normal(0, 0.5, (n, 1)),
-                           f"moving_mean{l}": rng.normal(0, 0.5, (n, 1)),
-                           f"moving_variance{l}": rng.uniform(0.5, 2.0, (n, 1))})
-        else:
-            params[f"b{l}"] = rng.normal(0, 0.5, (n, 1))
-    return {key: value.astype(np.float32) for key, value in params.items()}
-
-
-def _one_hot(labels: Sequence[int], C: int) -> np.ndarray:
-    return convert_to_one_hot(np.asarray(labels), C)
-
-
-def _blobs(m: int, n_x: int, C: int, rng: np.random.Generator, centres: np.ndarray) -> tuple:
-    """Separable data: X (n_x, m) around the C centres, one-hot Y (C, m)."""
-    labels = rng.integers(0, C, size=m)
-    X = (centres[labels] + rng.normal(0, 0.5, size=(m, n_x))).T.astype(np.float32)
-    return X, convert_to_one_hot(labels, C)
-
-
-def _course_cost_inputs() -> tuple[np.ndarray, np.ndarray]:
-    return 1 / (1 + np.exp(-np.array([0.2, 0.4, 0.7, 0.9]))), np.array([0.0, 0.0, 1.0, 1.0])
-
-
-LINEAR_CASES = (Case("linear_function()", ()),)
-SIGMOID_CASES = (Case("sigmoid(0)", (0.0,)), Case("sigmoid(12)", (12.0,)),
-                 Case("sigmoid(z) for z = [-2, 0, 3]", (np.array([-2.0, 0.0, 3.0]),)))
-COST_CASES = (Case("cost(sigmoid([0.2, 0.4, 0.7, 0.9]), labels=[0, 0, 1, 1])", _course_cost_inputs()),
-              Case("cost(logits=[-1.5, 0.3, 2.0], labels=[1, 0, 1])",
-                   (np.array([-1.5, 0.3, 2.0]), np.array([1.0, 0.0, 1.0]))))
-ONE_HOT_CASES = tuple(Case(f"one_hot_matrix(labels={labels}, C={C})", (np.array(labels), C))
-                      for labels, C in (([1, 2, 3, 0, 2, 1], 4), ([0, 5, 2, 5], 6)))
-ONES_CASES = tuple(Case(f"ones({shape})", (shape,)) for shape in ((3,), (2, 3)))
-FORWARD_CASES = tuple(
-    Case(f"forward_propagation(X {(dims[0], m)}, parameters of a {'-'.join(map(str, dims))} network)",
-         (_rng(seed).normal(size=(dims[0], m)).astype(np.float32), _network(dims, seed)))
-    for dims, m, seed in (((10, 7, 5, 4), 6, 0), ((6, 5, 4, 3), 5, 1)))
-COMPUTE_COST_CASES = tuple(
-    Case(f"compute_cost(ZL {(C, m)}, Y {(C, m)})",
-         ((2 * _rng(seed).normal(size=(C, m))).astype(np.float32),
-          _one_hot(_rng(seed + 1).integers(0, C, m), C)))
-    for C, m, seed in ((4, 6, 0), (6, 3, 2)))
-MINIBATCH_CASES = tuple(
-    Case(f"random_mini_batches(X {(n_x, m)}, Y {(n_y, m)}, mini_batch_size={size}, seed={seed})",
-         (np.arange(n_x * m, dtype=float).reshape(n_x, m), _rng(seed).integers(0, 2, (n_y, m)).astype(float),
-          size, seed))
-    for n_x, n_y, m, size, seed in ((4, 1, 148, 64, 0), (3, 2, 12, 4, 1), (2, 3, 10, 3, 7)))
-PLACEHOLDER_SIZES = ((12288, 6), (5, 3))
-LAYER_DIMS = ((12288, 25, 12, 6), (10, 7, 3))
-BN_DIMS, BN_EXAMPLES = (6, 5, 4, 3), 8
-BN_MOMENTUM = 0.99
-
-
-# ------------------------------------------------------------------ typical mistakes
-
-LOGITS_HINT = ("return Z[L], the last LINEAR output, as it is: the softmax is applied inside compute_cost "
-               "by softmax_cross_entropy_with_logits")
-LINEAR_MISTAKES = (
-    Mistake("b was not added", "Y = tf.add(tf.matmul(W, X), b)", lambda: _seeded_linear("XWb", add_b=False)),
-    *(Mistake(f"the values were drawn in the order {', '.join(order)}",
-              "draw X (3, 1), then W (4, 3), then b (4, 1): np.random.randn gives different numbers in "
-              "another order", lambda order=order: _seeded_linear(order))
-      for order in itertools.permutations("XWb") if order != tuple("XWb")),
-)
-COST_MISTAKES = (
-    Mistake("labels and logits look swapped",
-            "pass them by keyword: tf.nn.sigmoid_cross_entropy_with_logits(logits=z, labels=y), feeding the "
-            "logits to z and the labels to y", lambda logits, labels: basics.cost(labels, logits)),
-    Mistake("the sigmoid was applied to the logits first",
-            "feed the logits as they are: sigmoid_cross_entropy_with_logits applies the sigmoid itself",
-            lambda logits, labels: basics.cost(1 / (1 + np.exp(-np.asarray(logits))), labels)),
-    Mistake("returned the mean loss", "return one loss per element, not their mean",
-            lambda logits, labels: np.mean(basics.cost(logits, labels))),
-)
-ONE_HOT_MISTAKES = (
-    Mistake("returned (m, C), one row per example",
-            "tf.one_hot(labels, C, axis=0): axis=0 puts the C classes on the rows, one column per example",
-            lambda labels, C: basics.one_hot_matrix(labels, C).T),
-)
-FORWARD_MISTAKES = (
-    Mistake("no ReLU between the layers", "A[l] = tf.nn.relu(Z[l]) after every hidden layer; only the "
-            "last layer stays linear", lambda X, p: _np_forward(X, p, hidden_relu=False)),
-    Mistake("a ReLU on the output layer", LOGITS_HINT, lambda X, p: _np_forward(X, p, last_relu=True)),
-    *(Mistake("softmax applied to the output", LOGITS_HINT,
-              lambda X, p, axis=axis: _np_forward(X, p, softmax_axis=axis)) for axis in (0, 1)),
-)
-COST_SLIPS = {  # a slip in compute_cost -> (what, hint)
-    "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("
-                "logits=tf.transpose(ZL), labels=tf.transpose(Y))"),
-    "transpose": ("no tf.transpose, so the softmax runs over the examples instead of the classes",
-                  "the function wants one row per example: pass tf.transpose(ZL) and tf.transpose(Y)"),
-    "sum": ("tf.reduce_sum instead of tf.reduce_mean", "the cost is the mean over the m examples, "
-            "J = 1/m sum_i L(i): use tf.reduce_mean, not tf.reduce_sum"),
-    "none": ("no tf.reduce_mean, so one loss per example", "wrap the per-example losses in tf.reduce_mean"),
-}
-
-
-def _compute_cost_mistakes() -> Iterator[Mistake]:
-    """Every combination of the slips in COST_SLIPS (the correct one left out)."""
-    settings = itertools.product((False, True), (True, False), ("mean", "sum", "none"))
-    for swapped, transposed, reduce in settings:
-        slips = [slip for slip, on in (("swapped", swapped), ("transpose", not transposed),
-                                       (reduce, reduce != "mean")) if on]
-        if slips:
-            yield Mistake(" and ".join(COST_SLIPS[s][0] for s in slips),
-                          "; ".join(COST_SLIPS[s][1] for s in slips),
-                          lambda ZL, Y, s=swapped, t=transposed, r=reduce: _np_cost(ZL, Y, s, t, r))
-
-
-MINIBATCH_SLIPS = (  # (what, hint, the slip as options of _np_minibatches)
-    ("the last, smaller minibatch is missing", "after the floor(m / mini_batch_size) full minibatches, add "
-     "one more with the m % mini_batch_size columns left", {"partial": False}),
-    ("an empty minibatch at the end", "add the last minibatch only when m % mini_batch_size != 0",
-     {"empty_tail": True}),
-    ("the columns were not shuffled", "np.random.seed(seed); permutation = list(np.random.permutation(m)); "
-     "then X[:, permutation] and Y[:, permutation]", {"shuffle_x": False, "shuffle_y": False}),
-    ("Y was not shuffled along with X", "shuffle Y with the same permutation as X: "
-     "Y[:, permutation].reshape((n_y, m))", {"shuffle_y": False}),
-)
-MINIBATCH_MISTAKES = tuple(
-    Mistake(what, hint, lambda X, Y, size, seed, o=options: _np_minibatches(X, Y, size, seed, **o))
-    for what, hint, options in MINIBATCH_SLIPS)
-
-
 # ------------------------------------------------------------------ graph-building exercises
 
 
 PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[n_x, None], name='X'), Y likewise with n_y: "
                     "one column per example, None leaves the number of examples open")
-
-
-def _placeholder_problem(tensor: Any, n: int, axis: str) -> str | None:
-    """What is wrong with a placeholder that should be float32 of shape [n, None]."""
-    if not isinstance(tensor, tf.Tensor):
-        return f"expected a placeholder tensor, got {_kind(tensor)}"
-    if tensor.op.type != "Placeholder":
-        return f"expected a v1.placeholder, got the output of a {tensor.op.type} op"
-    if tensor.dtype != tf.float32:
-        return f"dtype {tensor.dtype.name}, expected float32"
-    got = tuple(tensor.shape.as_list()) if tensor.shape.rank is not None else None
-    if got == (n, None):
-        return None
-    message = _shape_message((n, None), got, (axis, "examples"))
-    if got is not None and len(got) == 2 and got[0] == n:
-        message += ", a fixed number of examples: None lets a minibatch of any size through"
-    return message
 
 
 def _check_create_placeholders(candidate: Candidate, report: Report) -> None:
@@ -530,27 +196,11 @@ def _check_create_placeholders(candidate: Candidate, report: Report) -> None:
         with tf.Graph().as_default():
             result = candidate(n_x, n_y)
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
-            report.fail(f"{label}: expected a pair (X, Y), got {_kind(result)}")
+            report.fail(f"{label}: expected a pair (X, Y), got {kind(result)}")
             continue
         for name, tensor, n, axis in (("X", result[0], n_x, "features"), ("Y", result[1], n_y, "classes")):
-            if problem := _placeholder_problem(tensor, n, axis):
+            if problem := placeholder_problem(tensor, n, axis):
                 report.fail(f"{label}: {name}: {problem}", PLACEHOLDER_HINT)
-
-
-GLOROT_HINT = ("W{l} = v1.get_variable('W{l}', [layer_dims[l], layer_dims[l-1]], "
-               "initializer=v1.glorot_uniform_initializer(seed=1))")
-# (key prefix, test of the initial values, message when the test fails, hint)
-INIT_RULES = (
-    ("W", lambda w, bound: np.ptp(w) > 0,
-     lambda key, w, bound: f"{key} starts with all entries equal to {w.flat[0]:.3g}: every unit would "
-                           "compute the same thing, so symmetry is never broken", GLOROT_HINT),
-    ("W", lambda w, bound: np.abs(w).max() <= bound * (1 + 1e-6),
-     lambda key, w, bound: f"{key} has values up to {np.abs(w).max():.3g}, beyond the Glorot/Xavier bound "
-                           f"sqrt(6 / (fan_in + fan_out)) = {bound:.3g}", GLOROT_HINT),
-    ("b", lambda b, bound: not np.any(b),
-     lambda key, b, bound: f"{key} should start at zeros, got values up to {np.abs(b).max():.3g}",
-     "b{l} = v1.get_variable('b{l}', [layer_dims[l], 1], initializer=v1.zeros_initializer())"),
-)
 
 
 def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
@@ -562,7 +212,7 @@ def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
         with tf.Graph().as_default():
             parameters = candidate(list(dims))
             if not isinstance(parameters, Mapping):
-                report.fail(f"{label}: expected a dict of variables, got {_kind(parameters)}")
+                report.fail(f"{label}: expected a dict of variables, got {kind(parameters)}")
                 continue
             missing = [key for key in expected if key not in parameters]
             if missing:
@@ -573,7 +223,7 @@ def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
             value, l = np.asarray(values[key], dtype=float), int(key[1:])
             if value.shape != shape:
                 axes = (f"units in layer {l}", f"units in layer {l - 1}" if key[0] == "W" else "columns")
-                report.fail(f"{label}: {key}: {_shape_message(shape, value.shape, axes)}", GLOROT_HINT)
+                report.fail(f"{label}: {key}: {shape_message(shape, value.shape, axes)}", GLOROT_HINT)
                 continue
             bound = math.sqrt(6 / (dims[l] + dims[l - 1]))
             for prefix, test, message, hint in INIT_RULES:
@@ -581,6 +231,7 @@ def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
                     report.fail(f"{label}: {message(key, value, bound)}", hint)
 
 
+BN_MOMENTUM = 0.99
 UPDATE_OPS_HINT = ("for moving_mean and moving_variance make op = moving.assign(0.99 * moving + "
                    "0.01 * batch_stat) and v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, op); "
                    "the train op runs them under "
@@ -611,8 +262,7 @@ def _run_bn(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
 
 
 def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
-    X = _rng(3).normal(1.0, 2.0, size=(BN_DIMS[0], BN_EXAMPLES)).astype(np.float32)
-    params = _network(BN_DIMS, seed=4, batch_norm=True)
+    X, params = bn_inputs()
     expected, _ = _run_bn(_reference_bn, X, params)
     got, n_updates = _run_bn(candidate, X, params)
     modes = (("training", "test", "mu and sigma^2 of the minibatch in training mode"),
@@ -627,33 +277,19 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
     if not n_updates:
         report.fail("update ops not added: the tf.compat.v1.GraphKeys.UPDATE_OPS collection is empty, so "
                     "moving_mean and moving_variance never move", UPDATE_OPS_HINT)
-    elif _difference(initial, got["moving"]) is None:
+    elif difference(initial, got["moving"]) is None:
         report.fail("running the UPDATE_OPS collection left moving_mean and moving_variance unchanged",
                     UPDATE_OPS_HINT)
     else:
         flipped = Mistake(f"the momentum is the wrong way round ({1 - BN_MOMENTUM:g} * old + "
-                          f"{BN_MOMENTUM:g} * batch)", UPDATE_OPS_HINT, lambda: {
-                              key: (1 - BN_MOMENTUM) * initial[key] + BN_MOMENTUM * batch
-                              for key, new in expected["moving"].items()
-                              for batch in [(new - BN_MOMENTUM * initial[key]) / (1 - BN_MOMENTUM)]})
+                          f"{BN_MOMENTUM:g} * batch)", UPDATE_OPS_HINT,
+                          lambda: momentum_flipped(initial, expected["moving"], BN_MOMENTUM))
         _compare(report, f"moving averages after running UPDATE_OPS once ({BN_MOMENTUM:g} * old + "
                  f"{1 - BN_MOMENTUM:g} * batch)", expected["moving"], got["moving"], (flipped,),
                  axes=("units", "columns"))
 
 
 # ------------------------------------------------------------------ hyperparameter sampling
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """A sampler exercise: the ranges it is called with and how its samples must spread.
-
-    ranges: (low, high, n, seed, bin edges); each bin should get the same share of the samples.
-    """
-
-    ranges: tuple[tuple[float, float, int, int, tuple[float, ...]], ...]
-    linear_note: str  # why sampling on a linear scale is wrong here
-    outside_hint: str
 
 
 def _tune_sampler(scale: str) -> Candidate:
@@ -665,23 +301,9 @@ def _tune_sampler(scale: str) -> Candidate:
     return sample
 
 
-SAMPLINGS = {
-    "sample_learning_rate": Sampling(
-        ((1e-4, 1.0, 4000, 0, (1e-4, 1e-3, 1e-2, 1e-1, 1.0)), (1e-3, 1e-1, 4000, 1, (1e-3, 1e-2, 1e-1))),
-        "; almost every trial would get one of the largest learning rates",
-        "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]"),
-    "sample_beta": Sampling(
-        ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
-        "; the values near 1, where beta matters most (it averages over about 1/(1 - beta) steps), are "
-        "rarely tried",
-        "return beta = 1 - 10**r: r is the exponent of 1 - beta, "
-        "uniform in [log10(1 - high), log10(1 - low)]"),
-}
-
-
 def _numbers(value: Any) -> np.ndarray | None:
     """value as a float array; None when it is not numbers."""
-    if _is_symbolic(value):
+    if is_symbolic(value):
         return None
     try:
         return np.asarray(value, dtype=float)
@@ -739,13 +361,6 @@ def _reference_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarra
     return model(X_train, Y_train, X_test, Y_test, learning_rate, num_epochs, minibatch_size, print_cost)
 
 
-def _model_data(n_x: int = 20, C: int = 3, m_train: int = 120, m_test: int = 60) -> tuple:
-    """Separable synthetic (X_train, Y_train, X_test, Y_test), examples as columns."""
-    rng = _rng(0)
-    centres = rng.normal(0, 2, size=(C, n_x))
-    return (*_blobs(m_train, n_x, C, rng, centres), *_blobs(m_test, n_x, C, rng, centres))
-
-
 def _costs(history: Any) -> np.ndarray | None:
     """Per-epoch costs from a History (its .costs) or a plain list; None when there are none."""
     try:
@@ -756,7 +371,7 @@ def _costs(history: Any) -> np.ndarray | None:
 
 
 def _check_model(candidate: Candidate, report: Report) -> None:
-    X_train, Y_train, X_test, Y_test = _model_data()
+    X_train, Y_train, X_test, Y_test = model_data()
     (n_x, _), C = X_train.shape, Y_train.shape[0]
     label = f"model(X_train {X_train.shape}, {C} separable classes, {MODEL_SETTINGS['num_epochs']} epochs)"
     with tf.Graph().as_default():
@@ -764,9 +379,9 @@ def _check_model(candidate: Candidate, report: Report) -> None:
     parameters, history = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
     if not isinstance(parameters, Mapping) or "W1" not in parameters:
         report.fail(f"{label}: expected the trained parameters (a dict with W1, b1, ...) or (parameters, "
-                    f"history), got {_kind(result)}", "return parameters = sess.run(parameters)")
+                    f"history), got {kind(result)}", "return parameters = sess.run(parameters)")
         return
-    if any(_is_symbolic(value) for value in parameters.values()):
+    if any(is_symbolic(value) for value in parameters.values()):
         report.fail(f"{label}: the parameters are tensors, not their trained values",
                     "parameters = sess.run(parameters) while the session is still open, then return them")
         return
@@ -850,7 +465,7 @@ _EXERCISES: dict[str, Exercise] = {
         "moving_mean, moving_variance in test mode (tf.cond); Z_tilde = gamma (Z - mu) / sqrt(var + 1e-3) + "
         "beta; A = relu(Z_tilde); plus the moving-average updates in UPDATE_OPS"),
     "compute_cost": Exercise(
-        _value_check(reference_model.compute_cost, COMPUTE_COST_CASES, tuple(_compute_cost_mistakes()),
+        _value_check(reference_model.compute_cost, COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES,
                      adapt=_on_constants),
         "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(ZL), "
         "labels=tf.transpose(Y)))"),
@@ -878,18 +493,18 @@ def _run_checks(exercise: Exercise, candidate: Any) -> Report:
     """Run an exercise's checks on a candidate; whatever goes wrong ends up in the report."""
     report = Report()
     if not callable(candidate):
-        report.fail(f"expected a function, got {_kind(candidate)}")
+        report.fail(f"expected a function, got {kind(candidate)}")
         return report
     try:
         exercise.check(_guard(candidate), report)
     except _Blank:
         return Report([BLANK])
     except _CandidateError as err:
-        report.fail(f"raised {_describe(err.error)}", _error_hint(err.error))
+        report.fail(f"raised {describe_error(err.error)}", error_hint(err.error))
     except tf.errors.OpError as err:
-        report.fail(f"running the graph failed with {_describe(err)}", _error_hint(err))
+        report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err))
     except Exception as err:
-        report.fail(f"could not check the result ({_describe(err)})", _error_hint(err))
+        report.fail(f"could not check the result ({describe_error(err)})", error_hint(err))
     return report
 
 

@@ -1,0 +1,192 @@
+"""The grader's wording: what an exception hints at, shapes and values in words, and the first
+difference between an expected answer and a candidate's.
+
+Nothing here runs a candidate or knows an exercise; tfsigns.grader calls it to word its reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+RTOL, ATOL = 1e-4, 1e-5
+
+# ------------------------------------------------------------------ exceptions
+
+
+MATMUL_HINT = ("check the shapes: W[l] is (n_l, n_{l-1}) and A[l-1] is (n_{l-1}, m), "
+               "so Z[l] = tf.matmul(W[l], A[l-1]) + b[l], in that order")
+# (substring of "ExceptionType: message", hint) for exceptions a candidate typically raises.
+ERROR_HINTS = (
+    ("not compatible with eager execution", "TensorFlow 2 runs eagerly outside a graph: build inside "
+     "`with tf.Graph().as_default():` (the grader calls each function inside a fresh graph)"),
+    ("clear nested graphs", "the grader already calls your function inside a fresh graph: use "
+     "`with tf.Graph().as_default():` instead of v1.reset_default_graph()"),
+    ("module 'tensorflow' has no attribute", "TensorFlow 2 keeps the 1.x graph API under tf.compat.v1: "
+     "write v1.placeholder, v1.Session, v1.get_variable, ... (v1 = tf.compat.v1)"),
+    ("Matrix size-incompatible", MATMUL_HINT),
+    ("Dimensions must be equal", MATMUL_HINT),
+    ("as a Python `bool`", "`training` is a tensor, not a Python bool: pick the branch with "
+     "tf.cond(training, lambda: ..., lambda: ...)"),
+    ("Cannot feed value of shape", "build the graph from the data: n_x, m = X_train.shape and "
+     "n_y = Y_train.shape[0], with placeholders of shape [n_x, None] and [n_y, None]"),
+    ("uninitialized", "run sess.run(v1.global_variables_initializer()) before reading any variable"),
+    ("already exists", "a variable was made twice in one graph: make each variable once, inside "
+     "`with tf.Graph().as_default():`"),
+    ("KeyError", "parameters names its entries W1, b1, W2, ... (with batch norm: gamma1, beta1, "
+     "moving_mean1, moving_variance1 instead of b1 in the hidden layers)"),
+)
+
+
+def error_hint(err: BaseException) -> str | None:
+    """The hint of ERROR_HINTS for this exception, if one fits."""
+    text = f"{type(err).__name__}: {err}"
+    return next((hint for key, hint in ERROR_HINTS if key in text), None)
+
+
+def describe_error(err: BaseException) -> str:
+    """"TypeError: the first line of its message"."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {(lines[0] if lines else '')[:300]}"
+
+
+# ------------------------------------------------------------------ shapes and values in words
+
+
+SINGULAR = {"classes": "class", "examples": "example", "units": "unit", "features": "feature",
+            "rows": "row", "columns": "column", "samples": "sample", "minibatches": "minibatch"}
+
+
+def _noun(name: str, n: int) -> str:
+    """`name` ("units in layer 1") agreeing with n: "1 unit in layer 1"."""
+    first, _, rest = name.partition(" ")
+    word = SINGULAR.get(first, first) if n == 1 else first
+    return f"{word} {rest}".strip()
+
+
+def _plural(noun: str) -> str:
+    """"minibatch" -> "minibatches", "item" -> "items"."""
+    return next((p for p, s in SINGULAR.items() if s == noun), noun + "s")
+
+
+def _shape_words(shape: tuple, axes: Sequence[str]) -> str:
+    """(6, 4) with ("classes", "examples") -> "6 classes x 4 examples, one column per example"."""
+    if shape == ():
+        return "a single number"
+    if len(axes) != len(shape):
+        return ""
+    words = " x ".join(f"any number of {axis}" if n is None else f"{n} {_noun(axis, n)}"
+                       for n, axis in zip(shape, axes, strict=True))
+    return words + (", one column per example" if axes[-1] == "examples" and len(shape) == 2 else "")
+
+
+def shape_message(expected: tuple, got: tuple | None, axes: Sequence[str] = ()) -> str:
+    """"expected shape (6, 4): 6 classes x 4 examples, ...; got (4, 6), looks transposed"."""
+    words = _shape_words(expected, axes)
+    message = f"expected shape {expected}{': ' + words if words else ''}; "
+    if got is None:
+        return message + "got a tensor of unknown shape"
+    message += f"got {got}"
+    if len(expected) == 2 and expected[0] != expected[1] and got == expected[::-1]:
+        return message + ", looks transposed"
+    if None not in expected and None not in got and got and math.prod(got) == math.prod(expected):
+        return message + ", the right number of values in another shape"
+    return message
+
+
+def is_symbolic(value: Any) -> bool:
+    """Whether value is a graph tensor, variable or op rather than a value."""
+    return isinstance(value, (tf.Tensor, tf.Variable, tf.Operation))
+
+
+def kind(value: Any) -> str:
+    """A few words for what a value is: "a tuple of 3", "an array of shape (4, 6)"."""
+    if value is None:
+        return "None"
+    if is_symbolic(value):
+        shape = getattr(value, "shape", None)
+        return f"a {type(value).__name__} {value.name!r}" + ("" if shape is None else f" of shape {shape}")
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of {len(value)}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def _fmt(array: np.ndarray) -> str:
+    """An array on one short line."""
+    text = np.array2string(np.asarray(array), precision=4, threshold=12, edgeitems=2, separator=", ",
+                           max_line_width=10**6)
+    return " ".join(text.split())
+
+
+# ------------------------------------------------------------------ expected and got
+
+
+def _item_name(level: str | tuple[str, ...], i: int) -> str:
+    """Item i of a level: its name from the tuple, or "minibatch 3"."""
+    return level[i] if isinstance(level, tuple) else f"{level} {i + 1}"
+
+
+def _count(n: int, level: str | tuple[str, ...]) -> str:
+    """n items of a level: "3 minibatches", or "2 items (mini_batch_X, mini_batch_Y)"."""
+    if isinstance(level, tuple):
+        return f"{len(level)} items ({', '.join(level)})"
+    return f"{n} {level if n == 1 else _plural(level)}"
+
+
+def difference(expected: Any, got: Any, axes: Sequence[str] = (), levels: Sequence = (),
+               exact: bool = False) -> str | None:
+    """None when `got` matches `expected`, else the first difference in words: containers item by item
+    (`levels` names each level's items), arrays by shape (in words of `axes`), then values."""
+    if isinstance(expected, Mapping):
+        if not isinstance(got, Mapping):
+            return f"expected a dict with keys {sorted(expected)}, got {kind(got)}"
+        missing = [key for key in expected if key not in got]
+        if missing:
+            return f"missing keys {missing}"
+        return next((f"{key}: {problem}" for key in expected
+                     if (problem := difference(expected[key], got[key], axes, levels, exact))), None)
+    if isinstance(expected, (list, tuple)):
+        level, rest = (levels[0], levels[1:]) if levels else ("item", ())
+        if not isinstance(got, (list, tuple)):
+            return f"expected a {type(expected).__name__} of {_count(len(expected), level)}, got {kind(got)}"
+        if len(got) != len(expected):
+            return f"expected {_count(len(expected), level)}, got {len(got)}"
+        pairs = enumerate(zip(expected, got, strict=True))
+        return next((f"{_item_name(level, i)}: {problem}" for i, (e, g) in pairs
+                     if (problem := difference(e, g, axes, rest, exact))), None)
+    if is_symbolic(got):
+        return f"returned {kind(got)}, not its value: evaluate it with sess.run"
+    try:
+        got_array = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return f"expected numbers, got {kind(got)}"
+    expected_array = np.asarray(expected, dtype=float)
+    if got_array.shape != expected_array.shape:
+        return shape_message(expected_array.shape, got_array.shape, axes)
+    same = (np.array_equal(got_array, expected_array) if exact
+            else np.allclose(got_array, expected_array, rtol=RTOL, atol=ATOL))
+    return None if same else f"expected {_fmt(expected_array)}, got {_fmt(got_array)}"
+
+
+def placeholder_problem(tensor: Any, n: int, axis: str) -> str | None:
+    """What is wrong with a placeholder that should be float32 of shape [n, None]."""
+    if not isinstance(tensor, tf.Tensor):
+        return f"expected a placeholder tensor, got {kind(tensor)}"
+    if tensor.op.type != "Placeholder":
+        return f"expected a v1.placeholder, got the output of a {tensor.op.type} op"
+    if tensor.dtype != tf.float32:
+        return f"dtype {tensor.dtype.name}, expected float32"
+    got = tuple(tensor.shape.as_list()) if tensor.shape.rank is not None else None
+    if got == (n, None):
+        return None
+    message = shape_message((n, None), got, (axis, "examples"))
+    if got is not None and len(got) == 2 and got[0] == n:
+        message += ", a fixed number of examples: None lets a minibatch of any size through"
+    return message
