@@ -22,7 +22,7 @@ SPLIT_KEYS = SPLITS  # split -> (file name, x key, y key)
 # Users' machines do not set PYTHONUNBUFFERED (this one does): the subprocesses the tests start
 # must see stdout as a user's pipe does, block-buffered unless tfsigns says otherwise.
 os.environ.pop("PYTHONUNBUFFERED", None)
-# Ray, where a test starts it, stays on loopback (see tfsigns.tune.RAY_LOOPBACK); set before any
+# Ray, where a test starts it, stays on loopback (see tfsigns.executors.RAY_LOOPBACK); set before any
 # test imports Ray, which reads it once.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data
-from tfsigns import population, tune
+from tfsigns import executors, population
+from tfsigns.executors import population_executor
 from tfsigns.population import check_population, train_population
+from tfsigns.space import config_for
 from tfsigns.trainer import ConfigError, TrainConfig, train
-from tfsigns.tune import config_for, population_executor
 
 MEMBERS = [dict(learning_rate=0.01, beta1=0.9, seed=1),
            dict(learning_rate=0.003, beta1=0.95, beta2=0.99, epsilon=1e-6, lambd=0.05, seed=2),
@@ -52,7 +53,7 @@ def test_a_diverging_member_fails_alone():
 
 def test_population_executor_groups_trials(tmp_path, monkeypatch):
     """The two Adam trials without dropout train together as one population; the two dropout
-    trials, though they share an architecture, run one by one through tune.run_trial. Spies
+    trials, though they share an architecture, run one by one through executors.run_trial. Spies
     record where each trial went and let the real training run."""
     data_dir = str(FakeSigns(tmp_path, n_train=60, n_test=12).dir)
     base = TrainConfig(layers=(4,), num_epochs=3)
@@ -63,7 +64,7 @@ def test_population_executor_groups_trials(tmp_path, monkeypatch):
              for i, p in enumerate(params)]
     trial_of = [(TrainConfig(**task["config"]), task["trial"]) for task in tasks]
     populations, alone, final_costs = [], [], {}
-    real_train_population, real_run_trial = train_population, tune.run_trial
+    real_train_population, real_run_trial = train_population, executors.run_trial
 
     def train_population_spy(configs, *args, **kwargs):
         trials = [next(trial for config, trial in trial_of if config == c) for c in configs]
@@ -77,9 +78,9 @@ def test_population_executor_groups_trials(tmp_path, monkeypatch):
         alone.append(task["trial"])
         return real_run_trial(task)
 
-    for module in (population, tune):  # wherever the executor looks the names up
-        monkeypatch.setattr(module, "train_population", train_population_spy)
-    monkeypatch.setattr(tune, "run_trial", run_trial_spy)
+    # where the executor looks the names up
+    monkeypatch.setattr(population, "train_population", train_population_spy)
+    monkeypatch.setattr(executors, "run_trial", run_trial_spy)
     rows = {row["trial"]: row for row in population_executor(tasks, workers=4)}
     assert populations == [["r0-000", "r0-001"]], populations
     assert alone == ["r0-002", "r0-003"], alone

@@ -14,24 +14,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tfsigns.executors
+import tfsigns.population
 import tfsigns.train
 import tfsigns.tune
 from tests.conftest import FakeSigns, blobs
 from tests.test_settings import run_main, snapshot
 from tfsigns.checkpoint import CheckpointError
 from tfsigns.data import DataError, load_signs, train_validation_split
+from tfsigns.executors import population_executor, run_trial
 from tfsigns.files import to_json
 from tfsigns.population import train_population
+from tfsigns.space import config_for, grid_trials, parse_space
 from tfsigns.train import main as train_main
 from tfsigns.trainer import ConfigError, TrainConfig, TrainingInterrupted, not_learning, train
-from tfsigns.tune import (
-    SearchSettings,
-    config_for,
-    grid_trials,
-    parse_space,
-    population_executor,
-    run_trial,
-)
+from tfsigns.tune import SearchSettings
 from tfsigns.tune import main as tune_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +159,7 @@ def test_predict_uses_the_finished_model_not_a_newer_mid_run_checkpoint(fake_dir
 
 
 def in_process(tasks, workers):
-    return map(run_trial, tasks)
+    return map(tfsigns.executors.run_trial, tasks)
 
 
 def tune(fake_dir, out, *flags, monkeypatch):
@@ -259,7 +256,7 @@ def test_a_space_that_can_draw_a_network_too_big_for_memory_is_refused_up_front(
                                                                                 monkeypatch):
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"hidden_units": {"scale": "int", "low": 4, "high": 10**7}}))
-    monkeypatch.setattr(tfsigns.tune, "run_trial", lambda task: pytest.fail("a trial ran"))
+    monkeypatch.setattr(tfsigns.executors, "run_trial", lambda task: pytest.fail("a trial ran"))
     code, _, err = tune(fake_dir, tmp_path / "s", "--space", str(space), "--epochs", "2",
                         monkeypatch=monkeypatch)
     assert code == 2 and err.count("\n") == 1 and "parameters, about" in err and "GiB to train" in err
@@ -295,7 +292,7 @@ def test_population_honours_workers_and_yields_each_population_as_it_ends(fake_d
         yielded_before.append(len(rows))
         return real(configs, *args, **kwargs)
 
-    monkeypatch.setattr(tfsigns.tune, "train_population", spy)
+    monkeypatch.setattr(tfsigns.population, "train_population", spy)
     rows = []
     for row in population_executor(population_tasks(fake_dir, [0.01, 0.02, 0.03, 0.04, 0.05]), workers=2):
         rows.append(row)
@@ -308,7 +305,7 @@ def test_a_failing_population_falls_back_to_its_members_alone(fake_dir, monkeypa
     def out_of_memory(*args, **kwargs):
         raise MemoryError("the population does not fit")
 
-    monkeypatch.setattr(tfsigns.tune, "train_population", out_of_memory)
+    monkeypatch.setattr(tfsigns.population, "train_population", out_of_memory)
     rows = list(population_executor(population_tasks(fake_dir, [0.01, 0.02]), workers=2))
     assert [r["status"] for r in rows] == ["ok", "ok"]
 

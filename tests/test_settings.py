@@ -17,7 +17,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import tfsigns.executors
+import tfsigns.space
 import tfsigns.train
+import tfsigns.trainer
 import tfsigns.tune
 from tests.conftest import FakeSigns, copy_of, run_main, snapshot
 from tfsigns.cli import SETTINGS, origin_of
@@ -221,19 +224,19 @@ TRAINING_FAILURES = ("cost became", "the cost has stayed")  # how a trial may fa
 
 
 def in_process(tasks, workers):
-    return map(tfsigns.tune.run_trial, tasks)
+    return map(tfsigns.executors.run_trial, tasks)
 
 
 @st.composite
 def space_draws(draw):
     """A one-entry search space with any values, or a --config base setting with any value."""
-    name = draw(st.sampled_from(sorted(tfsigns.tune.TUNABLE)))
+    name = draw(st.sampled_from(sorted(tfsigns.space.TUNABLE)))
     kind = draw(st.sampled_from(["choices", "range", "config"]))
     if kind == "choices":
         return {"space": {name: {"choices": draw(st.lists(st.one_of(PLAUSIBLE.get(name, st.integers(1, 3)),
                                                                     anything()), max_size=2))}}}
     if kind == "range":
-        entry = {"scale": draw(st.one_of(st.sampled_from(tfsigns.tune.SCALES), anything())),
+        entry = {"scale": draw(st.one_of(st.sampled_from(tfsigns.space.SCALES), anything())),
                  "low": draw(anything()), "high": draw(anything())}
         return {"space": {name: draw(st.one_of(st.just(entry), anything()))}}
     field = draw(st.sampled_from(sorted(CONFIG_FIELDS - {"print_cost"})))
@@ -259,7 +262,7 @@ def test_any_search_space_or_base_setting_searches_or_is_refused_in_one_line(dra
     else:
         argv += ["--epochs", str(EPOCHS)]
     with mock.patch.object(tfsigns.tune, "local_executor", in_process), \
-            mock.patch.object(tfsigns.tune, "train", capped_train):
+            mock.patch.object(tfsigns.trainer, "train", capped_train):
         code, _, err = run_main(tfsigns.tune.main, argv)
     TRIED["tune", code] += 1
     assert "Traceback" not in err, err

@@ -10,18 +10,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeSigns
+from tfsigns.executors import run_trial
+from tfsigns.space import SpaceError, config_for, grid_trials, narrowed_box, parse_space, random_trials
 from tfsigns.trainer import TrainConfig
-from tfsigns.tune import (
-    SearchSettings,
-    SpaceError,
-    config_for,
-    grid_trials,
-    narrowed_box,
-    parse_space,
-    random_trials,
-    run_trial,
-    search,
-)
+from tfsigns.tune import SearchSettings, search
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
            "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999}}
@@ -163,7 +155,7 @@ def test_tune_cli_bad_space_one_line(tmp_path):
 
 def test_ray_backend_on_a_local_ray_instance(fake_dir, tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional dependency (pip install 'tfsigns[ray]')")
-    from tfsigns.tune import ray_executor
+    from tfsigns.executors import ray_executor
     rows = list(ray_executor([task(fake_dir, learning_rate=lr) | {"trial": f"r0-00{i}"}
                               for i, lr in enumerate((0.01, 0.001))], workers=2))
     assert sorted(r["trial"] for r in rows) == ["r0-000", "r0-001"] and all(r["status"] == "ok" for r in rows)

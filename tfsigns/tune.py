@@ -12,430 +12,49 @@ files and refreshed learning curve (tfsigns.monitor).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
-import itertools
 import json
-import math
 import os
-import signal
-import socket
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, replace
-from multiprocessing import get_context
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tfsigns.cli import HelpFormatter, Parser, check_settings, line_buffered_output, positive, read_settings
-from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
+from tfsigns.data import DataError, find_data_dir
+from tfsigns.executors import (
+    RAY_START,
+    check_ray_address,
+    local_executor,
+    population_executor,
+    ray_executor,
+    split_data,
+)
 from tfsigns.files import (
     OutputError,
     atomic_write_bytes,
     check_writable,
-    json_safe,
     prepare_out_dir,
     to_json,
     write_json,
 )
-from tfsigns.population import population_key, train_population
-from tfsigns.trainer import (
-    CONFIG_FIELDS,
-    ConfigError,
-    History,
-    TrainConfig,
-    TrainingDiverged,
-    check_memory,
-    resolve_device,
-    train,
-    whole,
+from tfsigns.space import (
+    Dimension,
+    SpaceError,
+    config_for,
+    grid_trials,
+    largest,
+    load_space,
+    narrowed_box,
+    random_trials,
 )
+from tfsigns.trainer import ConfigError, TrainConfig
 
 PROG = "tfsigns.tune"
-SCALES = ("uniform", "log", "one-minus-log", "int")
-# Hyperparameters a search may vary: TrainConfig fields, plus the network's shape.
-SHAPE = ("hidden_units", "num_layers")
-RUN_FIELDS = {"device", "print_cost", "print_every"}  # how a trial runs, not what it trains
-TUNABLE = CONFIG_FIELDS - RUN_FIELDS - {"layers"} | set(SHAPE)
-ENTRY_KEYS = {"scale", "low", "high", "choices"}
-
-# The lecture's example: alpha log-uniform in [1e-4, 1], beta via 1 - beta on a log scale.
-DEFAULT_SPACE = {
-    "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
-    "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999},
-    "minibatch_size": {"choices": [16, 32, 64, 128]},
-    "batch_norm": {"choices": [False, True]},
-}
-
-
-class SpaceError(ValueError):
-    """A search space that cannot be sampled; the message names the hyperparameter."""
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One hyperparameter's range: numeric on a scale, or a list of choices.
-
-    Numeric values map to a unit interval on their scale (to_unit / from_unit), so that
-    sampling, grids and coarse-to-fine boxes are all uniform in that coordinate.
-    """
-
-    name: str
-    scale: str = "choice"
-    low: float = 0.0
-    high: float = 0.0
-    choices: tuple = ()
-
-    def _t(self, x: float) -> float:
-        """The scale's coordinate: log10(x) for log, log10(1 - x) for one-minus-log."""
-        if self.scale == "log":
-            return math.log10(x)
-        if self.scale == "one-minus-log":
-            return math.log10(1.0 - x)
-        return float(x)
-
-    def to_unit(self, value) -> float:
-        """Where `value` lies in [0, 1] on this dimension's scale."""
-        if self.scale == "int":
-            return (value - self.low + 0.5) / (self.high - self.low + 1)
-        return (self._t(value) - self._t(self.low)) / (self._t(self.high) - self._t(self.low))
-
-    def from_unit(self, u: float):
-        """The value at position u in [0, 1] on this dimension's scale."""
-        if self.scale == "int":
-            return int(min(self.high, self.low + math.floor(u * (self.high - self.low + 1))))
-        t = self._t(self.low) + u * (self._t(self.high) - self._t(self.low))
-        if self.scale == "log":
-            return 10.0 ** t
-        if self.scale == "one-minus-log":
-            return 1.0 - 10.0 ** t
-        return t
-
-    def sample(self, rng: np.random.Generator, box=None):
-        """A random value; `box` narrows it: (u_low, u_high) for numbers, a choice subset."""
-        if self.scale == "choice":
-            options = list(box) if box is not None else list(self.choices)
-            return options[int(rng.integers(len(options)))]
-        low, high = box if box is not None else (0.0, 1.0)
-        return self.from_unit(rng.uniform(low, high))
-
-    def grid(self, n: int) -> list:
-        """n values evenly spaced on the scale (all choices for a choice dimension)."""
-        if self.scale == "choice":
-            return list(self.choices)
-        values = [self.from_unit(u) for u in np.linspace(0.0, 1.0, n)]
-        return list(dict.fromkeys(values)) if self.scale == "int" else values
-
-
-def parse_space(spec: dict, base: TrainConfig | None = None) -> list[Dimension]:
-    """Dimensions from {name: {"scale": ..., "low": ..., "high": ...} or {"choices": [...]}}.
-
-    Every value the space can produce (each choice, both ends of each range) is checked as
-    the setting it becomes, on top of `base`, so a bad value is refused before any trial.
-    """
-    if not isinstance(spec, dict) or not spec:
-        raise SpaceError("the search space must be a non-empty object of hyperparameters")
-    space = []
-    for name, entry in spec.items():
-        if name not in TUNABLE:
-            raise SpaceError(f"unknown hyperparameter {name!r}; tunable: {', '.join(sorted(TUNABLE))}")
-        if not isinstance(entry, dict):
-            raise SpaceError(f"{name}: expected an object with scale/low/high or choices")
-        if set(entry) - ENTRY_KEYS:
-            unknown = ", ".join(sorted(map(repr, set(entry) - ENTRY_KEYS)))
-            raise SpaceError(f"{name}: unknown key(s) {unknown}; an entry has scale, low and high, "
-                             "or choices")
-        if "choices" in entry:
-            if not isinstance(entry["choices"], list) or not entry["choices"]:
-                raise SpaceError(f"{name}: choices must be a non-empty list")
-            space.append(Dimension(name, choices=tuple(entry["choices"])))
-            continue
-        scale, low, high = entry.get("scale", "uniform"), entry.get("low"), entry.get("high")
-        if scale not in SCALES:
-            raise SpaceError(f"{name}: unknown scale {scale!r}; use one of {', '.join(SCALES)} or choices")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in (low, high)):
-            raise SpaceError(f"{name}: low and high must be finite numbers")
-        if low >= high:
-            raise SpaceError(f"{name}: low ({low}) must be below high ({high})")
-        if scale == "log" and low <= 0:
-            raise SpaceError(f"{name}: a log scale needs positive bounds, got low = {low}")
-        if scale == "one-minus-log" and not (0 < low and high < 1):
-            raise SpaceError(f"{name}: a one-minus-log scale is for averages in (0, 1), got [{low}, {high}]")
-        if scale == "int" and not (float(low).is_integer() and float(high).is_integer()):
-            raise SpaceError(f"{name}: an int scale needs whole-number bounds")
-        space.append(Dimension(name, scale, low, high))
-    for d in space:
-        values = d.choices if d.scale == "choice" else (d.from_unit(0.0), d.from_unit(1.0))
-        for value in values:
-            try:
-                config_for(base or TrainConfig(), {d.name: value})
-            except (ConfigError, TypeError, ValueError) as err:
-                raise SpaceError(f"{d.name}: {value!r} cannot be trained ({err})") from None
-    return space
-
-
-def load_space(path: str | os.PathLike | None, base: TrainConfig | None = None) -> list[Dimension]:
-    """The search space from a JSON (or, with PyYAML installed, YAML) file; None: the lecture's."""
-    if path is None:
-        return parse_space(DEFAULT_SPACE, base)
-    try:
-        text = Path(path).read_text()
-        if str(path).endswith((".yaml", ".yml")):
-            import yaml
-            spec = yaml.safe_load(text)
-        else:
-            spec = json.loads(text)
-    except ImportError:
-        raise SpaceError(f"{path}: reading YAML needs PyYAML (pip install 'tfsigns[yaml]'), "
-                         "or use JSON") from None
-    except (OSError, ValueError) as err:
-        raise SpaceError(f"{path}: cannot read the search space ({err})") from None
-    return parse_space(spec, base)
-
-
-# ------------------------------------------------------------------ strategies
-
-
-def random_trials(space: list[Dimension], n: int, rng: np.random.Generator,
-                  box: dict | None = None) -> list[dict]:
-    """n configurations drawn independently, each dimension on its own scale (inside `box`)."""
-    return [{d.name: d.sample(rng, (box or {}).get(d.name)) for d in space} for _ in range(n)]
-
-
-def grid_size(space: list[Dimension], per_axis: int) -> int:
-    """Trials of a grid with `per_axis` values on each numeric dimension and every choice."""
-    return math.prod(len(d.grid(per_axis)) for d in space)
-
-
-def grid_trials(space: list[Dimension], n: int) -> list[dict]:
-    """The largest grid of at most n trials: the same number of values on each numeric
-    dimension, every value of each choice. ConfigError when even one value per numeric
-    dimension needs more than n trials (the choices alone multiply past it)."""
-    if grid_size(space, 1) > n:
-        raise ConfigError(f"--strategy grid: the choices alone make {grid_size(space, 1)} trials, more than "
-                          f"--trials {n}; raise --trials to {grid_size(space, 1)} or drop some choices")
-    per_axis = 1
-    while grid_size(space, per_axis) < grid_size(space, per_axis + 1) <= n:  # stops when no axis grows
-        per_axis += 1
-    axes = [d.grid(per_axis) for d in space]
-    return [dict(zip([d.name for d in space], values, strict=True)) for values in itertools.product(*axes)]
-
-
-def narrowed_box(space: list[Dimension], best: list[dict]) -> dict:
-    """The box spanned by the best configurations: for each numeric dimension the unit
-    interval from the smallest to the largest of them, for each choice the ones they used."""
-    box = {}
-    for d in space:
-        values = [params[d.name] for params in best]
-        if d.scale == "choice":
-            box[d.name] = [c for c in d.choices if c in values]
-        else:
-            units = [d.to_unit(v) for v in values]
-            box[d.name] = (min(units), max(units))
-    return box
-
-
-# ------------------------------------------------------------------ one trial
-
-
-MAX_LAYERS = 100  # num_layers beyond this is a typo, not a network
-
-
-def config_for(base: TrainConfig, params: dict) -> TrainConfig:
-    """The base config with a trial's hyperparameters (checked as TrainConfig checks them);
-    hidden_units and num_layers set the layers."""
-    settings = {k: v for k, v in params.items() if k not in SHAPE}
-    if "num_layers" in params or "hidden_units" in params:
-        width = params.get("hidden_units", base.layers[0])
-        depth = params.get("num_layers", len(base.layers))
-        if not (whole(depth) and 0 < depth <= MAX_LAYERS):
-            raise ConfigError(f"num_layers must be an integer in [1, {MAX_LAYERS}], got {depth!r}",
-                              "num_layers")
-        if not (whole(width) and width > 0):
-            raise ConfigError(f"hidden_units must be a positive integer, got {width!r}", "hidden_units")
-        settings["layers"] = (int(width),) * int(depth)
-    return replace(base, **settings, print_cost=False)
-
-
-_DATA_CACHE: dict = {}
-
-
-def split_data(data_dir: str, fraction: float, split_seed: int):
-    """(X_train, Y_train, X_val, Y_val, X_test, Y_test), loaded once per process."""
-    key = (data_dir, fraction, split_seed)
-    if key not in _DATA_CACHE:
-        X, Y, X_test, Y_test, _ = load_signs(data_dir)
-        _DATA_CACHE[key] = (*train_validation_split(X, Y, fraction, split_seed), X_test, Y_test)
-    return _DATA_CACHE[key]
-
-
-def largest(space: list[Dimension], base: TrainConfig) -> TrainConfig:
-    """The biggest network a space can draw on top of `base` (widest, deepest), so that one
-    that cannot fit is refused before the search rather than failing trial by trial."""
-    shape = {d.name: max(d.choices) if d.scale == "choice" else d.from_unit(1.0)
-             for d in space if d.name in SHAPE}
-    return config_for(base, shape)
-
-
-def result_row(task: dict, history: History | None = None, failure: str = "",
-               seconds: float = 0.0) -> dict:
-    """A trial's row of the results table, from whichever backend ran it: its hyperparameters,
-    status ("ok", or "failed" with the reason: an error, a NaN cost, a network not learning),
-    accuracies (None where there are none) and seconds."""
-    reason = failure or (history.warnings[0] if history and history.warnings else "")
-    row = {"trial": task["trial"], "round": task["round"], **task["params"],
-           "status": "failed" if reason else "ok", "reason": reason,
-           "validation_accuracy": None, "train_accuracy": None, "final_cost": None, "seconds": seconds,
-           "config": task["config"]}
-    if history is not None:
-        row.update(validation_accuracy=history.accuracy["validation"],
-                   train_accuracy=history.accuracy["train"], final_cost=history.costs[-1])
-    return json_safe(row)
-
-
-def run_trial(task: dict) -> dict:
-    """Train one configuration and score it on the validation split; the test set is not
-    touched. Never raises: a failure comes back as a row with status "failed" and its reason."""
-    started = time.perf_counter()
-    try:
-        config = TrainConfig(**task["config"])
-        X_train, Y_train, X_val, Y_val, _, _ = split_data(task["data_dir"], task["validation_fraction"],
-                                                          task["split_seed"])
-        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)}, threads=task["threads"])
-        return result_row(task, history, seconds=time.perf_counter() - started)
-    except TrainingDiverged as err:
-        failure = str(err)
-    except Exception as err:  # a trial's failure is a result, not the end of the search
-        failure = f"{type(err).__name__}: {err}"
-    return result_row(task, failure=failure, seconds=time.perf_counter() - started)
-
-
-# ------------------------------------------------------------------ executors
-
-
-def local_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
-    """Run tasks in `workers` fresh processes (spawned: TensorFlow does not survive fork),
-    yielding each result as it finishes."""
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-    finished = False
-    try:
-        pending = {pool.submit(run_trial, task) for task in tasks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
-        finished = True
-    finally:
-        if finished:  # let the workers exit and the pool release its semaphores
-            pool.shutdown(wait=True)
-        else:  # Ctrl-C or an error: queued trials are dropped and running ones stopped, not awaited
-            processes = list(getattr(pool, "_processes", None) or {})
-            pool.shutdown(wait=False, cancel_futures=True)
-            for pid in processes:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-
-
-# A one-machine Ray cluster on loopback. On Linux Ray swaps 127.0.0.1 for the machine's network
-# address (so other machines could join) unless this variable is 0, in `ray start` and in the
-# driver alike; the search sets it for itself when its cluster is local.
-RAY_LOOPBACK = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-RAY_START = f"{RAY_LOOPBACK}=0 ray start --head --port 6379"
-
-
-def loopback(address: str | None) -> bool:
-    """True for no address (a Ray instance of this process's own) or one on this machine's loopback."""
-    if address is None:
-        return True
-    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def check_ray_address(address: str) -> None:
-    """ConfigError, at once, when nothing listens at a Ray cluster's HOST:PORT (Ray itself
-    would retry for about 20 seconds and end in a traceback)."""
-    if address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--address {address!r}: expected HOST:PORT of a Ray cluster, e.g. 127.0.0.1:6379")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except OSError as err:
-        raise ConfigError(f"--address {address}: no Ray cluster answers there ({err.strerror or err}); "
-                          f"start one with `{RAY_START}`, or leave --address out for a local "
-                          "Ray instance") from None
-
-
-def ray_executor(tasks: list[dict], workers: int, address: str | None = None) -> Iterator[dict]:
-    """Run tasks on a Ray cluster (address) or a local Ray instance, yielding results as they finish."""
-    if loopback(address):
-        os.environ.setdefault(RAY_LOOPBACK, "0")  # read when Ray is imported
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--backend ray needs Ray: pip install 'tfsigns[ray]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            check_ray_address(address)
-        try:
-            ray.init(address=address, num_cpus=None if address else os.cpu_count(),
-                     include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-        except (ConnectionError, RuntimeError) as err:
-            raise ConfigError(f"--address {address or 'local'}: Ray cannot start or join a cluster "
-                              f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
-    try:
-        remote = ray.remote(num_cpus=max(1, tasks[0]["threads"]) if tasks else 1)(run_trial)
-        pending = [remote.remote(task) for task in tasks]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield from ray.get(done)
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
-    """Trials that share an architecture (tfsigns.population.SHARED) train together as
-    populations of at most `workers` members, all cores to each; the rest run one by one.
-
-    Each population's rows are yielded (and so saved) as soon as it finishes. A population
-    that fails as a whole (say, out of memory) has its trials run one by one instead.
-    """
-    groups: dict[tuple, list[dict]] = {}
-    for task in tasks:
-        try:
-            config = TrainConfig(**task["config"])
-        except ConfigError:
-            groups[(task["trial"],)] = [task]  # run_trial reports it
-            continue
-        alone = config.optimizer != "adam" or config.keep_prob != 1.0
-        groups.setdefault((task["trial"],) if alone else population_key(config), []).append(task)
-    for group in groups.values():
-        for start in range(0, len(group), workers):
-            chunk = group[start:start + workers]
-            if len(chunk) == 1:
-                yield run_trial(chunk[0])
-                continue
-            first = chunk[0]
-            started = time.perf_counter()
-            try:
-                X_train, Y_train, X_val, Y_val, _, _ = split_data(
-                    first["data_dir"], first["validation_fraction"], first["split_seed"])
-                trained = train_population([TrainConfig(**t["config"]) for t in chunk], X_train, Y_train,
-                                           {"validation": (X_val, Y_val)})
-            except Exception:  # the population as a whole failed: try its members alone
-                yield from map(run_trial, chunk)
-                continue
-            seconds = (time.perf_counter() - started) / len(chunk)
-            for task, (_, history) in zip(chunk, trained, strict=True):
-                yield result_row(task, history, seconds=seconds)
 
 
 # ------------------------------------------------------------------ the search
@@ -698,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("trials", "rounds", "top_k", "workers"):
             positive(name, getattr(args, name))
         base, data = base_settings(args)
+        # TensorFlow loads only once the search's settings are known good: --help and a wrong
+        # flag or --config answer without it.
+        from tfsigns.trainer import check_memory, resolve_device, train
+
         resolve_device(base.device)  # --device gpu without a GPU: say so before the search
         space = load_space(args.space, base)
         if args.strategy == "grid":
