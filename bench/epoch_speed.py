@@ -31,47 +31,26 @@ CONTENDERS = ("tfsigns", "keras fit", "course feed_dict loop", TORCH)
 
 
 def load(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """(X_train, Y_train) through tfsigns, which imports TensorFlow: for the TensorFlow contenders."""
+    """(X_train, Y_train); tfsigns.data needs no TensorFlow, so every contender loads alike."""
     from tfsigns.data import load_signs  # after the caller chose its TensorFlow settings
     return load_signs(data_dir)[:2]
 
 
-def load_without_tensorflow(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """(X_train, Y_train) as load() gives them, without importing TensorFlow: for PyTorch.
-
-    tfsigns/data.py itself needs only h5py and NumPy, but `import tfsigns.data` first runs
-    the package's __init__, which imports TensorFlow. So run that one file as a module of
-    its own, from where the installed package lies (find_spec of a top-level package
-    locates it without importing it): same checks, same normalization, no TensorFlow.
-    """
-    package_dir = importlib.util.find_spec("tfsigns").submodule_search_locations[0]
-    spec = importlib.util.spec_from_file_location("tfsigns_data_alone", os.path.join(package_dir, "data.py"))
-    data = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(data)
-    return data.load_signs(data_dir)[:2]
-
-
 def time_tfsigns(X, Y, epochs):
     """tfsigns.trainer.train; returns (ms/epoch after epoch 0, cost history)."""
-    from tfsigns.trainer import TrainConfig, train
-    _, history = train(TrainConfig(num_epochs=epochs, print_cost=False), X, Y)
+    from tfsigns.config import RunSettings, TrainConfig
+    from tfsigns.trainer import train
+    _, history = train(TrainConfig(num_epochs=epochs), X, Y, run=RunSettings(print_cost=False))
     return 1000 * sum(history.epoch_seconds[1:]) / max(1, epochs - 1), history.costs
 
 
 def course_loop(X, Y, epochs):
     """The assignment's loop: X[:, perm] reshuffled every epoch (seed 3 + e + 1), column
     slices fed one minibatch per session.run; returns (ms/epoch after epoch 0, costs)."""
-    import tensorflow as tf
-
+    from tfsigns.backend import tf, v1
     from tfsigns.data import random_mini_batches
-    from tfsigns.model import (
-        build_train_op,
-        compute_cost,
-        create_placeholders,
-        forward_propagation,
-        initialize_parameters,
-    )
-    v1 = tf.compat.v1
+    from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters
+    from tfsigns.model import build_train_op, compute_cost
     m, costs = X.shape[1], []
     with tf.Graph().as_default():
         v1.set_random_seed(1)
@@ -145,7 +124,7 @@ def run_one(name: str, epochs: int, data_dir: str | None) -> None:
         if importlib.util.find_spec("torch") is None:
             print(json.dumps({"ms": None}))
             return
-        X, Y = load_without_tensorflow(data_dir)
+        X, Y = load(data_dir)
         timer, other = time_torch, "tensorflow"
     else:
         if name != "tfsigns":

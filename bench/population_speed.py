@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 
+from tfsigns.config import History, TrainConfig
 from tfsigns.data import load_signs
-from tfsigns.population import train_population
-from tfsigns.trainer import History, TrainConfig, train
+from tfsigns.trainer import train, train_population
 
 
 def steady_ms(history: History) -> float:
@@ -26,7 +26,7 @@ def steady_ms(history: History) -> float:
 
 def member_configs(members: int, epochs: int) -> list[TrainConfig]:
     """K configs that differ in learning rate, beta1 and seed; one more epoch for the start-up."""
-    return [TrainConfig(num_epochs=epochs + 1, print_cost=False, learning_rate=1e-4 * 1.3 ** k,
+    return [TrainConfig(num_epochs=epochs + 1, learning_rate=1e-4 * 1.3 ** k,
                         beta1=0.9 + 0.005 * k, seed=k + 1) for k in range(members)]
 
 

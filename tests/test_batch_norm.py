@@ -5,17 +5,11 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import blobs, requires_real_data
-from tfsigns.model import (
-    batch_norm_layer,
-    build_train_op,
-    compute_cost,
-    create_placeholders,
-    create_training_flag,
-    forward_propagation,
-    initialize_parameters,
-    predict,
-)
-from tfsigns.trainer import TrainConfig, train
+from tfsigns.config import TrainConfig
+from tfsigns.inference import predict
+from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters
+from tfsigns.model import batch_norm_layer, build_train_op, compute_cost, create_training_flag
+from tfsigns.trainer import train
 
 v1 = tf.compat.v1
 EPS = 1e-3
@@ -77,7 +71,7 @@ def test_moving_averages_update_with_the_train_op(graph):
 def test_test_mode_does_not_depend_on_the_batch():
     X, Y = blobs(120)
     parameters, history = train(TrainConfig(layers=(8, 6), num_epochs=20, learning_rate=0.01,
-                                            batch_norm=True, print_cost=False), X, Y)
+                                            batch_norm=True), X, Y)
     whole = predict(X, parameters)
     one_by_one = np.concatenate([predict(X[:, [i]], parameters) for i in range(0, 120, 7)])
     np.testing.assert_array_equal(one_by_one, whole[::7])
@@ -88,7 +82,7 @@ def test_test_mode_does_not_depend_on_the_batch():
 @pytest.mark.parametrize("population_stats", [False, True])
 def test_real_run_with_batch_norm_one_example_at_a_time(signs, population_stats):
     X_train, Y_train, X_test, Y_test, _ = signs
-    config = TrainConfig(batch_norm=True, num_epochs=60, learning_rate=0.0001, print_cost=False,
+    config = TrainConfig(batch_norm=True, num_epochs=60, learning_rate=0.0001,
                          bn_population_stats=population_stats)
     parameters, history = train(config, X_train, Y_train, {"test": (X_test, Y_test)})
     labels = Y_test.argmax(axis=0)
@@ -102,8 +96,7 @@ def test_real_run_with_batch_norm_one_example_at_a_time(signs, population_stats)
 
 def test_population_statistics_are_the_training_sets():
     X, Y = blobs(120)
-    parameters, _ = train(TrainConfig(layers=(8, 6), num_epochs=5, learning_rate=0.01, batch_norm=True,
-                                      print_cost=False), X, Y)
+    parameters, _ = train(TrainConfig(layers=(8, 6), num_epochs=5, learning_rate=0.01, batch_norm=True), X, Y)
     Z1 = parameters["W1"] @ X
     np.testing.assert_allclose(parameters["moving_mean1"], Z1.mean(axis=1, keepdims=True),
                                rtol=1e-4, atol=1e-5)

@@ -5,18 +5,11 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import blobs
-from tfsigns.model import (
-    INITS,
-    build_train_op,
-    compute_accuracy,
-    compute_cost,
-    create_placeholders,
-    forward_propagation,
-    initialize_parameters,
-    initializer_seed,
-    predict,
-)
-from tfsigns.trainer import TrainConfig, TrainingInterrupted, train
+from tfsigns.config import INITS, TrainConfig, TrainingInterrupted
+from tfsigns.inference import predict
+from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters, initializer_seed
+from tfsigns.model import build_train_op, compute_accuracy, compute_cost
+from tfsigns.trainer import train
 
 v1 = tf.compat.v1
 BETA2, EPSILON = 0.999, 1e-8  # build_train_op's defaults
@@ -235,7 +228,7 @@ def test_rmsprop_trains_inside_the_epoch_loop_and_resumes(tmp_path):
     run ends bit-identical to an uninterrupted one."""
     X_value, Y_value = blobs(40)
     config = TrainConfig(layers=(6,), num_epochs=2, minibatch_size=40, learning_rate=0.01,
-                         optimizer="rmsprop", seed=0, print_cost=False)
+                         optimizer="rmsprop", seed=0)
     trained, _ = train(config, X_value, Y_value)
     with tf.Graph().as_default():
         v1.set_random_seed(config.seed)
@@ -251,7 +244,7 @@ def test_rmsprop_trains_inside_the_epoch_loop_and_resumes(tmp_path):
         np.testing.assert_allclose(trained[key], plain[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
     config = TrainConfig(layers=(6,), num_epochs=6, minibatch_size=16, learning_rate=0.01,
-                         optimizer="rmsprop", seed=0, print_cost=False)
+                         optimizer="rmsprop", seed=0)
     uninterrupted, history = train(config, X_value, Y_value)
     assert history.costs[-1] < history.costs[0]
     with pytest.raises(TrainingInterrupted):

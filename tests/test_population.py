@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data
-from tfsigns import executors, population
+from tfsigns import executors, trainer
+from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.executors import population_executor
-from tfsigns.population import check_population, train_population
+from tfsigns.population import check_population
 from tfsigns.space import config_for
-from tfsigns.trainer import ConfigError, TrainConfig, train
+from tfsigns.trainer import train, train_population
 
 MEMBERS = [dict(learning_rate=0.01, beta1=0.9, seed=1),
            dict(learning_rate=0.003, beta1=0.95, beta2=0.99, epsilon=1e-6, lambd=0.05, seed=2),
@@ -23,8 +24,8 @@ MEMBERS = [dict(learning_rate=0.01, beta1=0.9, seed=1),
 def test_each_member_equals_training_it_alone(batch_norm):
     X, Y = blobs(90, n_x=30)
     X_val, Y_val = blobs(30, n_x=30, seed=5)
-    configs = [TrainConfig(layers=(8, 5), num_epochs=12, minibatch_size=16, batch_norm=batch_norm,
-                           print_cost=False, **member) for member in MEMBERS]
+    configs = [TrainConfig(layers=(8, 5), num_epochs=12, minibatch_size=16, batch_norm=batch_norm, **member)
+               for member in MEMBERS]
     together = train_population(configs, X, Y, {"validation": (X_val, Y_val)})
     for config, (parameters, history) in zip(configs, together, strict=True):
         alone_parameters, alone = train(config, X, Y, {"validation": (X_val, Y_val)})
@@ -44,7 +45,7 @@ def test_members_must_share_the_architecture():
 
 def test_a_diverging_member_fails_alone():
     X, Y = blobs(60, n_x=30)
-    configs = [TrainConfig(layers=(6,), num_epochs=5, print_cost=False, learning_rate=lr)
+    configs = [TrainConfig(layers=(6,), num_epochs=5, learning_rate=lr)
                for lr in (0.01, 1e37)]
     (_, good), (_, bad) = train_population(configs, X, Y)
     assert not good.warnings and np.isfinite(good.costs).all()
@@ -79,7 +80,7 @@ def test_population_executor_groups_trials(tmp_path, monkeypatch):
         return real_run_trial(task)
 
     # where the executor looks the names up
-    monkeypatch.setattr(population, "train_population", train_population_spy)
+    monkeypatch.setattr(trainer, "train_population", train_population_spy)
     monkeypatch.setattr(executors, "run_trial", run_trial_spy)
     rows = {row["trial"]: row for row in population_executor(tasks, workers=4)}
     assert populations == [["r0-000", "r0-001"]], populations

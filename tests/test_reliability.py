@@ -14,8 +14,9 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REAL_DATA, FakeSigns, requires_real_data, run_main
+from tfsigns.config import TrainConfig
 from tfsigns.train import main
-from tfsigns.trainer import TrainConfig, train
+from tfsigns.trainer import train
 
 # A small run that still exercises Adam slots, batch-norm moving averages and dropout masks.
 RUN = ["--epochs", "40", "--minibatch-size", "16", "--layers", "6,5", "--batch-norm", "--keep-prob", "0.8",
@@ -59,7 +60,7 @@ def uninterrupted(fake_dir, tmp_path_factory):
 @requires_real_data
 def test_same_seed_same_cost_history_bit_for_bit_on_real_data(signs):
     X_train, Y_train = signs[0][:, :400], signs[1][:, :400]
-    config = TrainConfig(num_epochs=15, batch_norm=True, keep_prob=0.8, learning_rate=0.001, print_cost=False)
+    config = TrainConfig(num_epochs=15, batch_norm=True, keep_prob=0.8, learning_rate=0.001)
     first, second = (train(config, X_train, Y_train)[1].costs for _ in range(2))
     assert first == second and len(first) == 15
 
@@ -217,7 +218,7 @@ def test_nan_cost_stops_with_an_error(fake_dir, tmp_path):
 
 def test_dead_network_warns(capsys):
     X, Y = np.zeros((10, 60), np.float32), np.eye(6, dtype=np.float32)[np.arange(60) % 6].T
-    train(TrainConfig(layers=(4,), num_epochs=55, learning_rate=1e-9, print_cost=False), X, Y)
+    train(TrainConfig(layers=(4,), num_epochs=55, learning_rate=1e-9), X, Y)
     err = capsys.readouterr().err
     assert f"stayed at ln(6) = {math.log(6):.3f}" in err and "learning rate" in err
 

@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 
 import tfsigns.executors
-import tfsigns.population
 import tfsigns.train
+import tfsigns.trainer
 import tfsigns.tune
 from tests.conftest import FakeSigns, blobs
 from tests.test_settings import run_main, snapshot
-from tfsigns.checkpoint import CheckpointError
+from tfsigns.config import ConfigError, TrainConfig, TrainingInterrupted, not_learning
 from tfsigns.data import DataError, load_signs, train_validation_split
 from tfsigns.executors import population_executor, run_trial
 from tfsigns.files import to_json
-from tfsigns.population import train_population
+from tfsigns.runs import CheckpointError
 from tfsigns.space import config_for, grid_trials, parse_space
 from tfsigns.train import main as train_main
-from tfsigns.trainer import ConfigError, TrainConfig, TrainingInterrupted, not_learning, train
+from tfsigns.trainer import train, train_population
 from tfsigns.tune import SearchSettings
 from tfsigns.tune import main as tune_main
 
@@ -79,7 +79,7 @@ def test_resume_to_fewer_epochs_than_done_is_refused(fake_dir, tmp_path, monkeyp
     assert train_run(fake_dir, out, "--epochs", "6")[0] == 0
     before = snapshot(out)
     with monkeypatch.context() as patch:  # refused before any graph is built
-        patch.setattr(tfsigns.train, "train", lambda *a, **k: pytest.fail("train() ran before the refusal"))
+        patch.setattr(tfsigns.trainer, "train", lambda *a, **k: pytest.fail("train() ran before the refusal"))
         code, _, err = run_main(train_main, ["--out", str(out), "--resume", "--epochs", "3", "--quiet"])
     assert code == 2 and err.count("\n") == 1
     assert "has done 6 epochs; --epochs 3 is fewer: give --epochs 6 or more" in err
@@ -92,11 +92,11 @@ def test_resume_to_fewer_epochs_than_done_is_refused(fake_dir, tmp_path, monkeyp
 
 def test_the_library_refuses_it_too():
     X, Y = blobs(40)
-    config = TrainConfig(layers=(4,), num_epochs=4, print_cost=False)
+    config = TrainConfig(layers=(4,), num_epochs=4)
     folder = Path(tempfile.mkdtemp())
     train(config, X, Y, checkpoint_dir=folder)
     with pytest.raises(CheckpointError, match="has done 4 epochs; --epochs 2 is fewer"):
-        train(TrainConfig(layers=(4,), num_epochs=2, print_cost=False), X, Y, checkpoint_dir=folder,
+        train(TrainConfig(layers=(4,), num_epochs=2), X, Y, checkpoint_dir=folder,
               resume=True)
 
 
@@ -144,7 +144,7 @@ def test_predict_uses_the_finished_model_not_a_newer_mid_run_checkpoint(fake_dir
     assert finished[0] == 0, finished[2]
     saved = json.loads((out / "config.json").read_text())
     fields = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
-    config = TrainConfig(**{**fields, "num_epochs": 10, "print_cost": False})
+    config = TrainConfig(**{**fields, "num_epochs": 10})
     X, Y = load_signs(fake_dir)[:2]
     stops = iter([False, True])  # Ctrl-C after two more epochs
     with pytest.raises(TrainingInterrupted):
@@ -292,7 +292,7 @@ def test_population_honours_workers_and_yields_each_population_as_it_ends(fake_d
         yielded_before.append(len(rows))
         return real(configs, *args, **kwargs)
 
-    monkeypatch.setattr(tfsigns.population, "train_population", spy)
+    monkeypatch.setattr(tfsigns.trainer, "train_population", spy)
     rows = []
     for row in population_executor(population_tasks(fake_dir, [0.01, 0.02, 0.03, 0.04, 0.05]), workers=2):
         rows.append(row)
@@ -305,7 +305,7 @@ def test_a_failing_population_falls_back_to_its_members_alone(fake_dir, monkeypa
     def out_of_memory(*args, **kwargs):
         raise MemoryError("the population does not fit")
 
-    monkeypatch.setattr(tfsigns.population, "train_population", out_of_memory)
+    monkeypatch.setattr(tfsigns.trainer, "train_population", out_of_memory)
     rows = list(population_executor(population_tasks(fake_dir, [0.01, 0.02]), workers=2))
     assert [r["status"] for r in rows] == ["ok", "ok"]
 
@@ -316,7 +316,7 @@ def test_not_learning_is_judged_alike_in_both_backends():
     assert not_learning(dead_then_learning, 6) is not None
     assert not_learning([math.log(6)] * 49 + [1.0] * 20, 6) is None
     X, Y = np.zeros((10, 60), np.float32), np.eye(6, dtype=np.float32)[np.arange(60) % 6].T
-    config = TrainConfig(layers=(4,), num_epochs=55, learning_rate=1e-9, print_cost=False)
+    config = TrainConfig(layers=(4,), num_epochs=55, learning_rate=1e-9)
     (_, together), = train_population([config], X, Y)
     _, alone = train(config, X, Y)
     assert together.warnings == alone.warnings and len(alone.warnings) == 1

@@ -24,7 +24,8 @@ import tfsigns.trainer
 import tfsigns.tune
 from tests.conftest import FakeSigns, copy_of, run_main, snapshot
 from tfsigns.cli import SETTINGS, origin_of
-from tfsigns.trainer import CONFIG_FIELDS, TrainConfig
+from tfsigns.config import CONFIG_FIELDS, TrainConfig
+from tfsigns.networks import NETWORKS
 from tfsigns.trainer import train as real_train
 
 EPOCHS = 2  # the finished run the tests resume and overwrite
@@ -139,6 +140,7 @@ def anything():
 
 # Values that may train, so that the draws also reach the session loop.
 PLAUSIBLE = {
+    "network": st.sampled_from(sorted(NETWORKS)),
     "layers": st.lists(st.integers(1, 6), min_size=1, max_size=2),
     "learning_rate": st.floats(1e-4, 0.5), "num_epochs": st.integers(EPOCHS, 5),
     "minibatch_size": st.integers(1, 100), "seed": st.integers(0, 2**31 - 1),
@@ -208,7 +210,7 @@ def test_any_setting_from_any_source_trains_or_is_refused_in_one_line(draw, fake
             if name not in ("layers", "num_epochs"):
                 argv += ["--layers", "4", "--epochs", str(EPOCHS)]
     before = snapshot(out)
-    with mock.patch.object(tfsigns.train, "train", capped_train):
+    with mock.patch.object(tfsigns.trainer, "train", capped_train):
         code, _, err = run_main(tfsigns.train.main, argv)
     TRIED["train", code] += 1
     assert "Traceback" not in err, err

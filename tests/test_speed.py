@@ -8,7 +8,8 @@ import numpy as np
 
 from bench.epoch_speed import course_loop
 from tests.conftest import REAL_DATA, blobs, requires_real_data
-from tfsigns.trainer import TrainConfig, train
+from tfsigns.config import TrainConfig
+from tfsigns.trainer import train
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "epoch_speed.py"
 
@@ -18,7 +19,7 @@ def test_whole_epoch_loop_matches_the_course_feed_dict_loop():
     rounding (their epoch sums are accumulated in different precisions)."""
     X, Y = blobs(150, n_x=12288, C=6)
     _, course_costs = course_loop(X, Y, epochs=6)
-    _, history = train(TrainConfig(num_epochs=6, print_cost=False), X, Y)
+    _, history = train(TrainConfig(num_epochs=6), X, Y)
     np.testing.assert_allclose(history.costs, course_costs, rtol=1e-5)
 
 

@@ -10,23 +10,27 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REAL_DATA, blobs, requires_real_data
-from tfsigns.train import main
-from tfsigns.trainer import (
+from tfsigns.config import (
+    RUN_FIELDS,
     ConfigError,
+    RunSettings,
     TrainConfig,
     TrainingDiverged,
     learning_rate_decay,
-    resolve_device,
-    train,
 )
+from tfsigns.train import main
+from tfsigns.trainer import resolve_device, train
 
-SMALL = dict(layers=(8,), num_epochs=30, minibatch_size=16, learning_rate=0.01, print_cost=False)
+SMALL = dict(layers=(8,), num_epochs=30, minibatch_size=16, learning_rate=0.01)
 
 
 def toy_train(**overrides):
     X, Y = blobs(100)
     X_test, Y_test = blobs(40, seed=1)
-    return train(TrainConfig(**{**SMALL, **overrides}), X, Y, {"test": (X_test, Y_test)})
+    settings = {**SMALL, "print_cost": False, **overrides}
+    config = TrainConfig(**{k: v for k, v in settings.items() if k not in RUN_FIELDS})
+    run = RunSettings(**{k: v for k, v in settings.items() if k in RUN_FIELDS})
+    return train(config, X, Y, {"test": (X_test, Y_test)}, run)
 
 
 def test_train_learns_toy_problem():
@@ -129,11 +133,12 @@ def test_cli_short_real_run(tmp_path):
 def test_course_reproduction_1500_epochs(signs):
     """The course's settings on the real data: train >= 0.98, test in [0.70, 0.85]."""
     X_train, Y_train, X_test, Y_test, _ = signs
-    parameters, history = train(TrainConfig(print_cost=False), X_train, Y_train, {"test": (X_test, Y_test)})
+    parameters, history = train(TrainConfig(), X_train, Y_train, {"test": (X_test, Y_test)},
+                                RunSettings(print_cost=False))
     assert history.train_accuracy >= 0.98
     assert 0.70 <= history.test_accuracy <= 0.85
     assert history.costs[0] > 1.7 and history.costs[-1] < 0.15
-    from tfsigns.model import predict
+    from tfsigns.inference import predict
     test_predictions = predict(X_test, parameters)
     assert np.mean(test_predictions == Y_test.argmax(axis=0)) == pytest.approx(history.test_accuracy)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeSigns
+from tfsigns.config import TrainConfig
 from tfsigns.executors import run_trial
 from tfsigns.space import SpaceError, config_for, grid_trials, narrowed_box, parse_space, random_trials
-from tfsigns.trainer import TrainConfig
 from tfsigns.tune import SearchSettings, search
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},

@@ -7,9 +7,9 @@ w**2 - 10*w + 25 by gradient descent, printing w before (0.0) and after (about 5
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
-v1 = tf.compat.v1
+from tfsigns.backend import tf, v1
+from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
 
 
 def _run(fetch, feed_dict=None):
@@ -69,7 +69,11 @@ def minimize_quadratic(steps: int = 1000, learning_rate: float = 0.01) -> tuple[
             return before, float(sess.run(w))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The lecture's first example, printed."""
+    line_buffered_output()
+    Parser(prog="tfsigns.basics", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+           ).parse_args(argv)
     before, after = minimize_quadratic()
     print(f"w before training: {before}")
     print(f"w after 1000 steps of GradientDescentOptimizer(0.01) on w**2 - 10*w + 25: {after}")

@@ -12,18 +12,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-v1 = tf.compat.v1
-
+from tfsigns.backend import tf, v1
+from tfsigns.runs import CheckpointError
 
 # What TensorFlow's checkpoint reader raises for a damaged file: a truncated data file gives
 # IndexError ("Read less bytes than requested"), a damaged index an OpError or ValueError.
 UNREADABLE = (tf.errors.OpError, ValueError, IndexError, OSError)
-
-
-class CheckpointError(ValueError):
-    """No checkpoint to resume from, or one that is corrupt or belongs to another network."""
 
 
 def first_line(err: Exception) -> str:
@@ -31,12 +26,6 @@ def first_line(err: Exception) -> str:
     lines = [line.strip() for line in str(getattr(err, "message", err)).splitlines() if line.strip()]
     causes = [line for line in lines if not line.startswith(("[[", "Node:", "Graph execution", "File "))]
     return (causes or lines or ["unknown error"])[-1]
-
-
-def too_few_epochs(directory: str | os.PathLike, done: int, wanted: int) -> str:
-    """Why a resume to fewer epochs than a run has done is refused (its history would not fit)."""
-    return (f"--resume: the run in {Path(directory).parent} has done {done} epochs; --epochs {wanted} "
-            f"is fewer: give --epochs {done} or more")
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> str:
@@ -93,7 +82,7 @@ class Checkpointer:
             name, want = variable.op.name, variable.shape.as_list()
             if name not in shapes:
                 raise CheckpointError(f"--resume: checkpoint {path} has no variable {name}: it was written "
-                                      "with other settings (layers, batch norm or optimizer)")
+                                      "with other settings (network, layers, batch norm or optimizer)")
             if None not in want and shapes[name] != want:
                 raise CheckpointError(f"--resume: checkpoint {path} has {name} of shape {shapes[name]}, "
                                       f"this network needs {want} (other --layers?)")

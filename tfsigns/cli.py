@@ -10,12 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-from tfsigns.trainer import CONFIG_FIELDS, SEED_LIMIT, ConfigError, TrainConfig, real, whole
+from tfsigns.config import CONFIG_FIELDS, SEED_LIMIT, ConfigError, RunSettings, TrainConfig, real, whole
 
-# What a run's config.json (and a --config file) holds: TrainConfig's fields (print_cost is
-# the CLI's --quiet) and the data the run saw.
+# What a run's config.json (and a --config file) holds: TrainConfig's fields, the run settings
+# a user sets in a file or a flag (print_cost is the CLI's --quiet), and the data the run saw.
 DATA_SETTINGS = ("data_dir", "validation_fraction", "split_seed")
-SETTINGS = (CONFIG_FIELDS - {"print_cost"}) | set(DATA_SETTINGS)
+FILE_RUN_SETTINGS = ("device", "print_every")
+SETTINGS = CONFIG_FIELDS | set(FILE_RUN_SETTINGS) | set(DATA_SETTINGS)
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,7 +49,8 @@ def line_buffered_output() -> None:
 
 
 def read_settings(path: str | Path) -> dict:
-    """Settings from a JSON object: flat (config.json, best.json) or a metrics.json.
+    """Settings from a JSON object: flat (config.json, best.json) or a metrics.json (its config,
+    run settings and data settings).
 
     Unknown names are refused; values are checked later, with everything else, by
     check_settings.
@@ -60,8 +62,10 @@ def read_settings(path: str | Path) -> dict:
         raise ConfigError(f"{path}: cannot read settings ({err})") from None
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: expected a JSON object of settings")
-    if isinstance(settings.get("config"), dict):  # a metrics.json: its config and data settings
-        return {k: v for k, v in {**settings, **settings["config"]}.items() if k in SETTINGS}
+    if isinstance(settings.get("config"), dict):  # a metrics.json
+        run = settings.get("run") if isinstance(settings.get("run"), dict) else {}
+        return {k: v for k, v in {**{k: settings[k] for k in DATA_SETTINGS if k in settings},
+                                  **settings["config"], **run}.items() if k in SETTINGS}
     unknown = sorted(set(settings) - SETTINGS - {"print_cost"})
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(map(repr, unknown))}")
@@ -85,22 +89,24 @@ def check_data_setting(name: str, value):
     return value
 
 
-def check_settings(settings: dict, origins: dict[str, str], **run_fields) -> tuple[TrainConfig, dict]:
+def check_settings(settings: dict, origins: dict[str, str], **run_fields
+                   ) -> tuple[TrainConfig, RunSettings, dict]:
     """Check every setting, whatever its source, before anything is read or written.
 
     `settings` maps SETTINGS names to values; `origins` says where a value came from (a
-    flag, a file) so that the one-line error can name it. Returns the TrainConfig (with
-    `run_fields` such as print_cost) and the data settings.
+    flag, a file) so that the one-line error can name it. Returns the TrainConfig, the
+    RunSettings (with `run_fields` such as print_cost) and the data settings.
     """
     def where(name: str) -> str:
         return f"{origins[name]}: " if name in origins else ""
 
     try:
         data = {name: check_data_setting(name, settings.get(name)) for name in DATA_SETTINGS}
-        config = TrainConfig(**{k: v for k, v in settings.items() if k in CONFIG_FIELDS}, **run_fields)
+        config = TrainConfig(**{k: v for k, v in settings.items() if k in CONFIG_FIELDS})
+        run = RunSettings(**{k: settings[k] for k in FILE_RUN_SETTINGS if k in settings}, **run_fields)
     except ConfigError as err:
         raise ConfigError(f"{where(err.field)}{err}", err.field) from None
-    return config, data
+    return config, run, data
 
 
 def origin_of(flag_dest: str) -> str:

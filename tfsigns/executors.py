@@ -20,12 +20,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import TYPE_CHECKING
 
+from tfsigns.config import ConfigError, RunSettings, TrainConfig
 from tfsigns.data import load_signs, train_validation_split
 from tfsigns.files import json_safe
-from tfsigns.trainer import ConfigError, TrainConfig
 
 if TYPE_CHECKING:
-    from tfsigns.trainer import History
+    from tfsigns.config import History
 
 
 # ------------------------------------------------------------------ one trial
@@ -69,7 +69,8 @@ def run_trial(task: dict) -> dict:
         config = TrainConfig(**task["config"])
         X_train, Y_train, X_val, Y_val, _, _ = split_data(task["data_dir"], task["validation_fraction"],
                                                           task["split_seed"])
-        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)}, threads=task["threads"])
+        run = RunSettings(device=task.get("device", "cpu"), threads=task["threads"], print_cost=False)
+        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)}, run)
         return result_row(task, history, seconds=time.perf_counter() - started)
     except TrainingDiverged as err:
         failure = str(err)
@@ -171,7 +172,8 @@ def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
     Each population's rows are yielded (and so saved) as soon as it finishes. A population
     that fails as a whole (say, out of memory) has its trials run one by one instead.
     """
-    from tfsigns.population import population_key, train_population  # TensorFlow loads here
+    from tfsigns.population import population_key  # TensorFlow loads here
+    from tfsigns.trainer import train_population
 
     groups: dict[tuple, list[dict]] = {}
     for task in tasks:

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+
+from tfsigns.backend import tf
 
 RTOL, ATOL = 1e-4, 1e-5
 

@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from tfsigns import basics
-from tfsigns import model as reference_model
+from tfsigns.backend import tf, v1
 from tfsigns.data import random_mini_batches
 from tfsigns.feedback import (
     describe_error,
@@ -38,6 +37,7 @@ from tfsigns.feedback import (
     placeholder_problem,
     shape_message,
 )
+from tfsigns.inference import predict
 from tfsigns.mistakes import (
     COMPUTE_COST_CASES,
     COMPUTE_COST_MISTAKES,
@@ -65,9 +65,13 @@ from tfsigns.mistakes import (
     model_data,
     momentum_flipped,
 )
+from tfsigns.mlp import num_layers
+from tfsigns.networks import get_network
+from tfsigns.space import Dimension
+from tfsigns.trainer import model
 
-v1 = tf.compat.v1
-
+# The reference solutions: the course network's own functions, by their lesson names.
+COURSE = get_network("mlp").course_functions
 BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
 Candidate = Callable[..., Any]
 
@@ -240,7 +244,7 @@ UPDATE_OPS_HINT = ("for moving_mean and moving_variance make op = moving.assign(
 
 def _reference_bn(X: tf.Tensor, parameters: dict, training: tf.Tensor) -> tf.Tensor:
     """The batch-norm forward pass with the notebook's signature."""
-    return reference_model.forward_propagation(X, parameters, batch_norm=True, training=training)
+    return COURSE["forward_propagation"](X, parameters, batch_norm=True, training=training)
 
 
 def _run_bn(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
@@ -293,9 +297,8 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
 
 
 def _tune_sampler(scale: str) -> Candidate:
-    """Reference sampler: n draws of tfsigns.tune.Dimension on `scale`."""
+    """Reference sampler: n draws of tfsigns.space.Dimension on `scale`."""
     def sample(low: float, high: float, n: int, seed: int) -> np.ndarray:
-        from tfsigns.tune import Dimension
         dimension, rng = Dimension("sampled", scale, low, high), np.random.default_rng(seed)
         return np.array([dimension.sample(rng) for _ in range(n)])
     return sample
@@ -357,7 +360,6 @@ def _reference_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarra
                      learning_rate: float = 0.0001, num_epochs: int = 1500, minibatch_size: int = 32,
                      print_cost: bool = True) -> tuple[dict, Any]:
     """tfsigns.trainer.model with the notebook's signature."""
-    from tfsigns.trainer import model
     return model(X_train, Y_train, X_test, Y_test, learning_rate, num_epochs, minibatch_size, print_cost)
 
 
@@ -385,7 +387,7 @@ def _check_model(candidate: Candidate, report: Report) -> None:
         report.fail(f"{label}: the parameters are tensors, not their trained values",
                     "parameters = sess.run(parameters) while the session is still open, then return them")
         return
-    L = reference_model.num_layers(parameters)
+    L = num_layers(parameters)
     for key, axis, size, what in (("W1", 1, n_x, f"{n_x} columns, one per row (feature) of X_train"),
                                   (f"W{L}", 0, C, f"{C} rows, one per row (class) of Y_train")):
         shape = np.shape(parameters.get(key))
@@ -399,7 +401,7 @@ def _check_model(candidate: Candidate, report: Report) -> None:
                     "after the last", "run the optimizer on every minibatch: _, minibatch_cost = "
                     "sess.run([optimizer, cost], feed_dict={X: minibatch_X, Y: minibatch_Y})")
     arrays = {key: np.asarray(value, dtype=np.float32) for key, value in parameters.items()}
-    accuracy = float(np.mean(reference_model.predict(X_train, arrays) == Y_train.argmax(axis=0)))
+    accuracy = float(np.mean(predict(X_train, arrays) == Y_train.argmax(axis=0)))
     if accuracy < MIN_TRAIN_ACCURACY:
         report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly (needs at "
                     f"least {MIN_TRAIN_ACCURACY:.2f})", "minimize the cost with v1.train.AdamOptimizer("
@@ -423,11 +425,11 @@ REFERENCES: dict[str, Candidate] = {
     "cost": basics.cost,
     "one_hot_matrix": basics.one_hot_matrix,
     "ones": basics.ones,
-    "create_placeholders": reference_model.create_placeholders,
-    "initialize_parameters": reference_model.initialize_parameters,
-    "forward_propagation": reference_model.forward_propagation,
+    "create_placeholders": COURSE["create_placeholders"],
+    "initialize_parameters": COURSE["initialize_parameters"],
+    "forward_propagation": COURSE["forward_propagation"],
     "forward_propagation_bn": _reference_bn,
-    "compute_cost": reference_model.compute_cost,
+    "compute_cost": COURSE["compute_cost"],
     "random_mini_batches": random_mini_batches,
     "sample_learning_rate": _tune_sampler("log"),
     "sample_beta": _tune_sampler("one-minus-log"),
@@ -456,7 +458,7 @@ _EXERCISES: dict[str, Exercise] = {
         "for l in 1..L: W{l} (layer_dims[l], layer_dims[l-1]) with v1.glorot_uniform_initializer(seed=1), "
         "b{l} (layer_dims[l], 1) with v1.zeros_initializer(), both made by v1.get_variable"),
     "forward_propagation": Exercise(
-        _value_check(reference_model.forward_propagation, FORWARD_CASES, FORWARD_MISTAKES,
+        _value_check(COURSE["forward_propagation"], FORWARD_CASES, FORWARD_MISTAKES,
                      adapt=_on_constants, axes=("classes", "examples")),
         "Z1 = tf.matmul(W1, X) + b1, A1 = tf.nn.relu(Z1), ... and return Z3, the last LINEAR output"),
     "forward_propagation_bn": Exercise(
@@ -465,7 +467,7 @@ _EXERCISES: dict[str, Exercise] = {
         "moving_mean, moving_variance in test mode (tf.cond); Z_tilde = gamma (Z - mu) / sqrt(var + 1e-3) + "
         "beta; A = relu(Z_tilde); plus the moving-average updates in UPDATE_OPS"),
     "compute_cost": Exercise(
-        _value_check(reference_model.compute_cost, COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES,
+        _value_check(COURSE["compute_cost"], COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES,
                      adapt=_on_constants),
         "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(ZL), "
         "labels=tf.transpose(Y)))"),

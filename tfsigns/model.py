@@ -1,28 +1,23 @@
-"""Graph builders for the SIGNS network, one function per lecture idea.
+"""Graph builders every network family shares, in the manner of TensorFlow's mnist.py:
+`forward` (a family's inference, tfsigns.networks), `compute_cost` (loss), `build_train_op`
+(training), `compute_accuracy` (evaluation), batch norm, the training set held in the graph,
+one epoch as one op, and `build_training_graph`, which puts them together for the session loop.
 
-Column layout throughout, as in the course: X is (n_x, m), Z[l] and A[l] are
-(n_l, m), Y is (C, m). These functions only build and return tensors and ops;
-the session loop lives in tfsigns.trainer.
+Shapes follow the family's layout (tfsigns.networks.Layout); the course's columns are the
+default: logits ZL and one-hot Y (C, m). These functions only build and return tensors and
+ops; sessions run in tfsigns.trainer (training) and tfsigns.inference (prediction).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
-import numpy as np
-import tensorflow as tf
-
-v1 = tf.compat.v1
-
-OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
-INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
-
-
-def create_placeholders(n_x: int, n_y: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Placeholders X (n_x, None) and Y (n_y, None), float32; None is the batch size."""
-    X = v1.placeholder(tf.float32, shape=[n_x, None], name="X")
-    Y = v1.placeholder(tf.float32, shape=[n_y, None], name="Y")
-    return X, Y
+from tfsigns.backend import tf, v1
+from tfsigns.config import OPTIMIZERS, TrainConfig
+from tfsigns.networks import COLUMNS, Layout, Network
 
 
 def create_training_flag() -> tf.Tensor:
@@ -31,66 +26,6 @@ def create_training_flag() -> tf.Tensor:
     A placeholder (not a Python bool) so one graph serves training and evaluation.
     """
     return v1.placeholder_with_default(True, shape=[], name="is_training")
-
-
-def initializer_seed(seed: int, l: int, init: str = "course") -> int:
-    """The op seed of layer l's Glorot initializer under scheme `init` (one of INITS).
-
-    course: `seed` for every layer, as the course does. independent: a 31-bit hash of
-    (seed, l) by NumPy's SeedSequence, deterministic in both, so layers get unrelated
-    streams and so do nearby seeds (unlike, say, seed + l, where seed 1's W2 would repeat
-    seed 2's W1).
-    """
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
-    if init == "course":
-        return seed
-    return int(np.random.SeedSequence((seed % 2**32, l)).generate_state(1)[0]) % (2**31 - 1)
-
-
-def initialize_parameters(layer_dims=(12288, 25, 12, 6), seed: int = 1, batch_norm: bool = False,
-                          init: str = "course") -> dict[str, tf.Variable]:
-    """Variables W[l] (n_l, n_{l-1}) Glorot/Xavier-uniform, b[l] (n_l, 1) zeros.
-
-    Entry k of W[l] in row-major order is limit_l * (2 u_k - 1), limit_l = sqrt(6 / (n_l +
-    n_{l-1})), where u_0, u_1, ... is the uniform [0, 1) stream fixed by the graph seed and
-    the op seed initializer_seed(seed, l, init). With init="course" (the default) every
-    layer has op seed `seed`, so all layers read the same stream: W[l] flattened equals the
-    first n_l * n_{l-1} entries of W[1] flattened times limit_l / limit_1 (with the course's
-    dims, W2 and W3 are rescaled copies of the start of W1's first row). The course's
-    notebook does exactly this and its reproduction depends on those values, so "course"
-    stays the default; init="independent" gives each layer a stream of its own, the usual
-    intent of seeding a network.
-
-    With batch_norm, each hidden layer gets gamma[l] (ones) and beta[l] (zeros)
-    instead of b[l] (batch norm subtracts the mean, which cancels any bias), and
-    non-trainable moving_mean[l] / moving_variance[l] (n_l, 1) for test time.
-    """
-    dims = [int(n) for n in layer_dims]
-    if len(dims) < 2 or min(dims) <= 0:
-        raise ValueError(f"layer_dims needs at least two positive sizes, got {layer_dims}")
-    L = len(dims) - 1
-    seeds = [initializer_seed(seed, l, init) for l in range(1, L + 1)]
-    parameters = {}
-    zeros, ones = v1.zeros_initializer(), v1.ones_initializer()
-    for l in range(1, L + 1):
-        n, n_prev = dims[l], dims[l - 1]
-        parameters[f"W{l}"] = v1.get_variable(
-            f"W{l}", [n, n_prev], initializer=v1.glorot_uniform_initializer(seed=seeds[l - 1]))
-        if batch_norm and l < L:
-            for name, init_value, trainable in (("gamma", ones, True), ("beta", zeros, True),
-                                                ("moving_mean", zeros, False),
-                                                ("moving_variance", ones, False)):
-                parameters[f"{name}{l}"] = v1.get_variable(f"{name}{l}", [n, 1], initializer=init_value,
-                                                           trainable=trainable)
-        else:
-            parameters[f"b{l}"] = v1.get_variable(f"b{l}", [n, 1], initializer=zeros)
-    return parameters
-
-
-def num_layers(parameters: dict) -> int:
-    """L, the number of weight layers in a parameters dict."""
-    return sum(1 for key in parameters if key.startswith("W"))
 
 
 def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor,
@@ -115,49 +50,24 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
     return gamma * Z_norm + beta
 
 
-def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False,
-                        training: tf.Tensor | None = None, keep_prob: float = 1.0,
-                        bn_momentum: float = 0.99, bn_epsilon: float = 1e-3,
-                        seed: int = 1) -> tf.Tensor:
-    """LINEAR -> [BATCHNORM] -> RELU -> [DROPOUT] ... -> LINEAR; X (n_x, m) -> ZL (C, m).
-
-    ZL are logits: the softmax lives in compute_cost. Dropout (inverted, keeping
-    each hidden unit with probability keep_prob) acts only while `training` is True;
-    its masks are a function of (seed, layer, global step), so a resumed run draws
-    the same masks as an uninterrupted one.
-    """
-    if training is None:
-        training = tf.constant(True)
-    L = num_layers(parameters)
-    A = X
-    for l in range(1, L + 1):
-        Z = tf.matmul(parameters[f"W{l}"], A)
-        if l == L:
-            return Z + parameters[f"b{l}"]
-        if batch_norm:
-            Z = batch_norm_layer(Z, parameters, l, training, bn_momentum, bn_epsilon)
-        else:
-            Z = Z + parameters[f"b{l}"]
-        A = tf.nn.relu(Z)
-        if keep_prob < 1.0:
-            mask_seed = tf.stack([tf.constant(seed + l, tf.int64), v1.train.get_or_create_global_step()])
-            A = tf.cond(training, lambda A=A, s=mask_seed: tf.nn.experimental.stateless_dropout(
-                A, rate=1.0 - keep_prob, seed=s), lambda A=A: A)
-    raise AssertionError("unreachable")
-
-
 def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
-                 lambd: float = 0.0) -> tf.Tensor:
+                 lambd: float | tf.Tensor = 0.0, layout: Layout = COLUMNS) -> tf.Tensor:
     """Mean softmax cross-entropy of logits ZL (C, m) against one-hot Y (C, m); scalar.
 
-    With lambd > 0 adds the L2 penalty lambd / (2 m) * sum_l ||W[l]||_F^2.
+    With lambd > 0 adds the L2 penalty lambd / (2 m) * sum_l ||W[l]||_F^2. A population's
+    logits (K, C, m) against the shared Y give each member's cost (K,), with lambd a float
+    or one strength per member (K,).
     """
+    members = ZL.shape.rank - Y.shape.rank  # 1 for a population's stacked logits, else 0
+    labels = tf.broadcast_to(Y, tf.shape(ZL)) if members else Y
     cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
-        logits=tf.transpose(ZL), labels=tf.transpose(Y)))
-    if lambd > 0.0:
-        m = tf.cast(tf.shape(Y)[1], tf.float32)
-        weights = [v for k, v in parameters.items() if k.startswith("W")]
-        cost += lambd / (2.0 * m) * tf.add_n([tf.reduce_sum(tf.square(W)) for W in weights])
+        labels=labels, logits=ZL, axis=ZL.shape.rank + layout.class_axis), axis=-1)  # TF wants it >= 0
+    if isinstance(lambd, tf.Tensor) or lambd > 0.0:
+        m = tf.cast(tf.shape(Y)[layout.example_axis], tf.float32)
+        weights = [W for name, W in parameters.items() if name.startswith("W")]
+        squares = tf.add_n([tf.reduce_sum(tf.square(W), axis=list(range(members, W.shape.rank)))
+                            for W in weights])
+        cost += lambd / (2.0 * m) * squares
     return cost
 
 
@@ -249,24 +159,107 @@ def build_statistics_op(forward: Callable[[], tf.Tensor]) -> tf.Operation:
     return tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op not in before))
 
 
-def compute_accuracy(ZL: tf.Tensor, Y: tf.Tensor) -> tf.Tensor:
-    """Fraction of columns where argmax of logits ZL (C, m) matches one-hot Y (C, m)."""
-    correct = tf.equal(tf.argmax(ZL, axis=0), tf.argmax(Y, axis=0))
-    return tf.reduce_mean(tf.cast(correct, tf.float32))
+def compute_accuracy(ZL: tf.Tensor, Y: tf.Tensor, layout: Layout = COLUMNS) -> tf.Tensor:
+    """Fraction of examples where argmax of logits ZL (C, m) matches one-hot Y (C, m); a
+    population's logits (K, C, m) give each member's (K,)."""
+    correct = tf.equal(tf.argmax(ZL, axis=layout.class_axis), tf.argmax(Y, axis=layout.class_axis))
+    return tf.reduce_mean(tf.cast(correct, tf.float32), axis=-1)
 
 
-def predict(X: np.ndarray, parameters: dict[str, np.ndarray],
-            return_probabilities: bool = False) -> np.ndarray:
-    """Classes (m,) for images X (n_x, m) under trained NumPy parameters, in test mode.
+def build_resident_data(layout: Layout, m: int, input_shape: tuple[int, ...], n_y: int
+                        ) -> tuple[tf.Variable, tf.Variable, Callable[[Any, Any], dict]]:
+    """The training set as graph variables, examples first: data_X (m, *input_shape), data_Y (m, n_y).
 
-    With return_probabilities, the softmax probabilities (C, m) instead.
+    Local variables (never checkpointed), filled once by running the local-variables
+    initializer with the returned feed builder: feed(X, Y) -> feed_dict, X and Y in `layout`.
     """
-    batch_norm = any(key.startswith("gamma") for key in parameters)
-    with tf.Graph().as_default():
-        params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
-        x = v1.placeholder(tf.float32, shape=[parameters["W1"].shape[1], None])
-        ZL = forward_propagation(x, params, batch_norm=batch_norm, training=tf.constant(False))
-        out = tf.nn.softmax(ZL, axis=0) if return_probabilities else tf.argmax(ZL, axis=0)
-        with v1.Session() as sess:
-            sess.run(v1.global_variables_initializer())
-            return sess.run(out, feed_dict={x: X})
+    fed_X, fed_Y = v1.placeholder(tf.float32, [m, *input_shape]), v1.placeholder(tf.float32, [m, n_y])
+    data_X, data_Y = (tf.Variable(fed, trainable=False, collections=[v1.GraphKeys.LOCAL_VARIABLES])
+                      for fed in (fed_X, fed_Y))
+    return data_X, data_Y, lambda X, Y: {fed_X: layout.rows(X), fed_Y: layout.rows(Y)}
+
+
+def from_rows(batch: tf.Tensor, layout: Layout) -> tf.Tensor:
+    """A minibatch gathered as rows (b, ...) in the family's layout: the course's columns put
+    the examples last."""
+    if not layout.examples_last:
+        return batch
+    return tf.transpose(batch, [*range(1, batch.shape.rank), 0])
+
+
+def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Tensor, minibatch_size: int,
+                   train_step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Operation, tf.Tensor]],
+                   cost_shape: tuple[int, ...] = (), layout: Layout = COLUMNS) -> tf.Tensor:
+    """One epoch as one op: a tf.while_loop over the minibatches of `permutation` (m,).
+
+    Step k gathers rows permutation[k*b:(k+1)*b] of the resident data_X and data_Y, puts
+    them in the family's layout (the course's columns: X_batch (n_x, b), Y_batch (C, b))
+    and runs train_step(X_batch, Y_batch) -> (train op, cost), exactly as feeding
+    random_mini_batches would. Returns the epoch's cost (shape cost_shape: one per
+    population member, or a scalar), the mean over its examples, in float64.
+    Iterations run strictly one after another.
+    """
+    m = permutation.shape[0]
+    num_minibatches = math.ceil(m / minibatch_size)
+
+    def step(k, total):
+        idx = permutation[k * minibatch_size:tf.minimum((k + 1) * minibatch_size, m)]
+        X_batch, Y_batch = (from_rows(tf.gather(data, idx), layout) for data in (data_X, data_Y))
+        train_op, cost = train_step(X_batch, Y_batch)
+        with tf.control_dependencies([train_op]):
+            share = tf.cast(tf.size(idx), tf.float64) / m
+            return k + 1, total + tf.cast(cost, tf.float64) * share
+
+    _, epoch_cost = tf.while_loop(lambda k, _: k < num_minibatches, step,
+                                  [tf.constant(0), tf.zeros(cost_shape, tf.float64)], parallel_iterations=1)
+    return epoch_cost
+
+
+@dataclass
+class TrainingGraph:
+    """What the session loop runs, for one network (build_training_graph) or a population
+    (tfsigns.population.build_population_graph). Each epoch feeds `learning_rate` (a scalar,
+    or one per member) and `permutation` (m,) to `epoch_op`, whose value is the epoch's
+    cost (a scalar, or one per member)."""
+
+    parameters: Any  # the variables to fetch when training ends: a dict, or a list of member dicts
+    learning_rate: tf.Tensor
+    permutation: tf.Tensor
+    epoch_op: tf.Tensor
+    statistics_op: tf.Operation | None  # batch norm's test-time statistics, run once after training
+    X: tf.Tensor  # evaluation placeholders, in the family's layout
+    Y: tf.Tensor
+    training: tf.Tensor  # fed False to evaluate
+    accuracy: tf.Tensor  # a scalar, or one per member
+    feed_data: Callable[[Any, Any], dict]  # (X_train, Y_train) -> the feed that fills the resident data
+
+
+def build_training_graph(network: Network, config: TrainConfig, m: int, input_shape: tuple[int, ...],
+                         n_y: int) -> TrainingGraph:
+    """One network's training graph in the default graph: its parameters, an epoch over the
+    resident training set, the batch-norm statistics op and the evaluation graph."""
+    layout = network.layout
+    learning_rate = v1.placeholder_with_default(float(config.learning_rate), [], "learning_rate")
+    parameters = network.initialize_parameters(config, input_shape, n_y)
+    # The training set lives in the graph, examples first; an epoch is fed only its permutation.
+    data_X, data_Y, feed_data = build_resident_data(layout, m, input_shape, n_y)
+    permutation = v1.placeholder(tf.int32, [m], name="permutation")
+
+    def course_step(X_batch, Y_batch):
+        ZL = network.forward(X_batch, parameters, config, tf.constant(True))
+        cost = compute_cost(ZL, Y_batch, parameters, config.lambd, layout)
+        return build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
+                              config.epsilon, config.momentum), cost
+
+    epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step, layout=layout)
+    statistics_op = None
+    if config.batch_norm and config.bn_population_stats:
+        whole_set = replace(config, bn_momentum=0.0, keep_prob=1.0)
+        statistics_op = build_statistics_op(lambda: network.forward(
+            from_rows(data_X, layout), parameters, whole_set, tf.constant(True)))
+    # Evaluation graph: the course's placeholders, test mode when `training` is fed False.
+    X, Y = network.create_placeholders(input_shape, n_y)
+    training = create_training_flag()
+    accuracy = compute_accuracy(network.forward(X, parameters, config, training), Y, layout)
+    return TrainingGraph(parameters, learning_rate, permutation, epoch_op, statistics_op, X, Y, training,
+                         accuracy, feed_data)

@@ -7,12 +7,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import tensorflow as tf
-
+from tfsigns.backend import tf, v1
+from tfsigns.config import History
 from tfsigns.plots import plot_costs
-from tfsigns.trainer import History
-
-v1 = tf.compat.v1
 
 
 class Monitor:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -17,6 +16,7 @@ if "MPLBACKEND" not in os.environ:  # off-screen, unless e.g. a Jupyter kernel c
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from tfsigns.cli import HelpFormatter, Parser, line_buffered_output  # noqa: E402
 from tfsigns.files import atomic_write_bytes  # noqa: E402
 
 
@@ -79,7 +79,8 @@ def plot_confusion(labels: np.ndarray, predictions: np.ndarray, path: str | os.P
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m tfsigns.plots RUN_DIR... --out curves.png`: learning curves of runs side by side."""
-    parser = argparse.ArgumentParser(prog="tfsigns.plots", description=main.__doc__)
+    line_buffered_output()
+    parser = Parser(prog="tfsigns.plots", description=main.__doc__, formatter_class=HelpFormatter)
     parser.add_argument("runs", nargs="+", help="folders written by python -m tfsigns.train --out")
     parser.add_argument("--out", required=True, help="PNG to write")
     args = parser.parse_args(argv)
@@ -93,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, KeyError) as err:
             print(f"tfsigns.plots: error: {run}: no readable metrics.json ({err})", file=sys.stderr)
             return 2
-    plot_costs(curves, args.out, title="cost per epoch")
+    try:
+        plot_costs(curves, args.out, title="cost per epoch")
+    except OSError as err:
+        print(f"tfsigns.plots: error: --out {args.out}: cannot write ({err.strerror or err})",
+              file=sys.stderr)
+        return 2
     return 0
 
 

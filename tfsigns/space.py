@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tfsigns.trainer import CONFIG_FIELDS, ConfigError, TrainConfig, whole
+from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig, whole
 
 SCALES = ("uniform", "log", "one-minus-log", "int")
 # Hyperparameters a search may vary: TrainConfig fields, plus the network's shape.
 SHAPE = ("hidden_units", "num_layers")
-RUN_FIELDS = {"device", "print_cost", "print_every"}  # how a trial runs, not what it trains
-TUNABLE = CONFIG_FIELDS - RUN_FIELDS - {"layers"} | set(SHAPE)
+TUNABLE = CONFIG_FIELDS - {"network", "layers"} | set(SHAPE)  # a network family has its own hyperparameters
 ENTRY_KEYS = {"scale", "low", "high", "choices"}
 
 # The lecture's example: alpha log-uniform in [1e-4, 1], beta via 1 - beta on a log scale.
@@ -219,7 +218,7 @@ def config_for(base: TrainConfig, params: dict) -> TrainConfig:
         if not (whole(width) and width > 0):
             raise ConfigError(f"hidden_units must be a positive integer, got {width!r}", "hidden_units")
         settings["layers"] = (int(width),) * int(depth)
-    return replace(base, **settings, print_cost=False)
+    return replace(base, **settings)
 
 
 def largest(space: list[Dimension], base: TrainConfig) -> TrainConfig:

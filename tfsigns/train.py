@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 import tfsigns
-from tfsigns.checkpoint import CheckpointError, checkpoint_epoch, too_few_epochs
 from tfsigns.cli import (
     SETTINGS,
     HelpFormatter,
@@ -34,28 +31,23 @@ from tfsigns.cli import (
     positive,
     read_settings,
 )
-from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
-from tfsigns.files import OutputError, check_writable, prepare_out_dir, write_json
-from tfsigns.model import INITS, OPTIMIZERS, predict
-from tfsigns.monitor import Monitor
-from tfsigns.plots import plot_confusion, plot_costs, plot_samples
-from tfsigns.trainer import (
+from tfsigns.config import (
     DECAYS,
     DEVICES,
+    INITS,
+    OPTIMIZERS,
     ConfigError,
+    RunSettings,
     TrainConfig,
     TrainingDiverged,
     TrainingInterrupted,
-    check_memory,
-    resolve_device,
-    train,
 )
+from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
+from tfsigns.files import OutputError, check_writable, prepare_out_dir, write_json
+from tfsigns.networks import NETWORKS, get_network
+from tfsigns.runs import CheckpointError, clear_run, existing_run, too_few_epochs
 
 PROG = "tfsigns.train"
-# What a run leaves in --out; --overwrite removes exactly these, and only once the new run's
-# settings and data have been checked.
-RUN_FILES = ("config.json", "metrics.json", "cost.png", "samples.png", "confusion.png")
-RUN_FOLDERS = ("checkpoints", "tensorboard")
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -82,7 +74,7 @@ def parse_fraction(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags; `dest` names are TrainConfig's fields, defaults the course's settings."""
-    d = TrainConfig()
+    d, r = TrainConfig(), RunSettings()
     p = Parser(prog=PROG, description="Train the course's SIGNS network (tf.compat.v1 graph + session).",
                formatter_class=HelpFormatter, allow_abbrev=False)
     p.add_argument("--data-dir", help="folder with train_signs.h5 and test_signs.h5 "
@@ -101,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs between accuracy summaries and cost.png refreshes while training")
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
+    p.add_argument("--network", choices=tuple(NETWORKS), default=d.network, help="the network family")
     p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs, help="epochs to train")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="alpha (before decay)")
     p.add_argument("--minibatch-size", type=int, default=d.minibatch_size, help="examples per step")
@@ -112,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=INITS, default=d.init,
                    help="weight seeds: course (every layer shares the op seed, as the course does) or "
                         "independent (a stream per layer)")
-    p.add_argument("--device", choices=DEVICES, default=d.device, help="where the graph runs")
+    p.add_argument("--device", choices=DEVICES, default=r.device, help="where the graph runs")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="the update rule")
     p.add_argument("--beta1", type=float, default=d.beta1, help="Adam's first-moment average")
     p.add_argument("--beta2", type=float, default=d.beta2, help="Adam's and RMSProp's second-moment average")
@@ -133,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
-    p.add_argument("--print-every", type=int, default=d.print_every, help="epochs between cost lines")
+    p.add_argument("--print-every", type=int, default=r.print_every, help="epochs between cost lines")
     p.add_argument("--plots", action="store_true",
                    help="also write samples.png (test images, labels, predictions) and confusion.png")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no cost lines")
@@ -168,22 +161,12 @@ def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> tuple
     return settings, origins
 
 
-def existing_run(out: Path) -> str | None:
-    """What in `out` shows an earlier run worth keeping (a finished run's metrics.json, or a
-    checkpoint to resume from), or None. A run that died before its first checkpoint left
-    nothing to go on from, and a new run simply replaces it."""
-    if (out / "metrics.json").exists():
-        return "metrics.json"
-    if (out / "checkpoints" / "checkpoint").exists():
-        return "checkpoints/"
-    return None
-
-
 def check_out(args: argparse.Namespace, config: TrainConfig) -> None:
     """Refuse, before anything is written, a run that would spoil what --out holds: a new run
     over an earlier one (without --overwrite), or a resume to fewer epochs than were done."""
     out = Path(args.out)
     if args.resume:
+        from tfsigns.checkpoint import checkpoint_epoch  # reading a checkpoint needs TensorFlow
         done = checkpoint_epoch(out / "checkpoints")
         if config.num_epochs < done:
             raise ConfigError(too_few_epochs(out / "checkpoints", done, config.num_epochs))
@@ -192,34 +175,37 @@ def check_out(args: argparse.Namespace, config: TrainConfig) -> None:
                           "--overwrite replaces it, or choose another --out")
 
 
-def clear_run(out: Path) -> None:
-    """Remove an earlier run's files from `out` (--overwrite), leaving anything else there."""
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        shutil.rmtree(out / name, ignore_errors=True)
-
-
 def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> int:
     """Check everything, then train and write the outputs; errors propagate to main()."""
-    config, data = check_settings(settings, origins, print_cost=not args.quiet)
-    resolve_device(config.device)  # a missing GPU is bad input: say so before any work
+    config, run_settings, data = check_settings(settings, origins, print_cost=not args.quiet,
+                                                progress=not args.quiet and sys.stderr.isatty())
     for name in ("checkpoint_every", "keep_checkpoints", "monitor_every"):
         positive(name, getattr(args, name))
     check_writable(args.out)
     data_dir = find_data_dir(data["data_dir"])
     X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)
-    check_memory(config, X_train.shape[0], Y_train.shape[0])
     eval_sets = {"test": (X_test, Y_test)}
     if data["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
             X_train, Y_train, data["validation_fraction"], data["split_seed"])
         eval_sets = {"validation": (X_val, Y_val), **eval_sets}
+    # Settings and data are good: only now does TensorFlow load (a few seconds), for the checks
+    # that need it and for training.
+    from tfsigns import trainer
+    from tfsigns.backend import tf
+    from tfsigns.inference import predict
+    from tfsigns.monitor import Monitor
+    from tfsigns.plots import plot_confusion, plot_costs, plot_samples
+
+    trainer.resolve_device(run_settings.device)  # a missing GPU is bad input: say so before any work
+    _, input_shape, n_y = get_network(config.network).layout.sizes(X_train, Y_train)
+    trainer.check_memory(config, input_shape, n_y)
     check_out(args, config)
     out = prepare_out_dir(args.out)
     if not args.resume:  # --overwrite, or nothing worth keeping: the earlier run's files go
         clear_run(out)
-    saved_settings = {**data, **config.to_dict(), "data_dir": str(data_dir.resolve())}
+    saved_settings = {**data, **config.to_dict(), "device": run_settings.device,
+                      "print_every": run_settings.print_every, "data_dir": str(data_dir.resolve())}
 
     stop_requested = []
 
@@ -233,13 +219,11 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     monitor = Monitor(out, args.monitor_every, title)  # opens its event file on the first epoch
     started = time.time()
     try:
-        parameters, history = train(config, X_train, Y_train, eval_sets,
-                           progress=not args.quiet and sys.stderr.isatty(),
-                           checkpoint_dir=out / "checkpoints", checkpoint_every=args.checkpoint_every,
-                           keep_checkpoints=args.keep_checkpoints, resume=args.resume,
-                           should_stop=lambda: bool(stop_requested),
-                           on_start=lambda: write_json(out / "config.json", saved_settings),
-                           on_epoch=monitor)
+        parameters, history = trainer.train(
+            config, X_train, Y_train, eval_sets, run_settings, checkpoint_dir=out / "checkpoints",
+            checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+            resume=args.resume, should_stop=lambda: bool(stop_requested),
+            on_start=lambda: write_json(out / "config.json", saved_settings), on_epoch=monitor)
     except TrainingInterrupted as stop:
         command = shlex.join([sys.executable, "-m", "tfsigns.train", "--out", str(out), "--resume"])
         print(f"{PROG}: interrupted after epoch {stop.epoch}; checkpoint saved in {out / 'checkpoints'}. "
@@ -250,12 +234,15 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         monitor.close()
     plot_costs({"train": history.costs}, out / "cost.png", title=title)
     if args.plots:
-        labels, predictions = Y_test.argmax(axis=0), predict(X_test, parameters)
+        labels, predictions = Y_test.argmax(axis=0), predict(X_test, parameters, config)
         images = np.round(X_test.T.reshape(-1, 64, 64, 3) * 255).astype(np.uint8)
         plot_samples(images[:24], labels[:24], out / "samples.png", predictions[:24])
         plot_confusion(labels, predictions, out / "confusion.png")
     write_json(out / "metrics.json", {
         "config": config.to_dict(),
+        "run": {"device": run_settings.device, "print_every": run_settings.print_every},
+        "input_shape": list(input_shape),
+        "classes": n_y,
         "data_dir": str(data_dir.resolve()),
         "validation_fraction": data["validation_fraction"],
         "split_seed": data["split_seed"],

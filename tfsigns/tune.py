@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tfsigns.cli import HelpFormatter, Parser, check_settings, line_buffered_output, positive, read_settings
+from tfsigns.config import ConfigError, RunSettings, TrainConfig
 from tfsigns.data import DataError, find_data_dir
 from tfsigns.executors import (
     RAY_START,
@@ -52,7 +53,6 @@ from tfsigns.space import (
     narrowed_box,
     random_trials,
 )
-from tfsigns.trainer import ConfigError, TrainConfig
 
 PROG = "tfsigns.tune"
 
@@ -80,6 +80,7 @@ class SearchSettings:
     address: str | None = None
     validation_fraction: float = 0.15
     split_seed: int = 0
+    device: str = "cpu"  # where each trial trains
 
     def record(self, data_dir: str) -> dict:
         """What search.json keeps: the settings that decide which trials a search draws and the
@@ -187,6 +188,7 @@ def search(space: list[Dimension], base: TrainConfig, settings: SearchSettings, 
             trials = random_trials(space, settings.trials, rng, box)
         tasks = [{"trial": f"r{round_}-{i:03d}", "round": round_, "params": params,
                   "config": config_for(base, params).to_dict(), "data_dir": data_dir, "threads": threads,
+                  "device": settings.device,
                   "validation_fraction": settings.validation_fraction, "split_seed": settings.split_seed}
                  for i, params in enumerate(trials)]
         done = results.done()
@@ -282,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def base_settings(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
-    """Every trial's base config and the data settings: flags, over --config, over defaults.
+def base_settings(args: argparse.Namespace) -> tuple[TrainConfig, RunSettings, dict]:
+    """Every trial's base config, run settings and the data settings: flags, over --config, over
+    defaults.
 
     A search is no course reproduction, so its weight layers draw from independent seeds
     unless --config says otherwise.
@@ -302,11 +305,11 @@ def base_settings(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
                        ("validation_fraction", "validation_fraction"), ("split_seed", "split_seed")):
         if getattr(args, flag) is not None:
             settings[name], origins[name] = getattr(args, flag), f"--{flag.replace('_', '-')}"
-    config, data = check_settings(settings, origins, print_cost=False)
+    config, run, data = check_settings(settings, origins, print_cost=False)
     if not data["validation_fraction"]:
         raise ConfigError("--validation-fraction must lie in (0, 1): trials are scored on the validation "
                           "split")
-    return config, data
+    return config, run, data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,12 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in ("trials", "rounds", "top_k", "workers"):
             positive(name, getattr(args, name))
-        base, data = base_settings(args)
-        # TensorFlow loads only once the search's settings are known good: --help and a wrong
-        # flag or --config answer without it.
-        from tfsigns.trainer import check_memory, resolve_device, train
-
-        resolve_device(base.device)  # --device gpu without a GPU: say so before the search
+        base, run, data = base_settings(args)
         space = load_space(args.space, base)
         if args.strategy == "grid":
             grid_trials(space, args.trials)  # a grid larger than --trials: say so before any work
@@ -331,10 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = str(find_data_dir(data["data_dir"]).resolve())
         fraction, split_seed = data["validation_fraction"], data["split_seed"]
         X_train, Y_train = split_data(data_dir, fraction, split_seed)[:2]  # bad data: say so now
-        check_memory(largest(space, base), X_train.shape[0], Y_train.shape[0])
+        # Settings, space and data are good: only now does TensorFlow load (a few seconds), for
+        # the checks that need it and for the final training.
+        from tfsigns.trainer import check_memory, resolve_device, train
+
+        resolve_device(run.device)  # --device gpu without a GPU: say so before the search
+        check_memory(largest(space, base), X_train.shape[:-1], Y_train.shape[0])
         out = prepare_out_dir(args.out)
         settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
-                                  args.workers, args.backend, args.address, fraction, split_seed)
+                                  args.workers, args.backend, args.address, fraction, split_seed, run.device)
         started = time.time()
         results = search(space, base, settings, data_dir, out, fresh=args.fresh)
         wall = time.time() - started
@@ -344,12 +347,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         best = best_rows[0]
         config = TrainConfig(**best["config"])  # what the chosen trial trained with, as recorded
-        write_json(out / "best.json", {**config.to_dict(), "print_cost": True, "data_dir": data_dir,
+        write_json(out / "best.json", {**config.to_dict(), "device": run.device, "data_dir": data_dir,
                                        "validation_fraction": fraction, "split_seed": split_seed})
         plot_search(results, space, out / "search.png")
         # The test set, once, for the chosen configuration only.
         X_train, Y_train, X_val, Y_val, X_test, Y_test = split_data(data_dir, fraction, split_seed)
-        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val), "test": (X_test, Y_test)})
+        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val), "test": (X_test, Y_test)},
+                           RunSettings(device=run.device, print_cost=False))
         write_json(out / "final.json", {"trial": best["trial"], "config": config.to_dict(),
                                         "accuracy": history.accuracy, "search_wall_seconds": wall,
                                         "trials": len(results.rows),

@@ -1,0 +1,38 @@
+"""TensorFlow, loaded once and quietly: every module that builds or runs a graph imports
+`tf` and `v1` (tf.compat.v1) from here, never TensorFlow directly, so that its import-time
+noise stays off a user's terminal."""
+
+import os
+import sys
+from contextlib import contextmanager
+
+import tfsigns  # noqa: F401  (sets TensorFlow's environment options before it loads)
+
+
+@contextmanager
+def quiet_native_stderr():
+    """Silence what TensorFlow's C++ core writes straight to file descriptor 2
+    (oneDNN and CUDA probing notes that TF_CPP_MIN_LOG_LEVEL no longer hides),
+    so that a user's error message stays the one line on stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with quiet_native_stderr():
+    import tensorflow as tf
+
+    # Probing for GPUs makes the CUDA runtime complain once on machines without one; do it now.
+    tf.config.list_physical_devices()
+# TensorFlow's Python-side deprecation notices (e.g. from Saver deleting old checkpoints)
+# are for TensorFlow's developers, not for someone training a network.
+tf.get_logger().setLevel("ERROR")
+
+v1 = tf.compat.v1

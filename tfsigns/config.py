@@ -1,0 +1,242 @@
+"""What a run is, as plain data: the hyperparameters that decide what it learns
+(TrainConfig), the settings of how it runs (RunSettings), the rules every value must meet,
+and what a run reports back (History, its failures). No TensorFlow here: settings, files
+and search spaces are checked before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, field, fields
+
+from tfsigns.networks import NETWORKS
+
+OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
+DECAYS = ("none", "inverse-time", "exponential", "staircase")
+DEVICES = ("cpu", "gpu")
+DEAD_EPOCHS = 50  # epochs at ln(C) before warning that the network is not learning
+SEED_LIMIT = 2 ** 31  # seeds and epoch counts stay below it, so minibatch_seed + epoch fits NumPy's seed
+BIG = 1e38  # rates and strengths stay below it: the graph holds them as float32 (largest 3.4e38)
+
+
+class ConfigError(ValueError):
+    """A hyperparameter or setting is out of range; the message says which and why.
+
+    `field` names the setting at fault, when there is one, so that a caller can say where
+    the bad value came from (a flag, a --config file).
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost became NaN or infinite."""
+
+
+class TrainingInterrupted(Exception):
+    """The run was asked to stop; `epoch` epochs are done and checkpointed."""
+
+    def __init__(self, epoch: int):
+        super().__init__(f"stopped after epoch {epoch}")
+        self.epoch = epoch
+
+
+def whole(value) -> bool:
+    """An integer that is not a bool (JSON's true is not 1 epoch)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def real(value) -> bool:
+    """A finite number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# Each setting's rule: (kind, test of the value, what the value must be). Kinds: "int", "float"
+# (ints accepted and stored as floats), "bool", "choice" (test: the allowed strings), "layers".
+RULES: dict[str, tuple] = {
+    "network": ("choice", tuple(NETWORKS), "be one of " + ", ".join(NETWORKS)),
+    "layers": ("layers", lambda v: v > 0, "be one or more positive unit counts"),
+    "learning_rate": ("float", lambda v: 0 < v < BIG, "be a positive number below 1e38"),
+    "num_epochs": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "minibatch_size": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "seed": ("int", lambda v: 0 <= v < SEED_LIMIT, "be an integer in [0, 2**31)"),
+    "minibatch_seed": ("int", lambda v: 0 <= v < SEED_LIMIT, "be an integer in [0, 2**31)"),
+    "optimizer": ("choice", OPTIMIZERS, "be one of " + ", ".join(OPTIMIZERS)),
+    "beta1": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "beta2": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "epsilon": ("float", lambda v: 0 < v < BIG, "be a positive number below 1e38"),
+    "momentum": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "decay": ("choice", DECAYS, "be one of " + ", ".join(DECAYS)),
+    "decay_rate": ("float", lambda v: 0 <= v < BIG, "be a non-negative number below 1e38"),
+    "decay_interval": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "batch_norm": ("bool", None, "be true or false"),
+    "bn_momentum": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "bn_population_stats": ("bool", None, "be true or false"),
+    "lambd": ("float", lambda v: 0 <= v < BIG, "be a non-negative number below 1e38"),
+    # 1 - keep_prob, dropout's rate, must stay below 1 in floating point too
+    "keep_prob": ("float", lambda v: 0 < v <= 1 and 1.0 - v < 1.0, "lie in (0, 1]"),
+    "init": ("choice", INITS, "be one of " + ", ".join(INITS)),
+    "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
+    "threads": ("int", lambda v: 0 <= v < SEED_LIMIT, "be a non-negative integer (0: all cores)"),
+    "print_cost": ("bool", None, "be true or false"),
+    "print_every": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
+    "progress": ("bool", None, "be true or false"),
+}
+
+
+def check_field(name: str, value):
+    """`value` as setting `name` stores it (layers a tuple, numbers float), or ConfigError naming
+    the setting, the rule and the value; the type is checked as strictly as the range."""
+    kind, test, rule = RULES[name]
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "choice":
+        ok = isinstance(value, str) and value in test
+        if isinstance(value, str) and not ok:
+            raise ConfigError(f"unknown {name} {value!r}; choose from {', '.join(test)}", name)
+    elif kind == "int":
+        ok = whole(value) and test(value)
+        value = int(value) if ok else value
+    elif kind == "float":
+        ok = real(value) and test(value)
+        value = float(value) if ok else value
+    else:  # layers: a non-empty list of positive whole numbers
+        ok = (isinstance(value, (list, tuple)) and len(value) > 0
+              and all(whole(n) and test(n) for n in value))
+        value = tuple(int(n) for n in value) if ok else value
+    if not ok:
+        raise ConfigError(f"{name} must {rule}, got {value!r}", name)
+    return value
+
+
+class Checked:
+    """A dataclass whose every field is checked by its RULES entry when it is made."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, check_field(f.name, getattr(self, f.name)))
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class TrainConfig(Checked):
+    """What a run learns: the network and every hyperparameter. Defaults are the course's.
+
+    Two runs with equal TrainConfigs (and data) learn the same parameters; how they run
+    (device, printing) is RunSettings'.
+    """
+
+    network: str = "mlp"  # the network family (tfsigns.networks.NETWORKS)
+    layers: tuple[int, ...] = (25, 12)  # hidden units per hidden layer
+    learning_rate: float = 0.0001
+    num_epochs: int = 1500
+    minibatch_size: int = 32
+    seed: int = 1  # graph-level and initializer seed
+    minibatch_seed: int = 3  # epoch e shuffles with minibatch_seed + e + 1, as the course does
+    optimizer: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    momentum: float = 0.9
+    decay: str = "none"
+    decay_rate: float = 1.0
+    decay_interval: int = 100  # epochs per step of the staircase schedule
+    batch_norm: bool = False
+    bn_momentum: float = 0.99
+    # After the last epoch, set the moving averages to the whole training set's statistics
+    # under the final weights (the lecture's alternative to the running average, which with
+    # Adam on 12288 inputs lags the weights by standard deviations); False keeps the EWMA.
+    bn_population_stats: bool = True
+    lambd: float = 0.0  # L2 strength
+    keep_prob: float = 1.0  # dropout keep probability; 1 means no dropout
+    # "course": every weight layer's initializer shares the op seed, as the course's does (its
+    # reproduction depends on it); "independent": each layer draws from its own stream.
+    init: str = "course"
+
+
+@dataclass
+class RunSettings(Checked):
+    """How a run runs, not what it learns: where, with how many threads, what it prints."""
+
+    device: str = "cpu"
+    threads: int = 0  # the session's thread pools; 0: all cores (search workers take a share)
+    print_cost: bool = True  # a cost line every print_every epochs
+    print_every: int = 100
+    progress: bool = False  # a progress bar on stderr
+
+
+CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
+RUN_FIELDS = frozenset(f.name for f in fields(RunSettings))
+
+
+@dataclass
+class History:
+    """What a run measured: per-epoch cost and learning rate, accuracies, timing.
+
+    accuracy maps "train" and the name of each evaluation set ("test", "validation")
+    to the fraction of its examples classified right, in test mode.
+    """
+
+    costs: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    accuracy: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = 0.0  # of this call (a resumed run counts from where it resumed)
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch of this call
+    warnings: list[str] = field(default_factory=list)  # e.g. a network that is not learning
+    device: str = ""
+    checkpoint: str = ""  # the finished model's checkpoint, when the run wrote checkpoints
+
+    @property
+    def ms_per_epoch(self) -> float:
+        return 1000 * self.train_seconds / max(1, len(self.epoch_seconds))
+
+    @property
+    def train_accuracy(self) -> float:
+        return self.accuracy["train"]
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.accuracy["test"]
+
+
+def learning_rate_decay(config: TrainConfig, epoch: int) -> float:
+    """The learning rate for `epoch` (0-based) under the config's decay schedule.
+
+    inverse-time: alpha0 / (1 + decay_rate * epoch); exponential: alpha0 * decay_rate**epoch;
+    staircase: alpha0 / (1 + decay_rate * floor(epoch / decay_interval)) (the course's
+    "fixed interval scheduling").
+    """
+    alpha0, rate = config.learning_rate, config.decay_rate
+    if config.decay == "inverse-time":
+        return alpha0 / (1.0 + rate * epoch)
+    if config.decay == "exponential":
+        return alpha0 * rate ** epoch
+    if config.decay == "staircase":
+        return alpha0 / (1.0 + rate * (epoch // config.decay_interval))
+    return alpha0
+
+
+def not_learning(costs: list[float], num_classes: int, epochs: int = DEAD_EPOCHS) -> str | None:
+    """The warning for a network that is not learning, or None: the cost has sat at ln(C),
+    a uniform guess, for `epochs` epochs in a row at some point of `costs`. A run and a
+    population member are judged alike by this, so a trial fails or passes alike in either."""
+    target, run = math.log(num_classes), 0
+    for cost in costs:
+        run = run + 1 if abs(cost - target) < 0.005 else 0
+        if run == epochs:
+            return (f"the cost has stayed at ln({num_classes}) = {target:.3f} for {epochs} epochs: the "
+                    "network is not learning (learning rate too small or too large, or dead ReLUs "
+                    "from the initialization)")
+    return None
+
+
+def diverged(cost: float, epoch: int) -> str:
+    """What a run whose cost became NaN or infinite at `epoch` is told."""
+    return f"cost became {cost} at epoch {epoch}; lower the learning rate"

@@ -1,0 +1,83 @@
+"""Prediction with a trained network: classes or probabilities for examples given as arrays
+(`predict`, the course's name), or with the model of a finished run folder (`load_model`,
+`classify`). A layer above the graph builders: it builds the family's test-mode graph
+(tfsigns.networks) and runs it in a session of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from tfsigns.backend import tf, v1
+from tfsigns.checkpoint import UNREADABLE, first_line
+from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig
+from tfsigns.data import IMAGE_SHAPE
+from tfsigns.networks import get_network
+from tfsigns.runs import CheckpointError, finished_run
+
+SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "input_shape" and "classes" were trained on
+
+
+def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfig | None = None,
+            return_probabilities: bool = False) -> np.ndarray:
+    """Classes (m,) for examples X in the network's layout (the MLP's: X (n_x, m)) under
+    trained NumPy parameters, in test mode. `config` names the network and its settings; by
+    default the course's MLP, with batch norm when the parameters have gamma.
+
+    With return_probabilities, the softmax probabilities instead, in the layout of the
+    logits (the MLP's (C, m)).
+    """
+    if config is None:
+        config = TrainConfig(batch_norm=any(key.startswith("gamma") for key in parameters))
+    network = get_network(config.network)
+    layout = network.layout
+    input_shape = layout.example_shape(X)
+    with tf.Graph().as_default():
+        params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
+        x = v1.placeholder(tf.float32, [*input_shape, None] if layout.examples_last else [None, *input_shape])
+        logits = network.forward(x, params, config, tf.constant(False))
+        out = (tf.nn.softmax(logits, axis=layout.class_axis) if return_probabilities
+               else tf.argmax(logits, axis=layout.class_axis))
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            return sess.run(out, feed_dict={x: X})
+
+
+def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.ndarray], tuple[int, ...]]:
+    """A finished run's TrainConfig, trained parameters and input shape (one example's);
+    CheckpointError when the run is unfinished, or its files are damaged or disagree."""
+    metrics, path = finished_run(run_dir)
+    try:
+        config = TrainConfig(**{k: v for k, v in metrics["config"].items() if k in CONFIG_FIELDS})
+    except (ConfigError, TypeError) as err:
+        raise CheckpointError(f"--model {run_dir}: metrics.json holds settings this version cannot use "
+                              f"({err})") from None
+    input_shape = tuple(metrics.get("input_shape", (math.prod(IMAGE_SHAPE),)))
+    shapes = get_network(config.network).parameter_shapes(config, input_shape,
+                                                           metrics.get("classes", SIGNS_CLASSES))
+    try:
+        reader = tf.train.load_checkpoint(str(path))
+        stored = reader.get_variable_to_shape_map()
+        parameters = {name: reader.get_tensor(name) for name, shape in shapes.items()
+                      if stored.get(name) == list(shape)}
+    except UNREADABLE as err:
+        raise CheckpointError(f"--model {run_dir}: checkpoint {path} is unreadable "
+                              f"({first_line(err)})") from None
+    if missing := [name for name in shapes if name not in parameters]:
+        raise CheckpointError(f"--model {run_dir}: checkpoint {path.name} does not hold the network its "
+                              f"metrics.json describes ({missing[0]} {list(shapes[missing[0]])})")
+    return config, parameters, input_shape
+
+
+def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
+    """Probabilities for examples X (e.g. tfsigns.photos.load_images) under a finished run's
+    model; CheckpointError when the run cannot be used or expects other inputs."""
+    config, parameters, input_shape = load_model(run_dir)
+    given = get_network(config.network).layout.example_shape(X)
+    if given != input_shape:
+        raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "
+                              f"{given}")
+    return predict(X, parameters, config, return_probabilities=True)
