@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeSigns
-from tfsigns.config import TrainConfig
+from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.executors import run_trial
 from tfsigns.space import SpaceError, config_for, grid_trials, narrowed_box, parse_space, random_trials
-from tfsigns.tune import SearchSettings, search
+from tfsigns.tune import SearchSettings, check_done, search
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
            "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999}}
@@ -180,3 +180,14 @@ def test_tune_ctrl_c_keeps_finished_trials_and_the_rerun_goes_on(fake_dir, tmp_p
     rerun = subprocess.run(command(2), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "trials already done, skipped" in rerun.stdout
+
+
+def test_a_trial_recorded_by_an_earlier_version_still_counts_as_done(tmp_path):
+    """Rows written before `network` existed, with run settings (device, printing) in their
+    config, match the same trial now; a real difference is still refused."""
+    config = TrainConfig(num_epochs=2).to_dict()
+    old = {**{k: v for k, v in config.items() if k != "network"}, "device": "cpu", "print_cost": False,
+           "print_every": 100}
+    check_done({"trial": "r0-000", "config": config}, {"config": old}, tmp_path)
+    with pytest.raises(ConfigError, match=r"num_epochs 3 -> 2"):
+        check_done({"trial": "r0-000", "config": config}, {"config": {**old, "num_epochs": 3}}, tmp_path)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tfsigns.cli import HelpFormatter, Parser, check_settings, line_buffered_output, positive, read_settings
-from tfsigns.config import ConfigError, RunSettings, TrainConfig
+from tfsigns.config import CONFIG_FIELDS, ConfigError, RunSettings, TrainConfig
 from tfsigns.data import DataError, find_data_dir
 from tfsigns.executors import (
     RAY_START,
@@ -142,8 +142,12 @@ def check_rerun(out: Path, record: dict, results: Results) -> None:
 
 
 def check_done(task: dict, row: dict, out: Path) -> None:
-    """Refuse a finished trial of the same name trained with another config (say --epochs)."""
+    """Refuse a finished trial of the same name trained with another config (say --epochs). A row
+    recorded before a setting existed (say network) counts as trained with its default, and
+    run settings recorded then (device, printing) do not count."""
     old = row.get("config")
+    if isinstance(old, dict):
+        old = {**TrainConfig().to_dict(), **{k: v for k, v in old.items() if k in CONFIG_FIELDS}}
     if old != json.loads(to_json(task["config"])):
         change = difference(old, task["config"]) if isinstance(old, dict) else "no config recorded"
         raise ConfigError(f"--out {out}: trial {task['trial']} was trained with other settings ({change}): "
