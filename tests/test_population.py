@@ -61,7 +61,8 @@ def test_population_executor_groups_trials(tmp_path, monkeypatch):
     params = [{"learning_rate": 0.01}, {"learning_rate": 0.001},
               {"learning_rate": 0.01, "keep_prob": 0.9}, {"learning_rate": 0.001, "keep_prob": 0.9}]
     tasks = [{"trial": f"r0-00{i}", "round": 0, "params": p, "config": config_for(base, p).to_dict(),
-              "data_dir": data_dir, "threads": 1, "validation_fraction": 0.2, "split_seed": 0}
+              "data_dir": data_dir, "threads": 1, "device": "cpu", "validation_fraction": 0.2,
+              "split_seed": 0}
              for i, p in enumerate(params)]
     trial_of = [(TrainConfig(**task["config"]), task["trial"]) for task in tasks]
     populations, alone, final_costs = [], [], {}

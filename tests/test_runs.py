@@ -184,6 +184,21 @@ def test_search_again_from_the_best(fake_dir, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "third" / "best.json").read_text())["num_epochs"] == 3
 
 
+def test_a_search_written_by_the_previous_version_goes_on(fake_dir, tmp_path, monkeypatch):
+    """Its rows' configs held run settings (device, print_cost, print_every) and no network: the
+    same command skips those trials and trains the best of them again, as recorded."""
+    out = tmp_path / "search"
+    assert tune(fake_dir, out, "--epochs", "2", monkeypatch=monkeypatch)[0] == 0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["config"] = {**{k: v for k, v in row["config"].items() if k != "network"}, "device": "cpu",
+                         "print_cost": False, "print_every": 100}
+    (out / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, stdout, err = tune(fake_dir, out, "--epochs", "2", monkeypatch=monkeypatch)
+    assert code == 0 and f"{len(rows)} of {len(rows)} trials already done" in stdout, err
+    assert json.loads((out / "best.json").read_text())["network"] == "mlp"
+
+
 def test_a_rerun_with_other_settings_is_refused_and_fresh_starts_over(fake_dir, tmp_path, monkeypatch):
     out = tmp_path / "search"
     assert tune(fake_dir, out, "--epochs", "2", monkeypatch=monkeypatch)[0] == 0
@@ -267,7 +282,7 @@ def test_json_never_holds_nan(fake_dir):
     assert to_json({"a": float("nan"), "b": [float("inf"), 1.5]}) == '{"a": null, "b": [null, 1.5]}'
     task = {"trial": "r0-000", "round": 0, "params": {"learning_rate": 1e37}, "data_dir": str(fake_dir),
             "config": config_for(TrainConfig(layers=(4,), num_epochs=3), {"learning_rate": 1e37}).to_dict(),
-            "threads": 1, "validation_fraction": 0.2, "split_seed": 0}
+            "threads": 1, "device": "cpu", "validation_fraction": 0.2, "split_seed": 0}
     row = run_trial(task)
     assert row["status"] == "failed" and row["validation_accuracy"] is None
     json.loads(to_json(row), parse_constant=lambda token: pytest.fail(f"{token} in JSON"))
@@ -280,7 +295,8 @@ def population_tasks(fake_dir, rates, epochs=3):
     base = TrainConfig(layers=(4,), num_epochs=epochs)
     return [{"trial": f"r0-{i:03d}", "round": 0, "params": {"learning_rate": lr},
              "config": config_for(base, {"learning_rate": lr}).to_dict(), "data_dir": str(fake_dir),
-             "threads": 1, "validation_fraction": 0.2, "split_seed": 0} for i, lr in enumerate(rates)]
+             "threads": 1, "device": "cpu", "validation_fraction": 0.2, "split_seed": 0}
+            for i, lr in enumerate(rates)]
 
 
 def test_population_honours_workers_and_yields_each_population_as_it_ends(fake_dir, monkeypatch):

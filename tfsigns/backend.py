@@ -4,13 +4,14 @@ noise stays off a user's terminal."""
 
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import tfsigns  # noqa: F401  (sets TensorFlow's environment options before it loads)
 
 
 @contextmanager
-def quiet_native_stderr():
+def quiet_native_stderr() -> Iterator[None]:
     """Silence what TensorFlow's C++ core writes straight to file descriptor 2
     (oneDNN and CUDA probing notes that TF_CPP_MIN_LOG_LEVEL no longer hides),
     so that a user's error message stays the one line on stderr."""

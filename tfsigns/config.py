@@ -160,6 +160,13 @@ class TrainConfig(Checked):
     # reproduction depends on it); "independent": each layer draws from its own stream.
     init: str = "course"
 
+    @classmethod
+    def from_recorded(cls, settings: dict) -> TrainConfig:
+        """The config a run or a search recorded (a metrics.json's "config", a results row's):
+        run settings that earlier versions kept there (device, printing) are left out, and
+        settings added since (network) take their defaults."""
+        return cls(**{f.name: settings[f.name] for f in fields(cls) if f.name in settings})
+
 
 @dataclass
 class RunSettings(Checked):

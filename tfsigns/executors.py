@@ -18,15 +18,12 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
-from typing import TYPE_CHECKING
 
-from tfsigns.config import ConfigError, RunSettings, TrainConfig
+import numpy as np
+
+from tfsigns.config import ConfigError, History, RunSettings, TrainConfig, TrainingDiverged
 from tfsigns.data import load_signs, train_validation_split
 from tfsigns.files import json_safe
-
-if TYPE_CHECKING:
-    from tfsigns.config import History
-
 
 # ------------------------------------------------------------------ one trial
 
@@ -34,7 +31,7 @@ if TYPE_CHECKING:
 _DATA_CACHE: dict = {}
 
 
-def split_data(data_dir: str, fraction: float, split_seed: int):
+def split_data(data_dir: str, fraction: float, split_seed: int) -> tuple[np.ndarray, ...]:
     """(X_train, Y_train, X_val, Y_val, X_test, Y_test), loaded once per process."""
     key = (data_dir, fraction, split_seed)
     if key not in _DATA_CACHE:
@@ -62,15 +59,15 @@ def result_row(task: dict, history: History | None = None, failure: str = "",
 def run_trial(task: dict) -> dict:
     """Train one configuration and score it on the validation split; the test set is not
     touched. Never raises: a failure comes back as a row with status "failed" and its reason."""
-    from tfsigns.trainer import TrainingDiverged, train  # TensorFlow loads with the first trial
+    from tfsigns.trainer import train  # TensorFlow loads with the first trial
 
     started = time.perf_counter()
     try:
         config = TrainConfig(**task["config"])
         X_train, Y_train, X_val, Y_val, _, _ = split_data(task["data_dir"], task["validation_fraction"],
                                                           task["split_seed"])
-        run = RunSettings(device=task.get("device", "cpu"), threads=task["threads"], print_cost=False)
-        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)}, run)
+        _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)},
+                           RunSettings(device=task["device"], threads=task["threads"], print_cost=False))
         return result_row(task, history, seconds=time.perf_counter() - started)
     except TrainingDiverged as err:
         failure = str(err)
@@ -172,7 +169,7 @@ def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
     Each population's rows are yielded (and so saved) as soon as it finishes. A population
     that fails as a whole (say, out of memory) has its trials run one by one instead.
     """
-    from tfsigns.population import population_key  # TensorFlow loads here
+    from tfsigns.population import can_join, population_key  # TensorFlow loads here
     from tfsigns.trainer import train_population
 
     groups: dict[tuple, list[dict]] = {}
@@ -182,8 +179,7 @@ def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
         except ConfigError:
             groups[(task["trial"],)] = [task]  # run_trial reports it
             continue
-        alone = config.optimizer != "adam" or config.keep_prob != 1.0
-        groups.setdefault((task["trial"],) if alone else population_key(config), []).append(task)
+        groups.setdefault(population_key(config) if can_join(config) else (task["trial"],), []).append(task)
     for group in groups.values():
         for start in range(0, len(group), workers):
             chunk = group[start:start + workers]
@@ -196,7 +192,8 @@ def population_executor(tasks: list[dict], workers: int) -> Iterator[dict]:
                 X_train, Y_train, X_val, Y_val, _, _ = split_data(
                     first["data_dir"], first["validation_fraction"], first["split_seed"])
                 trained = train_population([TrainConfig(**t["config"]) for t in chunk], X_train, Y_train,
-                                           {"validation": (X_val, Y_val)})
+                                           {"validation": (X_val, Y_val)},
+                                           RunSettings(device=first["device"], print_cost=False))
             except Exception:  # the population as a whole failed: try its members alone
                 yield from map(run_trial, chunk)
                 continue

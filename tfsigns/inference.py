@@ -13,7 +13,7 @@ import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.checkpoint import UNREADABLE, first_line
-from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig
+from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.data import IMAGE_SHAPE
 from tfsigns.networks import get_network
 from tfsigns.runs import CheckpointError, finished_run
@@ -51,7 +51,7 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.nd
     CheckpointError when the run is unfinished, or its files are damaged or disagree."""
     metrics, path = finished_run(run_dir)
     try:
-        config = TrainConfig(**{k: v for k, v in metrics["config"].items() if k in CONFIG_FIELDS})
+        config = TrainConfig.from_recorded(metrics["config"])
     except (ConfigError, TypeError) as err:
         raise CheckpointError(f"--model {run_dir}: metrics.json holds settings this version cannot use "
                               f"({err})") from None
@@ -73,11 +73,12 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.nd
 
 
 def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
-    """Probabilities for examples X (e.g. tfsigns.photos.load_images) under a finished run's
-    model; CheckpointError when the run cannot be used or expects other inputs."""
+    """Probabilities (m, C), a row per example of X (e.g. tfsigns.photos.load_images), under a
+    finished run's model; CheckpointError when the run cannot be used or expects other inputs."""
     config, parameters, input_shape = load_model(run_dir)
-    given = get_network(config.network).layout.example_shape(X)
+    layout = get_network(config.network).layout
+    given = layout.example_shape(X)
     if given != input_shape:
         raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "
                               f"{given}")
-    return predict(X, parameters, config, return_probabilities=True)
+    return layout.rows(predict(X, parameters, config, return_probabilities=True))

@@ -9,6 +9,7 @@ lives in tfsigns.trainer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -44,7 +45,8 @@ def initializer_seed(seed: int, l: int, init: str = "course") -> int:
     return int(np.random.SeedSequence((seed % 2**32, l)).generate_state(1)[0]) % (2**31 - 1)
 
 
-def parameter_shapes(layer_dims=(12288, 25, 12, 6), batch_norm: bool = False) -> dict[str, tuple[int, int]]:
+def parameter_shapes(layer_dims: Sequence[int] = (12288, 25, 12, 6), batch_norm: bool = False
+                     ) -> dict[str, tuple[int, int]]:
     """Each parameter's shape, in the order initialize_parameters makes them: W[l] (n_l, n_{l-1});
     b[l] (n_l, 1), or with batch norm in a hidden layer gamma, beta, moving_mean and
     moving_variance (n_l, 1)."""
@@ -60,8 +62,8 @@ def parameter_shapes(layer_dims=(12288, 25, 12, 6), batch_norm: bool = False) ->
     return shapes
 
 
-def initialize_parameters(layer_dims=(12288, 25, 12, 6), seed: int = 1, batch_norm: bool = False,
-                          init: str = "course") -> dict[str, tf.Variable]:
+def initialize_parameters(layer_dims: Sequence[int] = (12288, 25, 12, 6), seed: int = 1,
+                          batch_norm: bool = False, init: str = "course") -> dict[str, tf.Variable]:
     """Variables W[l] (n_l, n_{l-1}) Glorot/Xavier-uniform, b[l] (n_l, 1) zeros.
 
     Entry k of W[l] in row-major order is limit_l * (2 u_k - 1), limit_l = sqrt(6 / (n_l +
@@ -140,7 +142,6 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
 class MLP(Network):
     """The course's network as a family: columns in, hidden layers config.layers."""
 
-    name = "mlp"
     layout = COLUMNS
     course_functions = {"create_placeholders": create_placeholders,
                         "initialize_parameters": initialize_parameters,

@@ -28,20 +28,22 @@ def create_training_flag() -> tf.Tensor:
     return v1.placeholder_with_default(True, shape=[], name="is_training")
 
 
-def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor,
-                     momentum: float = 0.99, epsilon: float = 1e-3) -> tf.Tensor:
-    """Batch norm of Z (n_l, m) -> Z_tilde (n_l, m), the lecture's formulas.
+def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor, momentum: float = 0.99,
+                     epsilon: float = 1e-3, axes: tuple[int, ...] = (-1,)) -> tf.Tensor:
+    """Batch norm of layer l's Z -> Z_tilde, same shape, the lecture's formulas; the MLP's Z is
+    (n_l, m) with parameters gamma[l], beta[l] and moving averages (n_l, 1).
 
-    Training mode: mu and sigma^2 over the minibatch (the last axis, so a population's
-    stacked (K, n_l, m) works the same with (K, n_l, 1) parameters), and ops that move
+    Training mode: mu and sigma^2 over the minibatch's `axes` (the MLP's: the examples, the
+    last axis, so a population's stacked (K, n_l, m) works the same with (K, n_l, 1)
+    parameters; a CNN's would add height and width), and ops that move
     moving_mean/moving_variance towards them are added to UPDATE_OPS (they run
     only because build_train_op makes the train op depend on them).
     Test mode: the moving averages stand in for mu and sigma^2.
     """
     gamma, beta = parameters[f"gamma{l}"], parameters[f"beta{l}"]
     moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
-    batch_mean = tf.reduce_mean(Z, axis=-1, keepdims=True)
-    batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=-1, keepdims=True)
+    batch_mean = tf.reduce_mean(Z, axis=list(axes), keepdims=True)
+    batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=list(axes), keepdims=True)
     for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
         update = moving.assign(momentum * moving + (1.0 - momentum) * batch, read_value=False)
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
@@ -52,11 +54,13 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
 
 def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
                  lambd: float | tf.Tensor = 0.0, layout: Layout = COLUMNS) -> tf.Tensor:
-    """Mean softmax cross-entropy of logits ZL (C, m) against one-hot Y (C, m); scalar.
+    """Mean softmax cross-entropy of logits ZL (C, m) against one-hot Y (C, m); scalar. In an
+    examples-first `layout` (a CNN's), ZL and Y are (m, C).
 
-    With lambd > 0 adds the L2 penalty lambd / (2 m) * sum_l ||W[l]||_F^2. A population's
-    logits (K, C, m) against the shared Y give each member's cost (K,), with lambd a float
-    or one strength per member (K,).
+    With lambd > 0 adds the L2 penalty lambd / (2 m) * sum_l ||W[l]||_F^2 (every parameter
+    whose name starts with W, as tfsigns.networks names weights). A population's logits
+    (K, C, m) against the shared Y give each member's cost (K,), with lambd a float or one
+    strength per member (K,).
     """
     members = ZL.shape.rank - Y.shape.rank  # 1 for a population's stacked logits, else 0
     labels = tf.broadcast_to(Y, tf.shape(ZL)) if members else Y
@@ -252,14 +256,24 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
                               config.epsilon, config.momentum), cost
 
     epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step, layout=layout)
+    return TrainingGraph(parameters, learning_rate, permutation, epoch_op, feed_data=feed_data,
+                         **build_evaluation(network, config, lambda: parameters, data_X, input_shape, n_y))
+
+
+def build_evaluation(network: Network, config: TrainConfig, parameters: Callable[[], dict],
+                     data_X: tf.Variable, input_shape: tuple[int, ...], n_y: int) -> dict[str, Any]:
+    """What a training graph needs besides its epoch: the op that sets batch norm's test-time
+    statistics to the whole resident training set's (None without batch norm or with
+    bn_population_stats off), and the evaluation graph: the family's placeholders X and Y,
+    the training flag (test mode when fed False) and the accuracy. `parameters()` gives the
+    parameters where it is called (a population stacks its members' anew)."""
+    layout = network.layout
     statistics_op = None
     if config.batch_norm and config.bn_population_stats:
         whole_set = replace(config, bn_momentum=0.0, keep_prob=1.0)
         statistics_op = build_statistics_op(lambda: network.forward(
-            from_rows(data_X, layout), parameters, whole_set, tf.constant(True)))
-    # Evaluation graph: the course's placeholders, test mode when `training` is fed False.
+            from_rows(data_X, layout), parameters(), whole_set, tf.constant(True)))
     X, Y = network.create_placeholders(input_shape, n_y)
     training = create_training_flag()
-    accuracy = compute_accuracy(network.forward(X, parameters, config, training), Y, layout)
-    return TrainingGraph(parameters, learning_rate, permutation, epoch_op, statistics_op, X, Y, training,
-                         accuracy, feed_data)
+    accuracy = compute_accuracy(network.forward(X, parameters(), config, training), Y, layout)
+    return {"statistics_op": statistics_op, "X": X, "Y": Y, "training": training, "accuracy": accuracy}

@@ -62,9 +62,14 @@ COLUMNS = Layout(examples_last=True)
 
 class Network:
     """What a network family provides. Shapes follow its `layout`; `input_shape` is one
-    example's shape (Layout.example_shape), n_y the number of classes."""
+    example's shape (Layout.example_shape), n_y the number of classes.
 
-    name: str
+    Parameter names follow the course, as the shared code relies on them: weights start with
+    W (the L2 penalty sums them), batch norm's are gamma, beta and the non-trainable
+    moving_mean and moving_variance (a population stacks those, inference detects batch
+    norm by gamma).
+    """
+
     layout: Layout
     # lesson name -> the family's function of that name (create_placeholders, forward_propagation,
     # ...), for learners and for the grader's reference solutions

@@ -11,7 +11,7 @@ Shapes: W[l] (K, n_l, n_{l-1}); b[l], gamma[l], beta[l] (K, n_l, 1); activations
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 
@@ -20,12 +20,9 @@ from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig
 from tfsigns.model import (
     TrainingGraph,
     build_epoch_op,
+    build_evaluation,
     build_resident_data,
-    build_statistics_op,
-    compute_accuracy,
     compute_cost,
-    create_training_flag,
-    from_rows,
     update_ops,
 )
 from tfsigns.networks import Network
@@ -42,15 +39,20 @@ def population_key(config: TrainConfig) -> tuple:
     return tuple(asdict(config)[name] for name in SHARED)
 
 
+def can_join(config: TrainConfig) -> bool:
+    """Whether a config can train in a population: this one implements Adam without dropout."""
+    return config.optimizer == "adam" and config.keep_prob == 1.0
+
+
 def check_population(configs: list[TrainConfig]) -> None:
-    """ConfigError unless the configs share SHARED settings, use Adam and no dropout."""
+    """ConfigError unless the configs share SHARED settings and can_join."""
     if not configs:
         raise ConfigError("a population needs at least one member")
     for name in SHARED:
         values = {repr(getattr(c, name)) for c in configs}
         if len(values) > 1:
             raise ConfigError(f"population members must share {name}; got {', '.join(sorted(values))}")
-    if configs[0].optimizer != "adam" or configs[0].keep_prob != 1.0:
+    if not can_join(configs[0]):
         raise ConfigError("population training implements Adam without dropout")
 
 
@@ -90,16 +92,9 @@ def build_population_graph(network: Network, configs: list[TrainConfig], members
 
     epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,),
                               layout)
-    statistics_op = None
-    if first.batch_norm and first.bn_population_stats:  # as for a single network, for every member
-        whole_set = replace(first, bn_momentum=0.0)
-        statistics_op = build_statistics_op(lambda: network.forward(
-            from_rows(data_X, layout), stacked(), whole_set, tf.constant(True)))
-    X, Y = network.create_placeholders(input_shape, n_y)
-    training = create_training_flag()
-    accuracy = compute_accuracy(network.forward(X, stacked(), first, training), Y, layout)
-    return TrainingGraph([{**o, **moving} for o in own], learning_rates, permutation, epoch_op, statistics_op,
-                         X, Y, training, accuracy, feed_data)
+    evaluation = build_evaluation(network, first, stacked, data_X, input_shape, n_y)
+    return TrainingGraph([{**o, **moving} for o in own], learning_rates, permutation, epoch_op,
+                         feed_data=feed_data, **evaluation)
 
 
 def member_parameters(trained: list[dict[str, np.ndarray]], k: int) -> dict[str, np.ndarray]:

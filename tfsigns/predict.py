@@ -33,13 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ImageError, CheckpointError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
-    for path, column in zip(args.images, probabilities.T, strict=True):
-        label = int(column.argmax())
+    for path, row in zip(args.images, probabilities, strict=True):
+        label = int(row.argmax())
         if args.json:
-            print(json.dumps({"image": path, "class": label, "probabilities": [float(p) for p in column]}))
+            print(json.dumps({"image": path, "class": label, "probabilities": [float(p) for p in row]}))
         else:
-            shown = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(column))
-            print(f"{path}: {label} (p = {column[label]:.3f})   [{shown}]")
+            shown = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(row))
+            print(f"{path}: {label} (p = {row[label]:.3f})   [{shown}]")
     return 0
 
 

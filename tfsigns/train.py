@@ -22,6 +22,7 @@ import numpy as np
 
 import tfsigns
 from tfsigns.cli import (
+    FILE_RUN_SETTINGS,
     SETTINGS,
     HelpFormatter,
     Parser,
@@ -204,8 +205,8 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     out = prepare_out_dir(args.out)
     if not args.resume:  # --overwrite, or nothing worth keeping: the earlier run's files go
         clear_run(out)
-    saved_settings = {**data, **config.to_dict(), "device": run_settings.device,
-                      "print_every": run_settings.print_every, "data_dir": str(data_dir.resolve())}
+    run_fields = {name: getattr(run_settings, name) for name in FILE_RUN_SETTINGS}
+    saved_settings = {**data, **config.to_dict(), **run_fields, "data_dir": str(data_dir.resolve())}
 
     stop_requested = []
 
@@ -240,7 +241,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         plot_confusion(labels, predictions, out / "confusion.png")
     write_json(out / "metrics.json", {
         "config": config.to_dict(),
-        "run": {"device": run_settings.device, "print_every": run_settings.print_every},
+        "run": run_fields,
         "input_shape": list(input_shape),
         "classes": n_y,
         "data_dir": str(data_dir.resolve()),

@@ -34,7 +34,7 @@ from tfsigns.config import (
 )
 from tfsigns.data import minibatch_permutation
 from tfsigns.model import TrainingGraph, build_training_graph
-from tfsigns.networks import get_network
+from tfsigns.networks import Network, get_network
 from tfsigns.population import build_population_graph, check_population, member_parameters
 from tfsigns.runs import CheckpointError, too_few_epochs
 
@@ -90,6 +90,19 @@ def initial_parameters(config: TrainConfig, input_shape: tuple[int, ...], n_y: i
             return sess.run(parameters)
 
 
+def prepare(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray, run: RunSettings
+            ) -> tuple[Network, tuple[int, tuple[int, ...], int], str, v1.ConfigProto]:
+    """Before a graph is built for `configs` (one network, or a population's members): their
+    network family, the data's sizes (m, one example's shape, C) in its layout, whether they
+    fit in memory, and the device and session config, with TensorFlow's ops deterministic."""
+    network = get_network(configs[0].network)
+    sizes = network.layout.sizes(X_train, Y_train)
+    check_memory(configs[0], *sizes[1:], members=len(configs))
+    device_name, session_config = resolve_device(run.device, run.threads)
+    tf.config.experimental.enable_op_determinism()
+    return network, sizes, device_name, session_config
+
+
 def open_session(graph: tf.Graph, session_config: v1.ConfigProto) -> v1.Session:
     """A session on the finalized graph, without TensorFlow's device notes on stderr."""
     graph.finalize()
@@ -131,13 +144,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
     (for monitoring: TensorBoard, a refreshed learning curve).
     """
     run = run or RunSettings()
-    network = get_network(config.network)
-    layout = network.layout
-    m, input_shape, n_y = layout.sizes(X_train, Y_train)
-    check_memory(config, input_shape, n_y)
-    device_name, session_config = resolve_device(run.device, run.threads)
-    tf.config.experimental.enable_op_determinism()
-
+    network, (m, input_shape, n_y), device_name, session_config = prepare([config], X_train, Y_train, run)
     graph = tf.Graph()
     with graph.as_default(), graph.device(device_name):
         v1.set_random_seed(config.seed)
@@ -211,12 +218,7 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
     """
     check_population(configs)
     run = run or RunSettings()
-    first, network = configs[0], get_network(configs[0].network)
-    layout = network.layout
-    m, input_shape, n_y = layout.sizes(X_train, Y_train)
-    check_memory(first, input_shape, n_y, members=len(configs))
-    device_name, session_config = resolve_device(run.device, run.threads)
-    tf.config.experimental.enable_op_determinism()
+    network, (m, input_shape, n_y), device_name, session_config = prepare(configs, X_train, Y_train, run)
     members = [initial_parameters(c, input_shape, n_y) for c in configs]
 
     graph = tf.Graph()
@@ -228,7 +230,7 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
     with open_session(graph, session_config) as sess:
         sess.run(init, g.feed_data(X_train, Y_train))
         start = time.perf_counter()
-        for epoch in range(first.num_epochs):
+        for epoch in range(configs[0].num_epochs):
             feed, rates = epoch_feed(g, configs, epoch, m)
             epoch_start = time.perf_counter()
             costs = sess.run(g.epoch_op, feed)

@@ -43,6 +43,7 @@ from tfsigns.files import (
     to_json,
     write_json,
 )
+from tfsigns.networks import get_network
 from tfsigns.space import (
     Dimension,
     SpaceError,
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         from tfsigns.trainer import check_memory, resolve_device, train
 
         resolve_device(run.device)  # --device gpu without a GPU: say so before the search
-        check_memory(largest(space, base), X_train.shape[:-1], Y_train.shape[0])
+        _, input_shape, n_y = get_network(base.network).layout.sizes(X_train, Y_train)
+        check_memory(largest(space, base), input_shape, n_y)
         out = prepare_out_dir(args.out)
         settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
                                   args.workers, args.backend, args.address, fraction, split_seed, run.device)
@@ -350,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: every trial failed; see {out / 'results.csv'}", file=sys.stderr)
             return 1
         best = best_rows[0]
-        config = TrainConfig(**best["config"])  # what the chosen trial trained with, as recorded
+        config = TrainConfig.from_recorded(best["config"])  # what the chosen trial trained with
         write_json(out / "best.json", {**config.to_dict(), "device": run.device, "data_dir": data_dir,
                                        "validation_fraction": fraction, "split_seed": split_seed})
         plot_search(results, space, out / "search.png")
