@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from tfsigns.config import History, TrainConfig
+from tfsigns.config import History, RunSettings, TrainConfig
 from tfsigns.data import load_signs
 from tfsigns.trainer import train, train_population
 
@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     X, Y = load_signs(args.data_dir)[:2]
     configs = member_configs(args.members, args.epochs)
-    separate = [steady_ms(train(config, X, Y)[1]) for config in configs]
+    separate = [steady_ms(train(config, X, Y, run=RunSettings(print_cost=False))[1]) for config in configs]
     population = steady_ms(train_population(configs, X, Y)[0][1])
     single, all_separate = sum(separate) / len(separate), sum(separate)
     print(f"{'one member alone':26}{single:8.1f} ms/epoch   "

@@ -10,23 +10,27 @@ from pathlib import Path
 
 import pytest
 
+from tfsigns.config import TrainConfig
+from tfsigns.networks import NETWORKS, Layout, Network, get_network
+
 PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 
 # A module may import only modules of a lower layer (in function bodies too), so there is no
-# cycle. 0-2 need no TensorFlow; backend is where TensorFlow loads; 7 are the commands.
+# cycle. Layers below backend's need no TensorFlow; the commands (train, tune, predict) are on
+# top and load it only once their input is checked.
 LAYERS = {
     "files": 0, "softmax": 0, "networks": 0, "data": 0, "photos": 0, "runs": 0,
     "config": 1,
     "cli": 2, "space": 2,
-    "backend": 3,
+    "backend": 3, "plots": 3,
     "model": 4, "checkpoint": 4, "feedback": 4,
-    "mlp": 5, "population": 5, "plots": 3, "basics": 5,
+    "mlp": 5, "population": 5, "basics": 5,
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "grader": 7,
     "train": 8, "tune": 8, "predict": 8,
 }
-TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + ["train", "tune",
-                                                                                           "predict"]
+TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
+    "plots", "executors", "train", "tune", "predict"]
 # Where sessions run: the session loop, inference, and the lessons that run their own graphs.
 SESSIONS = {"trainer", "inference", "basics", "grader"}
 MAX_LINES = 600
@@ -59,6 +63,22 @@ def imported(tree: ast.Module) -> set[str]:
 
 def test_every_module_has_a_layer():
     assert set(modules()) == set(LAYERS)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_every_registered_family_implements_the_interface(name):
+    """The registry imports a family by name at run time, so its layer is checked here: above
+    the shared builders it uses; and it provides every part of the interface."""
+    module = NETWORKS[name].removeprefix("tfsigns.")
+    assert LAYERS[module] > LAYERS["model"]
+    network = get_network(name)
+    assert isinstance(network, Network) and isinstance(network.layout, Layout)
+    for method in ("parameter_shapes", "create_placeholders", "initialize_parameters", "forward"):
+        assert getattr(type(network), method) is not getattr(Network, method), method
+    lessons = {"create_placeholders", "initialize_parameters", "forward_propagation"}
+    assert lessons <= set(network.course_functions)
+    shapes = network.parameter_shapes(TrainConfig(batch_norm=True), (12288,), 6)
+    assert all(isinstance(n, int) and n > 0 for shape in shapes.values() for n in shape)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
