@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -324,6 +325,21 @@ def test_a_failing_population_falls_back_to_its_members_alone(fake_dir, monkeypa
     monkeypatch.setattr(tfsigns.trainer, "train_population", out_of_memory)
     rows = list(population_executor(population_tasks(fake_dir, [0.01, 0.02]), workers=2))
     assert [r["status"] for r in rows] == ["ok", "ok"]
+
+
+def test_a_population_trains_on_the_search_device(fake_dir, monkeypatch):
+    """The search's device reaches the population's training, as it does a single trial's."""
+    devices = []
+    real = train_population
+
+    def spy(configs, X, Y, eval_sets, run):
+        devices.append(run.device)
+        return real(configs, X, Y, eval_sets, replace(run, device="cpu"))  # this machine may have no GPU
+
+    monkeypatch.setattr(tfsigns.trainer, "train_population", spy)
+    tasks = [{**task, "device": "gpu"} for task in population_tasks(fake_dir, [0.01, 0.02])]
+    rows = list(population_executor(tasks, workers=2))
+    assert devices == ["gpu"] and [r["status"] for r in rows] == ["ok", "ok"]
 
 
 def test_not_learning_is_judged_alike_in_both_backends():
