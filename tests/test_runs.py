@@ -186,18 +186,18 @@ def test_search_again_from_the_best(fake_dir, tmp_path, monkeypatch):
 
 
 def test_a_search_written_by_the_previous_version_goes_on(fake_dir, tmp_path, monkeypatch):
-    """Its rows' configs held run settings (device, print_cost, print_every) and no network: the
+    """Its rows' configs held run settings (device, print_cost, print_every) and no arch: the
     same command skips those trials and trains the best of them again, as recorded."""
     out = tmp_path / "search"
     assert tune(fake_dir, out, "--epochs", "2", monkeypatch=monkeypatch)[0] == 0
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     for row in rows:
-        row["config"] = {**{k: v for k, v in row["config"].items() if k != "network"}, "device": "cpu",
+        row["config"] = {**{k: v for k, v in row["config"].items() if k != "arch"}, "device": "cpu",
                          "print_cost": False, "print_every": 100}
     (out / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     code, stdout, err = tune(fake_dir, out, "--epochs", "2", monkeypatch=monkeypatch)
     assert code == 0 and f"{len(rows)} of {len(rows)} trials already done" in stdout, err
-    assert json.loads((out / "best.json").read_text())["network"] == "mlp"
+    assert json.loads((out / "best.json").read_text())["arch"] == "mlp"
 
 
 def test_a_rerun_with_other_settings_is_refused_and_fresh_starts_over(fake_dir, tmp_path, monkeypatch):

@@ -140,7 +140,7 @@ def anything():
 
 # Values that may train, so that the draws also reach the session loop.
 PLAUSIBLE = {
-    "network": st.sampled_from(sorted(NETWORKS)),
+    "arch": st.sampled_from(sorted(NETWORKS)),
     "layers": st.lists(st.integers(1, 6), min_size=1, max_size=2),
     "learning_rate": st.floats(1e-4, 0.5), "num_epochs": st.integers(EPOCHS, 5),
     "minibatch_size": st.integers(1, 100), "seed": st.integers(0, 2**31 - 1),

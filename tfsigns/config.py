@@ -58,7 +58,7 @@ def real(value) -> bool:
 # Each setting's rule: (kind, test of the value, what the value must be). Kinds: "int", "float"
 # (ints accepted and stored as floats), "bool", "choice" (test: the allowed strings), "layers".
 RULES: dict[str, tuple] = {
-    "network": ("choice", tuple(NETWORKS), "be one of " + ", ".join(NETWORKS)),
+    "arch": ("choice", tuple(NETWORKS), "be one of " + ", ".join(NETWORKS)),
     "layers": ("layers", lambda v: v > 0, "be one or more positive unit counts"),
     "learning_rate": ("float", lambda v: 0 < v < BIG, "be a positive number below 1e38"),
     "num_epochs": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
@@ -133,7 +133,7 @@ class TrainConfig(Checked):
     (device, printing) is RunSettings'.
     """
 
-    network: str = "mlp"  # the network family (tfsigns.networks.NETWORKS)
+    arch: str = "mlp"  # the network family, by its name in tfsigns.networks.NETWORKS
     layers: tuple[int, ...] = (25, 12)  # hidden units per hidden layer
     learning_rate: float = 0.0001
     num_epochs: int = 1500
@@ -164,7 +164,7 @@ class TrainConfig(Checked):
     def from_recorded(cls, settings: dict) -> TrainConfig:
         """The config a run or a search recorded (a metrics.json's "config", a results row's):
         run settings that earlier versions kept there (device, printing) are left out, and
-        settings added since (network) take their defaults."""
+        settings added since (arch) take their defaults."""
         return cls(**{f.name: settings[f.name] for f in fields(cls) if f.name in settings})
 
 

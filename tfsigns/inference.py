@@ -32,7 +32,7 @@ def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfi
     """
     if config is None:
         config = TrainConfig(batch_norm=any(key.startswith("gamma") for key in parameters))
-    network = get_network(config.network)
+    network = get_network(config.arch)
     layout = network.layout
     input_shape = layout.example_shape(X)
     with tf.Graph().as_default():
@@ -56,7 +56,7 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.nd
         raise CheckpointError(f"--model {run_dir}: metrics.json holds settings this version cannot use "
                               f"({err})") from None
     input_shape = tuple(metrics.get("input_shape", (math.prod(IMAGE_SHAPE),)))
-    shapes = get_network(config.network).parameter_shapes(config, input_shape,
+    shapes = get_network(config.arch).parameter_shapes(config, input_shape,
                                                            metrics.get("classes", SIGNS_CLASSES))
     try:
         reader = tf.train.load_checkpoint(str(path))
@@ -76,7 +76,7 @@ def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
     """Probabilities (m, C), a row per example of X (e.g. tfsigns.photos.load_images), under a
     finished run's model; CheckpointError when the run cannot be used or expects other inputs."""
     config, parameters, input_shape = load_model(run_dir)
-    layout = get_network(config.network).layout
+    layout = get_network(config.arch).layout
     given = layout.example_shape(X)
     if given != input_shape:
         raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "

@@ -19,7 +19,7 @@ from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig, whole
 SCALES = ("uniform", "log", "one-minus-log", "int")
 # Hyperparameters a search may vary: TrainConfig fields, plus the network's shape.
 SHAPE = ("hidden_units", "num_layers")
-TUNABLE = CONFIG_FIELDS - {"network", "layers"} | set(SHAPE)  # a network family has its own hyperparameters
+TUNABLE = CONFIG_FIELDS - {"arch", "layers"} | set(SHAPE)  # a network family has its own hyperparameters
 ENTRY_KEYS = {"scale", "low", "high", "choices"}
 
 # The lecture's example: alpha log-uniform in [1e-4, 1], beta via 1 - beta on a log scale.

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs between accuracy summaries and cost.png refreshes while training")
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
-    p.add_argument("--network", choices=tuple(NETWORKS), default=d.network, help="the network family")
+    p.add_argument("--arch", choices=tuple(NETWORKS), default=d.arch, help="the network family")
     p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs, help="epochs to train")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="alpha (before decay)")
     p.add_argument("--minibatch-size", type=int, default=d.minibatch_size, help="examples per step")
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     from tfsigns.plots import plot_confusion, plot_costs, plot_samples
 
     trainer.resolve_device(run_settings.device)  # a missing GPU is bad input: say so before any work
-    _, input_shape, n_y = get_network(config.network).layout.sizes(X_train, Y_train)
+    _, input_shape, n_y = get_network(config.arch).layout.sizes(X_train, Y_train)
     trainer.check_memory(config, input_shape, n_y)
     check_out(args, config)
     out = prepare_out_dir(args.out)

@@ -66,7 +66,7 @@ def resolve_device(device: str, threads: int = 0) -> tuple[str, v1.ConfigProto]:
 def check_memory(config: TrainConfig, input_shape: tuple[int, ...], n_y: int, members: int = 1) -> None:
     """ConfigError when the weights and optimizer state of `members` such networks cannot fit
     in half of this machine's memory (say --layers 1000000), before TensorFlow tries."""
-    shapes = get_network(config.network).parameter_shapes(config, input_shape, n_y)
+    shapes = get_network(config.arch).parameter_shapes(config, input_shape, n_y)
     count = members * sum(math.prod(shape) for shape in shapes.values())
     # float32 weights, gradients and two optimizer slots, plus the temporaries of a step:
     # measured peaks were about 27 bytes per parameter (hidden_units 16384: 11.9 GiB)
@@ -84,7 +84,7 @@ def initial_parameters(config: TrainConfig, input_shape: tuple[int, ...], n_y: i
     members each need a graph seed of their own, so they are drawn one graph each)."""
     with tf.Graph().as_default():
         v1.set_random_seed(config.seed)
-        parameters = get_network(config.network).initialize_parameters(config, input_shape, n_y)
+        parameters = get_network(config.arch).initialize_parameters(config, input_shape, n_y)
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
             return sess.run(parameters)
@@ -95,7 +95,7 @@ def prepare(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray
     """Before a graph is built for `configs` (one network, or a population's members): their
     network family, the data's sizes (m, one example's shape, C) in its layout, whether they
     fit in memory, and the device and session config, with TensorFlow's ops deterministic."""
-    network = get_network(configs[0].network)
+    network = get_network(configs[0].arch)
     sizes = network.layout.sizes(X_train, Y_train)
     check_memory(configs[0], *sizes[1:], members=len(configs))
     device_name, session_config = resolve_device(run.device, run.threads)

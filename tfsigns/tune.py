@@ -144,7 +144,7 @@ def check_rerun(out: Path, record: dict, results: Results) -> None:
 
 def check_done(task: dict, row: dict, out: Path) -> None:
     """Refuse a finished trial of the same name trained with another config (say --epochs). A row
-    recorded before a setting existed (say network) counts as trained with its default, and
+    recorded before a setting existed (say arch) counts as trained with its default, and
     run settings recorded then (device, printing) do not count."""
     old = row.get("config")
     if isinstance(old, dict):
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         from tfsigns.trainer import check_memory, resolve_device, train
 
         resolve_device(run.device)  # --device gpu without a GPU: say so before the search
-        _, input_shape, n_y = get_network(base.network).layout.sizes(X_train, Y_train)
+        _, input_shape, n_y = get_network(base.arch).layout.sizes(X_train, Y_train)
         check_memory(largest(space, base), input_shape, n_y)
         out = prepare_out_dir(args.out)
         settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
