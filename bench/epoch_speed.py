@@ -1,9 +1,10 @@
-"""ms per epoch of the course network (12288-25-12-6, Adam 1e-4, minibatch 32), side by side.
+"""ms per epoch of the course network (12288-25-12-6, Adam 1e-4, minibatch 32) or, with --arch cnn,
+the course CNN (Adam 0.009, minibatch 64), side by side.
 
-    python bench/epoch_speed.py [--epochs 30] [--data-dir DIR]
+    python bench/epoch_speed.py [--arch mlp|cnn] [--epochs 30] [--data-dir DIR]
 
 Times tfsigns' session loop, Keras `fit` of the same network, the course's plain
-feed_dict loop over random_mini_batches, and a PyTorch eager loop when torch is
+feed_dict loop over random_mini_batches (MLP only), and a PyTorch eager loop when torch is
 installed, on the same data, and prints each one's ms/epoch and its ratio to
 tfsigns. Each contender runs in a fresh process of its own (one warm-up epoch
 first, then the timed epochs), so that no TensorFlow setting of one leaks into
@@ -26,21 +27,29 @@ import time
 import numpy as np
 
 LAYERS, LR, MB = (25, 12), 0.0001, 32
+# The course CNN (--arch cnn): its notebook's learning rate and minibatch size.
+CNN_LR, CNN_MB = 0.009, 64
 TORCH = "pytorch eager loop"
-CONTENDERS = ("tfsigns", "keras fit", "course feed_dict loop", TORCH)
+CONTENDERS = {"mlp": ("tfsigns", "keras fit", "course feed_dict loop", TORCH),
+              "cnn": ("tfsigns", "keras fit", TORCH)}
 
 
-def load(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """(X_train, Y_train); tfsigns.data needs no TensorFlow, so every contender loads alike."""
-    from tfsigns.data import load_signs  # after the caller chose its TensorFlow settings
-    return load_signs(data_dir)[:2]
+def load(data_dir: str | None, arch: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X_train, Y_train) in the family's layout: the MLP's columns, the CNN's images (m, 64, 64, 3)
+    and Y (m, 6). tfsigns.data needs no TensorFlow, so every contender loads alike."""
+    from tfsigns.data import IMAGE_SHAPE, load_signs  # after the caller chose its TensorFlow settings
+    from tfsigns.networks import COLUMNS, IMAGES
+    X, Y = load_signs(data_dir)[:2]
+    return (IMAGES if arch == "cnn" else COLUMNS).from_columns(X, Y, IMAGE_SHAPE)
 
 
-def time_tfsigns(X, Y, epochs):
+def time_tfsigns(X, Y, epochs, arch):
     """tfsigns.trainer.train; returns (ms/epoch after epoch 0, cost history)."""
     from tfsigns.config import RunSettings, TrainConfig
     from tfsigns.trainer import train
-    _, history = train(TrainConfig(num_epochs=epochs), X, Y, run=RunSettings(print_cost=False))
+    config = TrainConfig(num_epochs=epochs) if arch == "mlp" else TrainConfig(
+        arch="cnn", num_epochs=epochs, learning_rate=CNN_LR, minibatch_size=CNN_MB)
+    _, history = train(config, X, Y, run=RunSettings(print_cost=False))
     return 1000 * sum(history.epoch_seconds[1:]) / max(1, epochs - 1), history.costs
 
 
@@ -71,40 +80,55 @@ def course_loop(X, Y, epochs):
     return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), costs
 
 
-def time_keras(X, Y, epochs):
+def time_keras(X, Y, epochs, arch):
     """tf.keras Sequential of the same layers, Adam, model.fit with shuffling."""
     import tensorflow as tf
     keras = tf.keras
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((X.shape[0],)),
-                              keras.layers.Dense(LAYERS[0], activation="relu"),
-                              keras.layers.Dense(LAYERS[1], activation="relu"),
-                              keras.layers.Dense(Y.shape[0])])
-    model.compile(optimizer=keras.optimizers.Adam(LR),
+    if arch == "mlp":
+        rows_X, rows_Y, lr, mb = X.T.copy(), Y.T.copy(), LR, MB
+        layers = [keras.Input((X.shape[0],)), keras.layers.Dense(LAYERS[0], activation="relu"),
+                  keras.layers.Dense(LAYERS[1], activation="relu")]
+    else:  # the course CNN: bias-free SAME convolutions, pools 8 and 4, one dense layer
+        rows_X, rows_Y, lr, mb = X, Y, CNN_LR, CNN_MB
+        layers = [keras.Input(X.shape[1:]),
+                  keras.layers.Conv2D(8, 4, padding="same", use_bias=False, activation="relu"),
+                  keras.layers.MaxPooling2D(8, 8, padding="same"),
+                  keras.layers.Conv2D(16, 2, padding="same", use_bias=False, activation="relu"),
+                  keras.layers.MaxPooling2D(4, 4, padding="same"), keras.layers.Flatten()]
+    model = keras.Sequential([*layers, keras.layers.Dense(rows_Y.shape[1])])
+    model.compile(optimizer=keras.optimizers.Adam(lr),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    rows_X, rows_Y = X.T.copy(), Y.T.copy()
-    model.fit(rows_X, rows_Y, batch_size=MB, epochs=1, verbose=0)
+    model.fit(rows_X, rows_Y, batch_size=mb, epochs=1, verbose=0)
     start = time.perf_counter()
-    history = model.fit(rows_X, rows_Y, batch_size=MB, epochs=epochs - 1, verbose=0)
+    history = model.fit(rows_X, rows_Y, batch_size=mb, epochs=epochs - 1, verbose=0)
     return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), history.history["loss"]
 
 
-def time_torch(X, Y, epochs):
+def time_torch(X, Y, epochs, arch):
     """A plain PyTorch eager loop of the same network."""
     import torch
+    nn = torch.nn
     torch.manual_seed(1)
-    net = torch.nn.Sequential(torch.nn.Linear(X.shape[0], LAYERS[0]), torch.nn.ReLU(),
-                              torch.nn.Linear(*LAYERS), torch.nn.ReLU(),
-                              torch.nn.Linear(LAYERS[1], Y.shape[0]))
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
-    rows_X, labels = torch.from_numpy(X.T.copy()), torch.from_numpy(Y.argmax(axis=0))
+    if arch == "mlp":
+        net = nn.Sequential(nn.Linear(X.shape[0], LAYERS[0]), nn.ReLU(), nn.Linear(*LAYERS), nn.ReLU(),
+                            nn.Linear(LAYERS[1], Y.shape[0]))
+        rows_X, labels, lr, mb = torch.from_numpy(X.T.copy()), torch.from_numpy(Y.argmax(axis=0)), LR, MB
+    else:  # the course CNN, channels first as PyTorch wants them
+        net = nn.Sequential(nn.Conv2d(3, 8, 4, padding="same", bias=False), nn.ReLU(),
+                            nn.MaxPool2d(8, ceil_mode=True),
+                            nn.Conv2d(8, 16, 2, padding="same", bias=False), nn.ReLU(),
+                            nn.MaxPool2d(4, ceil_mode=True), nn.Flatten(), nn.Linear(64, Y.shape[1]))
+        rows_X = torch.from_numpy(X.transpose(0, 3, 1, 2).copy())
+        labels, lr, mb = torch.from_numpy(Y.argmax(axis=1)), CNN_LR, CNN_MB
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     m, costs = rows_X.shape[0], []
     for epoch in range(epochs):
         if epoch == 1:
             start = time.perf_counter()
         perm, total = torch.randperm(m), 0.0
-        for k in range(0, m, MB):
-            idx = perm[k:k + MB]
+        for k in range(0, m, mb):
+            idx = perm[k:k + mb]
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(net(rows_X[idx]), labels[idx])
             loss.backward()
@@ -114,7 +138,7 @@ def time_torch(X, Y, epochs):
     return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), costs
 
 
-def run_one(name: str, epochs: int, data_dir: str | None) -> None:
+def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
     """Child process: time one contender and print its result as one JSON line.
 
     The PyTorch contender never loads TensorFlow and the others never load PyTorch:
@@ -124,27 +148,31 @@ def run_one(name: str, epochs: int, data_dir: str | None) -> None:
         if importlib.util.find_spec("torch") is None:
             print(json.dumps({"ms": None}))
             return
-        X, Y = load(data_dir)
+        X, Y = load(data_dir, arch)
         timer, other = time_torch, "tensorflow"
     else:
         if name != "tfsigns":
             os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # TensorFlow's own default
-        X, Y = load(data_dir)
-        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, "course feed_dict loop": course_loop}[name]
+        else:
+            from tfsigns.networks import choose_cpu_kernels
+            choose_cpu_kernels(arch)  # the kernels tfsigns picks for the family
+        X, Y = load(data_dir, arch)
+        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras,
+                 "course feed_dict loop": lambda X, Y, epochs, arch: course_loop(X, Y, epochs)}[name]
         other = "torch"
     assert other not in sys.modules, f"{name}: loading the data loaded {other}"
-    ms, costs = timer(X, Y, epochs + 1)
+    ms, costs = timer(X, Y, epochs + 1, arch)
     assert other not in sys.modules, f"{name}: timing it loaded {other}"
     print(json.dumps({"ms": ms, "final_cost": costs[-1]}))
 
 
-def run_child(name: str, epochs: int, data_dir: str | None) -> float | str:
+def run_child(name: str, epochs: int, data_dir: str | None, arch: str) -> float | str:
     """Run one contender in a fresh process: its ms/epoch, or why there is none.
 
     A child that crashes or exits non-zero gives "failed (signal N)" or "failed (exit N)",
     with the end of its stderr passed on to ours, so that the other contenders still run.
     """
-    command = [sys.executable, __file__, "--only", name, "--epochs", str(epochs)]
+    command = [sys.executable, __file__, "--only", name, "--epochs", str(epochs), "--arch", arch]
     if data_dir:
         command += ["--data-dir", data_dir]
     child = subprocess.run(command, capture_output=True, text=True)
@@ -160,11 +188,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30, help="timed epochs (after one warm-up epoch)")
     parser.add_argument("--data-dir")
-    parser.add_argument("--only", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--arch", choices=tuple(CONTENDERS), default="mlp",
+                        help="the course network (mlp) or the course CNN (cnn)")
+    parser.add_argument("--only", choices=CONTENDERS["mlp"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        return run_one(args.only, args.epochs, args.data_dir)
-    results = {name: run_child(name, args.epochs, args.data_dir) for name in CONTENDERS}
+        return run_one(args.only, args.epochs, args.data_dir, args.arch)
+    results = {name: run_child(name, args.epochs, args.data_dir, args.arch) for name in CONTENDERS[args.arch]}
     base = results["tfsigns"]
     print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}   ({args.epochs} timed epochs each, fresh process each)")
     for name, ms in results.items():

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tfsigns.config import TrainConfig
+from tfsigns.data import IMAGE_SHAPE
 from tfsigns.networks import NETWORKS, Layout, Network, get_network
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
@@ -24,7 +26,7 @@ LAYERS = {
     "cli": 2, "space": 2,
     "backend": 3, "plots": 3,
     "model": 4, "checkpoint": 4, "feedback": 4,
-    "mlp": 5, "population": 5, "basics": 5,
+    "mlp": 5, "cnn": 6, "population": 5, "basics": 5,
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "grader": 7,
     "train": 8, "tune": 8, "predict": 8,
@@ -77,7 +79,8 @@ def test_every_registered_family_implements_the_interface(name):
         assert getattr(type(network), method) is not getattr(Network, method), method
     lessons = {"create_placeholders", "initialize_parameters", "forward_propagation"}
     assert lessons <= set(network.course_functions)
-    shapes = network.parameter_shapes(TrainConfig(batch_norm=True), (12288,), 6)
+    X, _ = network.layout.from_columns(np.zeros((12288, 2), np.float32), None, IMAGE_SHAPE)  # 2 images
+    shapes = network.parameter_shapes(TrainConfig(batch_norm=True), network.layout.example_shape(X), 6)
     assert all(isinstance(n, int) and n > 0 for shape in shapes.values() for n in shape)
 
 

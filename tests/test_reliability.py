@@ -21,6 +21,9 @@ from tfsigns.trainer import train
 # A small run that still exercises Adam slots, batch-norm moving averages and dropout masks.
 RUN = ["--epochs", "40", "--minibatch-size", "16", "--layers", "6,5", "--batch-norm", "--keep-prob", "0.8",
        "--learning-rate", "0.003", "--checkpoint-every", "3", "--quiet"]
+# The same for the CNN: per-channel batch norm in its conv blocks, dropout in its dense layer.
+CNN_RUN = ["--arch", "cnn", "--filters", "4,6", "--kernels", "3,2", "--pools", "4,4", "--dense", "5",
+           *RUN[:4], *RUN[6:]]
 
 
 def cli(*args, timeout=300):
@@ -49,12 +52,21 @@ def fake_dir(tmp_path_factory):
     return FakeSigns(tmp_path_factory.mktemp("signs"), n_train=96, n_test=12).dir
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(fake_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("whole") / "run"
-    result = cli("--data-dir", str(fake_dir), "--out", str(out), *RUN)
+def finished(fake_dir, folder, flags):
+    out = folder / "run"
+    result = cli("--data-dir", str(fake_dir), "--out", str(out), *flags)
     assert result.returncode == 0, result.stderr
     return out
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(fake_dir, tmp_path_factory):
+    return finished(fake_dir, tmp_path_factory.mktemp("whole"), RUN)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_cnn(fake_dir, tmp_path_factory):
+    return finished(fake_dir, tmp_path_factory.mktemp("whole_cnn"), CNN_RUN)
 
 
 @requires_real_data
@@ -67,9 +79,17 @@ def test_same_seed_same_cost_history_bit_for_bit_on_real_data(signs):
 
 def test_sigkill_at_random_moments_then_resume_matches(fake_dir, uninterrupted, tmp_path):
     """Kill -9 after a random number of epochs plus a random part of one, three times, then resume."""
+    kill_three_times_then_resume(fake_dir, RUN, uninterrupted, tmp_path)
+
+
+def test_a_cnn_killed_and_resumed_matches_too(fake_dir, uninterrupted_cnn, tmp_path):
+    kill_three_times_then_resume(fake_dir, CNN_RUN, uninterrupted_cnn, tmp_path)
+
+
+def kill_three_times_then_resume(fake_dir, flags, uninterrupted, tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "tfsigns.train", "--data-dir", str(fake_dir), "--out", str(out),
-               *RUN[:-1], "--print-every", "1"]
+               *flags[:-1], "--print-every", "1"]
     rng = random.Random(0)
     for attempt in range(3):
         extra = ["--resume"] if (out / "checkpoints" / "checkpoint").exists() else []

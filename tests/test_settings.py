@@ -142,6 +142,10 @@ def anything():
 PLAUSIBLE = {
     "arch": st.sampled_from(sorted(NETWORKS)),
     "layers": st.lists(st.integers(1, 6), min_size=1, max_size=2),
+    "filters": st.lists(st.integers(1, 4), min_size=1, max_size=2),
+    "kernels": st.lists(st.integers(1, 4), min_size=1, max_size=2),
+    "pools": st.lists(st.integers(1, 9), min_size=1, max_size=2),
+    "dense": st.lists(st.integers(1, 4), max_size=2),
     "learning_rate": st.floats(1e-4, 0.5), "num_epochs": st.integers(EPOCHS, 5),
     "minibatch_size": st.integers(1, 100), "seed": st.integers(0, 2**31 - 1),
     "minibatch_seed": st.integers(0, 2**31 - 1), "optimizer": st.sampled_from(["gd", "momentum", "rmsprop",
@@ -172,7 +176,7 @@ def flag_args(name: str, value) -> list[str]:
     """How a user would type `value` for setting `name` on the command line."""
     if name in ("batch_norm", "bn_population_stats") and isinstance(value, bool):
         return [origin_of(name) if value else "--no-" + origin_of(name)[2:]]
-    if name == "layers" and isinstance(value, list):
+    if name in ("layers", "filters", "kernels", "pools", "dense") and isinstance(value, list):
         return [origin_of(name), ",".join(map(str, value))]
     return [origin_of(name), str(value)]
 

@@ -9,10 +9,8 @@ import os
 
 __version__ = "0.1.0"
 
-# TensorFlow reads these once, when it is first imported, so they are set here, before any
-# tfsigns module can load it (import tfsigns before TensorFlow for them to take effect;
-# values already in the environment win).
+# TensorFlow reads this once, when it is first imported, so it is set here, before any tfsigns
+# module can load it (import tfsigns before TensorFlow for it to take effect; a value already
+# in the environment wins). Its oneDNN kernels are chosen per network family
+# (networks.choose_cpu_kernels), by the commands before they load TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# oneDNN's kernels cost this small network about a fifth of its step time on CPU
-# (bench/epoch_speed.py: 28.5 vs 23.0 ms per epoch).
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

@@ -27,6 +27,8 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+# A library user who chose no family's kernels (networks.choose_cpu_kernels) gets the MLP's.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 with quiet_native_stderr():
     import tensorflow as tf
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tfsigns.config import CONFIG_FIELDS, SEED_LIMIT, ConfigError, RunSettings, TrainConfig, real, whole
+from tfsigns.networks import COURSE_SETTINGS
 
 # What a run's config.json (and a --config file) holds: TrainConfig's fields, the run settings
 # a user sets in a file or a flag (print_cost is the CLI's --quiet), and the data the run saw.
@@ -99,6 +100,10 @@ def check_settings(settings: dict, origins: dict[str, str], **run_fields
     """
     def where(name: str) -> str:
         return f"{origins[name]}: " if name in origins else ""
+
+    # what no source gave takes the family's course value (the CNN notebook's learning rate...)
+    course = COURSE_SETTINGS.get(settings.get("arch"), {}) if isinstance(settings.get("arch"), str) else {}
+    settings = {**settings, **{name: value for name, value in course.items() if name not in origins}}
 
     try:
         data = {name: check_data_setting(name, settings.get(name)) for name in DATA_SETTINGS}

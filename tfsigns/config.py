@@ -56,10 +56,15 @@ def real(value) -> bool:
 
 
 # Each setting's rule: (kind, test of the value, what the value must be). Kinds: "int", "float"
-# (ints accepted and stored as floats), "bool", "choice" (test: the allowed strings), "layers".
+# (ints accepted and stored as floats), "bool", "choice" (test: the allowed strings), "layers"
+# (a non-empty list of whole numbers), "units" (the same, possibly empty).
 RULES: dict[str, tuple] = {
     "arch": ("choice", tuple(NETWORKS), "be one of " + ", ".join(NETWORKS)),
     "layers": ("layers", lambda v: v > 0, "be one or more positive unit counts"),
+    "filters": ("layers", lambda v: v > 0, "be one or more positive channel counts, one per conv block"),
+    "kernels": ("layers", lambda v: v > 0, "be one or more positive sizes, one per conv block"),
+    "pools": ("layers", lambda v: v > 0, "be one or more positive sizes, one per conv block"),
+    "dense": ("units", lambda v: v > 0, "be a list of positive unit counts (may be empty)"),
     "learning_rate": ("float", lambda v: 0 < v < BIG, "be a positive number below 1e38"),
     "num_epochs": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
     "minibatch_size": ("int", lambda v: 0 < v < SEED_LIMIT, "be a positive integer below 2**31"),
@@ -104,8 +109,8 @@ def check_field(name: str, value):
     elif kind == "float":
         ok = real(value) and test(value)
         value = float(value) if ok else value
-    else:  # layers: a non-empty list of positive whole numbers
-        ok = (isinstance(value, (list, tuple)) and len(value) > 0
+    else:  # layers or units: a list of positive whole numbers, non-empty for layers
+        ok = (isinstance(value, (list, tuple)) and (len(value) > 0 or kind == "units")
               and all(whole(n) and test(n) for n in value))
         value = tuple(int(n) for n in value) if ok else value
     if not ok:
@@ -134,7 +139,12 @@ class TrainConfig(Checked):
     """
 
     arch: str = "mlp"  # the network family, by its name in tfsigns.networks.NETWORKS
-    layers: tuple[int, ...] = (25, 12)  # hidden units per hidden layer
+    layers: tuple[int, ...] = (25, 12)  # the MLP's hidden units per hidden layer
+    # The CNN's conv blocks (filters, kernel size and pool size of each) and its hidden dense units
+    filters: tuple[int, ...] = (8, 16)
+    kernels: tuple[int, ...] = (4, 2)
+    pools: tuple[int, ...] = (8, 4)
+    dense: tuple[int, ...] = ()
     learning_rate: float = 0.0001
     num_epochs: int = 1500
     minibatch_size: int = 32
@@ -159,6 +169,13 @@ class TrainConfig(Checked):
     # "course": every weight layer's initializer shares the op seed, as the course's does (its
     # reproduction depends on it); "independent": each layer draws from its own stream.
     init: str = "course"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not len(self.filters) == len(self.kernels) == len(self.pools):
+            counts = f"{len(self.filters)}, {len(self.kernels)} and {len(self.pools)}"
+            raise ConfigError(f"filters, kernels and pools need one entry per conv block, got {counts}",
+                              "kernels")
 
     @classmethod
     def from_recorded(cls, settings: dict) -> TrainConfig:

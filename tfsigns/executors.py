@@ -22,8 +22,9 @@ from multiprocessing import get_context
 import numpy as np
 
 from tfsigns.config import ConfigError, History, RunSettings, TrainConfig, TrainingDiverged
-from tfsigns.data import load_signs, train_validation_split
+from tfsigns.data import IMAGE_SHAPE, load_signs, train_validation_split
 from tfsigns.files import json_safe
+from tfsigns.networks import COLUMNS, Layout, choose_cpu_kernels, get_network
 
 # ------------------------------------------------------------------ one trial
 
@@ -31,12 +32,16 @@ from tfsigns.files import json_safe
 _DATA_CACHE: dict = {}
 
 
-def split_data(data_dir: str, fraction: float, split_seed: int) -> tuple[np.ndarray, ...]:
-    """(X_train, Y_train, X_val, Y_val, X_test, Y_test), loaded once per process."""
-    key = (data_dir, fraction, split_seed)
+def split_data(data_dir: str, fraction: float, split_seed: int, layout: Layout = COLUMNS
+               ) -> tuple[np.ndarray, ...]:
+    """(X_train, Y_train, X_val, Y_val, X_test, Y_test) in a network family's layout, loaded once
+    per process."""
+    key = (data_dir, fraction, split_seed, layout)
     if key not in _DATA_CACHE:
         X, Y, X_test, Y_test, _ = load_signs(data_dir)
-        _DATA_CACHE[key] = (*train_validation_split(X, Y, fraction, split_seed), X_test, Y_test)
+        X, Y, X_val, Y_val = train_validation_split(X, Y, fraction, split_seed)
+        pairs = ((X, Y), (X_val, Y_val), (X_test, Y_test))
+        _DATA_CACHE[key] = tuple(a for X, Y in pairs for a in layout.from_columns(X, Y, IMAGE_SHAPE))
     return _DATA_CACHE[key]
 
 
@@ -59,13 +64,14 @@ def result_row(task: dict, history: History | None = None, failure: str = "",
 def run_trial(task: dict) -> dict:
     """Train one configuration and score it on the validation split; the test set is not
     touched. Never raises: a failure comes back as a row with status "failed" and its reason."""
-    from tfsigns.trainer import train  # TensorFlow loads with the first trial
+    choose_cpu_kernels(task["config"]["arch"])  # before TensorFlow loads with the first trial
+    from tfsigns.trainer import train
 
     started = time.perf_counter()
     try:
         config = TrainConfig(**task["config"])
         X_train, Y_train, X_val, Y_val, _, _ = split_data(task["data_dir"], task["validation_fraction"],
-                                                          task["split_seed"])
+                                                          task["split_seed"], get_network(config.arch).layout)
         _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)},
                            RunSettings(device=task["device"], threads=task["threads"], print_cost=False))
         return result_row(task, history, seconds=time.perf_counter() - started)

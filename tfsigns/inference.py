@@ -77,6 +77,8 @@ def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
     finished run's model; CheckpointError when the run cannot be used or expects other inputs."""
     config, parameters, input_shape = load_model(run_dir)
     layout = get_network(config.arch).layout
+    if not layout.examples_last and X.shape[0] == math.prod(input_shape):  # columns from photos.load_images
+        X, _ = layout.from_columns(X, None, input_shape)
     given = layout.example_shape(X)
     if given != input_shape:
         raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "

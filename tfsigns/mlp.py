@@ -15,7 +15,7 @@ import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.config import INITS, TrainConfig
-from tfsigns.model import batch_norm_layer, compute_cost
+from tfsigns.model import batch_norm_layer, compute_cost, dropout
 from tfsigns.networks import COLUMNS, Network
 
 BATCH_NORM_PARAMETERS = ("gamma", "beta", "moving_mean", "moving_variance")  # a hidden layer's, instead of b
@@ -133,9 +133,7 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
             Z = Z + parameters[f"b{l}"]
         A = tf.nn.relu(Z)
         if keep_prob < 1.0:
-            mask_seed = tf.stack([tf.constant(seed + l, tf.int64), v1.train.get_or_create_global_step()])
-            A = tf.cond(training, lambda A=A, s=mask_seed: tf.nn.experimental.stateless_dropout(
-                A, rate=1.0 - keep_prob, seed=s), lambda A=A: A)
+            A = dropout(A, keep_prob, training, seed + l)
     raise AssertionError("unreachable")
 
 

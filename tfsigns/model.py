@@ -44,12 +44,24 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
     moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
     batch_mean = tf.reduce_mean(Z, axis=list(axes), keepdims=True)
     batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=list(axes), keepdims=True)
+    # in the parameters' shape: the MLP's (n_l, 1) already; a conv layer's (n_C,) from (1, 1, 1, n_C)
+    batch_mean, batch_var = (tf.reshape(s, moving_mean.shape) for s in (batch_mean, batch_var))
     for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
         update = moving.assign(momentum * moving + (1.0 - momentum) * batch, read_value=False)
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
     mu, var = tf.cond(training, lambda: (batch_mean, batch_var), lambda: (moving_mean, moving_var))
     Z_norm = (Z - mu) / tf.sqrt(var + epsilon)
     return gamma * Z_norm + beta
+
+
+def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int) -> tf.Tensor:
+    """Inverted dropout of a hidden layer's activations A (any shape) while `training` is True:
+    each unit kept with probability keep_prob and scaled by 1 / keep_prob. The mask is a
+    function of (seed, the global step), so a resumed run draws the same masks as an
+    uninterrupted one; the families pass seed + l for layer l."""
+    mask_seed = tf.stack([tf.constant(seed, tf.int64), v1.train.get_or_create_global_step()])
+    return tf.cond(training, lambda: tf.nn.experimental.stateless_dropout(
+        A, rate=1.0 - keep_prob, seed=mask_seed), lambda: A)
 
 
 def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,

@@ -10,6 +10,7 @@ so settings naming a family are checked before TensorFlow loads.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,23 @@ if TYPE_CHECKING:
     from tfsigns.config import TrainConfig
 
 # name -> the module that defines the family's NETWORK
-NETWORKS = {"mlp": "tfsigns.mlp"}
+NETWORKS = {"mlp": "tfsigns.mlp", "cnn": "tfsigns.cnn"}
+# Families whose CPU kernels run faster with TensorFlow's oneDNN: the course CNN's epoch takes
+# 138 ms with them and 706 ms without, while they cost the MLP about a fifth of its step time
+# (bench/epoch_speed.py, with and without --arch cnn).
+ONEDNN = frozenset({"cnn"})
+ONEDNN_SETTING = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def choose_cpu_kernels(arch: str) -> None:
+    """Turn oneDNN on for a family in ONEDNN, off otherwise: before TensorFlow loads, as
+    TensorFlow reads the setting once (a value already in the environment wins)."""
+    os.environ.setdefault(ONEDNN_SETTING, "1" if arch in ONEDNN else "0")
+
+
+# What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
+# MLP's): a command uses them for the settings its user did not give.
+COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch_size": 64}}
 
 
 @dataclass(frozen=True)
@@ -56,8 +73,17 @@ class Layout:
         """X (or Y) with the examples first, as the resident training data keeps it."""
         return np.moveaxis(X, -1, 0) if self.examples_last else X
 
+    def from_columns(self, X: np.ndarray, Y: np.ndarray | None, image_shape: tuple[int, ...]
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+        """A data set given as the course's columns, X (h*w*c, m) and Y (C, m) (or None), in this
+        layout: examples first, images (m, h, w, c) and Y (m, C)."""
+        if self.examples_last:
+            return X, Y
+        return X.T.reshape(-1, *image_shape), None if Y is None else Y.T
+
 
 COLUMNS = Layout(examples_last=True)
+IMAGES = Layout(examples_last=False)
 
 
 class Network:
@@ -71,6 +97,7 @@ class Network:
     """
 
     layout: Layout
+    populations = True  # whether forward takes stacked members' parameters (population training)
     # lesson name -> the family's function of that name (create_placeholders, forward_propagation,
     # ...), for learners and for the grader's reference solutions
     course_functions: dict[str, Callable]

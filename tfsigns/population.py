@@ -25,7 +25,7 @@ from tfsigns.model import (
     compute_cost,
     update_ops,
 )
-from tfsigns.networks import Network
+from tfsigns.networks import Network, get_network
 
 # What each member may set for itself; everything else in TrainConfig the members share
 # (one graph, one minibatch stream).
@@ -40,8 +40,9 @@ def population_key(config: TrainConfig) -> tuple:
 
 
 def can_join(config: TrainConfig) -> bool:
-    """Whether a config can train in a population: this one implements Adam without dropout."""
-    return config.optimizer == "adam" and config.keep_prob == 1.0
+    """Whether a config can train in a population: this one implements Adam without dropout, for
+    families whose forward takes stacked members (the MLP; not the CNN, which trains alone)."""
+    return config.optimizer == "adam" and config.keep_prob == 1.0 and get_network(config.arch).populations
 
 
 def check_population(configs: list[TrainConfig]) -> None:
@@ -53,7 +54,8 @@ def check_population(configs: list[TrainConfig]) -> None:
         if len(values) > 1:
             raise ConfigError(f"population members must share {name}; got {', '.join(sorted(values))}")
     if not can_join(configs[0]):
-        raise ConfigError("population training implements Adam without dropout")
+        raise ConfigError("population training implements Adam without dropout, for the MLP (a cnn's "
+                          "trials train alone)")
 
 
 def build_population_graph(network: Network, configs: list[TrainConfig], members: list[dict[str, np.ndarray]],

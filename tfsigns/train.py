@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,23 +44,29 @@ from tfsigns.config import (
     TrainingDiverged,
     TrainingInterrupted,
 )
-from tfsigns.data import DataError, find_data_dir, load_signs, train_validation_split
+from tfsigns.data import IMAGE_SHAPE, DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, check_writable, prepare_out_dir, write_json
-from tfsigns.networks import NETWORKS, get_network
+from tfsigns.networks import NETWORKS, choose_cpu_kernels, get_network
 from tfsigns.runs import CheckpointError, clear_run, existing_run, too_few_epochs
 
 PROG = "tfsigns.train"
 
 
-def parse_layers(text: str) -> tuple[int, ...]:
-    """'25,12' -> (25, 12): hidden units per hidden layer, each a positive integer."""
-    try:
-        layers = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"malformed --layers {text!r}: expected e.g. 25,12") from None
-    if any(n <= 0 for n in layers):
-        raise argparse.ArgumentTypeError(f"--layers {text!r}: every layer needs at least one unit")
-    return layers
+def counts(flag: str, example: str, empty: bool = False, rule: str = "every entry must be at least 1"
+           ) -> Callable[[str], tuple[int, ...]]:
+    """A parser of comma-separated positive integers for `flag`: '25,12' -> (25, 12); with
+    `empty`, '' -> () too (the CNN has no hidden dense layer unless asked)."""
+    def parse(text: str) -> tuple[int, ...]:
+        if empty and not text.strip():
+            return ()
+        try:
+            values = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"malformed {flag} {text!r}: expected e.g. {example}") from None
+        if any(n <= 0 for n in values):
+            raise argparse.ArgumentTypeError(f"{flag} {text!r}: {rule}")
+        return values
+    return parse
 
 
 def parse_fraction(text: str) -> float:
@@ -94,12 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs between accuracy summaries and cost.png refreshes while training")
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
-    p.add_argument("--arch", choices=tuple(NETWORKS), default=d.arch, help="the network family")
+    p.add_argument("--arch", choices=tuple(NETWORKS), default=d.arch,
+                   help="the network family: mlp, the course's first network, or cnn, its convolutional one "
+                        "(which trains with the CNN notebook's learning rate 0.009, 100 epochs and minibatch "
+                        "64 unless told otherwise)")
     p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs, help="epochs to train")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="alpha (before decay)")
     p.add_argument("--minibatch-size", type=int, default=d.minibatch_size, help="examples per step")
-    p.add_argument("--layers", type=parse_layers, default=",".join(map(str, d.layers)),
-                   help="hidden units, comma-separated")
+    layers = counts("--layers", "25,12", rule="every layer needs at least one unit")
+    p.add_argument("--layers", type=layers, default=",".join(map(str, d.layers)),
+                   help="the MLP's hidden units, comma-separated")
+    p.add_argument("--filters", type=counts("--filters", "8,16"), default=",".join(map(str, d.filters)),
+                   help="the CNN's channels per conv block, comma-separated")
+    p.add_argument("--kernels", type=counts("--kernels", "4,2"), default=",".join(map(str, d.kernels)),
+                   help="the CNN's filter size per conv block")
+    p.add_argument("--pools", type=counts("--pools", "8,4"), default=",".join(map(str, d.pools)),
+                   help="the CNN's max-pool window (= stride) per conv block")
+    p.add_argument("--dense", type=counts("--dense", "64", empty=True), default=",".join(map(str, d.dense)),
+                   help="the CNN's hidden dense units after flattening (default: none, also '')")
     p.add_argument("--seed", type=int, default=d.seed, help="graph and initializer seed")
     p.add_argument("--minibatch-seed", type=int, default=d.minibatch_seed,
                    help="epoch e shuffles with this seed + e + 1, as the course does")
@@ -190,8 +209,10 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         X_train, Y_train, X_val, Y_val = train_validation_split(
             X_train, Y_train, data["validation_fraction"], data["split_seed"])
         eval_sets = {"validation": (X_val, Y_val), **eval_sets}
+    sets = {"train": (X_train, Y_train), **eval_sets}
     # Settings and data are good: only now does TensorFlow load (a few seconds), for the checks
     # that need it and for training.
+    choose_cpu_kernels(config.arch)
     from tfsigns import trainer
     from tfsigns.backend import tf
     from tfsigns.inference import predict
@@ -199,7 +220,10 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     from tfsigns.plots import plot_confusion, plot_costs, plot_samples
 
     trainer.resolve_device(run_settings.device)  # a missing GPU is bad input: say so before any work
-    _, input_shape, n_y = get_network(config.arch).layout.sizes(X_train, Y_train)
+    layout = get_network(config.arch).layout  # the data in the family's layout: columns or images
+    (X_train, Y_train), *evaluated = (layout.from_columns(X, Y, IMAGE_SHAPE) for X, Y in sets.values())
+    eval_sets = dict(zip(eval_sets, evaluated, strict=True))
+    _, input_shape, n_y = layout.sizes(X_train, Y_train)
     trainer.check_memory(config, input_shape, n_y)
     check_out(args, config)
     out = prepare_out_dir(args.out)
@@ -235,8 +259,9 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         monitor.close()
     plot_costs({"train": history.costs}, out / "cost.png", title=title)
     if args.plots:
-        labels, predictions = Y_test.argmax(axis=0), predict(X_test, parameters, config)
-        images = np.round(X_test.T.reshape(-1, 64, 64, 3) * 255).astype(np.uint8)
+        X_shown, Y_shown = eval_sets["test"]
+        labels, predictions = Y_shown.argmax(axis=layout.class_axis), predict(X_shown, parameters, config)
+        images = np.round(X_test.T.reshape(-1, *IMAGE_SHAPE) * 255).astype(np.uint8)
         plot_samples(images[:24], labels[:24], out / "samples.png", predictions[:24])
         plot_confusion(labels, predictions, out / "confusion.png")
     write_json(out / "metrics.json", {

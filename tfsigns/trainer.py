@@ -73,10 +73,9 @@ def check_memory(config: TrainConfig, input_shape: tuple[int, ...], n_y: int, me
     need = 32 * count
     have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if need > have // 2:
-        who = f"{members} networks of layers" if members > 1 else "layers"
-        raise ConfigError(f"{who} {list(config.layers)} make {count:,} parameters, about "
-                          f"{need / 2**30:.0f} GiB to train: more than half of this machine's "
-                          f"{have / 2**30:.0f} GiB", "layers")
+        who = f"{members} such networks have" if members > 1 else "this network has"
+        raise ConfigError(f"{who} {count:,} parameters, about {need / 2**30:.0f} GiB to train: more than "
+                          f"half of this machine's {have / 2**30:.0f} GiB")
 
 
 def initial_parameters(config: TrainConfig, input_shape: tuple[int, ...], n_y: int) -> dict[str, np.ndarray]:

@@ -43,7 +43,7 @@ from tfsigns.files import (
     to_json,
     write_json,
 )
-from tfsigns.networks import get_network
+from tfsigns.networks import choose_cpu_kernels, get_network
 from tfsigns.space import (
     Dimension,
     SpaceError,
@@ -333,13 +333,15 @@ def main(argv: list[str] | None = None) -> int:
         check_writable(args.out)
         data_dir = str(find_data_dir(data["data_dir"]).resolve())
         fraction, split_seed = data["validation_fraction"], data["split_seed"]
-        X_train, Y_train = split_data(data_dir, fraction, split_seed)[:2]  # bad data: say so now
+        split_data(data_dir, fraction, split_seed)  # bad data: say so now
         # Settings, space and data are good: only now does TensorFlow load (a few seconds), for
         # the checks that need it and for the final training.
+        choose_cpu_kernels(base.arch)
         from tfsigns.trainer import check_memory, resolve_device, train
 
         resolve_device(run.device)  # --device gpu without a GPU: say so before the search
-        _, input_shape, n_y = get_network(base.arch).layout.sizes(X_train, Y_train)
+        layout = get_network(base.arch).layout
+        _, input_shape, n_y = layout.sizes(*split_data(data_dir, fraction, split_seed, layout)[:2])
         check_memory(largest(space, base), input_shape, n_y)
         out = prepare_out_dir(args.out)
         settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
@@ -357,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "validation_fraction": fraction, "split_seed": split_seed})
         plot_search(results, space, out / "search.png")
         # The test set, once, for the chosen configuration only.
-        X_train, Y_train, X_val, Y_val, X_test, Y_test = split_data(data_dir, fraction, split_seed)
+        X_train, Y_train, X_val, Y_val, X_test, Y_test = split_data(data_dir, fraction, split_seed, layout)
         _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val), "test": (X_test, Y_test)},
                            RunSettings(device=run.device, print_cost=False))
         write_json(out / "final.json", {"trial": best["trial"], "config": config.to_dict(),

@@ -1,0 +1,145 @@
+"""The course's convolutional network as the second family: shapes, batch norm per channel,
+training on the fast loop (deterministic, resumable), the commands with --arch cnn."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import FakeSigns, run_main
+from tfsigns.cnn import compute_cost, create_placeholders, forward_propagation, initialize_parameters
+from tfsigns.config import ConfigError, RunSettings, TrainConfig, TrainingInterrupted
+from tfsigns.data import convert_to_one_hot
+from tfsigns.model import batch_norm_layer
+from tfsigns.population import check_population
+from tfsigns.predict import main as predict_main
+from tfsigns.train import main as train_main
+from tfsigns.trainer import train
+
+v1 = tf.compat.v1
+SMALL = dict(arch="cnn", filters=(4,), kernels=(3,), pools=(4,), num_epochs=6, minibatch_size=16,
+             learning_rate=0.01)
+QUIET = RunSettings(print_cost=False)
+
+
+def images(m: int, seed: int = 0, C: int = 3):
+    """Separable toy images (m, 8, 8, 3): each class lights up one colour channel."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(m) % C
+    X = rng.uniform(0, 0.3, size=(m, 8, 8, 3)).astype(np.float32)
+    X[np.arange(m), :, :, labels] += 0.7
+    return X, convert_to_one_hot(labels, C).T
+
+
+def test_the_course_network_has_the_course_shapes(graph):
+    X, Y = create_placeholders(64, 64, 3, 6)
+    parameters = initialize_parameters()
+    assert {k: tuple(v.shape) for k, v in parameters.items()} == {
+        "W1": (4, 4, 3, 8), "W2": (2, 2, 8, 16), "W3": (64, 6), "b3": (6,)}
+    Z = forward_propagation(X, parameters)
+    cost = compute_cost(Z, Y)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        X_value = np.random.default_rng(1).normal(size=(2, 64, 64, 3))
+        Z_value, cost_value = sess.run([Z, cost], {X: X_value, Y: np.eye(6)[[0, 3]]})
+    assert Z_value.shape == (2, 6) and np.isfinite(cost_value)
+
+
+def test_conv_batch_norm_takes_per_channel_statistics_over_batch_height_and_width(graph):
+    Z = tf.constant(np.random.default_rng(2).normal(3.0, 2.0, size=(5, 4, 4, 3)), tf.float32)
+    params = {name: tf.Variable(value) for name, value in {
+        "gamma1": np.ones(3, np.float32), "beta1": np.zeros(3, np.float32),
+        "moving_mean1": np.zeros(3, np.float32), "moving_variance1": np.ones(3, np.float32)}.items()}
+    out = batch_norm_layer(Z, params, 1, tf.constant(True), axes=(0, 1, 2))
+    mean, variance = tf.nn.moments(Z, axes=[0, 1, 2])
+    expected = tf.nn.batch_normalization(Z, mean, variance, 0.0, 1.0, 1e-3)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        got, want = sess.run([out, expected])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{}, {"batch_norm": True, "dense": (8,), "keep_prob": 0.8,
+                                          "lambd": 0.01}])
+def test_a_small_cnn_learns_and_repeats_itself(options):
+    X, Y = images(48)
+    X_test, Y_test = images(24, seed=1)
+    config = TrainConfig(**{**SMALL, **options})
+    (first, history), (_, again) = (train(config, X, Y, {"test": (X_test, Y_test)}, QUIET) for _ in range(2))
+    assert history.costs == again.costs
+    assert history.costs[-1] < history.costs[0] and history.accuracy["test"] > 0.6
+    if options:
+        assert {"gamma1", "moving_mean1", "W2", "gamma2", "W3", "b3"} <= set(first)
+
+
+def test_a_resumed_cnn_ends_where_an_uninterrupted_one_does(tmp_path):
+    X, Y = images(48)
+    config = TrainConfig(**{**SMALL, "batch_norm": True})
+    whole, history = train(config, X, Y, run=QUIET)
+    stops = iter([False, False, True])
+    with pytest.raises(TrainingInterrupted):
+        train(config, X, Y, run=QUIET, checkpoint_dir=tmp_path, should_stop=lambda: next(stops))
+    resumed, resumed_history = train(config, X, Y, run=QUIET, checkpoint_dir=tmp_path, resume=True)
+    assert resumed_history.costs == history.costs
+    for name, value in whole.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+
+
+def test_cnn_settings_are_checked():
+    with pytest.raises(ConfigError, match="one entry per conv block"):
+        TrainConfig(arch="cnn", filters=(8, 16), kernels=(4,), pools=(8, 4))
+    with pytest.raises(ConfigError, match="population training"):
+        check_population([TrainConfig(**SMALL), TrainConfig(**{**SMALL, "learning_rate": 0.02})])
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    data_dir = FakeSigns(tmp_path_factory.mktemp("signs"), n_train=36, n_test=12).dir
+    out = tmp_path_factory.mktemp("runs") / "cnn"
+    code, stdout, err = run_main(train_main, ["--arch", "cnn", "--data-dir", str(data_dir), "--out", str(out),
+                                              "--epochs", "3", "--filters", "4", "--kernels", "3", "--pools",
+                                              "8", "--dense", "", "--quiet", "--plots"])
+    assert code == 0, err
+    return data_dir, out
+
+
+def test_train_cli_takes_the_cnn_and_its_course_settings(cnn_run):
+    _, out = cnn_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["arch"] == "cnn" and metrics["input_shape"] == [64, 64, 3]
+    # not given: the CNN notebook's learning rate and minibatch size, not the MLP's
+    assert metrics["config"]["learning_rate"] == 0.009 and metrics["config"]["minibatch_size"] == 64
+    assert (out / "confusion.png").is_file()
+
+
+def test_predict_answers_with_a_cnn_run(cnn_run, tmp_path):
+    from PIL import Image
+    _, out = cnn_run
+    photo = tmp_path / "sign.png"
+    Image.new("RGB", (90, 120), (200, 150, 120)).save(photo)
+    code, stdout, err = run_main(predict_main, [str(photo), "--model", str(out), "--json"])
+    assert code == 0, err
+    row = json.loads(stdout)
+    assert len(row["probabilities"]) == 6 and abs(sum(row["probabilities"]) - 1) < 1e-5
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--filters", "8,16", "--kernels", "4"], "one entry per conv block"),
+    (["--pools", "0"], "every entry must be at least 1"),
+    (["--dense", "a"], "malformed --dense"),
+])
+def test_bad_cnn_flags_get_one_line(cnn_run, tmp_path, flags, message):
+    data_dir, _ = cnn_run
+    code, _, err = run_main(train_main, ["--arch", "cnn", "--data-dir", str(data_dir), "--out",
+                                         str(tmp_path / "run"), *flags])
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not tf.config.list_physical_devices("GPU"),
+                    reason="TensorFlow sees no GPU on this machine")
+def test_the_cnn_trains_on_the_gpu():
+    X, Y = images(48)
+    _, history = train(TrainConfig(**SMALL), X, Y, run=RunSettings(device="gpu", print_cost=False))
+    assert history.device == "/GPU:0" and history.costs[-1] < history.costs[0]
