@@ -143,3 +143,20 @@ def test_the_cnn_trains_on_the_gpu():
     X, Y = images(48)
     _, history = train(TrainConfig(**SMALL), X, Y, run=RunSettings(device="gpu", print_cost=False))
     assert history.device == "/GPU:0" and history.costs[-1] < history.costs[0]
+
+
+def test_a_cnn_search_takes_the_notebook_settings_as_its_base(cnn_run, tmp_path):
+    from tfsigns.tune import base_settings, build_parser
+    from tfsigns.tune import main as tune_main
+    base, _, _ = base_settings(build_parser().parse_args(["--arch", "cnn"]))
+    assert (base.arch, base.num_epochs, base.learning_rate, base.minibatch_size) == ("cnn", 100, 0.009, 64)
+    data_dir, _ = cnn_run
+    out = tmp_path / "search"
+    code, stdout, err = run_main(tune_main, ["--arch", "cnn", "--data-dir", str(data_dir), "--out", str(out),
+                                             "--epochs", "2", "--trials", "2", "--workers", "1",
+                                             "--validation-fraction", "0.34", "--backend", "population"])
+    assert code == 0, err
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [row["config"]["arch"] for row in rows] == ["cnn", "cnn"]
+    assert all(row["status"] == "ok" for row in rows)
+    assert json.loads((out / "best.json").read_text())["arch"] == "cnn"

@@ -43,7 +43,7 @@ from tfsigns.files import (
     to_json,
     write_json,
 )
-from tfsigns.networks import choose_cpu_kernels, get_network
+from tfsigns.networks import NETWORKS, choose_cpu_kernels, get_network
 from tfsigns.space import (
     Dimension,
     SpaceError,
@@ -263,8 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials per round (a grid runs at most this many)")
     p.add_argument("--rounds", type=int, default=2, help="rounds of coarse-to-fine")
     p.add_argument("--top-k", type=int, default=d.top_k, help="best trials that span the next round's box")
+    p.add_argument("--arch", choices=tuple(NETWORKS),
+                   help="network family of every trial (default: --config's, else mlp; a cnn search takes "
+                        "the CNN notebook's learning rate, epochs and minibatch size as its base)")
     p.add_argument("--epochs", type=int,
-                   help=f"epochs of every trial (default: --config's num_epochs, else {DEFAULT_EPOCHS})")
+                   help=f"epochs of every trial (default: --config's num_epochs, else {DEFAULT_EPOCHS}; "
+                        "100 for a cnn)")
     p.add_argument("--config", help="JSON of base settings for every trial, as python -m tfsigns.train "
                    "takes (a config.json, best.json or metrics.json); its init defaults to independent")
     p.add_argument("--workers", type=int, default=d.workers,
@@ -306,7 +310,7 @@ def base_settings(args: argparse.Namespace) -> tuple[TrainConfig, RunSettings, d
             given.pop("validation_fraction", None)
         settings.update(given)
         origins = dict.fromkeys(given, f"--config {args.config}")
-    for flag, name in (("epochs", "num_epochs"), ("data_dir", "data_dir"),
+    for flag, name in (("arch", "arch"), ("epochs", "num_epochs"), ("data_dir", "data_dir"),
                        ("validation_fraction", "validation_fraction"), ("split_seed", "split_seed")):
         if getattr(args, flag) is not None:
             settings[name], origins[name] = getattr(args, flag), f"--{flag.replace('_', '-')}"
