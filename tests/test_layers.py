@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 # cycle. Layers below backend's need no TensorFlow; the commands (train, tune, predict) are on
 # top and load it only once their input is checked.
 LAYERS = {
-    "files": 0, "softmax": 0, "networks": 0, "data": 0, "photos": 0, "runs": 0,
+    "files": 0, "softmax": 0, "convolution": 0, "networks": 0, "data": 0, "photos": 0, "runs": 0,
     "config": 1,
     "cli": 2, "space": 2,
     "backend": 3, "plots": 3,
