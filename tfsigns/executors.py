@@ -11,6 +11,7 @@ before anything trains.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -29,20 +30,20 @@ from tfsigns.networks import COLUMNS, Layout, choose_cpu_kernels, get_network
 # ------------------------------------------------------------------ one trial
 
 
-_DATA_CACHE: dict = {}
+@functools.cache
+def split_columns(data_dir: str, fraction: float, split_seed: int) -> tuple[np.ndarray, ...]:
+    """(X_train, Y_train, X_val, Y_val, X_test, Y_test) as the course's columns, read once per process."""
+    X, Y, X_test, Y_test, _ = load_signs(data_dir)
+    return (*train_validation_split(X, Y, fraction, split_seed), X_test, Y_test)
 
 
+@functools.cache
 def split_data(data_dir: str, fraction: float, split_seed: int, layout: Layout = COLUMNS
                ) -> tuple[np.ndarray, ...]:
-    """(X_train, Y_train, X_val, Y_val, X_test, Y_test) in a network family's layout, loaded once
-    per process."""
-    key = (data_dir, fraction, split_seed, layout)
-    if key not in _DATA_CACHE:
-        X, Y, X_test, Y_test, _ = load_signs(data_dir)
-        X, Y, X_val, Y_val = train_validation_split(X, Y, fraction, split_seed)
-        pairs = ((X, Y), (X_val, Y_val), (X_test, Y_test))
-        _DATA_CACHE[key] = tuple(a for X, Y in pairs for a in layout.from_columns(X, Y, IMAGE_SHAPE))
-    return _DATA_CACHE[key]
+    """The same six arrays in a network family's layout (the files are read once, whatever the layout)."""
+    split = split_columns(data_dir, fraction, split_seed)
+    return tuple(a for X, Y in zip(split[::2], split[1::2], strict=True)
+                 for a in layout.from_columns(X, Y, IMAGE_SHAPE))
 
 
 def result_row(task: dict, history: History | None = None, failure: str = "",

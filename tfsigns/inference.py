@@ -73,14 +73,13 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.nd
 
 
 def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
-    """Probabilities (m, C), a row per example of X (e.g. tfsigns.photos.load_images), under a
-    finished run's model; CheckpointError when the run cannot be used or expects other inputs."""
+    """Probabilities (m, C), a row per image, for images given as the course's columns X
+    (h*w*c, m), as tfsigns.photos.load_images reads them, under a finished run's model (in
+    its family's layout); CheckpointError when the run cannot be used or expects other inputs."""
     config, parameters, input_shape = load_model(run_dir)
     layout = get_network(config.arch).layout
-    if not layout.examples_last and X.shape[0] == math.prod(input_shape):  # columns from photos.load_images
-        X, _ = layout.from_columns(X, None, input_shape)
-    given = layout.example_shape(X)
-    if given != input_shape:
+    if X.shape[0] != math.prod(input_shape):
         raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "
-                              f"{given}")
+                              f"{X.shape[0]} values each")
+    X, _ = layout.from_columns(X, None, input_shape)
     return layout.rows(predict(X, parameters, config, return_probabilities=True))
