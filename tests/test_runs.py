@@ -7,7 +7,6 @@ import math
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -91,10 +90,10 @@ def test_resume_to_fewer_epochs_than_done_is_refused(fake_dir, tmp_path, monkeyp
     assert len(metrics["costs"]) == len(metrics["learning_rates"]) == 8
 
 
-def test_the_library_refuses_it_too():
+def test_the_library_refuses_it_too(tmp_path):
     X, Y = blobs(40)
     config = TrainConfig(layers=(4,), num_epochs=4)
-    folder = Path(tempfile.mkdtemp())
+    folder = tmp_path / "checkpoints"
     train(config, X, Y, checkpoint_dir=folder)
     with pytest.raises(CheckpointError, match="has done 4 epochs; --epochs 2 is fewer"):
         train(TrainConfig(layers=(4,), num_epochs=2), X, Y, checkpoint_dir=folder,
@@ -111,6 +110,19 @@ def test_keep_checkpoints_holds_across_resumes(fake_dir, tmp_path):
                                          "--checkpoint-every", "1", "--keep-checkpoints", "3"])
     assert code == 0, err
     assert checkpoints(out) == ["model.ckpt-6", "model.ckpt-7", "model.ckpt-8"]
+
+
+def test_a_checkpoint_holds_the_model_not_the_training_set(fake_dir, tmp_path):
+    out = tmp_path / "run"
+    code, err = train_run(fake_dir, out, "--epochs", "1", "--checkpoint-every", "1")
+    assert code == 0, err
+    shapes = tf_checkpoint_shapes(out / "checkpoints" / "model.ckpt-1")
+    assert "W1" in shapes and not [name for name, shape in shapes.items() if shape[:1] == [60]], shapes
+
+
+def tf_checkpoint_shapes(path: Path) -> dict[str, list[int]]:
+    from tfsigns.backend import tf
+    return tf.train.load_checkpoint(str(path)).get_variable_to_shape_map()
 
 
 # ---------------------------------------------------------------- predict answers with the finished model

@@ -7,8 +7,10 @@ and run them through the commands' own entry points (main(argv), in this process
 """
 
 import json
+import shutil
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
@@ -47,6 +49,16 @@ def fake_dir(tmp_path_factory):
 def scratch(tmp_path_factory):
     """Where the property-based tests make their folders (pytest removes old ones)."""
     return tmp_path_factory.mktemp("draws")
+
+
+@contextmanager
+def draw_folder(scratch: Path):
+    """A folder for one draw, removed after it: hundreds of draws' runs would fill a small disk."""
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -194,12 +206,14 @@ TRIED: Counter = Counter()  # (command, exit code) -> draws
 @example(draw=("keep_prob", 1.4505906866640212e-45, "flag", "fresh"))  # found by this test: a traceback
 @example(draw=("learning_rate", 1e300, "config", "overwrite"))  # float32 overflow in the graph
 def test_any_setting_from_any_source_trains_or_is_refused_in_one_line(draw, fake_dir, finished_run, scratch):
+    with draw_folder(scratch) as folder:
+        try_setting(draw, fake_dir, finished_run, folder)
+
+
+def try_setting(draw, fake_dir: Path, finished_run: Path, folder: Path) -> None:
     name, value, source, mode = draw
     argv = ["--data-dir", str(fake_dir), "--layers", "4", "--epochs", str(EPOCHS), "--quiet"]
-    if mode == "fresh":
-        out = Path(tempfile.mkdtemp(dir=scratch)) / "run"
-    else:
-        out = copy_of(finished_run, within=scratch)
+    out = folder / "run" if mode == "fresh" else copy_of(finished_run, within=folder)
     argv += ["--out", str(out), "--resume" if mode == "resume" else "--overwrite"] if mode != "fresh" \
         else ["--out", str(out)]
     if source == "flag":
@@ -253,7 +267,11 @@ def space_draws(draw):
 @given(draw=space_draws())
 @example(draw={"space": {"batch_norm": {"\n": 0}}})  # found by this test: a key's newline split the line
 def test_any_search_space_or_base_setting_searches_or_is_refused_in_one_line(draw, fake_dir, scratch):
-    folder = Path(tempfile.mkdtemp(dir=scratch))
+    with draw_folder(scratch) as folder:
+        try_search(draw, fake_dir, folder)
+
+
+def try_search(draw: dict, fake_dir: Path, folder: Path) -> None:
     out = folder / "search"
     argv = ["--data-dir", str(fake_dir), "--trials", "1", "--workers", "1", "--validation-fraction", "0.2",
             "--out", str(out)]

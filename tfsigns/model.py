@@ -186,12 +186,14 @@ def build_resident_data(layout: Layout, m: int, input_shape: tuple[int, ...], n_
                         ) -> tuple[tf.Variable, tf.Variable, Callable[[Any, Any], dict]]:
     """The training set as graph variables, examples first: data_X (m, *input_shape), data_Y (m, n_y).
 
-    Local variables (never checkpointed), filled once by running the local-variables
-    initializer with the returned feed builder: feed(X, Y) -> feed_dict, X and Y in `layout`.
+    Local variables, so that checkpoints hold the model and not a copy of the data (53 MB of
+    SIGNS in every one), filled once by running the local-variables initializer with the
+    returned feed builder: feed(X, Y) -> feed_dict, X and Y in `layout`. (v1.Variable, since
+    TF2's tf.Variable ignores `collections` and would make them global.)
     """
     fed_X, fed_Y = v1.placeholder(tf.float32, [m, *input_shape]), v1.placeholder(tf.float32, [m, n_y])
-    data_X, data_Y = (tf.Variable(fed, trainable=False, collections=[v1.GraphKeys.LOCAL_VARIABLES])
-                      for fed in (fed_X, fed_Y))
+    data_X, data_Y = (v1.Variable(fed, trainable=False, collections=[v1.GraphKeys.LOCAL_VARIABLES],
+                                  name=f"data/{name}") for fed, name in ((fed_X, "X"), (fed_Y, "Y")))
     return data_X, data_Y, lambda X, Y: {fed_X: layout.rows(X), fed_Y: layout.rows(Y)}
 
 
