@@ -15,7 +15,7 @@ from tfsigns.model import batch_norm_layer
 from tfsigns.population import check_population
 from tfsigns.predict import main as predict_main
 from tfsigns.train import main as train_main
-from tfsigns.trainer import train
+from tfsigns.trainer import cnn_model, train
 
 v1 = tf.compat.v1
 SMALL = dict(arch="cnn", filters=(4,), kernels=(3,), pools=(4,), num_epochs=6, minibatch_size=16,
@@ -71,6 +71,18 @@ def test_a_small_cnn_learns_and_repeats_itself(options):
     assert history.costs[-1] < history.costs[0] and history.accuracy["test"] > 0.6
     if options:
         assert {"gamma1", "moving_mean1", "W2", "gamma2", "W3", "b3"} <= set(first)
+
+
+def test_cnn_model_trains_with_the_course_signature_and_prints_every_5_epochs(capsys):
+    X, Y = images(48)
+    X_test, Y_test = images(24, seed=1)
+    parameters, history = cnn_model(X, Y, X_test, Y_test, 0.01, 11, 16, filters=(4,), kernels=(3,),
+                                    pools=(4,))
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("Cost")] == [
+        f"Cost after epoch {epoch}" for epoch in (0, 5, 10)]
+    assert f"Test Accuracy: {history.test_accuracy:.4f}" in out and history.test_accuracy > 0.6
+    assert parameters["W1"].shape == (3, 3, 3, 4) and len(history.costs) == 11
 
 
 def test_a_resumed_cnn_ends_where_an_uninterrupted_one_does(tmp_path):

@@ -264,7 +264,30 @@ def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: 
     X (12288, m), Y one-hot (6, m). `options` are further TrainConfig or RunSettings fields
     (layers, seed, optimizer, batch_norm, ...). Prints and returns the accuracies.
     """
-    config = TrainConfig(learning_rate=learning_rate, num_epochs=num_epochs, minibatch_size=minibatch_size,
+    return course_model("mlp", X_train, Y_train, X_test, Y_test, learning_rate, num_epochs, minibatch_size,
+                        print_cost, **options)
+
+
+def cnn_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
+              learning_rate: float = 0.009, num_epochs: int = 100, minibatch_size: int = 64,
+              print_cost: bool = True, **options) -> tuple[dict[str, np.ndarray], History]:
+    """The convolution course's model(): CONV2D->RELU->MAXPOOL twice, FLATTEN, FULLY CONNECTED,
+    trained with Adam; the cost printed every 5 epochs, as that notebook does.
+
+    X (m, 64, 64, 3), Y one-hot (m, 6), examples first. `options` as for model() (filters,
+    kernels, pools, dense, batch_norm, seed, ...). Prints and returns the accuracies.
+    """
+    return course_model("cnn", X_train, Y_train, X_test, Y_test, learning_rate, num_epochs, minibatch_size,
+                        print_cost, **{"print_every": 5, **options})
+
+
+def course_model(arch: str, X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
+                 learning_rate: float, num_epochs: int, minibatch_size: int, print_cost: bool,
+                 **options) -> tuple[dict[str, np.ndarray], History]:
+    """Train family `arch` on (X_train, Y_train) in its layout, test on (X_test, Y_test), print
+    both accuracies; what model() and cnn_model() share."""
+    config = TrainConfig(arch=arch, learning_rate=learning_rate, num_epochs=num_epochs,
+                         minibatch_size=minibatch_size,
                          **{k: v for k, v in options.items() if k not in RUN_FIELDS})
     run = RunSettings(print_cost=print_cost, **{k: v for k, v in options.items() if k in RUN_FIELDS})
     parameters, history = train(config, X_train, Y_train, {"test": (X_test, Y_test)}, run)
