@@ -28,8 +28,8 @@ LAYERS = {
     "model": 4, "checkpoint": 4, "feedback": 4,
     "mlp": 5, "cnn": 6, "population": 5, "basics": 5,
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
-    "executors": 7, "grader": 7,
-    "train": 8, "tune": 8, "predict": 8,
+    "executors": 7, "checks": 7, "mistakes_cnn": 7,
+    "grader": 8, "train": 8, "tune": 8, "predict": 8,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
     "plots", "executors", "train", "tune", "predict"]

@@ -43,10 +43,11 @@ ERROR_HINTS = (
 )
 
 
-def error_hint(err: BaseException) -> str | None:
-    """The hint of ERROR_HINTS for this exception, if one fits."""
+def error_hint(err: BaseException, first: Sequence[tuple[str, str]] = ()) -> str | None:
+    """The hint for this exception, if one fits: from `first` (an assignment's own, tried
+    before the others), then from ERROR_HINTS."""
     text = f"{type(err).__name__}: {err}"
-    return next((hint for key, hint in ERROR_HINTS if key in text), None)
+    return next((hint for key, hint in (*first, *ERROR_HINTS) if key in text), None)
 
 
 def describe_error(err: BaseException) -> str:
@@ -59,7 +60,8 @@ def describe_error(err: BaseException) -> str:
 
 
 SINGULAR = {"classes": "class", "examples": "example", "units": "unit", "features": "feature",
-            "rows": "row", "columns": "column", "samples": "sample", "minibatches": "minibatch"}
+            "rows": "row", "columns": "column", "samples": "sample", "minibatches": "minibatch",
+            "channels": "channel", "filters": "filter"}
 
 
 def _noun(name: str, n: int) -> str:
@@ -176,8 +178,9 @@ def difference(expected: Any, got: Any, axes: Sequence[str] = (), levels: Sequen
     return None if same else f"expected {_fmt(expected_array)}, got {_fmt(got_array)}"
 
 
-def placeholder_problem(tensor: Any, n: int, axis: str) -> str | None:
-    """What is wrong with a placeholder that should be float32 of shape [n, None]."""
+def placeholder_problem(tensor: Any, expected: tuple, axes: Sequence[str]) -> str | None:
+    """What is wrong with a placeholder that should be float32 of shape `expected` (None where the
+    number of examples goes), its axes named by `axes`."""
     if not isinstance(tensor, tf.Tensor):
         return f"expected a placeholder tensor, got {kind(tensor)}"
     if tensor.op.type != "Placeholder":
@@ -185,9 +188,10 @@ def placeholder_problem(tensor: Any, n: int, axis: str) -> str | None:
     if tensor.dtype != tf.float32:
         return f"dtype {tensor.dtype.name}, expected float32"
     got = tuple(tensor.shape.as_list()) if tensor.shape.rank is not None else None
-    if got == (n, None):
+    if got == expected:
         return None
-    message = shape_message((n, None), got, (axis, "examples"))
-    if got is not None and len(got) == 2 and got[0] == n:
+    message = shape_message(expected, got, axes)
+    if got is not None and len(got) == len(expected) and all(
+            n == e for n, e in zip(got, expected, strict=True) if e is not None):
         message += ", a fixed number of examples: None lets a minibatch of any size through"
     return message

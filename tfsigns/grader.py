@@ -1,43 +1,59 @@
-"""Auto-grader for notebooks/Exercises.ipynb: each exercise is checked against the tfsigns reference.
+"""Auto-grader for the exercise notebooks: each exercise is checked against the tfsigns reference.
 
     from tfsigns.grader import grade, grade_all
     grade("one_hot_matrix", one_hot_matrix)   # prints "one_hot_matrix: PASS", or FAIL with reasons
     grade_all(globals())                      # every exercise defined in the notebook
+    grade("zero_pad", zero_pad, assignment="convolution_step_by_step")
+
+The exercises come in assignments (ASSIGNMENTS), one a notebook or part of one:
+
+* "tensorflow" (the default; notebooks/Exercises.ipynb): the TensorFlow assignment, from
+  linear_function to the fully connected network's model, examples as columns;
+* "convolution_step_by_step" (notebooks/Convolution_Exercises.ipynb, part 1): the convolution
+  course's NumPy lesson, zero_pad, conv_single_step, conv_forward, pool_forward;
+* "convolution_application" (the same notebook, part 2): the course CNN in TensorFlow,
+  create_placeholders to model, examples first.
 
 A check never raises because of the candidate: an exception, a blank exercise (one that
 returns None) and a wrong answer all print FAIL, one line per failed check, and a one-line
 hint. Typical mistakes (transposed shapes, labels and logits swapped, a missing ReLU,
-alpha sampled uniformly, ...) are recognised by computing what that mistake produces on
-the same inputs and comparing it with the candidate's answer.
+alpha sampled uniformly, a slice that is not strided, VALID padding, ...) are recognised by
+computing what that mistake produces on the same inputs and comparing it with the
+candidate's answer; a CNN's structural slips are read from the graph it builds.
 
-Here live the exercises, their references and the checks that run a candidate; the inputs and
-the typical mistakes are in tfsigns.mistakes, the wording of differences and errors in
-tfsigns.feedback.
+Here live the checks that run graphs, the exercises and grade(); how a candidate is run and
+compared is in tfsigns.checks, the inputs and the typical mistakes in tfsigns.mistakes and
+tfsigns.mistakes_cnn, the wording of differences and errors in tfsigns.feedback.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from tfsigns import basics
+from tfsigns import basics, cnn, mistakes_cnn
 from tfsigns.backend import tf, v1
-from tfsigns.data import random_mini_batches
-from tfsigns.feedback import (
-    describe_error,
-    difference,
-    error_hint,
-    is_symbolic,
-    kind,
-    placeholder_problem,
-    shape_message,
+from tfsigns.checks import (
+    Assignment,
+    Candidate,
+    CandidateError,
+    Exercise,
+    ModelGrading,
+    Report,
+    compare,
+    model_check,
+    placeholder_check,
+    run_checks,
+    value_check,
 )
-from tfsigns.inference import predict
+from tfsigns.config import TrainConfig
+from tfsigns.convolution import conv_forward, conv_single_step, pool_forward, zero_pad
+from tfsigns.data import random_mini_batches
+from tfsigns.feedback import difference, is_symbolic, kind, shape_message
 from tfsigns.mistakes import (
     COMPUTE_COST_CASES,
     COMPUTE_COST_MISTAKES,
@@ -45,7 +61,6 @@ from tfsigns.mistakes import (
     COST_MISTAKES,
     FORWARD_CASES,
     FORWARD_MISTAKES,
-    GLOROT_HINT,
     INIT_RULES,
     LAYER_DIMS,
     LINEAR_CASES,
@@ -58,88 +73,21 @@ from tfsigns.mistakes import (
     PLACEHOLDER_SIZES,
     SAMPLINGS,
     SIGMOID_CASES,
-    Case,
     Mistake,
     Sampling,
     bn_inputs,
+    glorot_bound,
     model_data,
     momentum_flipped,
 )
 from tfsigns.mlp import num_layers
 from tfsigns.networks import get_network
 from tfsigns.space import Dimension
-from tfsigns.trainer import model
+from tfsigns.trainer import cnn_model, model
 
-# The reference solutions: the course network's own functions, by their lesson names.
+# The reference solutions: each course network's own functions, by their lesson names.
 COURSE = get_network("mlp").course_functions
-BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
-Candidate = Callable[..., Any]
-
-
-# ------------------------------------------------------------------ reporting
-
-
-class _Blank(Exception):
-    """The candidate returned None: the exercise is not filled in yet."""
-
-
-class _CandidateError(Exception):
-    """The candidate raised `error`."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
-
-
-def _guard(candidate: Candidate) -> Candidate:
-    """The candidate, with its exceptions wrapped and a None result turned into _Blank."""
-    def call(*args, **kwargs):
-        try:
-            result = candidate(*args, **kwargs)
-        except (Exception, SystemExit) as err:
-            raise _CandidateError(err) from err
-        if result is None:
-            raise _Blank
-        return result
-    return call
-
-
-@dataclass
-class Report:
-    """Failed checks of one exercise, and hints for them (first one wins)."""
-
-    failures: list[str] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
-
-    def fail(self, message: str, hint: str | None = None) -> None:
-        self.failures.append(message)
-        if hint and hint not in self.hints:
-            self.hints.append(hint)
-
-
-# ------------------------------------------------------------------ comparing with the reference
-
-
-def _matches(mistake: Mistake, args: tuple, got: Any, **how) -> bool:
-    """Whether `got` is what `mistake` produces on `args`."""
-    try:
-        return difference(mistake.wrong(*args), got, **how) is None
-    except Exception:  # a mistake that cannot even be computed on these inputs is not this one
-        return False
-
-
-def _compare(report: Report, label: str, expected: Any, got: Any, mistakes: Sequence[Mistake] = (),
-             args: tuple = (), **how) -> bool:
-    """Check `got` against `expected`; on a difference, name the typical mistake it matches."""
-    problem = difference(expected, got, **how)
-    if problem is None:
-        return True
-    mistake = next((m for m in mistakes if _matches(m, args, got, **how)), None)
-    if mistake:
-        report.fail(f"{label}: {mistake.what} ({problem})", mistake.hint)
-    else:
-        report.fail(f"{label}: {problem}")
-    return False
+CNN_COURSE = get_network("cnn").course_functions
 
 
 # ------------------------------------------------------------------ running graphs
@@ -156,85 +104,93 @@ def _evaluate(value: Any) -> Any:
         return sess.run(value)
 
 
-def _in_fresh_graph(fn: Candidate) -> Candidate:
-    """fn called inside a fresh default graph (its result returned as it is)."""
-    def run(*args):
-        with tf.Graph().as_default():
-            return fn(*args)
-    return run
+def _constants(args: Sequence[Any]) -> list[Any]:
+    """tf.constant copies of NumPy arguments (and of dicts of them, named by their keys)."""
+    return [{key: tf.constant(v, name=key) for key, v in a.items()} if isinstance(a, Mapping)
+            else tf.constant(a) for a in args]
 
 
 def _on_constants(fn: Candidate) -> Candidate:
     """fn of NumPy arrays (and dicts of them): called on tf.constant copies in a fresh graph, evaluated."""
-    def constant(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {key: tf.constant(v, name=key) for key, v in value.items()}
-        return tf.constant(value)
-
     def run(*args):
         with tf.Graph().as_default():
-            return _evaluate(fn(*(constant(a) for a in args)))
+            return _evaluate(fn(*_constants(args)))
     return run
 
 
-def _value_check(reference: Candidate, cases: Sequence[Case], mistakes: Sequence[Mistake] = (),
-                 adapt: Callable[[Candidate], Candidate] = _in_fresh_graph, **how):
-    """A check comparing candidate and reference, both run through `adapt`, case by case."""
-    def check(candidate: Candidate, report: Report) -> None:
-        run, expect = adapt(candidate), adapt(reference)
-        for case in cases:
-            _compare(report, case.label, expect(*case.args), run(*case.args), mistakes, case.args, **how)
-    return check
+def _graph_of(fn: Candidate, args: Sequence[Any]) -> tuple[tf.Graph, CandidateError | None]:
+    """The graph fn builds on constant copies of args, and what it raised on the way (None if nothing)."""
+    with tf.Graph().as_default() as graph:
+        try:
+            fn(*_constants(args))
+        except CandidateError as err:
+            return graph, err
+    return graph, None
 
 
 # ------------------------------------------------------------------ graph-building exercises
 
 
-PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[n_x, None], name='X'), Y likewise with n_y: "
-                    "one column per example, None leaves the number of examples open")
-
-
-def _check_create_placeholders(candidate: Candidate, report: Report) -> None:
-    for n_x, n_y in PLACEHOLDER_SIZES:
-        label = f"create_placeholders({n_x}, {n_y})"
-        with tf.Graph().as_default():
-            result = candidate(n_x, n_y)
-        if not (isinstance(result, (tuple, list)) and len(result) == 2):
-            report.fail(f"{label}: expected a pair (X, Y), got {kind(result)}")
+def _initial_values(report: Report, label: str, parameters: Any, expected: Mapping[str, tuple[int, ...]],
+                    axes: Callable[[str], Sequence[str]], rules: Sequence) -> dict[str, np.ndarray] | None:
+    """The initial values of the variables `parameters` (made in the default graph), with a failure for
+    each missing key, wrong shape or broken rule (tfsigns.mistakes.init_rules); None when none can be read."""
+    if not isinstance(parameters, Mapping):
+        report.fail(f"{label}: expected a dict of variables, got {kind(parameters)}")
+        return None
+    missing = [key for key in expected if key not in parameters]
+    if missing:
+        report.fail(f"{label}: missing keys {missing}; expected {list(expected)}")
+        return None
+    values = _evaluate({key: parameters[key] for key in expected})
+    for key, shape in expected.items():
+        value = np.asarray(values[key], dtype=float)
+        if value.shape != shape:
+            report.fail(f"{label}: {key}: {shape_message(shape, value.shape, axes(key))}", rules[0][3])
             continue
-        for name, tensor, n, axis in (("X", result[0], n_x, "features"), ("Y", result[1], n_y, "classes")):
-            if problem := placeholder_problem(tensor, n, axis):
-                report.fail(f"{label}: {name}: {problem}", PLACEHOLDER_HINT)
+        bound = glorot_bound(shape) if key[0] == "W" else None  # a bias's rule needs none
+        for prefix, test, message, hint in rules:
+            if key[0] == prefix and not test(value, bound):
+                report.fail(f"{label}: {message(key, value, bound)}", hint)
+    return values
+
+
+def _mlp_axes(key: str) -> tuple[str, str]:
+    l = int(key[1:])
+    return f"units in layer {l}", f"units in layer {l - 1}" if key[0] == "W" else "columns"
 
 
 def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
     for dims in LAYER_DIMS:
-        label = f"initialize_parameters({list(dims)})"
-        L = len(dims) - 1
         expected = {f"{p}{l}": (dims[l], dims[l - 1] if p == "W" else 1)
-                    for l in range(1, L + 1) for p in "Wb"}
+                    for l in range(1, len(dims)) for p in "Wb"}
         with tf.Graph().as_default():
-            parameters = candidate(list(dims))
-            if not isinstance(parameters, Mapping):
-                report.fail(f"{label}: expected a dict of variables, got {kind(parameters)}")
-                continue
-            missing = [key for key in expected if key not in parameters]
-            if missing:
-                report.fail(f"{label}: missing keys {missing}; expected {list(expected)}")
-                continue
-            values = _evaluate({key: parameters[key] for key in expected})
-        for key, shape in expected.items():
-            value, l = np.asarray(values[key], dtype=float), int(key[1:])
-            if value.shape != shape:
-                axes = (f"units in layer {l}", f"units in layer {l - 1}" if key[0] == "W" else "columns")
-                report.fail(f"{label}: {key}: {shape_message(shape, value.shape, axes)}", GLOROT_HINT)
-                continue
-            bound = math.sqrt(6 / (dims[l] + dims[l - 1]))
-            for prefix, test, message, hint in INIT_RULES:
-                if key[0] == prefix and not test(value, bound):
-                    report.fail(f"{label}: {message(key, value, bound)}", hint)
+            _initial_values(report, f"initialize_parameters({list(dims)})", candidate(list(dims)), expected,
+                            _mlp_axes, INIT_RULES)
 
 
+FILTER_AXES = ("rows", "columns", "channels", "filters")
+CNN_AXES = {"W1": FILTER_AXES, "W2": FILTER_AXES, "W3": ("features", "classes"), "b3": ("classes",)}
+
+
+def _check_cnn_initialize_parameters(candidate: Candidate, report: Report) -> None:
+    label = "initialize_parameters()"
+    with tf.Graph().as_default():
+        values = _initial_values(report, label, candidate(), cnn.parameter_shapes(), CNN_AXES.get,
+                                 mistakes_cnn.INIT_RULES)
+    if values is None or report.failures:
+        return
+    with tf.Graph().as_default():
+        expected = _evaluate(CNN_COURSE["initialize_parameters"]())
+    for key in ("W1", "W2"):
+        if difference(expected[key], values[key]) is not None:
+            report.fail(f"{label}: {key} is not the draw of v1.glorot_uniform_initializer(seed=0) (first "
+                        f"values {np.ravel(values[key])[:3].round(4).tolist()}, expected "
+                        f"{np.ravel(expected[key])[:3].round(4).tolist()})", mistakes_cnn.INIT_HINT)
+
+
+PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[n_x, None], name='X'), Y likewise with n_y: "
+                    "one column per example, None leaves the number of examples open")
 BN_MOMENTUM = 0.99
 UPDATE_OPS_HINT = ("for moving_mean and moving_variance make op = moving.assign(0.99 * moving + "
                    "0.01 * batch_stat) and v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, op); "
@@ -275,7 +231,7 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
         mistake = Mistake(f"the {mode} mode looks like the {other} mode",
                           f"use {right}: tf.cond(training, lambda: (batch_mean, batch_var), "
                           "lambda: (moving_mean, moving_var))", lambda other=other: expected[other])
-        _compare(report, f"forward_propagation_bn(X, parameters, training={mode == 'training'})",
+        compare(report, f"forward_propagation_bn(X, parameters, training={mode == 'training'})",
                  expected[mode], got[mode], (mistake,), axes=("classes", "examples"))
     initial = {key: params[key] for key in expected["moving"]}
     if not n_updates:
@@ -288,7 +244,7 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
         flipped = Mistake(f"the momentum is the wrong way round ({1 - BN_MOMENTUM:g} * old + "
                           f"{BN_MOMENTUM:g} * batch)", UPDATE_OPS_HINT,
                           lambda: momentum_flipped(initial, expected["moving"], BN_MOMENTUM))
-        _compare(report, f"moving averages after running UPDATE_OPS once ({BN_MOMENTUM:g} * old + "
+        compare(report, f"moving averages after running UPDATE_OPS once ({BN_MOMENTUM:g} * old + "
                  f"{1 - BN_MOMENTUM:g} * batch)", expected["moving"], got["moving"], (flipped,),
                  axes=("units", "columns"))
 
@@ -348,12 +304,33 @@ def _sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
     return check
 
 
+
+
+# ------------------------------------------------------------------ the CNN's forward pass
+
+
+CNN_FORWARD_VALUES = value_check(
+    CNN_COURSE["forward_propagation"], mistakes_cnn.FORWARD_CASES,
+    tuple(replace(m, wrong=_on_constants(m.wrong)) for m in mistakes_cnn.FORWARD_MISTAKES),
+    adapt=_on_constants, axes=("examples", "classes"))
+
+
+def _check_cnn_forward(candidate: Candidate, report: Report) -> None:
+    """The layers as built first (a structural slip mostly makes TensorFlow raise, or gives no wrong
+    value on these sizes), then the logits."""
+    args = mistakes_cnn.FORWARD_CASES[0].args
+    expected, _ = _graph_of(CNN_COURSE["forward_propagation"], args)
+    got, error = _graph_of(candidate, args)
+    problems = mistakes_cnn.structure_problems(expected, got, raised=error is not None)
+    for what, hint in problems:
+        report.fail(f"{mistakes_cnn.FORWARD_CASES[0].label}: {what}", hint)
+    if error and not problems:
+        raise error
+    if not problems:
+        CNN_FORWARD_VALUES(candidate, report)
+
+
 # ------------------------------------------------------------------ the whole model
-
-
-MODEL_SETTINGS = {"learning_rate": 0.01, "num_epochs": 25, "minibatch_size": 32, "print_cost": False}
-MIN_TRAIN_ACCURACY = 0.9
-MODEL_SHAPE_HINT = "n_x, m = X_train.shape; n_y = Y_train.shape[0]; layer_dims = [n_x, 25, 12, n_y]"
 
 
 def _reference_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
@@ -363,60 +340,34 @@ def _reference_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarra
     return model(X_train, Y_train, X_test, Y_test, learning_rate, num_epochs, minibatch_size, print_cost)
 
 
-def _costs(history: Any) -> np.ndarray | None:
-    """Per-epoch costs from a History (its .costs) or a plain list; None when there are none."""
-    try:
-        costs = np.asarray(getattr(history, "costs", history), dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return costs if costs.ndim == 1 and costs.size >= 2 else None
+def _mlp_shape_problems(parameters: Mapping, X_train: np.ndarray, Y_train: np.ndarray) -> list[str]:
+    """W1 must take X_train's n_x features, the last W give Y_train's C classes."""
+    (n_x, _), C, L = X_train.shape, Y_train.shape[0], num_layers(parameters)
+    return [f"{key} has shape {shape}; it needs {what}"
+            for key, axis, size, what in (("W1", 1, n_x, f"{n_x} columns, one per row (feature) of X_train"),
+                                          (f"W{L}", 0, C, f"{C} rows, one per row (class) of Y_train"))
+            if len(shape := np.shape(parameters.get(key))) != 2 or shape[axis] != size]
 
 
-def _check_model(candidate: Candidate, report: Report) -> None:
-    X_train, Y_train, X_test, Y_test = model_data()
-    (n_x, _), C = X_train.shape, Y_train.shape[0]
-    label = f"model(X_train {X_train.shape}, {C} separable classes, {MODEL_SETTINGS['num_epochs']} epochs)"
-    with tf.Graph().as_default():
-        result = candidate(X_train, Y_train, X_test, Y_test, **MODEL_SETTINGS)
-    parameters, history = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
-    if not isinstance(parameters, Mapping) or "W1" not in parameters:
-        report.fail(f"{label}: expected the trained parameters (a dict with W1, b1, ...) or (parameters, "
-                    f"history), got {kind(result)}", "return parameters = sess.run(parameters)")
-        return
-    if any(is_symbolic(value) for value in parameters.values()):
-        report.fail(f"{label}: the parameters are tensors, not their trained values",
-                    "parameters = sess.run(parameters) while the session is still open, then return them")
-        return
-    L = num_layers(parameters)
-    for key, axis, size, what in (("W1", 1, n_x, f"{n_x} columns, one per row (feature) of X_train"),
-                                  (f"W{L}", 0, C, f"{C} rows, one per row (class) of Y_train")):
-        shape = np.shape(parameters.get(key))
-        if len(shape) != 2 or shape[axis] != size:
-            report.fail(f"{label}: {key} has shape {shape}; it needs {what}", MODEL_SHAPE_HINT)
-    if report.failures:
-        return
-    costs = _costs(history)
-    if costs is not None and not costs[-1] < costs[0]:
-        report.fail(f"{label}: the cost did not fall: {costs[0]:.4g} after the first epoch, {costs[-1]:.4g} "
-                    "after the last", "run the optimizer on every minibatch: _, minibatch_cost = "
-                    "sess.run([optimizer, cost], feed_dict={X: minibatch_X, Y: minibatch_Y})")
-    arrays = {key: np.asarray(value, dtype=np.float32) for key, value in parameters.items()}
-    accuracy = float(np.mean(predict(X_train, arrays) == Y_train.argmax(axis=0)))
-    if accuracy < MIN_TRAIN_ACCURACY:
-        report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly (needs at "
-                    f"least {MIN_TRAIN_ACCURACY:.2f})", "minimize the cost with v1.train.AdamOptimizer("
-                    "learning_rate).minimize(cost) and run it for every minibatch of every epoch")
+def _cnn_shape_problems(parameters: Mapping, X_train: np.ndarray, Y_train: np.ndarray) -> list[str]:
+    """Every parameter of the course CNN for X_train's images and Y_train's classes, in its shape."""
+    expected = cnn.parameter_shapes(X_train.shape[1:], Y_train.shape[1])
+    return [f"{key}: {shape_message(shape, np.shape(parameters[key]), CNN_AXES[key])}" if key in parameters
+            else f"{key} is missing" for key, shape in expected.items()
+            if np.shape(parameters.get(key)) != shape]
+
+
+MLP_MODEL = ModelGrading(
+    model_data, {"learning_rate": 0.01, "num_epochs": 25, "minibatch_size": 32, "print_cost": False},
+    _mlp_shape_problems, "n_x, m = X_train.shape; n_y = Y_train.shape[0]; layer_dims = [n_x, 25, 12, n_y]")
+CNN_MODEL = ModelGrading(
+    mistakes_cnn.model_data,
+    {"learning_rate": 0.009, "num_epochs": 8, "minibatch_size": 16, "print_cost": False}, _cnn_shape_problems,
+    "(m, n_H0, n_W0, n_C0) = X_train.shape; n_y = Y_train.shape[1]; placeholders of those sizes, "
+    "parameters = initialize_parameters()", TrainConfig(arch="cnn"))
 
 
 # ------------------------------------------------------------------ the exercises
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """How to check one exercise, and the hint shown when no more pointed one applies."""
-
-    check: Callable[[Candidate, Report], None]
-    hint: str
 
 
 REFERENCES: dict[str, Candidate] = {
@@ -438,28 +389,31 @@ REFERENCES: dict[str, Candidate] = {
 
 _EXERCISES: dict[str, Exercise] = {
     "linear_function": Exercise(
-        _value_check(basics.linear_function, LINEAR_CASES, LINEAR_MISTAKES, axes=("rows", "columns")),
+        value_check(basics.linear_function, LINEAR_CASES, LINEAR_MISTAKES, axes=("rows", "columns")),
         "after np.random.seed(1) draw X (3, 1), W (4, 3), b (4, 1) with np.random.randn, make them "
         "tf.constant, Y = tf.add(tf.matmul(W, X), b), and return sess.run(Y)"),
     "sigmoid": Exercise(
-        _value_check(basics.sigmoid, SIGMOID_CASES),
+        value_check(basics.sigmoid, SIGMOID_CASES),
         "x = v1.placeholder(tf.float32, name='x'); sigmoid = tf.sigmoid(x); "
         "return sess.run(sigmoid, feed_dict={x: z})"),
     "cost": Exercise(
-        _value_check(basics.cost, COST_CASES, COST_MISTAKES),
+        value_check(basics.cost, COST_CASES, COST_MISTAKES),
         "feed two placeholders z and y to tf.nn.sigmoid_cross_entropy_with_logits(logits=z, labels=y)"),
     "one_hot_matrix": Exercise(
-        _value_check(basics.one_hot_matrix, ONE_HOT_CASES, ONE_HOT_MISTAKES, axes=("classes", "examples")),
+        value_check(basics.one_hot_matrix, ONE_HOT_CASES, ONE_HOT_MISTAKES, axes=("classes", "examples")),
         "tf.one_hot(labels, C, axis=0), then sess.run it: one column per example"),
-    "ones": Exercise(_value_check(basics.ones, ONES_CASES), "return sess.run(tf.ones(shape))"),
-    "create_placeholders": Exercise(_check_create_placeholders, PLACEHOLDER_HINT),
+    "ones": Exercise(value_check(basics.ones, ONES_CASES), "return sess.run(tf.ones(shape))"),
+    "create_placeholders": Exercise(
+        placeholder_check(PLACEHOLDER_SIZES, lambda n_x, n_y: ((n_x, None), (n_y, None)),
+                          (("features", "examples"), ("classes", "examples")), PLACEHOLDER_HINT),
+        PLACEHOLDER_HINT),
     "initialize_parameters": Exercise(
         _check_initialize_parameters,
         "for l in 1..L: W{l} (layer_dims[l], layer_dims[l-1]) with v1.glorot_uniform_initializer(seed=1), "
         "b{l} (layer_dims[l], 1) with v1.zeros_initializer(), both made by v1.get_variable"),
     "forward_propagation": Exercise(
-        _value_check(COURSE["forward_propagation"], FORWARD_CASES, FORWARD_MISTAKES,
-                     adapt=_on_constants, axes=("classes", "examples")),
+        value_check(COURSE["forward_propagation"], FORWARD_CASES, FORWARD_MISTAKES,
+                    adapt=_on_constants, axes=("classes", "examples")),
         "Z1 = tf.matmul(W1, X) + b1, A1 = tf.nn.relu(Z1), ... and return Z3, the last LINEAR output"),
     "forward_propagation_bn": Exercise(
         _check_forward_propagation_bn,
@@ -467,13 +421,12 @@ _EXERCISES: dict[str, Exercise] = {
         "moving_mean, moving_variance in test mode (tf.cond); Z_tilde = gamma (Z - mu) / sqrt(var + 1e-3) + "
         "beta; A = relu(Z_tilde); plus the moving-average updates in UPDATE_OPS"),
     "compute_cost": Exercise(
-        _value_check(COURSE["compute_cost"], COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES,
-                     adapt=_on_constants),
+        value_check(COURSE["compute_cost"], COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES, adapt=_on_constants),
         "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(ZL), "
         "labels=tf.transpose(Y)))"),
     "random_mini_batches": Exercise(
-        _value_check(random_mini_batches, MINIBATCH_CASES, MINIBATCH_MISTAKES, axes=("rows", "examples"),
-                     levels=("minibatch", ("mini_batch_X", "mini_batch_Y")), exact=True),
+        value_check(random_mini_batches, MINIBATCH_CASES, MINIBATCH_MISTAKES, axes=("rows", "examples"),
+                    levels=("minibatch", ("mini_batch_X", "mini_batch_Y")), exact=True),
         "np.random.seed(seed); permutation = list(np.random.permutation(m)); shuffle the columns of X and Y "
         "with it; cut floor(m / mini_batch_size) full minibatches, then one with the rest"),
     "sample_learning_rate": Exercise(
@@ -484,39 +437,83 @@ _EXERCISES: dict[str, Exercise] = {
         "sample 1 - beta on a log scale: r = np.random.uniform(log10(1 - high), log10(1 - low)); "
         "beta = 1 - 10**r (size=n, after np.random.seed(seed))"),
     "model": Exercise(
-        _check_model,
+        model_check(MLP_MODEL),
         "build the graph from the data's shape, loop over epochs and random_mini_batches running "
         "[optimizer, cost], and return sess.run(parameters)"),
 }
 EXERCISES: tuple[str, ...] = tuple(_EXERCISES)
 
+STEP = mistakes_cnn  # the step by step's inputs and mistakes
+STEP_BY_STEP = Assignment(
+    {"zero_pad": Exercise(
+        value_check(zero_pad, STEP.ZERO_PAD_CASES, STEP.ZERO_PAD_MISTAKES, axes=STEP.STEP_AXES),
+        "np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='constant', constant_values=(0, 0))"),
+     "conv_single_step": Exercise(
+        value_check(conv_single_step, STEP.CONV_SINGLE_STEP_CASES, STEP.CONV_SINGLE_STEP_MISTAKES),
+        "s = a_slice_prev * W; Z = np.sum(s); Z = Z + b.item(): a number"),
+     "conv_forward": Exercise(
+        value_check(conv_forward, STEP.CONV_CASES, STEP.CONV_MISTAKES, axes=STEP.STEP_AXES,
+                    levels=(("Z", "cache"), ("A_prev", "W", "b", "hparameters"))),
+        "pad A_prev, then for every example i, h, w and filter c: a_slice_prev = "
+        "a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :], Z[i, h, w, c] = "
+        "conv_single_step(a_slice_prev, W[..., c], b[..., c]); return Z, (A_prev, W, b, hparameters)"),
+     "pool_forward": Exercise(
+        value_check(pool_forward, STEP.POOL_CASES, STEP.POOL_MISTAKES, axes=STEP.STEP_AXES,
+                    levels=(("A", "cache"), ("A_prev", "hparameters"))),
+        "for every example i, h, w and channel c: a_prev_slice = A_prev[i, vert_start:vert_end, "
+        "horiz_start:horiz_end, c], A[i, h, w, c] = np.max or np.mean of it; "
+        "return A, (A_prev, hparameters)")},
+    {"zero_pad": zero_pad, "conv_single_step": conv_single_step, "conv_forward": conv_forward,
+     "pool_forward": pool_forward},
+    mistakes_cnn.STEP_ERROR_HINTS)
 
-def _run_checks(exercise: Exercise, candidate: Any) -> Report:
-    """Run an exercise's checks on a candidate; whatever goes wrong ends up in the report."""
-    report = Report()
-    if not callable(candidate):
-        report.fail(f"expected a function, got {kind(candidate)}")
-        return report
-    try:
-        exercise.check(_guard(candidate), report)
-    except _Blank:
-        return Report([BLANK])
-    except _CandidateError as err:
-        report.fail(f"raised {describe_error(err.error)}", error_hint(err.error))
-    except tf.errors.OpError as err:
-        report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err))
-    except Exception as err:
-        report.fail(f"could not check the result ({describe_error(err)})", error_hint(err))
-    return report
+CNN_PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[None, n_H0, n_W0, n_C0], name='X'), Y = "
+                        "v1.placeholder(tf.float32, shape=[None, n_y], name='Y'): one row per example, None "
+                        "leaves the number of examples open")
+APPLICATION = Assignment(
+    {"create_placeholders": Exercise(
+        placeholder_check(mistakes_cnn.PLACEHOLDER_SIZES, lambda h, w, c, n_y: ((None, h, w, c), (None, n_y)),
+                          (mistakes_cnn.IMAGE_AXES, ("examples", "classes")), CNN_PLACEHOLDER_HINT),
+        CNN_PLACEHOLDER_HINT),
+     "initialize_parameters": Exercise(_check_cnn_initialize_parameters, mistakes_cnn.INIT_HINT),
+     "forward_propagation": Exercise(
+        _check_cnn_forward,
+        "Z1 = tf.nn.conv2d(X, W1, strides=[1, 1, 1, 1], padding='SAME'), A1 = tf.nn.relu(Z1), P1 = "
+        "tf.nn.max_pool(A1, ksize=[1, 8, 8, 1], strides=[1, 8, 8, 1], padding='SAME'), the same with W2 "
+        "and a 4x4 pool, F = tf.reshape(P2, [-1, 64]), Z3 = tf.matmul(F, W3) + b3"),
+     "compute_cost": Exercise(
+        value_check(CNN_COURSE["compute_cost"], mistakes_cnn.COMPUTE_COST_CASES,
+                    mistakes_cnn.COMPUTE_COST_MISTAKES, adapt=_on_constants),
+        "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=Z3, labels=Y))"),
+     "model": Exercise(
+        model_check(CNN_MODEL),
+        "placeholders from X_train's shape, initialize_parameters(), forward_propagation, compute_cost, "
+        "Adam; loop over epochs and minibatches running [optimizer, cost]; return sess.run(parameters)")},
+    {**CNN_COURSE, "model": cnn_model},
+    mistakes_cnn.APPLICATION_ERROR_HINTS)
+
+ASSIGNMENTS: dict[str, Assignment] = {
+    "tensorflow": Assignment(_EXERCISES, REFERENCES),
+    "convolution_step_by_step": STEP_BY_STEP,
+    "convolution_application": APPLICATION,
+}
 
 
-def grade(name: str, candidate: Candidate) -> bool:
-    """Check exercise `name` and print "name: PASS", or "name: FAIL" with one line per failed
-    check and a hint. Returns whether it passed; never raises because of the candidate."""
-    if name not in _EXERCISES:
-        raise ValueError(f"unknown exercise {name!r}; the exercises are {', '.join(EXERCISES)}")
-    exercise = _EXERCISES[name]
-    report = _run_checks(exercise, candidate)
+def _assignment(name: str) -> Assignment:
+    if name not in ASSIGNMENTS:
+        raise ValueError(f"unknown assignment {name!r}; the assignments are {', '.join(ASSIGNMENTS)}")
+    return ASSIGNMENTS[name]
+
+
+def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bool:
+    """Check exercise `name` of `assignment` and print "name: PASS", or "name: FAIL" with one line per
+    failed check and a hint. Returns whether it passed; never raises because of the candidate."""
+    exercises = _assignment(assignment).exercises
+    if name not in exercises:
+        raise ValueError(f"unknown exercise {name!r} in assignment {assignment!r}; its exercises are "
+                         f"{', '.join(exercises)}")
+    exercise = exercises[name]
+    report = run_checks(exercise, candidate, ASSIGNMENTS[assignment].error_hints)
     passed = not report.failures
     print(f"{name}: {'PASS' if passed else 'FAIL'}")
     for failure in report.failures:
@@ -526,15 +523,15 @@ def grade(name: str, candidate: Candidate) -> bool:
     return passed
 
 
-def grade_all(namespace: Mapping[str, Any]) -> dict[str, bool]:
-    """Grade every exercise defined in `namespace` (a notebook's globals()), in lesson order."""
+def grade_all(namespace: Mapping[str, Any], assignment: str = "tensorflow") -> dict[str, bool]:
+    """Grade every exercise of `assignment` defined in `namespace` (a notebook's globals()), in lesson
+    order."""
     results = {}
-    for name in EXERCISES:
+    for name, exercise in _assignment(assignment).exercises.items():
         if name in namespace:
-            results[name] = grade(name, namespace[name])
+            results[name] = grade(name, namespace[name], assignment)
         else:
-            print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\n"
-                  f"hint: {_EXERCISES[name].hint}")
+            print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\nhint: {exercise.hint}")
             results[name] = False
     print(f"{sum(results.values())} of {len(results)} exercises pass")
     return results

@@ -10,7 +10,7 @@ candidate's answer equals it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,10 @@ def _np_forward(X: np.ndarray, parameters: dict, hidden_relu: bool = True, last_
     return A if softmax_axis is None else np.exp(log_softmax(A, softmax_axis))
 
 
-def _np_cost(ZL: np.ndarray, Y: np.ndarray, swapped: bool, transposed: bool, reduce: str) -> Any:
-    """softmax_cross_entropy_with_logits as a candidate may have called it."""
+def _np_cost(ZL: np.ndarray, Y: np.ndarray, swapped: bool, axis: int, reduce: str) -> Any:
+    """softmax_cross_entropy_with_logits as a candidate may have called it, its softmax over `axis`
+    (the function's runs over the last axis it is given: transposing moves it)."""
     logits, labels = (Y, ZL) if swapped else (ZL, Y)
-    axis = 0 if transposed else 1  # the function's softmax runs over the last axis it is given
     losses = -(labels * log_softmax(logits, axis)).sum(axis=axis)
     return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduce]
 
@@ -222,22 +222,37 @@ FORWARD_MISTAKES = (
 )
 GLOROT_HINT = ("W{l} = v1.get_variable('W{l}', [layer_dims[l], layer_dims[l-1]], "
                "initializer=v1.glorot_uniform_initializer(seed=1))")
-# (key prefix, test of the initial values, message when the test fails, hint)
-INIT_RULES = (
-    ("W", lambda w, bound: np.ptp(w) > 0,
-     lambda key, w, bound: f"{key} starts with all entries equal to {w.flat[0]:.3g}: every unit would "
-                           "compute the same thing, so symmetry is never broken", GLOROT_HINT),
-    ("W", lambda w, bound: np.abs(w).max() <= bound * (1 + 1e-6),
-     lambda key, w, bound: f"{key} has values up to {np.abs(w).max():.3g}, beyond the Glorot/Xavier bound "
-                           f"sqrt(6 / (fan_in + fan_out)) = {bound:.3g}", GLOROT_HINT),
-    ("b", lambda b, bound: not np.any(b),
-     lambda key, b, bound: f"{key} should start at zeros, got values up to {np.abs(b).max():.3g}",
-     "b{l} = v1.get_variable('b{l}', [layer_dims[l], 1], initializer=v1.zeros_initializer())"),
-)
+
+
+def glorot_bound(shape: Sequence[int]) -> float:
+    """sqrt(6 / (fan_in + fan_out)) of a weight of `shape`: (n_out, n_in) for the MLP's W, (n_in, n_out)
+    for a dense layer on rows, (f, f, n_C_prev, n_C) for a filter, whose fans count the f x f window."""
+    window = int(np.prod(shape[:-2]))
+    return float(np.sqrt(6 / (window * (shape[-2] + shape[-1]))))
+
+
+def init_rules(weight_hint: str, bias_hint: str) -> tuple:
+    """(key prefix, test of the initial values, message when the test fails, hint) for Glorot/Xavier
+    weights and zero biases; a test takes the values and their Glorot bound."""
+    return (
+        ("W", lambda w, bound: np.ptp(w) > 0,
+         lambda key, w, bound: f"{key} starts with all entries equal to {w.flat[0]:.3g}: every unit would "
+                               "compute the same thing, so symmetry is never broken", weight_hint),
+        ("W", lambda w, bound: np.abs(w).max() <= bound * (1 + 1e-6),
+         lambda key, w, bound: f"{key} has values up to {np.abs(w).max():.3g}, beyond the Glorot/Xavier "
+                               f"bound sqrt(6 / (fan_in + fan_out)) = {bound:.3g}", weight_hint),
+        ("b", lambda b, bound: not np.any(b),
+         lambda key, b, bound: f"{key} should start at zeros, got values up to {np.abs(b).max():.3g}",
+         bias_hint),
+    )
+
+
+INIT_RULES = init_rules(GLOROT_HINT, "b{l} = v1.get_variable('b{l}', [layer_dims[l], 1], "
+                                     "initializer=v1.zeros_initializer())")
 COST_SLIPS = {  # a slip in compute_cost -> (what, hint)
     "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("
                 "logits=tf.transpose(ZL), labels=tf.transpose(Y))"),
-    "transpose": ("no tf.transpose, so the softmax runs over the examples instead of the classes",
+    "axis": ("no tf.transpose, so the softmax runs over the examples instead of the classes",
                   "the function wants one row per example: pass tf.transpose(ZL) and tf.transpose(Y)"),
     "sum": ("tf.reduce_sum instead of tf.reduce_mean", "the cost is the mean over the m examples, "
             "J = 1/m sum_i L(i): use tf.reduce_mean, not tf.reduce_sum"),
@@ -245,19 +260,24 @@ COST_SLIPS = {  # a slip in compute_cost -> (what, hint)
 }
 
 
-def _compute_cost_mistakes() -> Iterator[Mistake]:
-    """Every combination of the slips in COST_SLIPS (the correct one left out)."""
-    settings = itertools.product((False, True), (True, False), ("mean", "sum", "none"))
-    for swapped, transposed, reduce in settings:
-        slips = [slip for slip, on in (("swapped", swapped), ("transpose", not transposed),
+
+
+def compute_cost_mistakes(slips: dict[str, tuple[str, str]], class_axis: int) -> tuple[Mistake, ...]:
+    """Every combination of the slips (keys as in COST_SLIPS) of a compute_cost whose logits have their
+    classes on `class_axis` (0 or 1), the correct one left out."""
+    mistakes = []
+    for swapped, axis, reduce in itertools.product((False, True), (class_axis, 1 - class_axis),
+                                                   ("mean", "sum", "none")):
+        named = [slip for slip, on in (("swapped", swapped), ("axis", axis != class_axis),
                                        (reduce, reduce != "mean")) if on]
-        if slips:
-            yield Mistake(" and ".join(COST_SLIPS[s][0] for s in slips),
-                          "; ".join(COST_SLIPS[s][1] for s in slips),
-                          lambda ZL, Y, s=swapped, t=transposed, r=reduce: _np_cost(ZL, Y, s, t, r))
+        if named:
+            mistakes.append(Mistake(" and ".join(slips[s][0] for s in named),
+                                    "; ".join(slips[s][1] for s in named),
+                                    lambda ZL, Y, s=swapped, a=axis, r=reduce: _np_cost(ZL, Y, s, a, r)))
+    return tuple(mistakes)
 
 
-COMPUTE_COST_MISTAKES = tuple(_compute_cost_mistakes())
+COMPUTE_COST_MISTAKES = compute_cost_mistakes(COST_SLIPS, class_axis=0)
 MINIBATCH_SLIPS = (  # (what, hint, the slip as options of _np_minibatches)
     ("the last, smaller minibatch is missing", "after the floor(m / mini_batch_size) full minibatches, add "
      "one more with the m % mini_batch_size columns left", {"partial": False}),

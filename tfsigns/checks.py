@@ -1,0 +1,232 @@
+"""How the grader runs a candidate and reports on it, whatever the assignment: the report, the guard
+that turns exceptions and blanks into failures, the comparison with a reference that names a
+typical mistake, the kinds of check several assignments share (values, placeholders, a model that
+must learn), and an assignment's exercises. Nothing here opens a session; tfsigns.grader holds the
+checks that run graphs, the exercises and the grade() calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tfsigns.backend import tf
+from tfsigns.config import TrainConfig
+from tfsigns.feedback import describe_error, difference, error_hint, is_symbolic, kind, placeholder_problem
+from tfsigns.inference import predict
+from tfsigns.mistakes import Case, Mistake
+from tfsigns.networks import get_network
+
+BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
+Candidate = Callable[..., Any]
+
+
+class Blank(Exception):
+    """The candidate returned None: the exercise is not filled in yet."""
+
+
+class CandidateError(Exception):
+    """The candidate raised `error`."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def guard(candidate: Candidate) -> Candidate:
+    """The candidate, with its exceptions wrapped in CandidateError and a None result turned into Blank."""
+    def call(*args, **kwargs):
+        try:
+            result = candidate(*args, **kwargs)
+        except (Exception, SystemExit) as err:
+            raise CandidateError(err) from err
+        if result is None:
+            raise Blank
+        return result
+    return call
+
+
+@dataclass
+class Report:
+    """Failed checks of one exercise, and hints for them (first one wins)."""
+
+    failures: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    def fail(self, message: str, hint: str | None = None) -> None:
+        self.failures.append(message)
+        if hint and hint not in self.hints:
+            self.hints.append(hint)
+
+
+# ------------------------------------------------------------------ comparing with the reference
+
+
+def _matches(mistake: Mistake, args: tuple, got: Any, **how) -> bool:
+    """Whether `got` is what `mistake` produces on `args`."""
+    try:
+        return difference(mistake.wrong(*args), got, **how) is None
+    except Exception:  # a mistake that cannot even be computed on these inputs is not this one
+        return False
+
+
+def compare(report: Report, label: str, expected: Any, got: Any, mistakes: Sequence[Mistake] = (),
+            args: tuple = (), **how) -> bool:
+    """Check `got` against `expected`; on a difference, name the typical mistake it matches."""
+    problem = difference(expected, got, **how)
+    if problem is None:
+        return True
+    mistake = next((m for m in mistakes if _matches(m, args, got, **how)), None)
+    if mistake:
+        report.fail(f"{label}: {mistake.what} ({problem})", mistake.hint)
+    else:
+        report.fail(f"{label}: {problem}")
+    return False
+
+
+def in_fresh_graph(fn: Candidate) -> Candidate:
+    """fn called inside a fresh default graph (its result returned as it is)."""
+    def run(*args):
+        with tf.Graph().as_default():
+            return fn(*args)
+    return run
+
+
+def value_check(reference: Candidate, cases: Sequence[Case], mistakes: Sequence[Mistake] = (),
+                adapt: Callable[[Candidate], Candidate] = in_fresh_graph, **how):
+    """A check comparing candidate and reference, both run through `adapt`, case by case."""
+    def check(candidate: Candidate, report: Report) -> None:
+        run, expect = adapt(candidate), adapt(reference)
+        for case in cases:
+            compare(report, case.label, expect(*case.args), run(*case.args), mistakes, case.args, **how)
+    return check
+
+
+# ------------------------------------------------------------------ checks that several exercises share
+
+
+def placeholder_check(sizes: Sequence[tuple[int, ...]], shapes: Callable[..., tuple[tuple, tuple]],
+                      axes: tuple[Sequence[str], Sequence[str]], hint: str
+                      ) -> Callable[[Candidate, Report], None]:
+    """A check of create_placeholders(*size) for each size: X and Y float32 placeholders of shapes(*size)."""
+    def check(candidate: Candidate, report: Report) -> None:
+        for size in sizes:
+            label = f"create_placeholders({', '.join(map(str, size))})"
+            with tf.Graph().as_default():
+                result = candidate(*size)
+            if not (isinstance(result, (tuple, list)) and len(result) == 2):
+                report.fail(f"{label}: expected a pair (X, Y), got {kind(result)}")
+                continue
+            for name, tensor, shape, words in zip("XY", result, shapes(*size), axes, strict=True):
+                if problem := placeholder_problem(tensor, shape, words):
+                    report.fail(f"{label}: {name}: {problem}", hint)
+    return check
+
+
+MIN_TRAIN_ACCURACY = 0.9
+OPTIMIZER_HINT = ("run the optimizer on every minibatch: _, minibatch_cost = sess.run([optimizer, cost], "
+                  "feed_dict={X: minibatch_X, Y: minibatch_Y})")
+TRAINING_HINT = ("minimize the cost with v1.train.AdamOptimizer(learning_rate).minimize(cost) and run it for "
+                 "every minibatch of every epoch")
+
+
+@dataclass(frozen=True)
+class ModelGrading:
+    """How one assignment's model() is graded: on what data and settings, which parameters it must
+    return (shape_problems(parameters, X_train, Y_train) lists what is wrong with them), and the
+    network predict() runs them in (None: the MLP)."""
+
+    data: Callable[[], tuple[np.ndarray, ...]]
+    settings: dict[str, Any]
+    shape_problems: Callable[[Mapping, np.ndarray, np.ndarray], list[str]]
+    shape_hint: str
+    config: TrainConfig | None = None
+
+
+def _costs(history: Any) -> np.ndarray | None:
+    """Per-epoch costs from a History (its .costs) or a plain list; None when there are none."""
+    try:
+        costs = np.asarray(getattr(history, "costs", history), dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return costs if costs.ndim == 1 and costs.size >= 2 else None
+
+
+def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
+    """A check that model() trains on spec.data: trained parameters of the right shapes, a falling cost,
+    and a train accuracy of at least MIN_TRAIN_ACCURACY."""
+    def check(candidate: Candidate, report: Report) -> None:
+        X_train, Y_train, X_test, Y_test = spec.data()
+        layout = get_network(spec.config.arch if spec.config else "mlp").layout
+        C = Y_train.shape[layout.class_axis]
+        label = f"model(X_train {X_train.shape}, {C} separable classes, {spec.settings['num_epochs']} epochs)"
+        with tf.Graph().as_default():
+            result = candidate(X_train, Y_train, X_test, Y_test, **spec.settings)
+        parameters, history = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
+        if not isinstance(parameters, Mapping) or "W1" not in parameters:
+            report.fail(f"{label}: expected the trained parameters (a dict with W1, ...) or (parameters, "
+                        f"history), got {kind(result)}", "return parameters = sess.run(parameters)")
+            return
+        if any(is_symbolic(value) for value in parameters.values()):
+            report.fail(f"{label}: the parameters are tensors, not their trained values",
+                        "parameters = sess.run(parameters) while the session is still open, then return them")
+            return
+        for problem in spec.shape_problems(parameters, X_train, Y_train):
+            report.fail(f"{label}: {problem}", spec.shape_hint)
+        if report.failures:
+            return
+        costs = _costs(history)
+        if costs is not None and not costs[-1] < costs[0]:
+            report.fail(f"{label}: the cost did not fall: {costs[0]:.4g} after the first epoch, "
+                        f"{costs[-1]:.4g} after the last", OPTIMIZER_HINT)
+        arrays = {key: np.asarray(value, dtype=np.float32) for key, value in parameters.items()}
+        labels = Y_train.argmax(axis=layout.class_axis)
+        accuracy = float(np.mean(predict(X_train, arrays, spec.config) == labels))
+        if accuracy < MIN_TRAIN_ACCURACY:
+            report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly "
+                        f"(needs at least {MIN_TRAIN_ACCURACY:.2f})", TRAINING_HINT)
+    return check
+
+
+# ------------------------------------------------------------------ exercises and assignments
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """How to check one exercise, and the hint shown when no more pointed one applies."""
+
+    check: Callable[[Candidate, Report], None]
+    hint: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment's exercises in lesson order, their reference solutions, and hints for the
+    exceptions its candidates typically raise ((substring of "Type: message", hint), tried before
+    tfsigns.feedback.ERROR_HINTS)."""
+
+    exercises: dict[str, Exercise]
+    references: dict[str, Candidate]
+    error_hints: tuple[tuple[str, str], ...] = ()
+
+
+def run_checks(exercise: Exercise, candidate: Any, error_hints: Sequence[tuple[str, str]] = ()) -> Report:
+    """Run an exercise's checks on a candidate; whatever goes wrong ends up in the report."""
+    report = Report()
+    if not callable(candidate):
+        report.fail(f"expected a function, got {kind(candidate)}")
+        return report
+    try:
+        exercise.check(guard(candidate), report)
+    except Blank:
+        return Report([BLANK])
+    except CandidateError as err:
+        report.fail(f"raised {describe_error(err.error)}", error_hint(err.error, error_hints))
+    except tf.errors.OpError as err:
+        report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err, error_hints))
+    except Exception as err:
+        report.fail(f"could not check the result ({describe_error(err)})", error_hint(err, error_hints))
+    return report

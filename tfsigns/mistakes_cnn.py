@@ -1,0 +1,285 @@
+"""What tfsigns.grader calls the convolution course's exercises with, and the typical mistakes it
+recognises in them: the NumPy step by step (zero_pad, conv_single_step, conv_forward,
+pool_forward) and the TensorFlow application (the course CNN).
+
+NumPy mistakes are computed, as in tfsigns.mistakes, by a version of the lesson with the slip
+switched on. A CNN's structural slips (VALID padding, strides on the batch axis, a pool's window
+and stride confused, no FLATTEN) are read from the graph a candidate builds, since most of them
+make TensorFlow raise rather than return a wrong value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfsigns import cnn
+from tfsigns.backend import tf
+from tfsigns.convolution import output_size, pool_forward, window, zero_pad
+from tfsigns.data import IMAGE_SHAPE, convert_to_one_hot, make_blobs
+from tfsigns.mistakes import COST_SLIPS, Case, Mistake, compute_cost_mistakes, init_rules
+from tfsigns.networks import IMAGES
+
+# ------------------------------------------------------------------ NumPy versions of typical mistakes
+
+
+def _np_slide(A: np.ndarray, f: int, reduce: Callable[[np.ndarray], np.ndarray], stride: int, pad: int = 0,
+              size_pad: bool = True, size_stride: bool = True, slide_stride: bool = True,
+              pad_input: bool = True) -> np.ndarray:
+    """reduce (m, f, f, n_C) -> (m, n_out) of the window under each output position of A, with the
+    slips switchable: the padding or the stride left out of the output size, slices that move one
+    pixel at a time, an input that was not padded."""
+    A_in = zero_pad(A, pad) if pad_input else A
+    n_H, n_W = (output_size(n, f, pad if size_pad else 0, stride if size_stride else 1) for n in A.shape[1:3])
+    step = stride if slide_stride else 1
+    return np.stack([np.stack([reduce(window(A_in, h, w, f, step)) for w in range(n_W)], axis=1)
+                     for h in range(n_H)], axis=1)
+
+
+def _np_conv(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict, bias: bool = True,
+             **slips) -> tuple[np.ndarray, tuple]:
+    """conv_forward's (Z, cache) with the slips of _np_slide, or without the bias."""
+    Z = _np_slide(A_prev, W.shape[0], lambda win: np.tensordot(win, W, axes=([1, 2, 3], [0, 1, 2])),
+                  hparameters["stride"], hparameters["pad"], **slips)
+    return Z + (b.reshape(-1) if bias else 0), (A_prev, W, b, hparameters)
+
+
+def _np_pool(A_prev: np.ndarray, hparameters: dict, mode: str, across_channels: bool = False,
+             **slips) -> tuple[np.ndarray, tuple]:
+    """pool_forward's (A, cache) with the slips of _np_slide, or one value over all channels at once."""
+    reducer = np.max if mode == "max" else np.mean
+    n_C = A_prev.shape[-1]
+
+    def reduce(win: np.ndarray) -> np.ndarray:
+        if across_channels:
+            return np.repeat(reducer(win, axis=(1, 2, 3))[:, None], n_C, axis=1)
+        return reducer(win, axis=(1, 2))
+    return _np_slide(A_prev, hparameters["f"], reduce, hparameters["stride"], **slips), (A_prev, hparameters)
+
+
+# ------------------------------------------------------------------ step by step: data and mistakes
+
+
+def _normal(seed: int, *shape: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+ZERO_PAD_CASES = tuple(Case(f"zero_pad(X {shape}, pad={pad})", (_normal(seed, *shape), pad))
+                       for shape, pad, seed in (((4, 3, 3, 2), 3, 0), ((2, 4, 5, 3), 1, 1)))
+CONV_SINGLE_STEP_CASES = tuple(
+    Case(f"conv_single_step(a_slice_prev {shape}, W {shape}, b (1, 1, 1))",
+         (_normal(seed, *shape), _normal(seed + 1, *shape), _normal(seed + 2, 1, 1, 1)))
+    for shape, seed in (((4, 4, 3), 0), ((2, 2, 5), 3)))
+CONV_CASES = tuple(
+    Case(f"conv_forward(A_prev {A}, W {W}, b (1, 1, 1, {W[-1]}), {{'stride': {stride}, 'pad': {pad}}})",
+         (_normal(seed, *A), _normal(seed + 1, *W), _normal(seed + 2, 1, 1, 1, W[-1]),
+          {"stride": stride, "pad": pad}))
+    for A, W, stride, pad, seed in (((10, 5, 7, 4), (3, 3, 4, 8), 2, 1, 0),
+                                    ((2, 6, 6, 3), (2, 2, 3, 4), 1, 0, 3),
+                                    ((3, 7, 9, 2), (4, 4, 2, 3), 3, 2, 6)))
+POOL_CASES = tuple(
+    Case(f"pool_forward(A_prev {A}, {{'f': {f}, 'stride': {stride}}}, mode={mode!r})",
+         (_normal(seed, *A), {"f": f, "stride": stride}, mode))
+    for A, f, stride, seed in (((2, 5, 5, 3), 3, 1, 0), ((2, 7, 8, 3), 3, 2, 1), ((1, 6, 8, 2), 2, 2, 2))
+    for mode in ("max", "average"))
+STEP_AXES = ("examples", "rows", "columns", "channels")
+
+OUTPUT_SIZE_HINT = ("n_H = int((n_H_prev - f + 2 * pad) / stride) + 1, likewise n_W: the padding widens the "
+                    "input, the stride divides the room the window has")
+SLICE_HINT = ("vert_start = h * stride, vert_end = vert_start + f (likewise horiz_start with w): the window "
+              "jumps `stride` pixels between outputs")
+ZERO_PAD_MISTAKES = (
+    Mistake("every axis was padded, the examples and channels too",
+            "pad the height and width only: np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), "
+            "mode='constant', constant_values=(0, 0))", lambda X, pad: np.pad(X, pad)),
+    Mistake("the zeros went on one side only",
+            "(pad, pad) puts pad zeros before and after: ((0, 0), (pad, pad), (pad, pad), (0, 0))",
+            lambda X, pad: np.pad(X, ((0, 0), (0, pad), (0, pad), (0, 0)))),
+)
+CONV_SINGLE_STEP_MISTAKES = (
+    Mistake("b was not added", "Z = np.sum(a_slice_prev * W) + b.item(): the bias is part of every step",
+            lambda a, W, b: np.sum(a * W)),
+    Mistake("returned an array of shape (1, 1, 1), not a number",
+            "add the bias as a number: Z = np.sum(s) + b.item() (b is (1, 1, 1))",
+            lambda a, W, b: np.sum(a * W) + b),
+    Mistake("the products were not summed", "s = a_slice_prev * W is element-wise; Z = np.sum(s) + b.item()",
+            lambda a, W, b: a * W + b.item()),
+)
+CONV_SLIPS = (  # (what, hint, the slip as options of _np_conv)
+    ("b was not added", "Z[i, h, w, c] = conv_single_step(a_slice_prev, W[:, :, :, c], b[:, :, :, c])",
+     {"bias": False}),
+    ("the output size leaves out the padding", OUTPUT_SIZE_HINT, {"size_pad": False}),
+    ("A_prev was not padded", "A_prev_pad = zero_pad(A_prev, pad), and slice A_prev_pad[i], not A_prev",
+     {"size_pad": False, "pad_input": False}),
+    ("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT, {"slide_stride": False}),
+    ("the stride is ignored (in the output size and in the slices): a stride-1 convolution",
+     f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}", {"size_stride": False, "slide_stride": False}),
+)
+CONV_MISTAKES = tuple(Mistake(what, hint, lambda A, W, b, hp, o=options: _np_conv(A, W, b, hp, **o))
+                      for what, hint, options in CONV_SLIPS)
+POOL_MISTAKES = (
+    Mistake("took the max where mode='average' asks for the mean",
+            "if mode == 'max': np.max(a_prev_slice), elif mode == 'average': np.mean(a_prev_slice)",
+            lambda A, hp, mode: pool_forward(A, hp, "max")),
+    Mistake("took the mean where mode='max' asks for the max",
+            "if mode == 'max': np.max(a_prev_slice), elif mode == 'average': np.mean(a_prev_slice)",
+            lambda A, hp, mode: pool_forward(A, hp, "average")),
+    Mistake("pooled over all the channels at once",
+            "pool each channel apart: "
+            "a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]",
+            lambda A, hp, mode: _np_pool(A, hp, mode, across_channels=True)),
+    Mistake("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT,
+            lambda A, hp, mode: _np_pool(A, hp, mode, slide_stride=False)),
+    Mistake("the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride), likewise n_W",
+            lambda A, hp, mode: _np_pool(A, hp, mode, size_stride=False)),
+)
+STEP_ERROR_HINTS = (
+    ("could not be broadcast", f"a slice came out smaller than the filter: it ran past the edge of the "
+     f"(padded) input. {OUTPUT_SIZE_HINT}; {SLICE_HINT}"),
+    ("KeyError", "conv_forward's hparameters hold 'stride' and 'pad', pool_forward's 'f' and 'stride'"),
+)
+
+
+# ------------------------------------------------------------------ the application: data and mistakes
+
+
+def _parameters(seed: int) -> dict[str, np.ndarray]:
+    """Fixed float32 parameters of the course CNN on (64, 64, 3) images and 6 classes."""
+    rng = np.random.default_rng(seed)
+    return {key: rng.normal(0, 0.5, shape).astype(np.float32)
+            for key, shape in cnn.parameter_shapes().items()}
+
+
+PLACEHOLDER_SIZES = ((64, 64, 3, 6), (32, 28, 1, 10))
+IMAGE_AXES = ("examples", "rows", "columns", "channels")
+FORWARD_CASES = tuple(
+    Case(f"forward_propagation(X {(m, *IMAGE_SHAPE)}, parameters W1, W2, W3, b3)",
+         (np.random.default_rng(seed).normal(size=(m, *IMAGE_SHAPE)).astype(np.float32), _parameters(seed)))
+    for m, seed in ((2, 0), (3, 1)))
+COMPUTE_COST_CASES = tuple(
+    Case(f"compute_cost(Z3 {(m, C)}, Y {(m, C)})",
+         ((2 * np.random.default_rng(seed).normal(size=(m, C))).astype(np.float32),
+          convert_to_one_hot(np.random.default_rng(seed + 1).integers(0, C, m), C).T))
+    for C, m, seed in ((6, 4, 0), (3, 5, 2)))
+
+
+def model_data() -> tuple[np.ndarray, ...]:
+    """Separable synthetic images of 6 classes for model, examples first: X_train (60, 64, 64, 3),
+    Y_train (60, 6), X_test (30, 64, 64, 3), Y_test (30, 6)."""
+    X_train, Y_train, X_test, Y_test = make_blobs(60, 30, n_x=int(np.prod(IMAGE_SHAPE)), C=6, seed=0)
+    return (*IMAGES.from_columns(X_train, Y_train, IMAGE_SHAPE),
+            *IMAGES.from_columns(X_test, Y_test, IMAGE_SHAPE))
+
+
+LOGITS_HINT = ("return Z3, the fully connected layer's output, as it is: softmax_cross_entropy_with_logits "
+               "in compute_cost applies the softmax")
+FORWARD_MISTAKES = (  # graph builders: the grader runs them on the case's inputs
+    Mistake("a ReLU on the logits", LOGITS_HINT, lambda X, p: tf.nn.relu(cnn.forward_propagation(X, p))),
+    Mistake("softmax applied to the logits", LOGITS_HINT,
+            lambda X, p: tf.nn.softmax(cnn.forward_propagation(X, p))),
+)
+INIT_HINT = ("W1 = v1.get_variable('W1', [4, 4, 3, 8], initializer=v1.glorot_uniform_initializer(seed=0)), "
+             "W2 [2, 2, 8, 16] likewise; and the fully connected layer's W3 [64, 6] (Glorot/Xavier) and "
+             "b3 [6] (zeros), which the course's tf.contrib.layers.fully_connected made itself")
+INIT_RULES = init_rules(INIT_HINT, "b3 = v1.get_variable('b3', [6], initializer=v1.zeros_initializer())")
+COST_SLIPS_CNN = {
+    **COST_SLIPS,
+    "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("
+                "logits=Z3, labels=Y)"),
+    "axis": ("transposed, so the softmax runs over the examples instead of the classes",
+             "Z3 and Y already have one row per example, as the function wants: pass them as they are"),
+}
+COMPUTE_COST_MISTAKES = compute_cost_mistakes(COST_SLIPS_CNN, class_axis=1)
+FLATTEN_HINT = ("FLATTEN before the fully connected layer: F = tf.reshape(P2, [-1, 64]) (or "
+                "tf.keras.layers.Flatten()(P2)) turns P2 (m, 2, 2, 16) into (m, 64); "
+                "then Z3 = tf.matmul(F, W3) + b3")
+APPLICATION_ERROR_HINTS = (
+    ("Dimensions must be equal", FLATTEN_HINT),
+    ("KeyError", "parameters holds the filters W1 and W2 and the fully connected layer's W3 and b3"),
+)
+
+
+# ------------------------------------------------------------------ a CNN's structure, read from its graph
+
+
+@dataclass(frozen=True)
+class LayerOp:
+    """A convolution or pooling op as built: its kind and its NHWC window, strides and padding."""
+
+    kind: str
+    window: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: str
+
+
+KINDS = {"Conv2D": "CONV2D", "MaxPool": "MAXPOOL", "AvgPool": "AVGPOOL"}
+VARIABLE_OPS = {"VarHandleOp", "VariableV2"}
+BATCH_STRIDE_HINT = ("strides=[1, s, s, 1]: the first entry steps over the examples and the last over the "
+                     "channels, both stay 1")
+POOL_HINT = ("the window moves by its own size: tf.nn.max_pool(A1, ksize=[1, 8, 8, 1], strides=[1, 8, 8, 1], "
+             "padding='SAME'), then ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1] for the second pool")
+PADDING_HINT = "padding='SAME' in every CONV2D and MAXPOOL, as the network is specified"
+
+
+def layer_ops(graph: tf.Graph) -> list[LayerOp]:
+    """The convolution and pooling ops of a graph, in the order they were built."""
+    ops = []
+    for op in graph.get_operations():
+        if op.type in KINDS:
+            window = tuple(op.get_attr("ksize")) if op.type != "Conv2D" else tuple(op.inputs[1].shape[:2])
+            ops.append(LayerOp(KINDS[op.type], window, tuple(op.get_attr("strides")),
+                               op.get_attr("padding").decode()))
+    return ops
+
+
+def _pool_problem(name: str, got: LayerOp, expected: LayerOp, other: LayerOp | None) -> tuple[str, str]:
+    """What is wrong with a pool whose window or strides differ from the network's."""
+    (k, s), (K, S) = (got.window[1], got.strides[1]), (expected.window[1], expected.strides[1])
+    if k == K and s == 1 != S:
+        return (f"{name} has a {k}x{k} window moving 1 pixel at a time (strides={list(got.strides)}): "
+                f"its stride is {S}, the window's own size", POOL_HINT)
+    if other and {k, s} & {other.window[1], other.strides[1]} - {K, S}:
+        return (f"{name} has a {k}x{k} window and stride {s}: the window and stride of the two pools are "
+                f"mixed up (the first pool is {K}x{K}, stride {S})", POOL_HINT)
+    return (f"{name} has ksize={list(got.window)}, strides={list(got.strides)}; expected "
+            f"ksize={list(expected.window)}, strides={list(expected.strides)}", POOL_HINT)
+
+
+def structure_problems(expected: tf.Graph, got: tf.Graph, raised: bool = False) -> list[tuple[str, str]]:
+    """(what, hint) for each way the CNN built in `got` departs from the reference built in `expected`:
+    its layers, their padding and strides, the FLATTEN, variables of its own. None for a candidate that
+    `raised` before it built all the layers: what it raised says more."""
+    want, have = layer_ops(expected), layer_ops(got)
+    kinds = [op.kind for op in want]
+    if raised and [op.kind for op in have] == kinds[:len(have)] != kinds:
+        return []
+    if [op.kind for op in have] != kinds:
+        found = " -> ".join(op.kind for op in have) or "none"
+        return [(f"the convolution and pooling layers are {found}; expected {' -> '.join(kinds)}",
+                 "CONV2D (tf.nn.conv2d) -> RELU -> MAXPOOL (tf.nn.max_pool), twice")]
+    problems, seen = [], {}
+    for g, e in zip(have, want, strict=True):
+        seen[g.kind] = seen.get(g.kind, 0) + 1
+        name = f"{g.kind} {seen[g.kind]}"
+        if g.strides[0] != 1 or g.strides[3] != 1:
+            problems.append((f"{name} has strides={list(g.strides)}: a stride on the batch axis (the "
+                             "examples) or the channels", BATCH_STRIDE_HINT))
+        elif g.kind == "MAXPOOL" and (g.window, g.strides) != (e.window, e.strides):
+            others = [op for op in want if op.kind == "MAXPOOL" and op is not e]
+            problems.append(_pool_problem(name, g, e, others[0] if others else None))
+        elif g.strides != e.strides:
+            problems.append((f"{name} has strides={list(g.strides)}; expected {list(e.strides)}",
+                             "tf.nn.conv2d(A, W, strides=[1, 1, 1, 1], padding='SAME')"))
+        if g.padding != e.padding:
+            problems.append((f"{name} pads {g.padding}, not {e.padding}", PADDING_HINT))
+    operations = got.get_operations()
+    if not any(op.type == "Reshape" for op in operations):
+        problems.append(("P2 was not flattened: the fully connected layer needs (m, n_H * n_W * n_C)",
+                         FLATTEN_HINT))
+    if made := [op.name for op in operations if op.type in VARIABLE_OPS]:
+        problems.append((f"forward_propagation made variables of its own ({', '.join(made[:3])}), so its "
+                         "fully connected layer is not the one in parameters",
+                         "use parameters['W3'] and parameters['b3']: Z3 = tf.matmul(F, W3) + b3"))
+    return problems
