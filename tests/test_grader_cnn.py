@@ -1,0 +1,275 @@
+"""The convolution course's exercises in the grader: references and answers written apart from tfsigns
+pass, blanks and typical mistakes fail with a pointed report, unknown assignments are named, and the
+Convolution_Exercises notebook runs headless while every exercise is still blank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.test_grader import assert_failed, run_stored_notebook
+from tfsigns.checks import BLANK
+from tfsigns.grader import ASSIGNMENTS, grade, grade_all
+
+v1 = tf.compat.v1
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "Convolution_Exercises.ipynb"
+STEP, APPLICATION = "convolution_step_by_step", "convolution_application"
+
+
+def run_grade(capsys, assignment, name, candidate) -> tuple[bool, str]:
+    """grade() of an exercise of `assignment` and what it printed."""
+    passed = grade(name, candidate, assignment)
+    return passed, capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ answers written apart from tfsigns
+# The step by step as the course writes it, loop by loop (slips switchable, for the mistakes below);
+# the CNN with tf.nn ops and the cost through log_softmax. None of it calls tfsigns.
+
+
+def loop_zero_pad(X, pad):
+    m, n_H, n_W, n_C = X.shape
+    padded = np.zeros((m, n_H + 2 * pad, n_W + 2 * pad, n_C))
+    padded[:, pad:pad + n_H, pad:pad + n_W, :] = X
+    return padded
+
+
+def loop_conv_single_step(a_slice_prev, W, b):
+    return float(np.sum(a_slice_prev * W) + b.item())
+
+
+def loop_conv_forward(A_prev, W, b, hparameters, size_pad=True, size_stride=True, slide_stride=True):
+    """The course's four loops, with the padding and the stride switchable in the output size and the
+    stride in the slices."""
+    (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
+    stride, pad = hparameters["stride"], hparameters["pad"]
+    size = [(n + 2 * pad * size_pad - f) // (stride if size_stride else 1) + 1 for n in (n_H_prev, n_W_prev)]
+    step = stride if slide_stride else 1
+    A_prev_pad = loop_zero_pad(A_prev, pad)
+    Z = np.zeros((m, *size, n_C))
+    for i in range(m):
+        for h in range(size[0]):
+            for w in range(size[1]):
+                a_slice = A_prev_pad[i, h * step:h * step + f, w * step:w * step + f, :]
+                for c in range(n_C):
+                    Z[i, h, w, c] = loop_conv_single_step(a_slice, W[..., c], b[..., c])
+    return Z, (A_prev, W, b, hparameters)
+
+
+def loop_pool_forward(A_prev, hparameters, mode="max", slide_stride=True, modes=None):
+    m, n_H_prev, n_W_prev, n_C = A_prev.shape
+    f, stride = hparameters["f"], hparameters["stride"]
+    n_H, n_W = 1 + (n_H_prev - f) // stride, 1 + (n_W_prev - f) // stride
+    step = stride if slide_stride else 1
+    reduce = (modes or {"max": np.max, "average": np.mean})[mode]
+    A = np.zeros((m, n_H, n_W, n_C))
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    A[i, h, w, c] = reduce(A_prev[i, h * step:h * step + f, w * step:w * step + f, c])
+    return A, (A_prev, hparameters)
+
+
+def course_create_placeholders(n_H0, n_W0, n_C0, n_y):
+    return (v1.placeholder(tf.float32, [None, n_H0, n_W0, n_C0], name="X"),
+            v1.placeholder(tf.float32, [None, n_y], name="Y"))
+
+
+def course_initialize_parameters():
+    glorot = v1.glorot_uniform_initializer
+    return {"W1": v1.get_variable("W1", [4, 4, 3, 8], initializer=glorot(seed=0)),
+            "W2": v1.get_variable("W2", [2, 2, 8, 16], initializer=glorot(seed=0)),
+            "W3": v1.get_variable("W3", [64, 6], initializer=glorot(seed=5)),
+            "b3": v1.get_variable("b3", [6], initializer=v1.zeros_initializer())}
+
+
+def course_forward_propagation(X, parameters, padding="SAME", pools=((8, 8), (4, 4)), flatten=True,
+                               relu_logits=False, pool_strides=None):
+    """CONV2D -> RELU -> MAXPOOL twice, FLATTEN, FULLY CONNECTED; the slips switchable: the padding, each
+    pool's (window, stride), full NHWC pool strides, no flatten, a ReLU on the logits."""
+    A = X
+    for l, (window, stride) in enumerate(pools, start=1):
+        A = tf.nn.relu(tf.nn.conv2d(A, parameters[f"W{l}"], strides=[1, 1, 1, 1], padding=padding))
+        strides = pool_strides[l - 1] if pool_strides else [1, stride, stride, 1]
+        A = v1.nn.max_pool(A, ksize=[1, window, window, 1], strides=strides, padding=padding)
+    F = tf.reshape(A, [tf.shape(A)[0], -1]) if flatten else A
+    Z3 = tf.matmul(F, parameters["W3"]) + parameters["b3"]
+    return tf.nn.relu(Z3) if relu_logits else Z3
+
+
+def log_softmax_cost(Z3, Y):
+    return -tf.reduce_mean(tf.reduce_sum(Y * tf.nn.log_softmax(Z3, axis=1), axis=1))
+
+
+def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.009, num_epochs=100, minibatch_size=64,
+                 print_cost=True, train=True):
+    (m, n_H0, n_W0, n_C0), n_y = X_train.shape, Y_train.shape[1]
+    X, Y = course_create_placeholders(n_H0, n_W0, n_C0, n_y)
+    parameters = course_initialize_parameters()
+    cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)
+    optimizer = v1.train.AdamOptimizer(learning_rate).minimize(cost)
+    costs, rng = [], np.random.default_rng(3)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        for _ in range(num_epochs):
+            order, epoch_cost = rng.permutation(m), 0.0
+            for k in range(0, m, minibatch_size):
+                feed = {X: X_train[order[k:k + minibatch_size]], Y: Y_train[order[k:k + minibatch_size]]}
+                epoch_cost += sess.run([optimizer, cost] if train else [cost], feed)[-1] * len(feed[X]) / m
+            costs.append(epoch_cost)
+        return sess.run(parameters), costs
+
+
+SOLUTIONS = {
+    STEP: {"zero_pad": loop_zero_pad, "conv_single_step": loop_conv_single_step,
+           "conv_forward": loop_conv_forward, "pool_forward": loop_pool_forward},
+    APPLICATION: {"create_placeholders": course_create_placeholders,
+                  "initialize_parameters": course_initialize_parameters,
+                  "forward_propagation": course_forward_propagation, "compute_cost": log_softmax_cost,
+                  "model": course_model},
+}
+EXERCISES = [(assignment, name) for assignment in SOLUTIONS for name in ASSIGNMENTS[assignment].exercises]
+
+
+# ------------------------------------------------------------------ typical mistakes
+
+
+def own_dense_layer(X, parameters):
+    W3 = v1.get_variable("W3", [64, 6], initializer=v1.glorot_uniform_initializer(seed=0))
+    return course_forward_propagation(X, {**parameters, "W3": W3})
+
+
+def filters_only():
+    parameters = course_initialize_parameters()
+    return {"W1": parameters["W1"], "W2": parameters["W2"]}
+
+
+def seeded_1():
+    glorot = v1.glorot_uniform_initializer
+    W1 = v1.get_variable("W1b", [4, 4, 3, 8], initializer=glorot(seed=1))
+    return {**course_initialize_parameters(), "W1": W1}
+
+
+MISTAKES = [
+    (STEP, "zero_pad", lambda X, pad: np.pad(X, pad), ["every axis was padded", "((0, 0), (pad, pad)"]),
+    (STEP, "conv_single_step", lambda a, W, b: float(np.sum(a * W)), ["b was not added"]),
+    (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_pad=False),
+     ["the output size leaves out the padding", "n_H = int((n_H_prev - f + 2 * pad) / stride) + 1"]),
+    (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, slide_stride=False),
+     ["the slices are not strided: vert_start = h instead of h * stride", "vert_start = h * stride"]),
+    (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_stride=False, slide_stride=False),
+     ["the stride is ignored", "a stride-1 convolution"]),
+    (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_stride=False),
+     ["raised ValueError: operands could not be broadcast", "a slice came out smaller than the filter"]),
+    (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, "max"),
+     ["took the max where mode='average' asks for the mean", "elif mode == 'average'"]),
+    (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, slide_stride=False),
+     ["the slices are not strided"]),
+    (APPLICATION, "create_placeholders", lambda h, w, c, n_y: (v1.placeholder(tf.float32, [h, w, c, None]),
+                                                               v1.placeholder(tf.float32, [None, n_y])),
+     ["X: expected shape (None, 64, 64, 3): any number of examples x 64 rows x 64 columns x 3 channels"]),
+    (APPLICATION, "initialize_parameters", filters_only,
+     ["missing keys ['W3', 'b3']", "tf.contrib.layers.fully_connected made itself"]),
+    (APPLICATION, "initialize_parameters", seeded_1,
+     ["W1 is not the draw of v1.glorot_uniform_initializer(seed=0)"]),
+    (APPLICATION, "forward_propagation", lambda X, p: course_forward_propagation(X, p, padding="VALID"),
+     ["CONV2D 1 pads VALID, not SAME", "MAXPOOL 2 pads VALID", "hint: padding='SAME'"]),
+    (APPLICATION, "forward_propagation",
+     lambda X, p: course_forward_propagation(X, p, pool_strides=([8, 1, 1, 1], [1, 4, 4, 1])),
+     ["MAXPOOL 1 has strides=[8, 1, 1, 1]: a stride on the batch axis", "hint: strides=[1, s, s, 1]"]),
+    (APPLICATION, "forward_propagation", lambda X, p: course_forward_propagation(X, p, flatten=False),
+     ["P2 was not flattened", "hint: FLATTEN before the fully connected layer"]),
+    (APPLICATION, "forward_propagation", lambda X, p: course_forward_propagation(X, p, relu_logits=True),
+     ["a ReLU on the logits", "softmax_cross_entropy_with_logits in compute_cost"]),
+    (APPLICATION, "forward_propagation",
+     lambda X, p: course_forward_propagation(X, p, pools=((8, 1), (4, 4))),
+     ["MAXPOOL 1 has a 8x8 window moving 1 pixel at a time", "the window moves by its own size"]),
+    (APPLICATION, "forward_propagation",
+     lambda X, p: course_forward_propagation(X, p, pools=((4, 8), (8, 4))),
+     ["MAXPOOL 1 has a 4x4 window and stride 8: the window and stride of the two pools are mixed up",
+      "MAXPOOL 2 has a 8x8 window and stride 4"]),
+    (APPLICATION, "forward_propagation", own_dense_layer,
+     ["made variables of its own (W3", "parameters['W3'] and parameters['b3']"]),
+    (APPLICATION, "compute_cost",
+     lambda Z3, Y: tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(Z3),
+                                                                        labels=tf.transpose(Y))),
+     ["transposed, so the softmax runs over the examples", "pass them as they are"]),
+    (APPLICATION, "model", lambda *args, **settings: course_model(*args, **settings, train=False),
+     ["the cost did not fall", "train accuracy", "hint: run the optimizer on every minibatch"]),
+]
+
+
+@pytest.mark.parametrize(("assignment", "name", "candidate", "fragments"), MISTAKES,
+                         ids=[f"{name}-{i}" for i, (_, name, _, _) in enumerate(MISTAKES)])
+def test_typical_mistakes_fail_with_a_pointed_message(capsys, assignment, name, candidate, fragments):
+    assert_failed(*run_grade(capsys, assignment, name, candidate), name, *fragments)
+
+
+# ------------------------------------------------------------------ every exercise
+
+
+def test_every_exercise_has_an_independent_solution():
+    assert {assignment: list(names) for assignment, names in SOLUTIONS.items()} == {
+        assignment: list(ASSIGNMENTS[assignment].exercises) for assignment in SOLUTIONS}
+
+
+@pytest.mark.parametrize(("assignment", "name"), EXERCISES)
+def test_the_reference_and_an_independent_solution_pass(capsys, assignment, name):
+    for candidate in (ASSIGNMENTS[assignment].references[name], SOLUTIONS[assignment][name]):
+        passed, out = run_grade(capsys, assignment, name, candidate)
+        assert passed, f"{candidate.__name__}:\n{out}"
+        assert f"{name}: PASS" in out.splitlines()
+        assert "hint:" not in out
+
+
+@pytest.mark.parametrize(("assignment", "name"), EXERCISES)
+def test_a_blank_exercise_fails_with_fill_in_the_code(capsys, assignment, name):
+    def blank(*args, **kwargs):
+        """Nothing between START CODE HERE and END CODE HERE."""
+
+    assert_failed(*run_grade(capsys, assignment, name, blank), name, BLANK)
+
+
+@pytest.mark.parametrize(("assignment", "name"), EXERCISES)
+def test_a_raising_candidate_is_a_fail_not_a_crash(capsys, assignment, name):
+    def raising(*args, **kwargs):
+        raise ZeroDivisionError("division by zero in the student's code")
+
+    assert_failed(*run_grade(capsys, assignment, name, raising), name,
+                  "raised ZeroDivisionError: division by zero in the student's code")
+
+
+@pytest.mark.parametrize("assignment", list(SOLUTIONS))
+def test_grade_all_grades_what_the_namespace_defines(capsys, assignment):
+    names = list(ASSIGNMENTS[assignment].exercises)
+    results = grade_all({names[0]: SOLUTIONS[assignment][names[0]]}, assignment)
+    out = capsys.readouterr().out
+    assert results == {name: name == names[0] for name in names}
+    assert f"not defined: run the cell that defines {names[-1]}" in out
+    assert f"1 of {len(names)} exercises pass" in out
+
+
+def test_an_unknown_assignment_or_exercise_is_an_error():
+    with pytest.raises(ValueError, match="unknown assignment 'cnn'; the assignments are tensorflow, "
+                                         "convolution_step_by_step, convolution_application"):
+        grade("zero_pad", print, assignment="cnn")
+    with pytest.raises(ValueError, match="unknown exercise 'zero_pad' in assignment 'tensorflow'"):
+        grade("zero_pad", print)
+    with pytest.raises(ValueError, match="unknown assignment"):
+        grade_all({}, assignment="cnn")
+
+
+# ------------------------------------------------------------------ the notebook
+
+
+def test_the_convolution_notebook_runs_headless_and_fails_while_blank():
+    printed = run_stored_notebook(NOTEBOOK)
+    for _, name in EXERCISES:
+        assert f"{name}: FAIL" in printed
+    assert BLANK in printed
+    for assignment in SOLUTIONS:
+        assert f"0 of {len(ASSIGNMENTS[assignment].exercises)} exercises pass" in printed
