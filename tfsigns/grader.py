@@ -232,7 +232,7 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
                           f"use {right}: tf.cond(training, lambda: (batch_mean, batch_var), "
                           "lambda: (moving_mean, moving_var))", lambda other=other: expected[other])
         compare(report, f"forward_propagation_bn(X, parameters, training={mode == 'training'})",
-                 expected[mode], got[mode], (mistake,), axes=("classes", "examples"))
+                expected[mode], got[mode], (mistake,), axes=("classes", "examples"))
     initial = {key: params[key] for key in expected["moving"]}
     if not n_updates:
         report.fail("update ops not added: the tf.compat.v1.GraphKeys.UPDATE_OPS collection is empty, so "
@@ -245,8 +245,8 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
                           f"{BN_MOMENTUM:g} * batch)", UPDATE_OPS_HINT,
                           lambda: momentum_flipped(initial, expected["moving"], BN_MOMENTUM))
         compare(report, f"moving averages after running UPDATE_OPS once ({BN_MOMENTUM:g} * old + "
-                 f"{1 - BN_MOMENTUM:g} * batch)", expected["moving"], got["moving"], (flipped,),
-                 axes=("units", "columns"))
+                f"{1 - BN_MOMENTUM:g} * batch)", expected["moving"], got["moving"], (flipped,),
+                axes=("units", "columns"))
 
 
 # ------------------------------------------------------------------ hyperparameter sampling
