@@ -42,6 +42,57 @@ def plot_costs(curves: dict[str, list[float]], path: str | os.PathLike, title: s
     save_figure(fig, path)
 
 
+def plot_cost_panels(panels: dict[str, dict[str, list[float]]], path: str | os.PathLike,
+                     title: str = "") -> None:
+    """Learning curves of runs whose epochs are not comparable, one panel each, side by side on
+    a shared cost axis: `panels` maps a panel's title to its curves (label -> cost per epoch);
+    each panel's x axis counts its own runs' epochs."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), sharey=True, squeeze=False)
+    for ax, (panel, curves) in zip(axes.flat, panels.items(), strict=True):
+        for label, costs in curves.items():
+            ax.plot(range(len(costs)), costs, label=label)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0, 0].set_ylabel("cost (mean softmax cross-entropy)")
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+
+
+def plot_filters(filters: np.ndarray, path: str | os.PathLike, image: np.ndarray | None = None,
+                 feature_maps: np.ndarray | None = None) -> None:
+    """A conv layer's filters (f, f, 3, n_C) as small RGB images, each stretched to [0, 1] on
+    its own (the colours show each filter's pattern, not how strong it is against the others)
+    and drawn pixel for pixel; with `image` (h, w, 3) and its `feature_maps` (h', w', n_C), a
+    second row shows the image and each filter's map below that filter, each map in grey from
+    0 (black) to its own maximum (white), which its title gives: a map that is 0 everywhere
+    stays black."""
+    n_C = filters.shape[-1]
+    rows = 1 if feature_maps is None else 2
+    fig, axes = plt.subplots(rows, n_C + 1, figsize=(1.5 * (n_C + 1), 1.7 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].text(0.5, 0.5, f"{filters.shape[0]}x{filters.shape[1]}x{filters.shape[2]}\nfilters",
+                    ha="center", va="center", fontsize=9)
+    for c in range(n_C):
+        w = filters[..., c]
+        span = w.max() - w.min()
+        axes[0, c + 1].imshow((w - w.min()) / span if span > 0 else np.zeros_like(w), interpolation="nearest")
+        axes[0, c + 1].set_title(f"filter {c + 1}", fontsize=9)
+    if feature_maps is not None:
+        if image is not None:
+            axes[1, 0].imshow(image)
+            axes[1, 0].set_title("input", fontsize=9)
+        for c in range(n_C):
+            top = float(feature_maps[..., c].max())
+            axes[1, c + 1].imshow(feature_maps[..., c], cmap="gray", vmin=0, vmax=top or 1.0,
+                                  interpolation="nearest")
+            axes[1, c + 1].set_title(f"max {top:.2g}", fontsize=9)
+    save_figure(fig, path)
+
+
 def plot_samples(images: np.ndarray, labels: np.ndarray, path: str | os.PathLike,
                  predictions: np.ndarray | None = None, columns: int = 8) -> None:
     """A grid of images (m, 64, 64, 3) uint8 titled with their labels (and predictions)."""
