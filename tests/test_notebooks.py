@@ -24,4 +24,10 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     assert "w after 1000 steps: 4.9999" in text and "Test Accuracy:" in text and "best trial:" in text
     assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert {p.name for p in tmp_path.glob("*.png")} >= {"samples.png", "batch_norm_curves.png", "search.png",
-                                                        "confusion.png"}
+                                                        "confusion.png", "cnn_vs_mlp.png",
+                                                        "first_layer_filters.png"}
+    # the CNN section: its parameter count, and 20 epochs of cnn_model with the cost every 5
+    assert "course CNN: 1,286 parameters" in text and "the CNN has 1/239 of the MLP's parameters" in text
+    (cnn_training,) = [c for c in notebook.cells if c.cell_type == "code" and "cnn_model(" in c.source]
+    cnn_text = "".join(output.get("text", "") for output in cnn_training.outputs)
+    assert "Cost after epoch 15:" in cnn_text and "Test Accuracy:" in cnn_text and "20 epochs in" in cnn_text
