@@ -46,6 +46,30 @@ def test_the_course_network_has_the_course_shapes(graph):
     assert Z_value.shape == (2, 6) and np.isfinite(cost_value)
 
 
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_pooling_before_the_relu_changes_no_value_and_no_gradient(graph, batch_norm):
+    X = tf.constant(np.random.default_rng(3).normal(size=(4, 16, 16, 3)), tf.float32)
+    parameters = initialize_parameters((16, 16, 3), 6, (4, 8), (3, 2), (4, 2), batch_norm=batch_norm)
+    training = tf.constant(True)
+
+    def course_order(X):  # CONV2D -> [BN] -> RELU -> MAXPOOL, as the lecture draws it
+        A = X
+        for l, pool in enumerate((4, 2), start=1):
+            Z = tf.nn.conv2d(A, parameters[f"W{l}"], strides=1, padding="SAME")
+            if batch_norm:
+                Z = batch_norm_layer(Z, parameters, l, training, axes=(0, 1, 2))
+            A = tf.nn.max_pool2d(tf.nn.relu(Z), ksize=pool, strides=pool, padding="SAME")
+        return tf.matmul(tf.reshape(A, [4, -1]), parameters["W3"]) + parameters["b3"]
+
+    variables = [v for v in parameters.values() if v.trainable]
+    ours, course = forward_propagation(X, parameters, batch_norm, training, pools=(4, 2)), course_order(X)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        got, want = sess.run([[logits, *tf.gradients(logits, variables)] for logits in (ours, course)])
+    for a, b in zip(got, want, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_conv_batch_norm_takes_per_channel_statistics_over_batch_height_and_width(graph):
     Z = tf.constant(np.random.default_rng(2).normal(3.0, 2.0, size=(5, 4, 4, 3)), tf.float32)
     params = {name: tf.Variable(value) for name, value in {
