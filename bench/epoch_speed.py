@@ -1,15 +1,17 @@
 """ms per epoch of the course network (12288-25-12-6, Adam 1e-4, minibatch 32) or, with --arch cnn,
 the course CNN (Adam 0.009, minibatch 64), side by side.
 
-    python bench/epoch_speed.py [--arch mlp|cnn] [--epochs 30] [--data-dir DIR]
+    python bench/epoch_speed.py [--arch mlp|cnn] [--epochs 30] [--rounds 3] [--data-dir DIR]
 
 Times tfsigns' session loop, Keras `fit` of the same network, the course's plain
 feed_dict loop over random_mini_batches (MLP only), and a PyTorch eager loop when torch is
 installed, on the same data, and prints each one's ms/epoch and its ratio to
 tfsigns. Each contender runs in a fresh process of its own (one warm-up epoch
 first, then the timed epochs), so that no TensorFlow setting of one leaks into
-another: tfsigns runs with the settings it picks itself (oneDNN off, op
-determinism on), the others with TensorFlow's defaults. PyTorch and TensorFlow are
+another: tfsigns runs with the settings it picks itself (oneDNN per family, op
+determinism on), the others with TensorFlow's defaults. The contenders take turns for
+--rounds rounds; a ratio is taken within each round and the median is shown with its
+range, so that the machine's drift over the minutes of a run does not decide it. PyTorch and TensorFlow are
 never loaded into one process (their native runtimes can crash each other), and a
 contender whose process crashes is reported as failed while the others go on.
 """
@@ -20,6 +22,7 @@ import argparse
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -184,9 +187,28 @@ def run_child(name: str, epochs: int, data_dir: str | None, arch: str) -> float 
     return "not installed" if ms is None else ms
 
 
+def summarize(rounds: list[dict[str, float | str]]) -> dict[str, tuple[float, float, float, float] | str]:
+    """Per contender, from rounds of {name: ms/epoch or why none}: (median ms/epoch, and the median,
+    lowest and highest of its per-round ratio to tfsigns), or the first reason it has no figure.
+    A ratio pairs two figures taken minutes apart at most, so drift in the machine's speed
+    between rounds cancels out of it."""
+    summary = {}
+    for name in rounds[0]:
+        failed = [r[name] for r in rounds if isinstance(r[name], str) or isinstance(r["tfsigns"], str)]
+        if failed:
+            summary[name] = next((f for f in failed if isinstance(f, str)), "tfsigns failed")
+            continue
+        ratios = [r[name] / r["tfsigns"] for r in rounds]
+        summary[name] = (statistics.median(r[name] for r in rounds), statistics.median(ratios),
+                         min(ratios), max(ratios))
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30, help="timed epochs (after one warm-up epoch)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="times each contender runs, in turn with the others (default: 3)")
     parser.add_argument("--data-dir")
     parser.add_argument("--arch", choices=tuple(CONTENDERS), default="mlp",
                         help="the course network (mlp) or the course CNN (cnn)")
@@ -194,14 +216,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.only:
         return run_one(args.only, args.epochs, args.data_dir, args.arch)
-    results = {name: run_child(name, args.epochs, args.data_dir, args.arch) for name in CONTENDERS[args.arch]}
-    base = results["tfsigns"]
-    print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}   ({args.epochs} timed epochs each, fresh process each)")
-    for name, ms in results.items():
-        if isinstance(ms, str):
-            shown = f"{'n/a':>10}   {ms}"
+    if args.rounds < 1 or args.epochs < 1:
+        parser.error("--rounds and --epochs must be at least 1")
+    rounds = [{name: run_child(name, args.epochs, args.data_dir, args.arch) for name in CONTENDERS[args.arch]}
+              for _ in range(args.rounds)]
+    print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}{'range':>13}   ({args.rounds} rounds of {args.epochs} "
+          "timed epochs, a fresh process each; medians)")
+    for name, result in summarize(rounds).items():
+        if isinstance(result, str):
+            shown = f"{'n/a':>10}   {result}"
         else:
-            shown = f"{ms:10.1f}" + (f"{ms / base:11.2f}" if isinstance(base, float) else f"{'n/a':>11}")
+            ms, ratio, low, high = result
+            shown = f"{ms:10.1f}{ratio:11.2f}{f'{low:.2f}-{high:.2f}':>13}"
         print(f"{name:24}{shown}")
 
 

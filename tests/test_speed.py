@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.epoch_speed import course_loop
+from bench.epoch_speed import course_loop, summarize
 from tests.conftest import REAL_DATA, blobs, requires_real_data
 from tfsigns.config import TrainConfig
 from tfsigns.trainer import train
@@ -25,10 +25,21 @@ def test_whole_epoch_loop_matches_the_course_feed_dict_loop():
 
 @requires_real_data
 def test_bench_runs_at_tiny_size():
-    result = subprocess.run([sys.executable, str(BENCH), "--epochs", "2", "--data-dir", str(REAL_DATA)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, str(BENCH), "--epochs", "2", "--rounds", "1", "--data-dir",
+                             str(REAL_DATA)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[0] == "tfsigns" and float(lines[1].split()[1]) > 0
     assert {line.split("  ")[0] for line in lines[2:]} == {"keras fit", "course feed_dict loop",
                                                            "pytorch eager loop"}
+
+
+def test_the_bench_pairs_ratios_within_a_round_and_shows_their_median():
+    rounds = [{"tfsigns": 100.0, "keras fit": 210.0, "torch": "not installed"},
+              {"tfsigns": 50.0, "keras fit": 100.0, "torch": "not installed"},  # the machine ran 2x faster
+              {"tfsigns": 100.0, "keras fit": 190.0, "torch": "not installed"}]
+    summary = summarize(rounds)
+    assert summary["tfsigns"] == (100.0, 1.0, 1.0, 1.0)
+    assert summary["keras fit"] == (190.0, 2.0, 1.9, 2.1) and summary["torch"] == "not installed"
+    rounds[1]["tfsigns"] = "failed (signal 11)"
+    assert summarize(rounds)["keras fit"] == "tfsigns failed"
