@@ -133,3 +133,16 @@ def copy_of(run: Path, within: Path | None = None) -> Path:
     target = Path(tempfile.mkdtemp(prefix="run-", dir=within)) / "run"
     shutil.copytree(run, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def fake_run(tmp_path_factory):
+    """A finished course-MLP run (4 hidden units, 2 epochs) on fake SIGNS data, for the commands
+    that need a model (predict, robustness)."""
+    from tfsigns.train import main as train_main
+    fake = FakeSigns(tmp_path_factory.mktemp("signs"))
+    out = tmp_path_factory.mktemp("run") / "run"
+    code, _, err = run_main(train_main, ["--data-dir", str(fake.dir), "--out", str(out), "--layers", "4",
+                                         "--epochs", "2", "--quiet"])
+    assert code == 0, err
+    return out

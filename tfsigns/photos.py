@@ -1,12 +1,44 @@
-"""Your own photos as the network's input: read, converted and scaled exactly as the training
-images were prepared. Needs Pillow, not TensorFlow."""
+"""Your own photos as the network's input, read as cameras write them and prepared as the
+training images were. Needs Pillow, not TensorFlow.
+
+The rule, for any file Pillow reads (JPEG, PNG, TIFF, GIF, ...; the first frame):
+
+1. EXIF orientation applied (`ImageOps.exif_transpose`): a phone stores a portrait photo as
+   landscape pixels plus a tag that says how to turn them; shown upright, as a viewer shows it.
+2. Non-square frames: centre crop to the largest centred square (the SIGNS photos are square,
+   with the hand in the middle; squashing a 3:4 frame would distort the hand instead).
+3. Colours to 8-bit RGB: transparent pixels (RGBA, LA, a palette or RGB/L image with a
+   transparent colour) are composited on white, as on a white page; greyscale (1, L) is
+   repeated in R, G and B; 16-bit greyscale (I;16*, and I, as Pillow reads 16-bit PNG and
+   TIFF) is scaled from 0-65535 to 0-255 (Pillow's own conversion clips it instead, leaving
+   most photos white); CMYK, YCbCr and the other modes through Pillow's conversion to RGB.
+4. Resized to 64x64 with Pillow (bicubic, antialiased), then divided by 255.
+
+Large photos: a JPEG is decoded at a reduced scale (`Image.draft`, 1/2 to 1/8) that still
+leaves at least 4 pixels of the photo per output pixel, and the resize reduces by whole
+factors first (`reducing_gap`), so a 6000x4000 photo is read in a fraction of a second and
+never held at full size. Images over Pillow's `Image.MAX_IMAGE_PIXELS` (about 89 million
+pixels) are refused as possible decompression bombs.
+
+What cannot be read (missing, a folder, empty, not an image, truncated or damaged, too large)
+raises ImageError with a one-line message that names the file.
+"""
 
 from __future__ import annotations
 
 import os
+import struct
+import warnings
+from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+DRAFT_MARGIN = 4  # decode a JPEG at no less than this many photo pixels per output pixel
+BACKGROUND = (255, 255, 255)  # what shows through transparent pixels
+# what Pillow and its plugins raise for a file they cannot decode (a truncated PNG: SyntaxError)
+UNDECODABLE = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
 
 class ImageError(ValueError):
@@ -14,18 +46,63 @@ class ImageError(ValueError):
 
 
 def load_image(path: str | os.PathLike, size: int = 64) -> np.ndarray:
-    """One image as a (size*size*3,) float32 column in [0, 1]: RGB, resized, divided by 255
-    (the course's own-image cell fed 0-255 pixels to a network trained on [0, 1])."""
+    """One image as a (size*size*3,) float32 column in [0, 1], by the module's rule (the course's
+    own-image cell fed 0-255 pixels to a network trained on [0, 1])."""
+    file = Path(path)
+    if file.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
+    if not file.exists():
+        raise ImageError(f"{path}: file not found")
+    if file.stat().st_size == 0:
+        raise ImageError(f"{path}: file is empty")
     try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ImageError(f"{path}: not a readable image ({err})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                pixels = _square_rgb(image, size)
+    except PermissionError:
+        raise ImageError(f"{path}: cannot be read (permission denied)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not a readable image (no image format recognizes it)") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageError(f"{path}: image too large ({_first_line(err)})") from None
+    except UNDECODABLE as err:
+        raise ImageError(f"{path}: not a readable image ({_first_line(err)})") from None
     return (pixels.reshape(-1) / 255.0).astype(np.float32)
 
 
 def load_images(paths: list[str | os.PathLike], size: int = 64) -> np.ndarray:
     """The images as columns X (size*size*3, len(paths)), every file read before any is used."""
     return np.stack([load_image(path, size) for path in paths], axis=1)
+
+
+def _square_rgb(image: Image.Image, size: int) -> np.ndarray:
+    """The open image upright, centre-cropped to a square, in RGB, as (size, size, 3) uint8."""
+    if image.format == "JPEG":  # before loading: the decoder then skips what the resize would drop
+        image.draft(None, (size * DRAFT_MARGIN, size * DRAFT_MARGIN))
+    upright = ImageOps.exif_transpose(image)
+    width, height = upright.size
+    if width == 0 or height == 0:
+        raise ValueError(f"image has no pixels ({width}x{height})")
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    rgb = _to_rgb(upright.crop((left, top, left + side, top + side)))
+    return np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB by step 3 of the module's rule."""
+    if image.mode in SIXTEEN_BIT:
+        grey = np.asarray(image, dtype=np.float64) * (255 / 65535)
+        return Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8)).convert("RGB")
+    if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,7 +1,8 @@
 """Predict the hand sign in your own photos: `python -m tfsigns.predict IMAGE... --model RUN_DIR`.
 
-Each image (JPEG, PNG, any size) is converted to RGB, resized to 64x64 and divided by
-255, exactly as the training images were prepared (tfsigns.photos). Prints the class and
+Each image (JPEG, PNG, any size or mode) is turned upright by its EXIF orientation,
+centre-cropped to a square, converted to RGB, resized to 64x64 and divided by 255, as the
+training images were prepared (tfsigns.photos). Prints the class and
 the probabilities, or JSON with --json. Bad input gets one line on stderr and exit code 2.
 """
 
