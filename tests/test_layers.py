@@ -22,17 +22,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 # top and load it only once their input is checked.
 LAYERS = {
     "files": 0, "softmax": 0, "convolution": 0, "networks": 0, "data": 0, "photos": 0, "runs": 0,
-    "config": 1,
+    "config": 1, "shifts": 1,
     "cli": 2, "space": 2,
     "backend": 3, "plots": 3,
     "model": 4, "checkpoint": 4, "feedback": 4,
     "mlp": 5, "cnn": 6, "population": 5, "basics": 5,
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
-    "grader": 8, "train": 8, "tune": 8, "predict": 8,
+    "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
-    "plots", "executors", "train", "tune", "predict"]
+    "plots", "executors", "train", "tune", "predict", "robustness"]
 # Where sessions run: the session loop, inference, and the lessons that run their own graphs.
 SESSIONS = {"trainer", "inference", "basics", "grader"}
 MAX_LINES = 600
@@ -125,6 +125,8 @@ def test_reading_and_checking_input_does_not_load_tensorflow():
     ("tune", ["--trials", "0", "--out", "{out}"]),
     ("tune", ["--space", "/nonexistent/space.json", "--out", "{out}"]),
     ("predict", ["/nonexistent/photo.jpg", "--model", "/nonexistent/run"]),
+    ("robustness", ["--help"]),
+    ("robustness", ["--model", "/nonexistent/run"]),
 ])
 def test_help_and_a_one_line_input_error_do_not_load_tensorflow(command, argv, tmp_path):
     argv = [arg.format(out=tmp_path / "out") for arg in argv]

@@ -128,6 +128,45 @@ def plot_confusion(labels: np.ndarray, predictions: np.ndarray, path: str | os.P
     save_figure(fig, path)
 
 
+def plot_shift_accuracy(clean: float, accuracies: dict[str, list[tuple[str, float]]],
+                        path: str | os.PathLike, title: str = "") -> None:
+    """Accuracy under each shift (a group of bars, one per severity, mildest first, labelled)
+    against the clean accuracy (a dashed line), for the robustness benchmark."""
+    fig, ax = plt.subplots(figsize=(8, 0.45 * sum(len(levels) for levels in accuracies.values()) + 1.5))
+    colours = plt.cm.Blues(np.linspace(0.4, 0.9, max(len(levels) for levels in accuracies.values())))
+    y, ticks = 0.0, []
+    for name, levels in accuracies.items():
+        ticks.append((y + (len(levels) - 1) / 2, name))
+        for k, (label, accuracy) in enumerate(levels):
+            ax.barh(y, accuracy, color=colours[k], height=0.9)
+            ax.text(accuracy + 0.01, y, f"{label}: {accuracy:.2f}", va="center", fontsize=7)
+            y += 1
+        y += 0.6
+    ax.axvline(clean, color="black", linestyle="--", label=f"clean: {clean:.3f}")
+    ax.set_yticks([t for t, _ in ticks], [name for _, name in ticks])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.25)
+    ax.set_xlabel("test accuracy")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    save_figure(fig, path)
+
+
+def plot_image_rows(rows: dict[str, list[tuple[str, np.ndarray]]], path: str | os.PathLike) -> None:
+    """Rows of titled images (h, w, 3) uint8, each row labelled on its left: e.g. what each
+    shift does to a few test images."""
+    columns = max(len(cells) for cells in rows.values())
+    fig, axes = plt.subplots(len(rows), columns, figsize=(1.3 * columns, 1.45 * len(rows)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, (name, cells) in enumerate(rows.items()):
+        axes[r, 0].text(-0.15, 0.5, name, transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=9)
+        for c, (title, image) in enumerate(cells):
+            axes[r, c].imshow(image)
+            axes[r, c].set_title(title, fontsize=7)
+    save_figure(fig, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m tfsigns.plots RUN_DIR... --out curves.png`: learning curves of runs side by side."""
     line_buffered_output()

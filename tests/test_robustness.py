@@ -1,0 +1,157 @@
+"""The shift benchmark: the shifts themselves (tfsigns.shifts) and the command that scores a
+finished run under them (python -m tfsigns.robustness)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
+from tfsigns.data import load_dataset
+from tfsigns.robustness import main as robustness_main
+from tfsigns.shifts import SHIFTS, apply_shift
+from tfsigns.train import main as train_main
+
+OUTPUTS = {"results.json", "accuracy.png", "gallery.png"}
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Four random 64x64 photos."""
+    return np.random.default_rng(5).integers(0, 256, (4, 64, 64, 3)).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- the shifts
+
+
+@pytest.mark.parametrize("name", SHIFTS)
+def test_every_shift_keeps_the_images_shape_and_is_deterministic(name, images):
+    for level in SHIFTS[name].levels:
+        shifted = apply_shift(images, name, level, seed=3)
+        assert shifted.shape == images.shape and shifted.dtype == np.uint8
+        assert np.array_equal(shifted, apply_shift(images, name, level, seed=3))
+        assert not np.array_equal(shifted, images) or (name, level) == ("phone framing", 0.0)
+
+
+def test_a_shift_does_not_depend_on_what_ran_before_it(images):
+    first = apply_shift(images, "noise", 6.0)
+    apply_shift(images, "translate", 3.0)
+    assert np.array_equal(first, apply_shift(images, "noise", 6.0))
+    assert not np.array_equal(first, apply_shift(images, "noise", 6.0, seed=1))
+
+
+def test_mirror_twice_and_no_exposure_change_give_the_images_back(images):
+    assert np.array_equal(apply_shift(apply_shift(images, "mirror", 1.0), "mirror", 1.0), images)
+    assert np.abs(apply_shift(images, "darker", 0.0).astype(int) - images).max() <= 1
+
+
+@requires_real_data
+def test_on_the_test_photos_each_level_shifts_further_than_the_one_before():
+    """Severities are listed mildest first: the mean pixel change grows with the level."""
+    images = load_dataset(REAL_DATA)[2][:30]
+    for name, shift in SHIFTS.items():
+        change = [np.abs(apply_shift(images, name, level).astype(int) - images).mean()
+                  for level in shift.levels]
+        assert change == sorted(change), (name, change)
+
+
+@requires_real_data
+def test_phone_framing_without_margin_gives_the_photo_back():
+    """The full real-photo path (upscaled, 3:4, EXIF-turned, JPEG, read by tfsigns.photos) at margin 0
+    returns each test photo to within JPEG's error: EXIF, crop and resize are right."""
+    images = load_dataset(REAL_DATA)[2][:20]
+    back = apply_shift(images, "phone framing", 0.0)
+    assert np.abs(back.astype(int) - images).mean() < 2
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.fixture(scope="module")
+def fake_data(tmp_path_factory):
+    return FakeSigns(tmp_path_factory.mktemp("signs"))
+
+
+def test_the_command_prints_the_table_and_writes_results_plot_and_gallery(fake_run, fake_data, tmp_path):
+    out = tmp_path / "bench"
+    argv = ["--model", str(fake_run), "--data-dir", str(fake_data.dir), "--out", str(out)]
+    code, stdout, stderr = run_main(robustness_main, argv)
+    assert code == 0, stderr
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["shifts"]) == set(SHIFTS) and results["test_images"] == 6
+    for name, rows in results["shifts"].items():
+        assert [row["level"] for row in rows] == list(SHIFTS[name].levels)
+        assert all(row["accuracy"] * 6 == round(row["accuracy"] * 6) for row in rows)  # k of 6 images
+        assert f"\n{name} " in stdout
+    means = results["shift_means"]
+    assert results["mean_over_shifts"] == pytest.approx(np.mean(list(means.values())))
+    assert results["worst_shift"] == {"name": min(means, key=means.get), "mean_accuracy": min(means.values())}
+    assert "mean over shifts:" in stdout and "worst shift:" in stdout
+    for name in ("accuracy.png", "gallery.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_json_output_is_the_results_file(fake_run, fake_data, tmp_path):
+    code, stdout, _ = run_main(robustness_main, ["--model", str(fake_run), "--data-dir", str(fake_data.dir),
+                                                 "--out", str(tmp_path), "--json"])
+    assert code == 0 and json.loads(stdout) == json.loads((tmp_path / "results.json").read_text())
+
+
+def test_a_cnn_run_is_scored_in_its_own_layout(fake_data, tmp_path):
+    run = tmp_path / "cnn"
+    code, _, err = run_main(train_main, ["--data-dir", str(fake_data.dir), "--out", str(run), "--arch", "cnn",
+                                         "--filters", "2,2", "--epochs", "1", "--quiet"])
+    assert code == 0, err
+    argv = ["--model", str(run), "--data-dir", str(fake_data.dir), "--json"]
+    code, _, err = run_main(robustness_main, argv)
+    assert code == 0, err
+    assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS  # the default --out
+
+
+def under_a_file(run, tmp_path):
+    (tmp_path / "file").write_text("")
+    return tmp_path / "file" / "out"
+
+
+def unfinished(run, tmp_path):
+    copy = copy_of(run, tmp_path)
+    (copy / "metrics.json").unlink()
+    return copy
+
+
+# (what to spoil: a flag and how to make its value, what the one-line error says)
+BAD_INPUT = {
+    "no run": ("--model", lambda run, tmp: tmp / "nothing", "no finished run there"),
+    "unfinished run": ("--model", unfinished, "the run has not finished"),
+    "missing data": ("--data-dir", lambda run, tmp: tmp / "no-data", "does not exist"),
+    "not the data": ("--data-dir", lambda run, tmp: tmp, "file not found"),
+    "unwritable out": ("--out", under_a_file, "cannot write there"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_is_one_line_and_writes_nothing(case, fake_run, fake_data, tmp_path):
+    flag, make, message = BAD_INPUT[case]
+    bad = make(fake_run, tmp_path)
+    argv = {"--model": str(fake_run), "--data-dir": str(fake_data.dir), "--out": str(tmp_path / "out"),
+            flag: str(bad)}
+    before = snapshot(tmp_path), snapshot(fake_run)
+    code, stdout, stderr = run_main(robustness_main, [part for pair in argv.items() for part in pair])
+    assert code == 2 and stdout == "" and stderr.count("\n") == 1, stderr
+    assert stderr.startswith("tfsigns.robustness: error: ") and message in stderr, stderr
+    assert (snapshot(tmp_path), snapshot(fake_run)) == before
+
+
+@requires_real_data
+def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
+    run = tmp_path / "run"
+    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--out", str(run), "--epochs", "150",
+                                         "--quiet"])
+    assert code == 0, err
+    code, _, err = run_main(robustness_main, ["--model", str(run), "--data-dir", str(REAL_DATA), "--json"])
+    assert code == 0, err
+    results = json.loads((run / "robustness" / "results.json").read_text())
+    test_accuracy = json.loads((run / "metrics.json").read_text())["test_accuracy"]  # float32 there
+    assert round(results["clean"] * 120) == round(test_accuracy * 120)
+    assert results["test_images"] == 120

@@ -1,0 +1,130 @@
+"""How a finished run holds up on photos taken otherwise: `python -m tfsigns.robustness --model RUN_DIR`.
+
+Scores the run's model (MLP or CNN) on the test set as it is and under each of tfsigns.shifts'
+shifts (light, contrast, colour casts, saturation, noise, blur, JPEG, geometry, mirror, and a
+phone's framing read back through tfsigns.photos) at each severity. Prints a table, or the
+results as JSON with --json, and writes to --out: results.json, accuracy.png (accuracy by shift
+and severity) and gallery.png (what each shift does to a few test images). Bad input gets one
+line on stderr and exit code 2, before TensorFlow loads and before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
+from tfsigns.data import DataError, flatten_and_normalize, load_dataset
+from tfsigns.files import OutputError, check_writable, prepare_out_dir, to_json, write_json
+from tfsigns.runs import CheckpointError, finished_run
+from tfsigns.shifts import SHIFTS, apply_shift
+
+PROG = "tfsigns.robustness"
+GALLERY_IMAGES = 3  # test images shown per shift, of different classes
+
+
+def score(run_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """Test accuracy of a finished run on images uint8 (m, 64, 64, 3) with labels (m,), clean and
+    under every shift at every level: {"clean": a, "shifts": {name: [{"level", "label",
+    "accuracy"}, ...]}}. One pass of the model over all the sets together."""
+    from tfsigns.inference import classify  # loads TensorFlow: only once the input is checked
+    cases = [(name, level) for name, shift in SHIFTS.items() for level in shift.levels]
+    sets = [images] + [apply_shift(images, name, level, seed) for name, level in cases]
+    X = np.concatenate([flatten_and_normalize(s) for s in sets], axis=1)
+    predictions = classify(X, run_dir).argmax(axis=1)
+    accuracy = [float(np.mean(p == labels)) for p in np.split(predictions, len(sets))]
+    shifts: dict[str, list[dict]] = {name: [] for name in SHIFTS}
+    for (name, level), value in zip(cases, accuracy[1:], strict=True):
+        shifts[name].append({"level": level, "label": SHIFTS[name].label(level), "accuracy": value})
+    return {"clean": accuracy[0], "shifts": shifts}
+
+
+def summarize(scores: dict) -> dict:
+    """The scores with each shift's mean over its levels, the mean over shifts (each shift
+    counts once, however many levels it has), and the worst shift by that mean."""
+    means = {name: float(np.mean([row["accuracy"] for row in rows]))
+             for name, rows in scores["shifts"].items()}
+    worst = min(means, key=means.get)
+    return {**scores, "shift_means": means, "mean_over_shifts": float(np.mean(list(means.values()))),
+            "worst_shift": {"name": worst, "mean_accuracy": means[worst]}}
+
+
+def table(results: dict) -> str:
+    """The results as text: a row per shift, its accuracy at each severity and its mean."""
+    width = max(len(name) for name in SHIFTS) + 2
+    clean = results["clean"]
+    lines = [f"{'shift':<{width}}{'what it models':<32}{'severity: accuracy (mildest first)':<66}mean",
+             f"{'clean':<{width}}{'the test photos as they are':<32}{clean:<66.3f}{clean:.3f}"]
+    for name, rows in results["shifts"].items():
+        cells = "  ".join(f"{row['label']}: {row['accuracy']:.3f}" for row in rows)
+        lines.append(f"{name:<{width}}{SHIFTS[name].models:<32}{cells:<66}{results['shift_means'][name]:.3f}")
+    worst = results["worst_shift"]
+    lines += [f"mean over shifts: {results['mean_over_shifts']:.3f} (clean {results['clean']:.3f})",
+              f"worst shift: {worst['name']} (mean {worst['mean_accuracy']:.3f})"]
+    return "\n".join(lines)
+
+
+def gallery_rows(images: np.ndarray, labels: np.ndarray, seed: int = 0
+                 ) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """What each shift does to a few test images of different classes: a row per shift, each
+    image at each level."""
+    chosen = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:GALLERY_IMAGES]]
+    picked = images[chosen]
+    rows = {"clean": [(f"y = {labels[i]}", image) for i, image in zip(chosen, picked, strict=True)]}
+    for name, shift in SHIFTS.items():
+        shifted = [(shift.label(level), apply_shift(picked, name, level, seed)) for level in shift.levels]
+        rows[name] = [(label, batch[k]) for k in range(len(chosen)) for label, batch in shifted]
+    return rows
+
+
+def write_outputs(out: Path, results: dict, images: np.ndarray, labels: np.ndarray, seed: int) -> None:
+    """accuracy.png, gallery.png and then results.json in `out`, each written atomically (a
+    results.json is there only when the pictures are)."""
+    from tfsigns.plots import plot_image_rows, plot_shift_accuracy
+    prepare_out_dir(out)
+    accuracies = {name: [(row["label"], row["accuracy"]) for row in rows]
+                  for name, rows in results["shifts"].items()}
+    plot_shift_accuracy(results["clean"], accuracies, out / "accuracy.png",
+                        title=f"{results['model']}: test accuracy under shifts")
+    plot_image_rows(gallery_rows(images, labels, seed), out / "gallery.png")
+    write_json(out / "results.json", results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the run, the data and --out, then score, print and write the results."""
+    line_buffered_output()
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    parser.add_argument("--model", required=True, help="a run folder written by python -m tfsigns.train")
+    parser.add_argument("--data-dir", help="folder with the SIGNS files (default: $TFSIGNS_DATA, then data/)")
+    parser.add_argument("--out", help="folder for results.json, accuracy.png, gallery.png "
+                        "(default: RUN_DIR/robustness)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shifts' random draws")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    args = parser.parse_args(argv)
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must lie in [0, 2**32), got {args.seed}")
+    out = Path(args.out) if args.out else Path(args.model) / "robustness"
+    try:
+        finished_run(args.model)
+        _, _, images, labels, _ = load_dataset(args.data_dir)
+        check_writable(out)
+        labels = labels.reshape(-1)
+        results = {"model": str(args.model), "test_images": len(labels), "seed": args.seed,
+                   **summarize(score(args.model, images, labels, args.seed))}
+        write_outputs(out, results, images, labels, args.seed)
+    except (CheckpointError, DataError, OutputError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # --out became unwritable after the check (full disk, removed)
+        print(f"{PROG}: error: --out {out}: cannot write there ({err.strerror or err})", file=sys.stderr)
+        return 2
+    print(to_json(results) if args.json
+          else f"{table(results)}\nwritten to {out}/ (results.json, accuracy.png, gallery.png)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
