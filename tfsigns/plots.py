@@ -132,7 +132,7 @@ def plot_shift_accuracy(clean: float, accuracies: dict[str, list[tuple[str, floa
                         path: str | os.PathLike, title: str = "") -> None:
     """Accuracy under each shift (a group of bars, one per severity, mildest first, labelled)
     against the clean accuracy (a dashed line), for the robustness benchmark."""
-    fig, ax = plt.subplots(figsize=(8, 0.45 * sum(len(levels) for levels in accuracies.values()) + 1.5))
+    fig, ax = plt.subplots(figsize=(8, 0.3 * sum(len(levels) for levels in accuracies.values()) + 1.5))
     colours = plt.cm.Blues(np.linspace(0.4, 0.9, max(len(levels) for levels in accuracies.values())))
     y, ticks = 0.0, []
     for name, levels in accuracies.items():
