@@ -410,7 +410,7 @@ def test_every_third_party_import_of_the_package_is_declared():
     assert {distribution.get(name, name).lower() for name in third_party} <= declared_requirements()
 
 
-@pytest.mark.parametrize("module", ["tfsigns.train", "tfsigns.tune", "tfsigns.predict"])
+@pytest.mark.parametrize("module", ["tfsigns.train", "tfsigns.tune", "tfsigns.predict", "tfsigns.robustness"])
 def test_help_shows_every_default(module, capsys):
     import importlib
     main = importlib.import_module(module).main
