@@ -16,6 +16,10 @@ OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
 DECAYS = ("none", "inverse-time", "exponential", "staircase")
 DEVICES = ("cpu", "gpu")
+NORMALIZATIONS = ("none", "per-image", "dataset")  # what the network's input is divided by (tfsigns.augment)
+# The training-time augmentations, each a strength (flip: on or off); 0 everywhere augments nothing
+AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "brightness", "contrast", "saturation", "hue",
+                 "colour_cast", "blur", "noise")
 DEAD_EPOCHS = 50  # epochs at ln(C) before warning that the network is not learning
 SEED_LIMIT = 2 ** 31  # seeds and epoch counts stay below it, so minibatch_seed + epoch fits NumPy's seed
 BIG = 1e38  # rates and strengths stay below it: the graph holds them as float32 (largest 3.4e38)
@@ -85,6 +89,18 @@ RULES: dict[str, tuple] = {
     # 1 - keep_prob, dropout's rate, must stay below 1 in floating point too
     "keep_prob": ("float", lambda v: 0 < v <= 1 and 1.0 - v < 1.0, "lie in (0, 1]"),
     "init": ("choice", INITS, "be one of " + ", ".join(INITS)),
+    "flip": ("bool", None, "be true or false"),
+    "rotation": ("float", lambda v: 0 <= v <= 180, "lie in [0, 180] (degrees)"),
+    "translation": ("float", lambda v: 0 <= v < 1, "lie in [0, 1) (a share of the image's size)"),
+    "zoom": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "brightness": ("float", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
+    "contrast": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "saturation": ("float", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
+    "hue": ("float", lambda v: 0 <= v <= 0.5, "lie in [0, 0.5] (a share of the colour circle)"),
+    "colour_cast": ("float", lambda v: 0 <= v < 1, "lie in [0, 1)"),
+    "blur": ("float", lambda v: 0 <= v <= 10, "lie in [0, 10] (pixels)"),
+    "noise": ("float", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
+    "normalize": ("choice", NORMALIZATIONS, "be one of " + ", ".join(NORMALIZATIONS)),
     "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
     "threads": ("int", lambda v: 0 <= v < SEED_LIMIT, "be a non-negative integer (0: all cores)"),
     "print_cost": ("bool", None, "be true or false"),
@@ -169,6 +185,22 @@ class TrainConfig(Checked):
     # "course": every weight layer's initializer shares the op seed, as the course's does (its
     # reproduction depends on it); "independent": each layer draws from its own stream.
     init: str = "course"
+    # Augmentation of each training minibatch (tfsigns.augment), all off by default: the largest
+    # random change of each kind, drawn per image and per step.
+    flip: bool = False  # mirror left to right with probability 1/2 (the other hand)
+    rotation: float = 0.0  # degrees either way
+    translation: float = 0.0  # share of the image's size, along each axis
+    zoom: float = 0.0  # scale factor in [1 - zoom, 1 + zoom]
+    brightness: float = 0.0  # offset added to every pixel in [0, 1]
+    contrast: float = 0.0  # factor in [1 - contrast, 1 + contrast] about each channel's mean
+    saturation: float = 0.0  # factor in [1 - saturation, 1 + saturation]
+    hue: float = 0.0  # turn of the colour circle, as a share of it
+    colour_cast: float = 0.0  # each channel's gain in [1 - colour_cast, 1 + colour_cast]
+    blur: float = 0.0  # Gaussian blur's standard deviation, in pixels
+    noise: float = 0.0  # sensor noise's standard deviation
+    # The network's input: as loaded ("none", the course's), each image standardized ("per-image"),
+    # or the training set's per-channel mean and deviation taken out ("dataset"; stored with the model)
+    normalize: str = "none"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -228,6 +260,11 @@ class History:
     @property
     def test_accuracy(self) -> float:
         return self.accuracy["test"]
+
+
+def augments(config: TrainConfig) -> bool:
+    """Whether `config` augments its training minibatches at all."""
+    return any(getattr(config, name) for name in AUGMENTATIONS)
 
 
 def learning_rate_decay(config: TrainConfig, epoch: int) -> float:

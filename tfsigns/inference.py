@@ -11,10 +11,12 @@ import os
 
 import numpy as np
 
+from tfsigns.augment import STATISTICS, statistics_shapes
 from tfsigns.backend import tf, v1
 from tfsigns.checkpoint import UNREADABLE, first_line
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.data import IMAGE_SHAPE
+from tfsigns.model import logits
 from tfsigns.networks import get_network
 from tfsigns.runs import CheckpointError, finished_run
 
@@ -31,16 +33,17 @@ def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfi
     logits (the MLP's (C, m)).
     """
     if config is None:
-        config = TrainConfig(batch_norm=any(key.startswith("gamma") for key in parameters))
+        config = TrainConfig(batch_norm=any(key.startswith("gamma") for key in parameters),
+                             normalize="dataset" if set(STATISTICS) <= set(parameters) else "none")
     network = get_network(config.arch)
     layout = network.layout
     input_shape = layout.example_shape(X)
     with tf.Graph().as_default():
         params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
         x = v1.placeholder(tf.float32, [*input_shape, None] if layout.examples_last else [None, *input_shape])
-        logits = network.forward(x, params, config, tf.constant(False))
-        out = (tf.nn.softmax(logits, axis=layout.class_axis) if return_probabilities
-               else tf.argmax(logits, axis=layout.class_axis))
+        Z = logits(network, x, params, config, tf.constant(False))
+        out = (tf.nn.softmax(Z, axis=layout.class_axis) if return_probabilities
+               else tf.argmax(Z, axis=layout.class_axis))
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
             return sess.run(out, feed_dict={x: X})
@@ -56,8 +59,9 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.nd
         raise CheckpointError(f"--model {run_dir}: metrics.json holds settings this version cannot use "
                               f"({err})") from None
     input_shape = tuple(metrics.get("input_shape", (math.prod(IMAGE_SHAPE),)))
-    shapes = get_network(config.arch).parameter_shapes(config, input_shape,
-                                                           metrics.get("classes", SIGNS_CLASSES))
+    network = get_network(config.arch)
+    shapes = {**network.parameter_shapes(config, input_shape, metrics.get("classes", SIGNS_CLASSES)),
+              **statistics_shapes(config, network.layout, input_shape)}
     try:
         reader = tf.train.load_checkpoint(str(path))
         stored = reader.get_variable_to_shape_map()

@@ -15,9 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tfsigns.augment import build_augmentation, build_statistics, normalize_input
 from tfsigns.backend import tf, v1
 from tfsigns.config import OPTIMIZERS, TrainConfig
 from tfsigns.networks import COLUMNS, Layout, Network
+
+
+def logits(network: Network, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor
+           ) -> tf.Tensor:
+    """The family's logits for X after the config's input normalization, which belongs to the
+    model: training, evaluation and inference all reach the network through here."""
+    return network.forward(normalize_input(X, parameters, config.normalize, network.layout), parameters,
+                           config, training)
 
 
 def create_training_flag() -> tf.Tensor:
@@ -207,12 +216,14 @@ def from_rows(batch: tf.Tensor, layout: Layout) -> tf.Tensor:
 
 def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Tensor, minibatch_size: int,
                    train_step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Operation, tf.Tensor]],
-                   cost_shape: tuple[int, ...] = (), layout: Layout = COLUMNS) -> tf.Tensor:
+                   cost_shape: tuple[int, ...] = (), layout: Layout = COLUMNS,
+                   augment: Callable[[tf.Tensor], tf.Tensor] | None = None) -> tf.Tensor:
     """One epoch as one op: a tf.while_loop over the minibatches of `permutation` (m,).
 
-    Step k gathers rows permutation[k*b:(k+1)*b] of the resident data_X and data_Y, puts
-    them in the family's layout (the course's columns: X_batch (n_x, b), Y_batch (C, b))
-    and runs train_step(X_batch, Y_batch) -> (train op, cost), exactly as feeding
+    Step k gathers rows permutation[k*b:(k+1)*b] of the resident data_X and data_Y, augments
+    the rows of X when given `augment` (tfsigns.augment.build_augmentation), puts them in the
+    family's layout (the course's columns: X_batch (n_x, b), Y_batch (C, b)) and runs
+    train_step(X_batch, Y_batch) -> (train op, cost), exactly as feeding
     random_mini_batches would. Returns the epoch's cost (shape cost_shape: one per
     population member, or a scalar), the mean over its examples, in float64.
     Iterations run strictly one after another.
@@ -222,7 +233,9 @@ def build_epoch_op(data_X: tf.Variable, data_Y: tf.Variable, permutation: tf.Ten
 
     def step(k, total):
         idx = permutation[k * minibatch_size:tf.minimum((k + 1) * minibatch_size, m)]
-        X_batch, Y_batch = (from_rows(tf.gather(data, idx), layout) for data in (data_X, data_Y))
+        rows = tf.gather(data_X, idx)
+        X_batch = from_rows(augment(rows) if augment else rows, layout)
+        Y_batch = from_rows(tf.gather(data_Y, idx), layout)
         train_op, cost = train_step(X_batch, Y_batch)
         with tf.control_dependencies([train_op]):
             share = tf.cast(tf.size(idx), tf.float64) / m
@@ -261,15 +274,17 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
     parameters = network.initialize_parameters(config, input_shape, n_y)
     # The training set lives in the graph, examples first; an epoch is fed only its permutation.
     data_X, data_Y, feed_data = build_resident_data(layout, m, input_shape, n_y)
+    parameters.update(build_statistics(config, layout, data_X.initial_value, input_shape))
     permutation = v1.placeholder(tf.int32, [m], name="permutation")
 
     def course_step(X_batch, Y_batch):
-        ZL = network.forward(X_batch, parameters, config, tf.constant(True))
+        ZL = logits(network, X_batch, parameters, config, tf.constant(True))
         cost = compute_cost(ZL, Y_batch, parameters, config.lambd, layout)
         return build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
                               config.epsilon, config.momentum), cost
 
-    epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step, layout=layout)
+    epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step, layout=layout,
+                              augment=build_augmentation(config, layout, input_shape))
     return TrainingGraph(parameters, learning_rate, permutation, epoch_op, feed_data=feed_data,
                          **build_evaluation(network, config, lambda: parameters, data_X, input_shape, n_y))
 
@@ -285,9 +300,9 @@ def build_evaluation(network: Network, config: TrainConfig, parameters: Callable
     statistics_op = None
     if config.batch_norm and config.bn_population_stats:
         whole_set = replace(config, bn_momentum=0.0, keep_prob=1.0)
-        statistics_op = build_statistics_op(lambda: network.forward(
-            from_rows(data_X, layout), parameters(), whole_set, tf.constant(True)))
+        statistics_op = build_statistics_op(lambda: logits(
+            network, from_rows(data_X, layout), parameters(), whole_set, tf.constant(True)))
     X, Y = network.create_placeholders(input_shape, n_y)
     training = create_training_flag()
-    accuracy = compute_accuracy(network.forward(X, parameters(), config, training), Y, layout)
+    accuracy = compute_accuracy(logits(network, X, parameters(), config, training), Y, layout)
     return {"statistics_op": statistics_op, "X": X, "Y": Y, "training": training, "accuracy": accuracy}

@@ -15,6 +15,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from tfsigns.augment import build_augmentation, build_statistics
 from tfsigns.backend import tf, v1
 from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig
 from tfsigns.model import (
@@ -23,6 +24,7 @@ from tfsigns.model import (
     build_evaluation,
     build_resident_data,
     compute_cost,
+    logits,
     update_ops,
 )
 from tfsigns.networks import Network, get_network
@@ -75,27 +77,31 @@ def build_population_graph(network: Network, configs: list[TrainConfig], members
     optimizers = [v1.train.AdamOptimizer(learning_rates[k], c.beta1, c.beta2, c.epsilon)
                   for k, c in enumerate(configs)]
     data_X, data_Y, feed_data = build_resident_data(layout, m, input_shape, n_y)
+    shared = {**moving, **build_statistics(first, layout, data_X.initial_value, input_shape)}
     permutation = v1.placeholder(tf.int32, [m])
 
     def stacked() -> dict[str, tf.Tensor]:
-        """All members' parameters, (K, ...) each, read where this is called (e.g. each step)."""
-        return {**{name: tf.stack([o[name] for o in own]) for name in names}, **moving}
+        """All members' parameters, (K, ...) each, read where this is called (e.g. each step),
+        with the shared input statistics of "dataset" normalization."""
+        return {**{name: tf.stack([o[name] for o in own]) for name in names}, **shared}
 
     def population_step(X_batch, Y_batch):
         P = stacked()
-        costs = compute_cost(network.forward(X_batch, P, first, tf.constant(True)), Y_batch, P, lambd, layout)
+        costs = compute_cost(logits(network, X_batch, P, first, tf.constant(True)), Y_batch, P, lambd, layout)
         with tf.control_dependencies(update_ops()):
             variables = [[o[name] for name in names] for o in own]
             grads = tf.gradients(tf.reduce_sum(costs), sum(variables, []))
+            # the first member counts the steps, which augmentation's random draws follow
             steps = [opt.apply_gradients(zip(grads[k * len(names):(k + 1) * len(names)], variables[k],
-                                             strict=True))
+                                             strict=True),
+                                         global_step=None if k else v1.train.get_or_create_global_step())
                      for k, opt in enumerate(optimizers)]
         return tf.group(*steps), costs
 
     epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,),
-                              layout)
+                              layout, build_augmentation(first, layout, input_shape))
     evaluation = build_evaluation(network, first, stacked, data_X, input_shape, n_y)
-    return TrainingGraph([{**o, **moving} for o in own], learning_rates, permutation, epoch_op,
+    return TrainingGraph([{**o, **shared} for o in own], learning_rates, permutation, epoch_op,
                          feed_data=feed_data, **evaluation)
 
 

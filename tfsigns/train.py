@@ -37,6 +37,7 @@ from tfsigns.config import (
     DECAYS,
     DEVICES,
     INITS,
+    NORMALIZATIONS,
     OPTIMIZERS,
     ConfigError,
     RunSettings,
@@ -143,6 +144,32 @@ def build_parser() -> argparse.ArgumentParser:
                         "(off: the running averages)")
     p.add_argument("--lambd", type=float, default=d.lambd, help="L2 regularization strength")
     p.add_argument("--keep-prob", type=float, default=d.keep_prob, help="dropout keep probability")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=d.flip,
+                   help="augmentation: mirror each training image left to right with probability 1/2 "
+                        "(the other hand)")
+    p.add_argument("--rotation", type=float, default=d.rotation,
+                   help="augmentation: rotate by up to this many degrees either way")
+    p.add_argument("--translation", type=float, default=d.translation,
+                   help="augmentation: shift by up to this share of the image's size along each axis")
+    p.add_argument("--zoom", type=float, default=d.zoom, help="augmentation: scale by a factor in [1-z, 1+z]")
+    p.add_argument("--brightness", type=float, default=d.brightness,
+                   help="augmentation: add up to ± this to every pixel (pixels lie in [0, 1])")
+    p.add_argument("--contrast", type=float, default=d.contrast,
+                   help="augmentation: contrast factor in [1-c, 1+c]")
+    p.add_argument("--saturation", type=float, default=d.saturation,
+                   help="augmentation: saturation factor in [1-s, 1+s]")
+    p.add_argument("--hue", type=float, default=d.hue,
+                   help="augmentation: turn the hue by up to this share of the colour circle")
+    p.add_argument("--colour-cast", type=float, default=d.colour_cast,
+                   help="augmentation: each channel's gain in [1-g, 1+g] (a white-balance error)")
+    p.add_argument("--blur", type=float, default=d.blur,
+                   help="augmentation: Gaussian blur of up to this deviation, in pixels")
+    p.add_argument("--noise", type=float, default=d.noise,
+                   help="augmentation: sensor noise of up to this standard deviation")
+    p.add_argument("--normalize", choices=NORMALIZATIONS, default=d.normalize,
+                   help="the network's input: as loaded, each image standardized (per-image), or the "
+                        "training set's per-channel mean and deviation taken out (dataset, stored with the "
+                        "model)")
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
@@ -214,6 +241,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     # that need it and for training.
     choose_cpu_kernels(config.arch)
     from tfsigns import trainer
+    from tfsigns.augment import check_photos
     from tfsigns.backend import tf
     from tfsigns.inference import predict
     from tfsigns.monitor import Monitor
@@ -225,6 +253,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     eval_sets = dict(zip(eval_sets, evaluated, strict=True))
     _, input_shape, n_y = layout.sizes(X_train, Y_train)
     trainer.check_memory(config, input_shape, n_y)
+    check_photos(config, layout, input_shape)
     check_out(args, config)
     out = prepare_out_dir(args.out)
     if not args.resume:  # --overwrite, or nothing worth keeping: the earlier run's files go

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm import tqdm
 
+from tfsigns.augment import check_photos
 from tfsigns.backend import quiet_native_stderr, tf, v1
 from tfsigns.checkpoint import Checkpointer
 from tfsigns.config import (
@@ -97,6 +98,7 @@ def prepare(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray
     network = get_network(configs[0].arch)
     sizes = network.layout.sizes(X_train, Y_train)
     check_memory(configs[0], *sizes[1:], members=len(configs))
+    check_photos(configs[0], network.layout, sizes[1])
     device_name, session_config = resolve_device(run.device, run.threads)
     tf.config.experimental.enable_op_determinism()
     return network, sizes, device_name, session_config
