@@ -25,6 +25,11 @@ RUN = ["--epochs", "40", "--minibatch-size", "16", "--layers", "6,5", "--batch-n
 CNN_RUN = ["--arch", "cnn", "--filters", "4,6", "--kernels", "3,2", "--pools", "4,4", "--dense", "5",
            *RUN[:4], *RUN[6:]]
 
+# The MLP's run with every augmentation on and dataset normalization: the draws follow the global step.
+AUG_RUN = ["--flip", "--rotation", "15", "--translation", "0.1", "--zoom", "0.1", "--brightness", "0.1",
+           "--contrast", "0.2", "--saturation", "0.3", "--hue", "0.05", "--colour-cast", "0.1", "--blur", "1",
+           "--noise", "0.02", "--normalize", "dataset", *RUN]
+
 
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "tfsigns.train", *args], capture_output=True, text=True,
@@ -69,6 +74,11 @@ def uninterrupted_cnn(fake_dir, tmp_path_factory):
     return finished(fake_dir, tmp_path_factory.mktemp("whole_cnn"), CNN_RUN)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_augmented(fake_dir, tmp_path_factory):
+    return finished(fake_dir, tmp_path_factory.mktemp("whole_augmented"), AUG_RUN)
+
+
 @requires_real_data
 def test_same_seed_same_cost_history_bit_for_bit_on_real_data(signs):
     X_train, Y_train = signs[0][:, :400], signs[1][:, :400]
@@ -84,6 +94,10 @@ def test_sigkill_at_random_moments_then_resume_matches(fake_dir, uninterrupted, 
 
 def test_a_cnn_killed_and_resumed_matches_too(fake_dir, uninterrupted_cnn, tmp_path):
     kill_three_times_then_resume(fake_dir, CNN_RUN, uninterrupted_cnn, tmp_path)
+
+
+def test_an_augmented_run_killed_and_resumed_matches_too(fake_dir, uninterrupted_augmented, tmp_path):
+    kill_three_times_then_resume(fake_dir, AUG_RUN, uninterrupted_augmented, tmp_path)
 
 
 def kill_three_times_then_resume(fake_dir, flags, uninterrupted, tmp_path):

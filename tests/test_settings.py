@@ -87,6 +87,11 @@ def finished_run(fake_dir, tmp_path_factory):
     ({"keep_prob": 1e-45}, "keep_prob must lie in (0, 1], got 1e-45"),  # dropout's rate would round to 1
     ({"learning_rate": 1e300}, "learning_rate must be a positive number below 1e38"),  # float32 in the graph
     ({"learning_rate": None}, "learning_rate must be a positive number below 1e38, got None"),
+    ({"flip": 1}, "flip must be true or false, got 1"),
+    ({"hue": 0.75}, "hue must lie in [0, 0.5] (a share of the colour circle), got 0.75"),
+    ({"rotation": -5}, "rotation must lie in [0, 180] (degrees), got -5"),
+    ({"blur": "2"}, "blur must lie in [0, 10] (pixels), got '2'"),
+    ({"normalize": "batch"}, "unknown normalize 'batch'; choose from none, per-image, dataset"),
 ])
 def test_a_config_file_is_type_checked_and_named(settings_file, message, fake_dir, finished_run, tmp_path,
                                                  monkeypatch):
@@ -109,6 +114,20 @@ def test_a_bad_flag_never_deletes_the_checkpoints(fake_dir, finished_run):
                                                  "--overwrite", "--minibatch-seed", "-5"])
     assert_one_line_exit_2(code, err, before, out)
     assert "--minibatch-seed: minibatch_seed must be an integer in [0, 2**31), got -5" in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--zoom", "1"], "--zoom: zoom must lie in [0, 1), got 1.0"),
+    (["--noise", "nan"], "--noise: noise must lie in [0, 1], got nan"),
+    (["--normalize", "batch"], "argument --normalize: invalid choice: 'batch'"),
+])
+def test_a_bad_augmentation_flag_is_one_line(flags, message, fake_dir, finished_run):
+    out = copy_of(finished_run)
+    before = snapshot(out)
+    argv = ["--data-dir", str(fake_dir), "--out", str(out), "--overwrite", *flags]
+    code, _, err = run_main(tfsigns.train.main, argv)
+    assert_one_line_exit_2(code, err, before, out)
+    assert message in err
 
 
 def test_a_bad_value_in_config_json_is_caught_on_resume(finished_run):
@@ -171,6 +190,11 @@ PLAUSIBLE = {
     "device": st.sampled_from(["cpu", "gpu"]), "print_every": st.integers(1, 5),
     "validation_fraction": st.sampled_from([0.0, 0.2, 0.5]), "split_seed": st.integers(0, 2**31 - 1),
     "data_dir": st.just(None),
+    "flip": st.booleans(), "rotation": st.floats(0, 180), "translation": st.floats(0, 0.5),
+    "zoom": st.floats(0, 0.5), "brightness": st.floats(0, 1), "contrast": st.floats(0, 0.9),
+    "saturation": st.floats(0, 1), "hue": st.floats(0, 0.5), "colour_cast": st.floats(0, 0.9),
+    "blur": st.floats(0, 10), "noise": st.floats(0, 1),
+    "normalize": st.sampled_from(["none", "per-image", "dataset"]),
 }
 
 
@@ -186,7 +210,7 @@ def setting_draws(draw):
 
 def flag_args(name: str, value) -> list[str]:
     """How a user would type `value` for setting `name` on the command line."""
-    if name in ("batch_norm", "bn_population_stats") and isinstance(value, bool):
+    if name in ("batch_norm", "bn_population_stats", "flip") and isinstance(value, bool):
         return [origin_of(name) if value else "--no-" + origin_of(name)[2:]]
     if name in ("layers", "filters", "kernels", "pools", "dense") and isinstance(value, list):
         return [origin_of(name), ",".join(map(str, value))]
