@@ -81,6 +81,21 @@ def parse_fraction(text: str) -> float:
     return value
 
 
+# The augmentation strengths' flags (--rotation, ...) and what each draws per image and step
+STRENGTHS = {
+    "rotation": "rotate by up to this many degrees either way",
+    "translation": "shift by up to this share of the image's size along each axis",
+    "zoom": "scale by a factor in [1-z, 1+z]",
+    "brightness": "add up to ± this to every pixel (pixels lie in [0, 1])",
+    "contrast": "contrast factor in [1-c, 1+c]",
+    "saturation": "saturation factor in [1-s, 1+s]",
+    "hue": "turn the hue by up to this share of the colour circle",
+    "colour_cast": "each channel's gain in [1-g, 1+g] (a white-balance error)",
+    "blur": "Gaussian blur of up to this deviation, in pixels",
+    "noise": "sensor noise of up to this standard deviation",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags; `dest` names are TrainConfig's fields, defaults the course's settings."""
     d, r = TrainConfig(), RunSettings()
@@ -147,25 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=d.flip,
                    help="augmentation: mirror each training image left to right with probability 1/2 "
                         "(the other hand)")
-    p.add_argument("--rotation", type=float, default=d.rotation,
-                   help="augmentation: rotate by up to this many degrees either way")
-    p.add_argument("--translation", type=float, default=d.translation,
-                   help="augmentation: shift by up to this share of the image's size along each axis")
-    p.add_argument("--zoom", type=float, default=d.zoom, help="augmentation: scale by a factor in [1-z, 1+z]")
-    p.add_argument("--brightness", type=float, default=d.brightness,
-                   help="augmentation: add up to ± this to every pixel (pixels lie in [0, 1])")
-    p.add_argument("--contrast", type=float, default=d.contrast,
-                   help="augmentation: contrast factor in [1-c, 1+c]")
-    p.add_argument("--saturation", type=float, default=d.saturation,
-                   help="augmentation: saturation factor in [1-s, 1+s]")
-    p.add_argument("--hue", type=float, default=d.hue,
-                   help="augmentation: turn the hue by up to this share of the colour circle")
-    p.add_argument("--colour-cast", type=float, default=d.colour_cast,
-                   help="augmentation: each channel's gain in [1-g, 1+g] (a white-balance error)")
-    p.add_argument("--blur", type=float, default=d.blur,
-                   help="augmentation: Gaussian blur of up to this deviation, in pixels")
-    p.add_argument("--noise", type=float, default=d.noise,
-                   help="augmentation: sensor noise of up to this standard deviation")
+    for name, text in STRENGTHS.items():
+        p.add_argument(origin_of(name), type=float, default=getattr(d, name), help=f"augmentation: {text}")
     p.add_argument("--normalize", choices=NORMALIZATIONS, default=d.normalize,
                    help="the network's input: as loaded, each image standardized (per-image), or the "
                         "training set's per-channel mean and deviation taken out (dataset, stored with the "
