@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeSigns, run_main
-from tfsigns.augment import augment_images, build_augmentation, normalize_input
+from tfsigns.augment import augment_images, build_augmentation
 from tfsigns.backend import tf, v1
 from tfsigns.config import AUGMENTATIONS, ConfigError, TrainConfig
 from tfsigns.data import load_signs, make_blobs
 from tfsigns.inference import classify, load_model, predict
+from tfsigns.model import normalize_input
 from tfsigns.networks import COLUMNS, IMAGES
 from tfsigns.train import main
 from tfsigns.trainer import train

@@ -26,7 +26,7 @@ LAYERS = {
     "cli": 2, "space": 2,
     "backend": 3, "plots": 3,
     "model": 4, "checkpoint": 4, "feedback": 4,
-    "mlp": 5, "cnn": 6, "population": 5, "basics": 5,
+    "mlp": 5, "cnn": 6, "population": 5, "basics": 5, "augment": 5,
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
     "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,

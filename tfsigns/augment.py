@@ -1,13 +1,11 @@
-"""What the network sees of a photo: augmentation of training minibatches (random changes of
-light, colour, pose and camera that a real photo of a hand sign may show) and input
-normalization, both as graph ops.
+"""Augmentation of training minibatches as graph ops: random changes of pose, light, colour and
+camera that a real photo of a hand sign may show, so that the network learns to ignore them.
 
-Augmentation acts on images (b, h, w, c) in [0, 1] inside the epoch's while_loop, during
-training only; every random value is drawn statelessly from (minibatch_seed, the op, the
-global step), so a run repeats bit for bit and a resumed run draws what an uninterrupted one
-would. Normalization is part of the model: training, evaluation and inference apply it alike,
-and "dataset" normalization keeps the training set's per-channel statistics as the
-non-trainable variables input_mean and input_deviation, checkpointed with the weights.
+It acts on images (b, h, w, c) in [0, 1] inside the epoch's while_loop (tfsigns.model's
+build_epoch_op), during training only; every random value is drawn statelessly from
+(minibatch_seed, the op, the global step), so a run repeats bit for bit, a resumed run draws
+what an uninterrupted one would, and a population's members (which share minibatch_seed) see
+the same minibatches.
 """
 
 from __future__ import annotations
@@ -20,67 +18,10 @@ import numpy as np
 from tfsigns.backend import tf, v1
 from tfsigns.config import ConfigError, TrainConfig, augments
 from tfsigns.data import IMAGE_SHAPE
+from tfsigns.model import image_shape
 from tfsigns.networks import Layout
 
-STATISTICS = ("input_mean", "input_deviation")  # "dataset" normalization's variables, one value per channel
-MIN_DEVIATION = 1e-3  # a constant channel would otherwise divide by zero
 AUGMENT_STREAM = 0x5164  # tells augmentation's seeds apart from dropout's, which also take the global step
-
-
-def image_shape(layout: Layout, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
-    """(h, w, c) of the examples when they are photos: a CNN's images, or the MLP's columns of
-    SIGNS-sized photos (flattened row by row, channels last, as tfsigns.data does); else None."""
-    if not layout.examples_last:
-        return tuple(input_shape) if len(input_shape) == 3 else None
-    return IMAGE_SHAPE if tuple(input_shape) == (math.prod(IMAGE_SHAPE),) else None
-
-
-def statistics_shapes(config: TrainConfig, layout: Layout, input_shape: tuple[int, ...]
-                      ) -> dict[str, tuple[int, ...]]:
-    """The normalization variables a model of `config` holds besides its family's parameters."""
-    if config.normalize != "dataset":
-        return {}
-    return {name: (image_shape(layout, input_shape)[-1],) for name in STATISTICS}
-
-
-def build_statistics(config: TrainConfig, layout: Layout, fed_rows: tf.Tensor, input_shape: tuple[int, ...]
-                     ) -> dict[str, tf.Variable]:
-    """For "dataset" normalization, input_mean and input_deviation (c,): the per-channel mean and
-    standard deviation of the training set `fed_rows` (m, *input_shape), the tensor the resident
-    data is initialized from, so they are set by the same initializer run (and restored from a
-    checkpoint on resume). Computed in float64. Nothing for other normalizations."""
-    if config.normalize != "dataset":
-        return {}
-    channels = image_shape(layout, input_shape)[-1]
-    pixels = tf.reshape(tf.cast(fed_rows, tf.float64), [-1, channels])
-    mean = tf.reduce_mean(pixels, axis=0)
-    deviation = tf.maximum(tf.sqrt(tf.reduce_mean(tf.square(pixels - mean), axis=0)), MIN_DEVIATION)
-    return {name: v1.Variable(tf.cast(value, tf.float32), trainable=False, name=name)
-            for name, value in zip(STATISTICS, (mean, deviation), strict=True)}
-
-
-def normalize_input(X: tf.Tensor, parameters: dict, normalize: str, layout: Layout) -> tf.Tensor:
-    """X in the family's layout, normalized: "none" leaves it; "per-image" standardizes each
-    example over all its values (tf.image.per_image_standardization: the deviation floored at
-    1/sqrt(values)); "dataset" subtracts the stored per-channel mean and divides by the
-    deviation (parameters input_mean and input_deviation)."""
-    if normalize == "none":
-        return X
-    if normalize == "per-image":
-        if not layout.examples_last:
-            return tf.image.per_image_standardization(X)
-        n_x = X.shape[0]  # columns (n_x, m): each example as an (n_x, 1, 1) image
-        standardized = tf.image.per_image_standardization(tf.reshape(tf.transpose(X), [-1, n_x, 1, 1]))
-        return tf.transpose(tf.reshape(standardized, [-1, n_x]))
-    if normalize != "dataset":
-        raise ValueError(f"unknown normalize {normalize!r}")
-    if missing := [name for name in STATISTICS if name not in parameters]:
-        raise ValueError(f"dataset normalization needs the parameter {missing[0]}; these parameters lack it")
-    mean, deviation = (parameters[name] for name in STATISTICS)
-    if layout.examples_last:  # each column's values run through the channels in turn
-        repeats = X.shape[0] // mean.shape[0]
-        mean, deviation = (tf.reshape(tf.tile(s, [repeats]), [-1, 1]) for s in (mean, deviation))
-    return (X - mean) / deviation
 
 
 class Draws:

@@ -16,7 +16,7 @@ OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
 DECAYS = ("none", "inverse-time", "exponential", "staircase")
 DEVICES = ("cpu", "gpu")
-NORMALIZATIONS = ("none", "per-image", "dataset")  # what the network's input is divided by (tfsigns.augment)
+NORMALIZATIONS = ("none", "per-image", "dataset")  # what the input is scaled by (tfsigns.model)
 # The training-time augmentations, each a strength (flip: on or off); 0 everywhere augments nothing
 AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "brightness", "contrast", "saturation", "hue",
                  "colour_cast", "blur", "noise")

@@ -11,12 +11,11 @@ import os
 
 import numpy as np
 
-from tfsigns.augment import STATISTICS, statistics_shapes
 from tfsigns.backend import tf, v1
 from tfsigns.checkpoint import UNREADABLE, first_line
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.data import IMAGE_SHAPE
-from tfsigns.model import logits
+from tfsigns.model import STATISTICS, logits, statistics_shapes
 from tfsigns.networks import get_network
 from tfsigns.runs import CheckpointError, finished_run
 

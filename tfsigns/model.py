@@ -2,6 +2,10 @@
 `forward` (a family's inference, tfsigns.networks), `compute_cost` (loss), `build_train_op`
 (training), `compute_accuracy` (evaluation), batch norm, the training set held in the graph,
 one epoch as one op, and `build_training_graph`, which puts them together for the session loop.
+Input normalization belongs to the model too: `logits` applies it before a family's forward
+in training, evaluation and inference alike, and "dataset" normalization keeps the training
+set's per-channel statistics as the non-trainable variables input_mean and input_deviation,
+checkpointed with the weights.
 
 Shapes follow the family's layout (tfsigns.networks.Layout); the course's columns are the
 default: logits ZL and one-hot Y (C, m). These functions only build and return tensors and
@@ -15,10 +19,69 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tfsigns.augment import build_augmentation, build_statistics, normalize_input
 from tfsigns.backend import tf, v1
 from tfsigns.config import OPTIMIZERS, TrainConfig
+from tfsigns.data import IMAGE_SHAPE
 from tfsigns.networks import COLUMNS, Layout, Network
+
+STATISTICS = ("input_mean", "input_deviation")  # "dataset" normalization's variables, one value per channel
+MIN_DEVIATION = 1e-3  # a constant channel would otherwise divide by zero
+
+
+def image_shape(layout: Layout, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """(h, w, c) of the examples when they are photos: a CNN's images, or the MLP's columns of
+    SIGNS-sized photos (flattened row by row, channels last, as tfsigns.data does); else None."""
+    if not layout.examples_last:
+        return tuple(input_shape) if len(input_shape) == 3 else None
+    return IMAGE_SHAPE if tuple(input_shape) == (math.prod(IMAGE_SHAPE),) else None
+
+
+def statistics_shapes(config: TrainConfig, layout: Layout, input_shape: tuple[int, ...]
+                      ) -> dict[str, tuple[int, ...]]:
+    """The normalization variables a model of `config` holds besides its family's parameters."""
+    if config.normalize != "dataset":
+        return {}
+    return {name: (image_shape(layout, input_shape)[-1],) for name in STATISTICS}
+
+
+def build_statistics(config: TrainConfig, layout: Layout, fed_rows: tf.Tensor, input_shape: tuple[int, ...]
+                     ) -> dict[str, tf.Variable]:
+    """For "dataset" normalization, input_mean and input_deviation (c,): the per-channel mean and
+    standard deviation of the training set `fed_rows` (m, *input_shape), the tensor the resident
+    data is initialized from, so they are set by the same initializer run (and restored from a
+    checkpoint on resume). Computed in float64. Nothing for other normalizations."""
+    if config.normalize != "dataset":
+        return {}
+    channels = image_shape(layout, input_shape)[-1]
+    pixels = tf.reshape(tf.cast(fed_rows, tf.float64), [-1, channels])
+    mean = tf.reduce_mean(pixels, axis=0)
+    deviation = tf.maximum(tf.sqrt(tf.reduce_mean(tf.square(pixels - mean), axis=0)), MIN_DEVIATION)
+    return {name: v1.Variable(tf.cast(value, tf.float32), trainable=False, name=name)
+            for name, value in zip(STATISTICS, (mean, deviation), strict=True)}
+
+
+def normalize_input(X: tf.Tensor, parameters: dict, normalize: str, layout: Layout) -> tf.Tensor:
+    """X in the family's layout, normalized: "none" leaves it; "per-image" standardizes each
+    example over all its values (tf.image.per_image_standardization: the deviation floored at
+    1/sqrt(values)); "dataset" subtracts the stored per-channel mean and divides by the
+    deviation (parameters input_mean and input_deviation)."""
+    if normalize == "none":
+        return X
+    if normalize == "per-image":
+        if not layout.examples_last:
+            return tf.image.per_image_standardization(X)
+        n_x = X.shape[0]  # columns (n_x, m): each example as an (n_x, 1, 1) image
+        standardized = tf.image.per_image_standardization(tf.reshape(tf.transpose(X), [-1, n_x, 1, 1]))
+        return tf.transpose(tf.reshape(standardized, [-1, n_x]))
+    if normalize != "dataset":
+        raise ValueError(f"unknown normalize {normalize!r}")
+    if missing := [name for name in STATISTICS if name not in parameters]:
+        raise ValueError(f"dataset normalization needs the parameter {missing[0]}; these parameters lack it")
+    mean, deviation = (parameters[name] for name in STATISTICS)
+    if layout.examples_last:  # each column's values run through the channels in turn
+        repeats = X.shape[0] // mean.shape[0]
+        mean, deviation = (tf.reshape(tf.tile(s, [repeats]), [-1, 1]) for s in (mean, deviation))
+    return (X - mean) / deviation
 
 
 def logits(network: Network, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor
@@ -266,9 +329,10 @@ class TrainingGraph:
 
 
 def build_training_graph(network: Network, config: TrainConfig, m: int, input_shape: tuple[int, ...],
-                         n_y: int) -> TrainingGraph:
+                         n_y: int, augment: Callable[[tf.Tensor], tf.Tensor] | None = None) -> TrainingGraph:
     """One network's training graph in the default graph: its parameters, an epoch over the
-    resident training set, the batch-norm statistics op and the evaluation graph."""
+    resident training set (each minibatch through `augment`, when given), the batch-norm
+    statistics op and the evaluation graph."""
     layout = network.layout
     learning_rate = v1.placeholder_with_default(float(config.learning_rate), [], "learning_rate")
     parameters = network.initialize_parameters(config, input_shape, n_y)
@@ -284,7 +348,7 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
                               config.epsilon, config.momentum), cost
 
     epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step, layout=layout,
-                              augment=build_augmentation(config, layout, input_shape))
+                              augment=augment)
     return TrainingGraph(parameters, learning_rate, permutation, epoch_op, feed_data=feed_data,
                          **build_evaluation(network, config, lambda: parameters, data_X, input_shape, n_y))
 

@@ -11,11 +11,11 @@ Shapes: W[l] (K, n_l, n_{l-1}); b[l], gamma[l], beta[l] (K, n_l, 1); activations
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
 
-from tfsigns.augment import build_augmentation, build_statistics
 from tfsigns.backend import tf, v1
 from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig
 from tfsigns.model import (
@@ -23,6 +23,7 @@ from tfsigns.model import (
     build_epoch_op,
     build_evaluation,
     build_resident_data,
+    build_statistics,
     compute_cost,
     logits,
     update_ops,
@@ -61,9 +62,11 @@ def check_population(configs: list[TrainConfig]) -> None:
 
 
 def build_population_graph(network: Network, configs: list[TrainConfig], members: list[dict[str, np.ndarray]],
-                           m: int, input_shape: tuple[int, ...], n_y: int) -> TrainingGraph:
+                           m: int, input_shape: tuple[int, ...], n_y: int,
+                           augment: Callable[[tf.Tensor], tf.Tensor] | None = None) -> TrainingGraph:
     """The population's training graph in the default graph, starting from each member's
-    initial parameters `members` (NumPy, as trainer.initial_parameters draws them)."""
+    initial parameters `members` (NumPy, as trainer.initial_parameters draws them); every
+    shared minibatch goes through `augment`, when given."""
     first, K, layout = configs[0], len(configs), network.layout
     # Each member's trainable variables are its own, so that TensorFlow's fused Adam kernel
     # updates them with that member's hyperparameters; the forward pass sees them stacked.
@@ -99,7 +102,7 @@ def build_population_graph(network: Network, configs: list[TrainConfig], members
         return tf.group(*steps), costs
 
     epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,),
-                              layout, build_augmentation(first, layout, input_shape))
+                              layout, augment)
     evaluation = build_evaluation(network, first, stacked, data_X, input_shape, n_y)
     return TrainingGraph([{**o, **shared} for o in own], learning_rates, permutation, epoch_op,
                          feed_data=feed_data, **evaluation)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm import tqdm
 
-from tfsigns.augment import check_photos
+from tfsigns.augment import build_augmentation, check_photos
 from tfsigns.backend import quiet_native_stderr, tf, v1
 from tfsigns.checkpoint import Checkpointer
 from tfsigns.config import (
@@ -149,7 +149,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
     graph = tf.Graph()
     with graph.as_default(), graph.device(device_name):
         v1.set_random_seed(config.seed)
-        g = build_training_graph(network, config, m, input_shape, n_y)
+        g = build_training_graph(network, config, m, input_shape, n_y,
+                                 build_augmentation(config, network.layout, input_shape))
         checkpointer = Checkpointer(checkpoint_dir, keep_checkpoints) if checkpoint_dir else None
         init = (v1.global_variables_initializer(), v1.local_variables_initializer())
     sets = {"train": (X_train, Y_train), **(eval_sets or {})}
@@ -224,7 +225,8 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
 
     graph = tf.Graph()
     with graph.as_default(), graph.device(device_name):
-        g = build_population_graph(network, configs, members, m, input_shape, n_y)
+        g = build_population_graph(network, configs, members, m, input_shape, n_y,
+                                   build_augmentation(configs[0], network.layout, input_shape))
         init = (v1.global_variables_initializer(), v1.local_variables_initializer())
 
     histories = [History(device=device_name) for _ in configs]
