@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
-from tfsigns.data import load_dataset
+from tfsigns.data import convert_to_one_hot, flatten_and_normalize, load_dataset, train_validation_split
 from tfsigns.robustness import main as robustness_main
+from tfsigns.robustness import validation_images
 from tfsigns.shifts import SHIFTS, apply_shift
 from tfsigns.train import main as train_main
 
@@ -79,7 +80,7 @@ def test_the_command_prints_the_table_and_writes_results_plot_and_gallery(fake_r
     assert code == 0, stderr
     assert {p.name for p in out.iterdir()} == OUTPUTS
     results = json.loads((out / "results.json").read_text())
-    assert set(results["shifts"]) == set(SHIFTS) and results["test_images"] == 6
+    assert set(results["shifts"]) == set(SHIFTS) and results["images"] == 6 and results["split"] == "test"
     for name, rows in results["shifts"].items():
         assert [row["level"] for row in rows] == list(SHIFTS[name].levels)
         assert all(row["accuracy"] * 6 == round(row["accuracy"] * 6) for row in rows)  # k of 6 images
@@ -109,6 +110,35 @@ def test_a_cnn_run_is_scored_in_its_own_layout(fake_data, tmp_path):
     assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS  # the default --out
 
 
+def test_a_model_is_chosen_on_its_validation_photos_without_the_test_set(fake_data, tmp_path):
+    run = tmp_path / "run"
+    argv = ["--data-dir", str(fake_data.dir), "--out", str(run), "--layers", "4", "--epochs", "3",
+            "--validation-fraction", "0.3", "--no-test"]
+    code, stdout, err = run_main(train_main, argv)
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "Validation Accuracy:" in stdout and "Test" not in stdout and metrics["test_accuracy"] is None
+    code, stdout, err = run_main(robustness_main, ["--model", str(run), "--data-dir", str(fake_data.dir),
+                                                   "--split", "validation", "--json"])
+    assert code == 0, err
+    results = json.loads(stdout)
+    n, labels = results["images"], fake_data.arrays["train"][1].reshape(-1)
+    assert results["split"] == "validation" and n == sum(round(0.3 * count) for count in np.bincount(labels))
+    assert round(results["clean"] * n) == round(metrics["accuracy"]["validation"] * n)
+    photos, _ = validation_images(run, str(fake_data.dir))  # the very photos train held out
+    x, y = fake_data.arrays["train"]
+    _, _, held_out, _ = train_validation_split(flatten_and_normalize(x), convert_to_one_hot(y.reshape(-1), 6),
+                                               0.3, 0)
+    assert np.array_equal(flatten_and_normalize(photos), held_out)
+
+
+def test_plots_of_test_images_cannot_go_with_no_test(fake_data, tmp_path):
+    code, _, err = run_main(train_main, ["--data-dir", str(fake_data.dir), "--out", str(tmp_path / "run"),
+                                         "--no-test", "--plots", "--epochs", "1"])
+    assert code == 2 and err.count("\n") == 1 and "cannot go with --no-test" in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def under_a_file(run, tmp_path):
     (tmp_path / "file").write_text("")
     return tmp_path / "file" / "out"
@@ -127,6 +157,7 @@ BAD_INPUT = {
     "missing data": ("--data-dir", lambda run, tmp: tmp / "no-data", "does not exist"),
     "not the data": ("--data-dir", lambda run, tmp: tmp, "file not found"),
     "unwritable out": ("--out", under_a_file, "cannot write there"),
+    "no validation photos": ("--split", lambda run, tmp: "validation", "held no validation photos out"),
 }
 
 
@@ -154,4 +185,4 @@ def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
     results = json.loads((run / "robustness" / "results.json").read_text())
     test_accuracy = json.loads((run / "metrics.json").read_text())["test_accuracy"]  # float32 there
     assert round(results["clean"] * 120) == round(test_accuracy * 120)
-    assert results["test_images"] == 120
+    assert results["images"] == 120

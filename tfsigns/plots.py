@@ -178,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         try:
             metrics = json.loads((Path(run) / "metrics.json").read_text())
+            test = metrics["test_accuracy"]
             label = (f"{Path(run).name}: train {metrics['train_accuracy']:.3f}, "
-                     f"test {metrics['test_accuracy']:.3f}")
+                     + ("test held out" if test is None else f"test {test:.3f}"))
             curves[label] = metrics["costs"]
         except (OSError, ValueError, KeyError) as err:
             print(f"tfsigns.plots: error: {run}: no readable metrics.json ({err})", file=sys.stderr)

@@ -1,6 +1,8 @@
 """How a finished run holds up on photos taken otherwise: `python -m tfsigns.robustness --model RUN_DIR`.
 
-Scores the run's model (MLP or CNN) on the test set as it is and under each of tfsigns.shifts'
+Scores the run's model (MLP or CNN) on the test set (or, with --split validation, on the
+validation images the run held out, to choose a model without the test set) as it is and under
+each of tfsigns.shifts'
 shifts (light, contrast, colour casts, saturation, noise, blur, JPEG, geometry, mirror, and a
 phone's framing read back through tfsigns.photos) at each severity. Prints a table, or the
 results as JSON with --json, and writes to --out: results.json, accuracy.png (accuracy by shift
@@ -17,7 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
-from tfsigns.data import DataError, flatten_and_normalize, load_dataset
+from tfsigns.data import (
+    DataError,
+    convert_to_one_hot,
+    flatten_and_normalize,
+    load_dataset,
+    train_validation_split,
+)
 from tfsigns.files import OutputError, check_writable, prepare_out_dir, to_json, write_json
 from tfsigns.runs import CheckpointError, finished_run
 from tfsigns.shifts import SHIFTS, apply_shift
@@ -55,9 +63,9 @@ def summarize(scores: dict) -> dict:
 def table(results: dict) -> str:
     """The results as text: a row per shift, its accuracy at each severity and its mean."""
     width = max(len(name) for name in SHIFTS) + 2
-    clean = results["clean"]
+    clean, photos = results["clean"], f"{results['split']} photos as they are"
     lines = [f"{'shift':<{width}}{'what it models':<32}{'severity: accuracy (mildest first)':<66}mean",
-             f"{'clean':<{width}}{'the test photos as they are':<32}{clean:<66.3f}{clean:.3f}"]
+             f"{'clean':<{width}}{photos:<32}{clean:<66.3f}{clean:.3f}"]
     for name, rows in results["shifts"].items():
         cells = "  ".join(f"{row['label']}: {row['accuracy']:.3f}" for row in rows)
         lines.append(f"{name:<{width}}{SHIFTS[name].models:<32}{cells:<66}{results['shift_means'][name]:.3f}")
@@ -88,9 +96,31 @@ def write_outputs(out: Path, results: dict, images: np.ndarray, labels: np.ndarr
     accuracies = {name: [(row["label"], row["accuracy"]) for row in rows]
                   for name, rows in results["shifts"].items()}
     plot_shift_accuracy(results["clean"], accuracies, out / "accuracy.png",
-                        title=f"{results['model']}: test accuracy under shifts")
+                        title=f"{results['model']}: {results['split']} accuracy under shifts")
     plot_image_rows(gallery_rows(images, labels, seed), out / "gallery.png")
     write_json(out / "results.json", results)
+
+
+def test_images(run_dir: str | os.PathLike, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The test photos uint8 (m, 64, 64, 3) and their labels (m,)."""
+    _, _, images, labels, _ = load_dataset(data_dir)
+    return images, labels.reshape(-1)
+
+
+def validation_images(run_dir: str | os.PathLike, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The training photos that run held out for validation, uint8 (m, 64, 64, 3), and their
+    labels (m,): the same stratified split as tfsigns.train made from its recorded fraction and seed."""
+    metrics, _ = finished_run(run_dir)
+    fraction, seed = metrics.get("validation_fraction") or 0.0, metrics.get("split_seed", 0)
+    if not fraction:
+        raise CheckpointError(f"--split validation: {run_dir} was trained on the whole training set "
+                              "(no --validation-fraction), so it held no validation photos out")
+    images, labels, _, _, classes = load_dataset(data_dir)
+    labels = labels.reshape(-1)
+    columns = images.reshape(len(labels), -1).T
+    _, _, held_out, one_hot = train_validation_split(columns, convert_to_one_hot(labels, len(classes)),
+                                                     fraction, seed)
+    return held_out.T.reshape(-1, *images.shape[1:]), one_hot.argmax(axis=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="folder for results.json, accuracy.png, gallery.png "
                         "(default: RUN_DIR/robustness)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shifts' random draws")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="the photos to score: the test set, or the validation images the run held "
+                        "out (its --validation-fraction and --split-seed), to choose a model without the "
+                        "test set")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = parser.parse_args(argv)
     if not 0 <= args.seed < 2**32:
@@ -109,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(args.model) / "robustness"
     try:
         finished_run(args.model)
-        _, _, images, labels, _ = load_dataset(args.data_dir)
+        images, labels = (validation_images if args.split == "validation" else test_images)(
+            args.model, args.data_dir)
         check_writable(out)
-        labels = labels.reshape(-1)
-        results = {"model": str(args.model), "test_images": len(labels), "seed": args.seed,
+        results = {"model": str(args.model), "split": args.split, "images": len(labels), "seed": args.seed,
                    **summarize(score(args.model, images, labels, args.seed))}
         write_outputs(out, results, images, labels, args.seed)
     except (CheckpointError, DataError, OutputError) as err:

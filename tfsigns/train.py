@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-every", type=int, default=r.print_every, help="epochs between cost lines")
     p.add_argument("--plots", action="store_true",
                    help="also write samples.png (test images, labels, predictions) and confusion.png")
+    p.add_argument("--no-test", action="store_true",
+                   help="never score the test set (while choosing settings on --validation-fraction, so "
+                        "that the test set is used once, by the final run); given each time, not saved")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no cost lines")
     return p
 
@@ -228,8 +231,10 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         positive(name, getattr(args, name))
     check_writable(args.out)
     data_dir = find_data_dir(data["data_dir"])
+    if args.no_test and args.plots:
+        raise ConfigError("--plots shows test images: it cannot go with --no-test")
     X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)
-    eval_sets = {"test": (X_test, Y_test)}
+    eval_sets = {} if args.no_test else {"test": (X_test, Y_test)}
     if data["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
             X_train, Y_train, data["validation_fraction"], data["split_seed"])
@@ -304,7 +309,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         "learning_rates": history.learning_rates,
         "accuracy": history.accuracy,
         "train_accuracy": history.train_accuracy,
-        "test_accuracy": history.test_accuracy,
+        "test_accuracy": history.accuracy.get("test"),  # None: held out (--no-test)
         "train_seconds": history.train_seconds,
         "wall_seconds": time.time() - started,
         "ms_per_epoch": history.ms_per_epoch,
