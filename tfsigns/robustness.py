@@ -101,7 +101,7 @@ def write_outputs(out: Path, results: dict, images: np.ndarray, labels: np.ndarr
     write_json(out / "results.json", results)
 
 
-def test_images(run_dir: str | os.PathLike, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+def test_images(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     """The test photos uint8 (m, 64, 64, 3) and their labels (m,)."""
     _, _, images, labels, _ = load_dataset(data_dir)
     return images, labels.reshape(-1)
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(args.model) / "robustness"
     try:
         finished_run(args.model)
-        images, labels = (validation_images if args.split == "validation" else test_images)(
-            args.model, args.data_dir)
+        images, labels = (validation_images(args.model, args.data_dir) if args.split == "validation"
+                          else test_images(args.data_dir))
         check_writable(out)
         results = {"model": str(args.model), "split": args.split, "images": len(labels), "seed": args.seed,
                    **summarize(score(args.model, images, labels, args.seed))}
