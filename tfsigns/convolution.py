@@ -6,6 +6,8 @@ layer. Examples first: A (m, n_H, n_W, n_C); filters W (f, f, n_C_prev, n_C), bi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -33,22 +35,30 @@ def window(A: np.ndarray, h: int, w: int, f: int, stride: int) -> np.ndarray:
     return A[:, h * stride:h * stride + f, w * stride:w * stride + f, :]
 
 
+def slide(A: np.ndarray, f: int, reduce: Callable[[np.ndarray], np.ndarray], stride: int, pad: int = 0,
+          *, size_pad: bool = True, size_stride: bool = True, slide_stride: bool = True,
+          pad_input: bool = True) -> np.ndarray:
+    """reduce (m, f, f, n_C) -> (m, ...) applied to the window under each output position of A
+    (m, n_H_prev, n_W_prev, n_C) padded by `pad`: (m, n_H, n_W, ...). The loop both layers share.
+    The keyword switches, all True in the lesson, turn on the slips tfsigns.mistakes_cnn
+    recognises: the padding or the stride left out of the output size, windows that move one
+    pixel at a time, an input that was not padded."""
+    A_in = zero_pad(A, pad) if pad_input else A
+    n_H, n_W = (output_size(n, f, pad if size_pad else 0, stride if size_stride else 1) for n in A.shape[1:3])
+    step = stride if slide_stride else 1
+    return np.stack([np.stack([reduce(window(A_in, h, w, f, step)) for w in range(n_W)], axis=1)
+                     for h in range(n_H)], axis=1)
+
+
 def conv_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict
                  ) -> tuple[np.ndarray, tuple]:
     """The forward pass of a convolutional layer: A_prev (m, n_H_prev, n_W_prev, n_C_prev),
     W (f, f, n_C_prev, n_C), b (1, 1, 1, n_C), hparameters {"stride", "pad"} -> Z (m, n_H,
     n_W, n_C) and the cache (A_prev, W, b, hparameters) for the backward pass."""
-    stride, pad = hparameters["stride"], hparameters["pad"]
-    (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
-    n_H, n_W = output_size(n_H_prev, f, pad, stride), output_size(n_W_prev, f, pad, stride)
-    A_pad = zero_pad(A_prev, pad)
-    Z = np.zeros((m, n_H, n_W, n_C))
-    for h in range(n_H):
-        for w in range(n_W):
-            # every example's window times every filter: conv_single_step for all of them at once
-            Z[:, h, w, :] = np.tensordot(window(A_pad, h, w, f, stride), W, axes=([1, 2, 3], [0, 1, 2]))
-    Z += b.reshape(n_C)
-    return Z, (A_prev, W, b, hparameters)
+    # every example's window times every filter: conv_single_step for all of them at once
+    Z = slide(A_prev, W.shape[0], lambda win: np.tensordot(win, W, axes=([1, 2, 3], [0, 1, 2])),
+              hparameters["stride"], hparameters["pad"])
+    return Z + b.reshape(-1), (A_prev, W, b, hparameters)
 
 
 def pool_forward(A_prev: np.ndarray, hparameters: dict, mode: str = "max") -> tuple[np.ndarray, tuple]:
@@ -57,12 +67,6 @@ def pool_forward(A_prev: np.ndarray, hparameters: dict, mode: str = "max") -> tu
     n_W_prev, n_C), hparameters {"f", "stride"} -> A (m, n_H, n_W, n_C) and the cache."""
     if mode not in ("max", "average"):
         raise ValueError(f"mode must be 'max' or 'average', got {mode!r}")
-    f, stride = hparameters["f"], hparameters["stride"]
-    m, n_H_prev, n_W_prev, n_C = A_prev.shape
-    n_H, n_W = output_size(n_H_prev, f, 0, stride), output_size(n_W_prev, f, 0, stride)
     reduce = np.max if mode == "max" else np.mean
-    A = np.zeros((m, n_H, n_W, n_C))
-    for h in range(n_H):
-        for w in range(n_W):
-            A[:, h, w, :] = reduce(window(A_prev, h, w, f, stride), axis=(1, 2))
+    A = slide(A_prev, hparameters["f"], lambda win: reduce(win, axis=(1, 2)), hparameters["stride"])
     return A, (A_prev, hparameters)

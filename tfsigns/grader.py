@@ -446,19 +446,19 @@ EXERCISES: tuple[str, ...] = tuple(_EXERCISES)
 STEP = mistakes_cnn  # the step by step's inputs and mistakes
 STEP_BY_STEP = Assignment(
     {"zero_pad": Exercise(
-        value_check(zero_pad, STEP.ZERO_PAD_CASES, STEP.ZERO_PAD_MISTAKES, axes=STEP.STEP_AXES),
+        value_check(zero_pad, STEP.ZERO_PAD_CASES, STEP.ZERO_PAD_MISTAKES, axes=STEP.IMAGE_AXES),
         "np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='constant', constant_values=(0, 0))"),
      "conv_single_step": Exercise(
         value_check(conv_single_step, STEP.CONV_SINGLE_STEP_CASES, STEP.CONV_SINGLE_STEP_MISTAKES),
         "s = a_slice_prev * W; Z = np.sum(s); Z = Z + b.item(): a number"),
      "conv_forward": Exercise(
-        value_check(conv_forward, STEP.CONV_CASES, STEP.CONV_MISTAKES, axes=STEP.STEP_AXES,
+        value_check(conv_forward, STEP.CONV_CASES, STEP.CONV_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("Z", "cache"), ("A_prev", "W", "b", "hparameters"))),
         "pad A_prev, then for every example i, h, w and filter c: a_slice_prev = "
         "a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :], Z[i, h, w, c] = "
         "conv_single_step(a_slice_prev, W[..., c], b[..., c]); return Z, (A_prev, W, b, hparameters)"),
      "pool_forward": Exercise(
-        value_check(pool_forward, STEP.POOL_CASES, STEP.POOL_MISTAKES, axes=STEP.STEP_AXES,
+        value_check(pool_forward, STEP.POOL_CASES, STEP.POOL_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("A", "cache"), ("A_prev", "hparameters"))),
         "for every example i, h, w and channel c: a_prev_slice = A_prev[i, vert_start:vert_end, "
         "horiz_start:horiz_end, c], A[i, h, w, c] = np.max or np.mean of it; "

@@ -10,14 +10,13 @@ make TensorFlow raise rather than return a wrong value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from tfsigns import cnn
 from tfsigns.backend import tf
-from tfsigns.convolution import output_size, pool_forward, window, zero_pad
+from tfsigns.convolution import pool_forward, slide
 from tfsigns.data import IMAGE_SHAPE, convert_to_one_hot, make_blobs
 from tfsigns.mistakes import COST_SLIPS, Case, Mistake, compute_cost_mistakes, init_rules
 from tfsigns.networks import IMAGES
@@ -25,30 +24,18 @@ from tfsigns.networks import IMAGES
 # ------------------------------------------------------------------ NumPy versions of typical mistakes
 
 
-def _np_slide(A: np.ndarray, f: int, reduce: Callable[[np.ndarray], np.ndarray], stride: int, pad: int = 0,
-              size_pad: bool = True, size_stride: bool = True, slide_stride: bool = True,
-              pad_input: bool = True) -> np.ndarray:
-    """reduce (m, f, f, n_C) -> (m, n_out) of the window under each output position of A, with the
-    slips switchable: the padding or the stride left out of the output size, slices that move one
-    pixel at a time, an input that was not padded."""
-    A_in = zero_pad(A, pad) if pad_input else A
-    n_H, n_W = (output_size(n, f, pad if size_pad else 0, stride if size_stride else 1) for n in A.shape[1:3])
-    step = stride if slide_stride else 1
-    return np.stack([np.stack([reduce(window(A_in, h, w, f, step)) for w in range(n_W)], axis=1)
-                     for h in range(n_H)], axis=1)
-
-
 def _np_conv(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict, bias: bool = True,
              **slips) -> tuple[np.ndarray, tuple]:
-    """conv_forward's (Z, cache) with the slips of _np_slide, or without the bias."""
-    Z = _np_slide(A_prev, W.shape[0], lambda win: np.tensordot(win, W, axes=([1, 2, 3], [0, 1, 2])),
+    """conv_forward's (Z, cache) with the slips of convolution.slide, or without the bias."""
+    Z = slide(A_prev, W.shape[0], lambda win: np.tensordot(win, W, axes=([1, 2, 3], [0, 1, 2])),
                   hparameters["stride"], hparameters["pad"], **slips)
     return Z + (b.reshape(-1) if bias else 0), (A_prev, W, b, hparameters)
 
 
 def _np_pool(A_prev: np.ndarray, hparameters: dict, mode: str, across_channels: bool = False,
              **slips) -> tuple[np.ndarray, tuple]:
-    """pool_forward's (A, cache) with the slips of _np_slide, or one value over all channels at once."""
+    """pool_forward's (A, cache) with the slips of convolution.slide, or one value over all
+    channels at once."""
     reducer = np.max if mode == "max" else np.mean
     n_C = A_prev.shape[-1]
 
@@ -56,7 +43,7 @@ def _np_pool(A_prev: np.ndarray, hparameters: dict, mode: str, across_channels: 
         if across_channels:
             return np.repeat(reducer(win, axis=(1, 2, 3))[:, None], n_C, axis=1)
         return reducer(win, axis=(1, 2))
-    return _np_slide(A_prev, hparameters["f"], reduce, hparameters["stride"], **slips), (A_prev, hparameters)
+    return slide(A_prev, hparameters["f"], reduce, hparameters["stride"], **slips), (A_prev, hparameters)
 
 
 # ------------------------------------------------------------------ step by step: data and mistakes
@@ -84,7 +71,7 @@ POOL_CASES = tuple(
          (_normal(seed, *A), {"f": f, "stride": stride}, mode))
     for A, f, stride, seed in (((2, 5, 5, 3), 3, 1, 0), ((2, 7, 8, 3), 3, 2, 1), ((1, 6, 8, 2), 2, 2, 2))
     for mode in ("max", "average"))
-STEP_AXES = ("examples", "rows", "columns", "channels")
+IMAGE_AXES = ("examples", "rows", "columns", "channels")  # every examples-first image array here
 
 OUTPUT_SIZE_HINT = ("n_H = int((n_H_prev - f + 2 * pad) / stride) + 1, likewise n_W: the padding widens the "
                     "input, the stride divides the room the window has")
@@ -153,14 +140,13 @@ def _parameters(seed: int) -> dict[str, np.ndarray]:
 
 
 PLACEHOLDER_SIZES = ((64, 64, 3, 6), (32, 28, 1, 10))
-IMAGE_AXES = ("examples", "rows", "columns", "channels")
 FORWARD_CASES = tuple(
     Case(f"forward_propagation(X {(m, *IMAGE_SHAPE)}, parameters W1, W2, W3, b3)",
-         (np.random.default_rng(seed).normal(size=(m, *IMAGE_SHAPE)).astype(np.float32), _parameters(seed)))
+         (_normal(seed, m, *IMAGE_SHAPE).astype(np.float32), _parameters(seed)))
     for m, seed in ((2, 0), (3, 1)))
 COMPUTE_COST_CASES = tuple(
     Case(f"compute_cost(Z3 {(m, C)}, Y {(m, C)})",
-         ((2 * np.random.default_rng(seed).normal(size=(m, C))).astype(np.float32),
+         ((2 * _normal(seed, m, C)).astype(np.float32),
           convert_to_one_hot(np.random.default_rng(seed + 1).integers(0, C, m), C).T))
     for C, m, seed in ((6, 4, 0), (3, 5, 2)))
 
