@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from tfsigns.cli import HelpFormatter, Parser, line_buffered_output  # noqa: E402
 from tfsigns.files import atomic_write_bytes  # noqa: E402
 
+COST_LABEL = "cost (mean softmax cross-entropy)"
+
 
 def save_figure(fig, path: str | os.PathLike) -> None:
     """Render `fig` to PNG bytes, write them atomically, and close the figure."""
@@ -28,17 +30,22 @@ def save_figure(fig, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def plot_costs(curves: dict[str, list[float]], path: str | os.PathLike, title: str = "") -> None:
-    """Learning curves: cost per epoch for each named run, on one axis."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+def _draw_costs(ax, curves: dict[str, list[float]], legend: bool) -> None:
+    """Each named cost-per-epoch curve on `ax`, against its own epochs."""
     for label, costs in curves.items():
         ax.plot(range(len(costs)), costs, label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("cost (mean softmax cross-entropy)")
-    ax.set_title(title)
     ax.grid(alpha=0.3)
-    if len(curves) > 1:
+    if legend:
         ax.legend()
+
+
+def plot_costs(curves: dict[str, list[float]], path: str | os.PathLike, title: str = "") -> None:
+    """Learning curves: cost per epoch for each named run, on one axis."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _draw_costs(ax, curves, legend=len(curves) > 1)
+    ax.set_ylabel(COST_LABEL)
+    ax.set_title(title)
     save_figure(fig, path)
 
 
@@ -49,13 +56,9 @@ def plot_cost_panels(panels: dict[str, dict[str, list[float]]], path: str | os.P
     each panel's x axis counts its own runs' epochs."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), sharey=True, squeeze=False)
     for ax, (panel, curves) in zip(axes.flat, panels.items(), strict=True):
-        for label, costs in curves.items():
-            ax.plot(range(len(costs)), costs, label=label)
+        _draw_costs(ax, curves, legend=True)
         ax.set_title(panel, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    axes[0, 0].set_ylabel("cost (mean softmax cross-entropy)")
+    axes[0, 0].set_ylabel(COST_LABEL)
     if title:
         fig.suptitle(title)
     save_figure(fig, path)
