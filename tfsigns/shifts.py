@@ -6,34 +6,35 @@ pixels (`apply_shift`).
 
 Images are uint8 (m, h, w, 3) in and out: a camera writes 8-bit pixels, so every shifted
 image is rounded back to them. Light and colour act in linear light (sRGB decoded), where a
-camera's exposure and white balance act. What each shift models, and why these severities
-(chosen from what a phone does, before any network was scored on them):
+camera's exposure and white balance act. What each shift models, and why its severities (the
+levels in SHIFTS, mildest first, chosen from what a phone does before any network was scored
+on them):
 
-    darker        exposure -0.5, -1, -1.5 EV: a dim room, auto exposure that lags or is fooled
-                  by a bright window behind the hand (1.5 EV: under a third of the light)
-    brighter      exposure +0.5, +1, +1.5 EV: a bright background metered low; highlights clip
-    contrast      x mean + c (x - mean), c = 0.8, 0.6, 0.4: haze, flat light, a dirty lens
-    warm          white-balance error: red x g, blue / g, g = 1.1, 1.2, 1.35 (red/blue 1.2, 1.4,
-                  1.8): what auto white balance leaves under warm lamps, from slight to strong
+    darker        exposure down in EV: a dim room, auto exposure that lags or is fooled by a
+                  bright window behind the hand (the worst level keeps under a third of the light)
+    brighter      exposure up in EV: a bright background metered low; highlights clip
+    contrast      x mean + c (x - mean): haze, flat light, a dirty lens
+    warm          white-balance error, red x g and blue / g: what auto white balance leaves
+                  under warm lamps, from slight to strong
     cool          the same the other way (blue x g, red / g): daylight from a window, shade
-    desaturated   chroma x 0.6, 0.3, 0: a dull sensor, a "natural" filter, greyscale at the end
-    saturated     chroma x 1.3, 1.6, 2.0: phones' vivid processing and filters
-    noise         Gaussian, sigma 3, 6, 12 of 255 per pixel and channel: what a dim-room photo
+    desaturated   chroma scaled down: a dull sensor, a "natural" filter, greyscale at the end
+    saturated     chroma scaled up: phones' vivid processing and filters
+    noise         Gaussian per pixel and channel, sd in 0-255 units: what a dim-room photo
                   keeps after the phone's denoising and the downscale to 64 px
-    blur          Gaussian, radius 0.5, 1, 1.5 px at 64 px: missed focus or a shaking hand
-    jpeg          re-encoded at quality 75, 50, 25: messaging apps and web uploads
-    translate     moved 3, 6, 10 px (5-15% of the frame) in a random direction: hand-held
-                  framing; the uncovered border repeats the edge pixels
-    rotate        turned 5, 10, 20 degrees either way: a tilted phone or hand
-    zoom in       the centre 1/1.1, 1/1.25, 1/1.4 of the frame enlarged: the hand held closer
-    zoom out      the frame shrunk to 90, 80, 70% inside repeated edge pixels: held farther
+    blur          Gaussian, radius in px at 64 px: missed focus or a shaking hand
+    jpeg          re-encoded at falling quality: messaging apps and web uploads
+    translate     moved px (5-15% of the frame) in a random direction: hand-held framing; the
+                  uncovered border repeats the edge pixels
+    rotate        turned degrees either way: a tilted phone or hand
+    zoom in       the centre 1/factor of the frame enlarged: the hand held closer
+    zoom out      the frame shrunk by the factor inside repeated edge pixels: held farther
     mirror        left-right flipped: the other hand (SIGNS shows mostly one)
-    phone framing the full real-photo path: the photo upscaled to 480 px, set into a portrait
-                  3:4 frame with a margin of 0, 15 or 30% of its width on each side (and above
+    phone framing the full real-photo path: the photo upscaled to PHONE_SIDE px, set into a
+                  portrait 3:4 frame with a margin (a share of its width on each side, and above
                   and below) made of its repeated border pixels, stored as a phone does
                   (landscape pixels turned 90 degrees with EXIF orientation 6 or 8), written as
-                  a quality-90 JPEG and read back through tfsigns.photos. At margin 0 the
-                  centre square is the photo itself; wider margins make the hand smaller.
+                  a JPEG and read back through tfsigns.photos. At margin 0 the centre square is
+                  the photo itself; wider margins make the hand smaller.
 """
 
 from __future__ import annotations
@@ -141,9 +142,11 @@ def jpeg(image: Image.Image, quality: float, rng: np.random.Generator) -> Image.
     return Image.open(buffer)
 
 
-def _padded(image: Image.Image, pad: int) -> Image.Image:
-    """The image inside `pad` px of its own repeated border pixels."""
-    return Image.fromarray(np.pad(np.asarray(image), ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
+def _padded(image: Image.Image, pad: int | tuple[tuple[int, int], tuple[int, int]]) -> Image.Image:
+    """The image inside its own repeated border pixels: `pad` px on every side, or
+    ((above, below), (left, right))."""
+    rows, columns = ((pad, pad), (pad, pad)) if isinstance(pad, int) else pad
+    return Image.fromarray(np.pad(np.asarray(image), (rows, columns, (0, 0)), mode="edge"))
 
 
 def translate(image: Image.Image, px: float, rng: np.random.Generator) -> Image.Image:
@@ -180,12 +183,11 @@ def phone_photo(image: np.ndarray, margin: float, rng: np.random.Generator) -> t
     """A 64 px photo as a phone stores it: upscaled, in a portrait 3:4 frame with a margin of
     its repeated border pixels, turned to landscape pixels; with the EXIF orientation that turns
     it back (6 or 8, at random)."""
-    photo = np.asarray(Image.fromarray(image).resize((PHONE_SIDE, PHONE_SIDE), Image.Resampling.BICUBIC))
+    photo = Image.fromarray(image).resize((PHONE_SIDE, PHONE_SIDE), Image.Resampling.BICUBIC)
     side = round(PHONE_SIDE * margin)
     height = round((PHONE_SIDE + 2 * side) * 4 / 3)
     above = (height - PHONE_SIDE) // 2
-    margins = ((above, height - PHONE_SIDE - above), (side, side), (0, 0))
-    frame = Image.fromarray(np.pad(photo, margins, mode="edge"))
+    frame = _padded(photo, ((above, height - PHONE_SIDE - above), (side, side)))
     if rng.integers(2):
         return frame.transpose(Image.Transpose.ROTATE_90), 6
     return frame.transpose(Image.Transpose.ROTATE_270), 8
