@@ -89,9 +89,9 @@ def compare(report: Report, label: str, expected: Any, got: Any, mistakes: Seque
 
 def in_fresh_graph(fn: Candidate) -> Candidate:
     """fn called inside a fresh default graph (its result returned as it is)."""
-    def run(*args):
+    def run(*args, **kwargs):
         with tf.Graph().as_default():
-            return fn(*args)
+            return fn(*args, **kwargs)
     return run
 
 
@@ -115,8 +115,7 @@ def placeholder_check(sizes: Sequence[tuple[int, ...]], shapes: Callable[..., tu
     def check(candidate: Candidate, report: Report) -> None:
         for size in sizes:
             label = f"create_placeholders({', '.join(map(str, size))})"
-            with tf.Graph().as_default():
-                result = candidate(*size)
+            result = in_fresh_graph(candidate)(*size)
             if not (isinstance(result, (tuple, list)) and len(result) == 2):
                 report.fail(f"{label}: expected a pair (X, Y), got {kind(result)}")
                 continue
@@ -163,8 +162,7 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
         layout = get_network(spec.config.arch if spec.config else "mlp").layout
         C = Y_train.shape[layout.class_axis]
         label = f"model(X_train {X_train.shape}, {C} separable classes, {spec.settings['num_epochs']} epochs)"
-        with tf.Graph().as_default():
-            result = candidate(X_train, Y_train, X_test, Y_test, **spec.settings)
+        result = in_fresh_graph(candidate)(X_train, Y_train, X_test, Y_test, **spec.settings)
         parameters, history = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
         if not isinstance(parameters, Mapping) or "W1" not in parameters:
             report.fail(f"{label}: expected the trained parameters (a dict with W1, ...) or (parameters, "
