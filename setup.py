@@ -10,6 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["tfsigns", "tfsigns.*"]),
+    package_data={"tfsigns": ["reader.json"]},  # the sign reader's settings (make reader)
     install_requires=[
         "tensorflow>=2.16",
         "numpy",
@@ -19,7 +20,8 @@ setup(
         "Pillow",  # reading your own photos (tfsigns.predict)
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ray", "hypothesis"],
+        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ipywidgets", "ray", "hypothesis"],
+        "notebook": ["ipykernel", "ipywidgets"],  # the walkthrough, with its photo upload
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "ray": ["ray"],
         "yaml": ["pyyaml"],  # search spaces written in YAML (tfsigns.tune --space FILE.yaml)

@@ -170,6 +170,29 @@ def plot_image_rows(rows: dict[str, list[tuple[str, np.ndarray]]], path: str | o
     save_figure(fig, path)
 
 
+def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.PathLike, title: str = "") -> None:
+    """What a model read in one photo: the image as the network sees it (h, w, 3), in [0, 1] or
+    uint8, drawn pixel for pixel, beside its class probabilities (C,) as bars, the answer (the
+    most probable class) in a darker colour and named in the title."""
+    answer = int(np.argmax(probabilities))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), gridspec_kw={"width_ratios": [1, 1.4], "wspace": 0.5})
+    left.imshow(image, interpolation="nearest")
+    left.set_title(f"as the network sees it: {image.shape[1]}x{image.shape[0]}", fontsize=9)
+    left.axis("off")
+    classes = np.arange(len(probabilities))
+    colours = ["tab:blue" if c == answer else "lightsteelblue" for c in classes]
+    right.barh(classes, probabilities, color=colours)
+    for c, p in zip(classes, probabilities, strict=True):
+        right.text(p + 0.01, c, f"{p:.3f}", va="center", fontsize=8)
+    right.set_yticks(classes, [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
+    right.invert_yaxis()
+    right.set_xlim(0, 1.15)
+    right.set_xticks(np.linspace(0, 1, 6))
+    right.set_xlabel("probability")
+    fig.suptitle(f"{title}{': ' if title else ''}answer {answer} (p = {probabilities[answer]:.3f})", fontsize=10)
+    save_figure(fig, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m tfsigns.plots RUN_DIR... --out curves.png`: learning curves of runs side by side."""
     line_buffered_output()
