@@ -1,4 +1,5 @@
-# make train: train the course network on SIGNS; make test: lint + the test suite.
+# make train: train the course network on SIGNS; make test: lint + the test suite;
+# make reader: train the sign reader for real photos (tfsigns/reader.json) and score it under tfsigns.shifts.
 # Both create .venv (and install tfsigns with its dev extras) when it is missing.
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ export TFSIGNS_DATA := $(abspath $(SHARED_DATA))
 endif
 endif
 
-.PHONY: train test lint clean
+.PHONY: train reader test lint clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,12 @@ $(STAMP): setup.py
 # A new `make train` replaces the run an earlier one left in runs/course (unless ARGS resumes it).
 train: $(STAMP)
 	$(PY) -m tfsigns.train --out runs/course $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
+
+# The recommended reader for photos (README, "The sign reader"): trained into runs/reader, then scored on
+# the test photos as they are and under each shift (runs/reader/robustness).
+reader: $(STAMP)
+	$(PY) -m tfsigns.train --config tfsigns/reader.json --out runs/reader $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
+	$(PY) -m tfsigns.robustness --model runs/reader
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

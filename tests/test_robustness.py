@@ -2,11 +2,13 @@
 finished run under them (python -m tfsigns.robustness)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
+from tfsigns.config import AUGMENTATIONS
 from tfsigns.data import convert_to_one_hot, flatten_and_normalize, load_dataset, train_validation_split
 from tfsigns.robustness import main as robustness_main
 from tfsigns.robustness import validation_images
@@ -186,3 +188,30 @@ def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
     test_accuracy = json.loads((run / "metrics.json").read_text())["test_accuracy"]  # float32 there
     assert round(results["clean"] * 120) == round(test_accuracy * 120)
     assert results["images"] == 120
+
+
+# ---------------------------------------------------------------- the sign reader (make reader)
+
+
+READER = Path(__file__).resolve().parents[1] / "tfsigns" / "reader.json"
+
+
+def test_the_readers_settings_train_and_are_scored_as_make_reader_does(fake_data, tmp_path):
+    run = tmp_path / "reader"
+    data = ["--data-dir", str(fake_data.dir)]
+    argv = ["--config", str(READER), *data, "--out", str(run), "--epochs", "1", "--quiet"]
+    code, _, err = run_main(train_main, argv)
+    assert code == 0, err
+    recorded = json.loads((run / "config.json").read_text())
+    assert recorded["arch"] == "cnn" and recorded["normalize"] == "per-image"
+    assert recorded["flip"] and all(recorded[name] > 0 for name in AUGMENTATIONS if name != "flip")
+    code, _, err = run_main(robustness_main, ["--model", str(run), *data, "--json"])
+    assert code == 0, err
+    assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS
+
+
+def test_make_reader_trains_the_readers_settings_into_runs_reader():
+    makefile = (READER.parents[1] / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nreader:"):].split("\n\n")[0]
+    assert "-m tfsigns.train --config tfsigns/reader.json --out runs/reader" in recipe
+    assert "-m tfsigns.robustness --model runs/reader" in recipe
