@@ -30,7 +30,7 @@ train: $(STAMP)
 # The recommended reader for photos (README, "The sign reader"): trained into runs/reader, then scored on
 # the test photos as they are and under each shift (runs/reader/robustness).
 reader: $(STAMP)
-	$(PY) -m tfsigns.train --config tfsigns/reader.json --out runs/reader $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
+	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 10 --out runs/reader $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
 	$(PY) -m tfsigns.robustness --model runs/reader
 
 lint: $(STAMP)
