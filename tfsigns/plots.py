@@ -170,12 +170,14 @@ def plot_image_rows(rows: dict[str, list[tuple[str, np.ndarray]]], path: str | o
     save_figure(fig, path)
 
 
-def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.PathLike, title: str = "") -> None:
+def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.PathLike,
+                 title: str = "") -> None:
     """What a model read in one photo: the image as the network sees it (h, w, 3), in [0, 1] or
     uint8, drawn pixel for pixel, beside its class probabilities (C,) as bars, the answer (the
     most probable class) in a darker colour and named in the title."""
     answer = int(np.argmax(probabilities))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), gridspec_kw={"width_ratios": [1, 1.4], "wspace": 0.5})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2),
+                                      gridspec_kw={"width_ratios": [1, 1.4], "wspace": 0.5})
     left.imshow(image, interpolation="nearest")
     left.set_title(f"as the network sees it: {image.shape[1]}x{image.shape[0]}", fontsize=9)
     left.axis("off")
@@ -189,7 +191,8 @@ def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.Pa
     right.set_xlim(0, 1.15)
     right.set_xticks(np.linspace(0, 1, 6))
     right.set_xlabel("probability")
-    fig.suptitle(f"{title}{': ' if title else ''}answer {answer} (p = {probabilities[answer]:.3f})", fontsize=10)
+    heading = f"answer {answer} (p = {probabilities[answer]:.3f})"
+    fig.suptitle(f"{title}: {heading}" if title else heading, fontsize=10)
     save_figure(fig, path)
 
 
