@@ -15,6 +15,7 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_EPOCHS", "20")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_TRIALS", "2")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_OUT", str(tmp_path))
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER", str(tmp_path / "reader"))  # trained by the notebook itself
     monkeypatch.setenv("TFSIGNS_DATA", str(REAL_DATA))
     notebook = nbformat.read(NOTEBOOKS / "TensorFlow_Tutorial.ipynb", as_version=4)
     assert any(cell.get("outputs") for cell in notebook.cells), "stored without outputs"
@@ -25,9 +26,17 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert {p.name for p in tmp_path.glob("*.png")} >= {"samples.png", "batch_norm_curves.png", "search.png",
                                                         "confusion.png", "cnn_vs_mlp.png",
-                                                        "first_layer_filters.png"}
+                                                        "first_layer_filters.png", "shifts.png",
+                                                        "reading.png"}
     # the CNN section: its parameter count, and 20 epochs of cnn_model with the cost every 5
     assert "course CNN: 1,286 parameters" in text and "the CNN has 1/239 of the MLP's parameters" in text
     (cnn_training,) = [c for c in notebook.cells if c.cell_type == "code" and "cnn_model(" in c.source]
     cnn_text = "".join(output.get("text", "") for output in cnn_training.outputs)
     assert "Cost after epoch 15:" in cnn_text and "Test Accuracy:" in cnn_text and "20 epochs in" in cnn_text
+    # the real-photo sections: the reader trained as make reader does, scored under every shift beside the
+    # two MLPs, and a phone's JPEG of a test photo read through the photo path
+    assert "the reader in" in text and "epochs, test accuracy" in text
+    for shift in ("darker", "mirror", "phone framing"):
+        assert f"\n{shift:<14}" in text
+    assert "IMG_0007.jpg: 832x624 pixels, EXIF orientation" in text
+    assert (tmp_path / "reader" / "metrics.json").is_file()
