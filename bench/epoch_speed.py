@@ -4,9 +4,10 @@ the course CNN (Adam 0.009, minibatch 64), side by side.
     python bench/epoch_speed.py [--arch mlp|cnn] [--epochs 30] [--rounds 3] [--data-dir DIR]
 
 Times tfsigns' session loop, Keras `fit` of the same network, the course's plain
-feed_dict loop over random_mini_batches (MLP only), and a PyTorch eager loop when torch is
-installed, on the same data, and prints each one's ms/epoch and its ratio to
-tfsigns. Each contender runs in a fresh process of its own (one warm-up epoch
+feed_dict loop over random_mini_batches (MLP only), a PyTorch eager loop when torch is
+installed, and the arithmetic floor (time_floor: NumPy doing only the bulk of an epoch's
+arithmetic), on the same data, and prints each one's ms/epoch and its ratios to tfsigns and
+to the floor. Each contender runs in a fresh process of its own (one warm-up epoch
 first, then the timed epochs), so that no TensorFlow setting of one leaks into
 another: tfsigns runs with the settings it picks itself (oneDNN per family, op
 determinism on), the others with TensorFlow's defaults. The contenders take turns for
@@ -22,6 +23,7 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -33,8 +35,10 @@ LAYERS, LR, MB = (25, 12), 0.0001, 32
 # The course CNN (--arch cnn): its notebook's learning rate and minibatch size.
 CNN_LR, CNN_MB = 0.009, 64
 TORCH = "pytorch eager loop"
-CONTENDERS = {"mlp": ("tfsigns", "keras fit", "course feed_dict loop", TORCH),
-              "cnn": ("tfsigns", "keras fit", TORCH)}
+FLOOR = "arithmetic floor"
+CONTENDERS = {"mlp": ("tfsigns", FLOOR, "keras fit", "course feed_dict loop", TORCH),
+              "cnn": ("tfsigns", FLOOR, "keras fit", TORCH)}
+CNN_FILTERS, CNN_KERNELS, CNN_POOLS = (8, 16), (4, 2), (8, 4)
 
 
 def load(data_dir: str | None, arch: str) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +145,103 @@ def time_torch(X, Y, epochs, arch):
     return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), costs
 
 
+class Adam:
+    """Adam over all parameters as one flat float32 vector, in place (NumPy): the optimizer's
+    share of a step at memory speed, with no framework around it."""
+
+    def __init__(self, size: int, lr: float):
+        self.w, self.m, self.v = (np.zeros(size, np.float32) for _ in range(3))
+        self.t = 0
+        self.scratch, self.lr = np.empty(size, np.float32), lr
+
+    def step(self, grad: np.ndarray) -> None:
+        self.t += 1
+        lr_t = self.lr * np.sqrt(1 - 0.999 ** self.t) / (1 - 0.9 ** self.t)
+        self.m *= 0.9
+        self.m += 0.1 * grad
+        self.v *= 0.999
+        np.multiply(grad, grad, out=self.scratch)
+        self.scratch *= 0.001
+        self.v += self.scratch
+        np.sqrt(self.v, out=self.scratch)
+        self.scratch += 1e-8
+        np.divide(self.m, self.scratch, out=self.scratch)
+        self.scratch *= lr_t
+        self.w -= self.scratch
+
+
+def sgemm_rate(flops_wanted: float = 2e9) -> float:
+    """This process's float32 matrix-product rate (FLOP/s) on a compute-bound square product
+    of NumPy's BLAS: the best of a few, after a warm-up."""
+    n = 512
+    a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+    a @ b
+    reps, best = max(1, int(flops_wanted / (2 * n**3) / 3)), float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, (time.perf_counter() - start) / reps)
+    return 2 * n**3 / best
+
+
+def cnn_step_flops(b: int, image: tuple[int, int, int]) -> float:
+    """FLOPs of one course-CNN step on b images: each convolution forward and its filter
+    gradient, the input gradient of every convolution but the first, and the dense layer's
+    three products (the pools, ReLUs and the softmax are left out)."""
+    (h, w, c), flops = image, 0.0
+    for l, (n, f, pool) in enumerate(zip(CNN_FILTERS, CNN_KERNELS, CNN_POOLS, strict=True)):
+        conv = 2.0 * b * h * w * n * f * f * c
+        flops += conv * (2 if l == 0 else 3)
+        h, w, c = -(-h // pool), -(-w // pool), n
+    return flops + 3 * 2.0 * b * h * w * c * 6
+
+
+def time_floor(X, Y, epochs, arch):
+    """The arithmetic floor of an epoch, NumPy with its BLAS, over the course's shuffles.
+
+    MLP: per minibatch only the row gather, the first layer's two products (W1 X_batch and
+    dW1 = dZ1 X_batch^T, about 90% of a step's FLOPs) and Adam's update of all parameters.
+    CNN: per minibatch the image gather and Adam's update, timed, plus the step's convolution
+    and matrix-product FLOPs (cnn_step_flops) at this process's measured sgemm rate, since
+    an im2col product of the convolution's sizes is memory-bound and would overstate it.
+    Returns (ms/epoch after epoch 0, []): the floor has no cost."""
+    from tfsigns.data import minibatch_permutation
+    if arch == "mlp":
+        rows, mb, dims = np.ascontiguousarray(X.T), MB, (X.shape[0], *LAYERS, Y.shape[0])
+        W1 = np.random.default_rng(1).standard_normal((dims[1], dims[0])).astype(np.float32) * 0.01
+        dZ1 = np.zeros((dims[1], mb), np.float32)
+        sizes = [dims[l] * dims[l - 1] + dims[l] for l in range(1, len(dims))]
+        lr = LR
+    else:
+        rows, mb, lr = X, CNN_MB, CNN_LR
+        c, n = X.shape[-1], 1
+        sizes = []
+        for n, f in zip(CNN_FILTERS, CNN_KERNELS, strict=True):
+            sizes.append(f * f * c * n)
+            c = n
+        h = X.shape[1]
+        for pool in CNN_POOLS:
+            h = -(-h // pool)
+        sizes.append(h * h * n * Y.shape[1] + Y.shape[1])
+        rate = sgemm_rate()
+    adam, m, extra = Adam(sum(sizes), lr), rows.shape[0], 0.0
+    grad = np.full(adam.w.size, 1e-3, np.float32)
+    for epoch in range(epochs):
+        if epoch == 1:
+            start, extra = time.perf_counter(), 0.0
+        perm = minibatch_permutation(m, 3 + epoch + 1)  # TrainConfig's minibatch_seed 3, as train() shuffles
+        for k in range(0, m, mb):
+            batch = rows[perm[k:k + mb]]
+            if arch == "mlp":
+                dZ1[:, :batch.shape[0]] = W1 @ batch.T  # forward; the floor's backward reuses it as dZ1
+                np.matmul(dZ1[:, :batch.shape[0]], batch, out=grad[:W1.size].reshape(W1.shape))
+            else:
+                extra += cnn_step_flops(batch.shape[0], batch.shape[1:]) / rate
+            adam.step(grad)
+    return 1000 * (time.perf_counter() - start + extra) / max(1, epochs - 1), []
+
+
 def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
     """Child process: time one contender and print its result as one JSON line.
 
@@ -153,6 +254,10 @@ def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
             return
         X, Y = load(data_dir, arch)
         timer, other = time_torch, "tensorflow"
+    elif name == FLOOR:  # NumPy alone
+        X, Y = load(data_dir, arch)
+        timer, other = time_floor, "tensorflow"
+        assert "torch" not in sys.modules, f"{name}: loading the data loaded torch"
     else:
         if name != "tfsigns":
             os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # TensorFlow's own default
@@ -160,13 +265,13 @@ def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
             from tfsigns.networks import choose_cpu_kernels
             choose_cpu_kernels(arch)  # the kernels tfsigns picks for the family
         X, Y = load(data_dir, arch)
-        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras,
+        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, FLOOR: time_floor,
                  "course feed_dict loop": lambda X, Y, epochs, arch: course_loop(X, Y, epochs)}[name]
         other = "torch"
     assert other not in sys.modules, f"{name}: loading the data loaded {other}"
     ms, costs = timer(X, Y, epochs + 1, arch)
     assert other not in sys.modules, f"{name}: timing it loaded {other}"
-    print(json.dumps({"ms": ms, "final_cost": costs[-1]}))
+    print(json.dumps({"ms": ms, "final_cost": costs[-1] if costs else None}))
 
 
 def run_child(name: str, epochs: int, data_dir: str | None, arch: str) -> float | str:
@@ -187,21 +292,33 @@ def run_child(name: str, epochs: int, data_dir: str | None, arch: str) -> float 
     return "not installed" if ms is None else ms
 
 
-def summarize(rounds: list[dict[str, float | str]]) -> dict[str, tuple[float, float, float, float] | str]:
+def summarize(rounds: list[dict[str, float | str]], reference: str = "tfsigns"
+              ) -> dict[str, tuple[float, float, float, float] | str]:
     """Per contender, from rounds of {name: ms/epoch or why none}: (median ms/epoch, and the median,
-    lowest and highest of its per-round ratio to tfsigns), or the first reason it has no figure.
+    lowest and highest of its per-round ratio to `reference`), or the first reason it has no figure.
     A ratio pairs two figures taken minutes apart at most, so drift in the machine's speed
     between rounds cancels out of it."""
     summary = {}
     for name in rounds[0]:
-        failed = [r[name] for r in rounds if isinstance(r[name], str) or isinstance(r["tfsigns"], str)]
+        failed = [r[name] for r in rounds if isinstance(r[name], str) or isinstance(r[reference], str)]
         if failed:
-            summary[name] = next((f for f in failed if isinstance(f, str)), "tfsigns failed")
+            summary[name] = next((f for f in failed if isinstance(f, str)), f"{reference} failed")
             continue
-        ratios = [r[name] / r["tfsigns"] for r in rounds]
+        ratios = [r[name] / r[reference] for r in rounds]
         summary[name] = (statistics.median(r[name] for r in rounds), statistics.median(ratios),
                          min(ratios), max(ratios))
     return summary
+
+
+def machine() -> str:
+    """The CPU's model name and core count, for the table's heading."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -220,14 +337,19 @@ def main() -> None:
         parser.error("--rounds and --epochs must be at least 1")
     rounds = [{name: run_child(name, args.epochs, args.data_dir, args.arch) for name in CONTENDERS[args.arch]}
               for _ in range(args.rounds)]
-    print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}{'range':>13}   ({args.rounds} rounds of {args.epochs} "
-          "timed epochs, a fresh process each; medians)")
+    print(f"{'':24}{'ms/epoch':>10}{'x tfsigns':>11}{'range':>13}{'x floor':>9}{'range':>13}   "
+          f"({args.rounds} rounds of {args.epochs} timed epochs, a fresh process each; medians; "
+          f"{machine()})")
+    to_floor = summarize(rounds, FLOOR)
     for name, result in summarize(rounds).items():
         if isinstance(result, str):
             shown = f"{'n/a':>10}   {result}"
         else:
             ms, ratio, low, high = result
             shown = f"{ms:10.1f}{ratio:11.2f}{f'{low:.2f}-{high:.2f}':>13}"
+            if not isinstance(to_floor[name], str):
+                _, ratio, low, high = to_floor[name]
+                shown += f"{ratio:9.2f}{f'{low:.2f}-{high:.2f}':>13}"
         print(f"{name:24}{shown}")
 
 
