@@ -22,7 +22,7 @@ from typing import Any
 from tfsigns.backend import tf, v1
 from tfsigns.config import OPTIMIZERS, TrainConfig
 from tfsigns.data import IMAGE_SHAPE
-from tfsigns.networks import COLUMNS, Layout, Network
+from tfsigns.networks import COLUMNS, IMAGES, Layout, Network
 
 STATISTICS = ("input_mean", "input_deviation")  # "dataset" normalization's variables, one value per channel
 MIN_DEVIATION = 1e-3  # a constant channel would otherwise divide by zero
@@ -341,14 +341,21 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
     parameters.update(build_statistics(config, layout, data_X.initial_value, input_shape))
     permutation = v1.placeholder(tf.int32, [m], name="permutation")
 
+    # The family's faster forward on the gathered rows, when it has one: the step then stays in rows.
+    rows_forward = network.rows_forward(config)
+    step_layout = IMAGES if rows_forward else layout
+
     def course_step(X_batch, Y_batch):
-        ZL = logits(network, X_batch, parameters, config, tf.constant(True))
-        cost = compute_cost(ZL, Y_batch, parameters, config.lambd, layout)
+        if rows_forward:
+            ZL = rows_forward(X_batch, parameters)
+        else:
+            ZL = logits(network, X_batch, parameters, config, tf.constant(True))
+        cost = compute_cost(ZL, Y_batch, parameters, config.lambd, step_layout)
         return build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
                               config.epsilon, config.momentum), cost
 
-    epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step, layout=layout,
-                              augment=augment)
+    epoch_op = build_epoch_op(data_X, data_Y, permutation, config.minibatch_size, course_step,
+                              layout=step_layout, augment=augment)
     return TrainingGraph(parameters, learning_rate, permutation, epoch_op, feed_data=feed_data,
                          **build_evaluation(network, config, lambda: parameters, data_X, input_shape, n_y))
 
