@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.epoch_speed import course_loop, summarize
+from bench.epoch_speed import FLOOR, course_loop, summarize, time_floor
 from tests.conftest import REAL_DATA, blobs, requires_real_data
 from tfsigns.config import TrainConfig
 from tfsigns.trainer import train
@@ -30,8 +30,20 @@ def test_bench_runs_at_tiny_size():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[0] == "tfsigns" and float(lines[1].split()[1]) > 0
-    assert {line.split("  ")[0] for line in lines[2:]} == {"keras fit", "course feed_dict loop",
+    assert {line.split("  ")[0] for line in lines[2:]} == {FLOOR, "keras fit", "course feed_dict loop",
                                                            "pytorch eager loop"}
+    floor = next(line for line in lines if line.startswith(FLOOR)).split()
+    assert float(floor[2]) > 0 and float(floor[-2]) == 1.0  # its ms/epoch, and its ratio to itself
+
+
+def test_the_floor_times_both_families_at_tiny_size():
+    """The arithmetic floor (NumPy only) runs over the course's shuffles for the MLP's columns
+    and the CNN's images."""
+    X, Y = blobs(70, n_x=12288, C=6)
+    images = X.T.reshape(-1, 64, 64, 3)
+    for arch, data in (("mlp", (X, Y)), ("cnn", (images, Y.T))):
+        ms, costs = time_floor(*data, epochs=2, arch=arch)
+        assert ms > 0 and costs == []
 
 
 def test_the_bench_pairs_ratios_within_a_round_and_shows_their_median():
