@@ -30,8 +30,9 @@ def test_bench_runs_at_tiny_size():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[0] == "tfsigns" and float(lines[1].split()[1]) > 0
-    assert {line.split("  ")[0] for line in lines[2:]} == {FLOOR, "keras fit", "course feed_dict loop",
-                                                           "pytorch eager loop"}
+    assert {line.split("  ")[0] for line in lines[2:6]} == {FLOOR, "keras fit", "course feed_dict loop",
+                                                            "pytorch eager loop"}
+    assert any(line.startswith("of the floor, Adam's update") for line in lines[6:])
     floor = next(line for line in lines if line.startswith(FLOOR)).split()
     assert float(floor[2]) > 0 and float(floor[-2]) == 1.0  # its ms/epoch, and its ratio to itself
 
@@ -55,3 +56,19 @@ def test_the_bench_pairs_ratios_within_a_round_and_shows_their_median():
     assert summary["keras fit"] == (190.0, 2.0, 1.9, 2.1) and summary["torch"] == "not installed"
     rounds[1]["tfsigns"] = "failed (signal 11)"
     assert summarize(rounds)["keras fit"] == "tfsigns failed"
+
+
+def test_the_rows_step_trains_as_the_course_columns_would(monkeypatch):
+    """The MLP's training step on the gathered rows (forward_rows) gives the columns step's
+    costs and parameters to float32 rounding, with the L2 penalty and another optimizer too."""
+    from tfsigns.mlp import NETWORK
+    X, Y = blobs(100, n_x=12288, C=6)
+    config = TrainConfig(num_epochs=3, lambd=0.5, optimizer="momentum", learning_rate=0.001)
+    assert NETWORK.rows_forward(config) is not None
+    rows_parameters, rows_history = train(config, X, Y)
+    monkeypatch.setattr(type(NETWORK), "rows_forward", lambda self, config: None)
+    columns_parameters, columns_history = train(config, X, Y)
+    np.testing.assert_allclose(rows_history.costs, columns_history.costs, rtol=1e-5)
+    for name, value in columns_parameters.items():
+        assert rows_parameters[name].shape == value.shape
+        np.testing.assert_allclose(rows_parameters[name], value, rtol=1e-4, atol=1e-6)
