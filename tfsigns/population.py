@@ -28,7 +28,7 @@ from tfsigns.model import (
     logits,
     update_ops,
 )
-from tfsigns.networks import IMAGES, Network, get_network
+from tfsigns.networks import Network, get_network
 
 # What each member may set for itself; everything else in TrainConfig the members share
 # (one graph, one minibatch stream).
@@ -88,17 +88,9 @@ def build_population_graph(network: Network, configs: list[TrainConfig], members
         with the shared input statistics of "dataset" normalization."""
         return {**{name: tf.stack([o[name] for o in own]) for name in names}, **shared}
 
-    # the family's faster forward on the gathered rows, when it has one, as in build_training_graph
-    rows_forward = network.rows_forward(first)
-    step_layout = IMAGES if rows_forward else layout
-
     def population_step(X_batch, Y_batch):
         P = stacked()
-        if rows_forward:
-            ZL = rows_forward(X_batch, P)
-        else:
-            ZL = logits(network, X_batch, P, first, tf.constant(True))
-        costs = compute_cost(ZL, Y_batch, P, lambd, step_layout)
+        costs = compute_cost(logits(network, X_batch, P, first, tf.constant(True)), Y_batch, P, lambd, layout)
         with tf.control_dependencies(update_ops()):
             variables = [[o[name] for name in names] for o in own]
             grads = tf.gradients(tf.reduce_sum(costs), sum(variables, []))
@@ -110,7 +102,7 @@ def build_population_graph(network: Network, configs: list[TrainConfig], members
         return tf.group(*steps), costs
 
     epoch_op = build_epoch_op(data_X, data_Y, permutation, first.minibatch_size, population_step, (K,),
-                              step_layout, augment)
+                              layout, augment)
     evaluation = build_evaluation(network, first, stacked, data_X, input_shape, n_y)
     return TrainingGraph([{**o, **shared} for o in own], learning_rates, permutation, epoch_op,
                          feed_data=feed_data, **evaluation)
