@@ -343,7 +343,7 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
 
     # The family's faster forward on the gathered rows, when it has one: the step then stays in rows.
     rows_forward = network.rows_forward(config)
-    step_layout = IMAGES if rows_forward else layout
+    step_layout = IMAGES if rows_forward else layout  # IMAGES: examples first, as the gathered rows are
 
     def course_step(X_batch, Y_batch):
         if rows_forward:
