@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # name -> the module that defines the family's NETWORK
 NETWORKS = {"mlp": "tfsigns.mlp", "cnn": "tfsigns.cnn"}
 # Families whose CPU kernels run faster with TensorFlow's oneDNN: the course CNN's epoch takes
-# 138 ms with them and 706 ms without, while they cost the MLP about a fifth of its step time
-# (bench/epoch_speed.py, with and without --arch cnn).
+# 138 ms with them and 706 ms without, while they make the MLP's rows step about 1.3x as long
+# (bench/epoch_speed.py, with and without --arch cnn; the floor ratio 1.56 against 1.17-1.28).
 ONEDNN = frozenset({"cnn"})
 ONEDNN_SETTING = "TF_ENABLE_ONEDNN_OPTS"
 
