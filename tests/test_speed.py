@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.epoch_speed import FLOOR, course_loop, summarize, time_floor
 from tests.conftest import REAL_DATA, blobs, requires_real_data
@@ -59,12 +60,15 @@ def test_the_bench_pairs_ratios_within_a_round_and_shows_their_median():
     assert summarize(rounds)["keras fit"] == "tfsigns failed"
 
 
-def test_the_rows_step_trains_as_the_course_columns_would(monkeypatch):
+@pytest.mark.parametrize("normalize", ["none", "per-image", "dataset"])
+def test_the_rows_step_trains_as_the_course_columns_would(monkeypatch, normalize):
     """The MLP's training step on the gathered rows (forward_rows) gives the columns step's
-    costs and parameters to float32 rounding, with the L2 penalty and another optimizer too."""
+    costs and parameters to float32 rounding, with the L2 penalty, another optimizer and each
+    input normalization (applied to the rows) too."""
     from tfsigns.mlp import NETWORK
     X, Y = blobs(100, n_x=12288, C=6)
-    config = TrainConfig(num_epochs=3, lambd=0.5, optimizer="momentum", learning_rate=0.001)
+    config = TrainConfig(num_epochs=3, lambd=0.5, optimizer="momentum", learning_rate=0.001,
+                         normalize=normalize)
     assert NETWORK.rows_forward(config) is not None
     rows_parameters, rows_history = train(config, X, Y)
     monkeypatch.setattr(type(NETWORK), "rows_forward", lambda self, config: None)

@@ -176,8 +176,8 @@ class MLP(Network):
                                      config.init)
 
     def rows_forward(self, config: TrainConfig):
-        """forward_rows, for the plain course network: no batch norm, dropout or normalization."""
-        plain = not config.batch_norm and config.keep_prob == 1.0 and config.normalize == "none"
+        """forward_rows, for the course network without batch norm or dropout."""
+        plain = not config.batch_norm and config.keep_prob == 1.0
         return forward_rows if plain else None
 
     def forward(self, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor) -> tf.Tensor:

@@ -68,20 +68,29 @@ def normalize_input(X: tf.Tensor, parameters: dict, normalize: str, layout: Layo
     if normalize == "none":
         return X
     if normalize == "per-image":
-        if not layout.examples_last:
-            return tf.image.per_image_standardization(X)
-        n_x = X.shape[0]  # columns (n_x, m): each example as an (n_x, 1, 1) image
-        standardized = tf.image.per_image_standardization(tf.reshape(tf.transpose(X), [-1, n_x, 1, 1]))
-        return tf.transpose(tf.reshape(standardized, [-1, n_x]))
+        if layout.examples_last:
+            return tf.transpose(_standardize_each(tf.transpose(X)))
+        return _standardize_each(X)
     if normalize != "dataset":
         raise ValueError(f"unknown normalize {normalize!r}")
     if missing := [name for name in STATISTICS if name not in parameters]:
         raise ValueError(f"dataset normalization needs the parameter {missing[0]}; these parameters lack it")
     mean, deviation = (parameters[name] for name in STATISTICS)
-    if layout.examples_last:  # each column's values run through the channels in turn
-        repeats = X.shape[0] // mean.shape[0]
-        mean, deviation = (tf.reshape(tf.tile(s, [repeats]), [-1, 1]) for s in (mean, deviation))
+    if X.shape.rank == 2:  # flattened photos: each example's values run through the channels in turn
+        n_x = X.shape[0 if layout.examples_last else 1]
+        mean, deviation = (tf.tile(s, [n_x // s.shape[0]]) for s in (mean, deviation))
+        if layout.examples_last:
+            mean, deviation = (tf.reshape(s, [-1, 1]) for s in (mean, deviation))
     return (X - mean) / deviation
+
+
+def _standardize_each(X: tf.Tensor) -> tf.Tensor:
+    """tf.image.per_image_standardization of each example of X, examples first: images as they
+    are, flattened rows (m, n_x) each as an (n_x, 1, 1) image."""
+    if X.shape.rank > 2:
+        return tf.image.per_image_standardization(X)
+    n_x = X.shape[1]
+    return tf.reshape(tf.image.per_image_standardization(tf.reshape(X, [-1, n_x, 1, 1])), [-1, n_x])
 
 
 def logits(network: Network, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor
@@ -346,10 +355,11 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
     step_layout = IMAGES if rows_forward else layout  # IMAGES: examples first, as the gathered rows are
 
     def course_step(X_batch, Y_batch):
+        X_in = normalize_input(X_batch, parameters, config.normalize, step_layout)
         if rows_forward:
-            ZL = rows_forward(X_batch, parameters)
+            ZL = rows_forward(X_in, parameters)
         else:
-            ZL = logits(network, X_batch, parameters, config, tf.constant(True))
+            ZL = network.forward(X_in, parameters, config, tf.constant(True))
         cost = compute_cost(ZL, Y_batch, parameters, config.lambd, step_layout)
         return build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
                               config.epsilon, config.momentum), cost
