@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tfsigns.backend import tf, v1
+from tfsigns.backend import tf
 from tfsigns.config import ConfigError, TrainConfig, augments
 from tfsigns.data import IMAGE_SHAPE
-from tfsigns.model import image_shape
+from tfsigns.model import image_shape, step_seed
 from tfsigns.networks import Layout
 
 AUGMENT_STREAM = 0x5164  # tells augmentation's seeds apart from dropout's, which also take the global step
@@ -32,13 +32,12 @@ class Draws:
         self.stream_seed = stream_seed
         self.batch = batch  # the number of images, a scalar tensor
         self.count = 0
-        self.step = v1.train.get_or_create_global_step()
 
     def seed(self) -> tf.Tensor:
         """The next draw's seed, shape (2,)."""
         key = np.random.SeedSequence((self.stream_seed, AUGMENT_STREAM, self.count)).generate_state(1)[0]
         self.count += 1
-        return tf.stack([tf.constant(int(key) % 2**31, tf.int64), self.step])
+        return step_seed(int(key) % 2**31)
 
     def uniform(self, low: float, high: float, *shape: int) -> tf.Tensor:
         """Per-image values uniform in [low, high), shape (b, *shape)."""

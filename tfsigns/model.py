@@ -140,9 +140,14 @@ def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int) -> t
     each unit kept with probability keep_prob and scaled by 1 / keep_prob. The mask is a
     function of (seed, the global step), so a resumed run draws the same masks as an
     uninterrupted one; the families pass seed + l for layer l."""
-    mask_seed = tf.stack([tf.constant(seed, tf.int64), v1.train.get_or_create_global_step()])
     return tf.cond(training, lambda: tf.nn.experimental.stateless_dropout(
-        A, rate=1.0 - keep_prob, seed=mask_seed), lambda: A)
+        A, rate=1.0 - keep_prob, seed=step_seed(seed)), lambda: A)
+
+
+def step_seed(seed: int) -> tf.Tensor:
+    """(seed, the global step) as a stateless random op's seed, shape (2,): what is drawn in
+    training depends on nothing else, so a resumed run draws what an uninterrupted one did."""
+    return tf.stack([tf.constant(seed, tf.int64), v1.train.get_or_create_global_step()])
 
 
 def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
