@@ -276,7 +276,7 @@ def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
             from tfsigns.networks import choose_cpu_kernels
             choose_cpu_kernels(arch)  # the kernels tfsigns picks for the family
         X, Y = load(data_dir, arch)
-        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, FLOOR: time_floor,
+        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras,
                  "course feed_dict loop": lambda X, Y, epochs, arch: course_loop(X, Y, epochs)}[name]
         other = "torch"
     assert other not in sys.modules, f"{name}: loading the data loaded {other}"
