@@ -18,6 +18,9 @@ endif
 
 .PHONY: train reader test lint clean
 
+# What train and reader pass on: ARGS, and --overwrite unless ARGS resumes the earlier run
+RUN_ARGS = $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
+
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
@@ -25,12 +28,12 @@ $(STAMP): setup.py
 
 # A new `make train` replaces the run an earlier one left in runs/course (unless ARGS resumes it).
 train: $(STAMP)
-	$(PY) -m tfsigns.train --out runs/course $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
+	$(PY) -m tfsigns.train --out runs/course $(RUN_ARGS)
 
 # The recommended reader for photos (README, "The sign reader"): trained into runs/reader, then scored on
 # the test photos as they are and under each shift (runs/reader/robustness).
 reader: $(STAMP)
-	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 10 --out runs/reader $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
+	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 10 --out runs/reader $(RUN_ARGS)
 	$(PY) -m tfsigns.robustness --model runs/reader
 
 lint: $(STAMP)
