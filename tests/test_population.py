@@ -29,7 +29,10 @@ def test_each_member_equals_training_it_alone(batch_norm):
     together = train_population(configs, X, Y, {"validation": (X_val, Y_val)})
     for config, (parameters, history) in zip(configs, together, strict=True):
         alone_parameters, alone = train(config, X, Y, {"validation": (X_val, Y_val)})
-        np.testing.assert_allclose(history.costs, alone.costs, rtol=1e-5)
+        # atol: the last epochs' costs are near 1e-4, each loss a difference of float32 terms of
+        # order 1, so their rounding is absolute (oneDNN rounds the population's products and the
+        # single run's differently)
+        np.testing.assert_allclose(history.costs, alone.costs, rtol=1e-5, atol=1e-8)
         assert history.learning_rates == alone.learning_rates
         assert history.accuracy == pytest.approx(alone.accuracy, abs=1 / 30 + 1e-9)
         for name, value in alone_parameters.items():

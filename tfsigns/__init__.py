@@ -11,6 +11,5 @@ __version__ = "0.1.0"
 
 # TensorFlow reads this once, when it is first imported, so it is set here, before any tfsigns
 # module can load it (import tfsigns before TensorFlow for it to take effect; a value already
-# in the environment wins). Its oneDNN kernels are chosen per network family
-# (networks.choose_cpu_kernels), by the commands before they load TensorFlow.
+# in the environment wins). tfsigns.backend sets its oneDNN kernels the same way.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -25,7 +25,7 @@ import numpy as np
 from tfsigns.config import ConfigError, History, RunSettings, TrainConfig, TrainingDiverged
 from tfsigns.data import IMAGE_SHAPE, load_signs, train_validation_split
 from tfsigns.files import json_safe
-from tfsigns.networks import COLUMNS, Layout, choose_cpu_kernels, get_network
+from tfsigns.networks import COLUMNS, Layout, get_network
 
 # ------------------------------------------------------------------ one trial
 
@@ -65,7 +65,6 @@ def result_row(task: dict, history: History | None = None, failure: str = "",
 def run_trial(task: dict) -> dict:
     """Train one configuration and score it on the validation split; the test set is not
     touched. Never raises: a failure comes back as a row with status "failed" and its reason."""
-    choose_cpu_kernels(task["config"]["arch"])  # before TensorFlow loads with the first trial
     from tfsigns.trainer import train
 
     started = time.perf_counter()

@@ -97,14 +97,25 @@ def num_layers(parameters: dict) -> int:
     return sum(1 for key in parameters if key.startswith("W"))
 
 
-def linear(W: tf.Tensor, A: tf.Tensor) -> tf.Tensor:
+def linear(W: tf.Tensor, A: tf.Tensor, over_pixels: bool = False) -> tf.Tensor:
     """W A: W (n, n_prev) @ A (n_prev, m) -> (n, m). A population's stacked W (K, n, n_prev) over
     a shared A (n_prev, m) is one (K*n, n_prev) @ (n_prev, m) product -> (K, n, m); over its
-    own A (K, n_prev, m), a batched product."""
+    own A (K, n_prev, m), a batched product. over_pixels: the first layer's product, over the
+    input's 12288 pixels, goes through tf.einsum (see pixel_product)."""
     if W.shape.rank == 3 and A.shape.rank == 2:
         K, n = W.shape[0], W.shape[1]
-        return tf.reshape(tf.matmul(tf.reshape(W, [K * n, -1]), A), [K, n, -1])
+        return tf.reshape(linear(tf.reshape(W, [K * n, -1]), A, over_pixels), [K, n, -1])
+    if over_pixels and A.shape.rank == 2:
+        return pixel_product("nk,km->nm", W, A)
     return tf.matmul(W, A)
+
+
+def pixel_product(equation: str, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """The first layer's product of W1 with the pixels, tf.einsum(equation, a, b): TensorFlow's
+    oneDNN computes it as a batched product, while as a MatMul, which the graph optimizer gives
+    a transpose flag (the pixels are gathered as rows), one epoch's products took about 3x as
+    long. The values are MatMul's to float32 rounding; with oneDNN off, bit for bit."""
+    return tf.einsum(equation, a, b)
 
 
 def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False,
@@ -124,7 +135,7 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
     L = num_layers(parameters)
     A = X
     for l in range(1, L + 1):
-        Z = linear(parameters[f"W{l}"], A)
+        Z = linear(parameters[f"W{l}"], A, over_pixels=l == 1)
         if l == L:
             return Z + parameters[f"b{l}"]
         if batch_norm:
@@ -139,16 +150,17 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
 
 def forward_rows(X: tf.Tensor, parameters: dict) -> tf.Tensor:
     """forward_propagation without batch norm or dropout on the examples as rows: X (m, n_x) ->
-    ZL (m, C), the transpose of forward_propagation(X^T), computed as Z = A W^T + b^T. Each
-    product takes W with a transpose flag and each bias is one BiasAdd, so a training step
-    moves no matrix and has fewer ops (epochs of the two steps alternated: 0.75x in one
-    process, 0.87-0.95x in separate processes). Training uses it; learners'
-    forward_propagation stays the course's."""
+    ZL (m, C), the transpose of forward_propagation(X^T), computed as Z = A W^T + b^T, so that a
+    training step moves no matrix and has fewer ops. The first product is pixel_product; the
+    others take W with a transpose flag, and each bias is one BiasAdd, which TensorFlow fuses
+    with the product and the ReLU. Training uses it; learners' forward_propagation stays the
+    course's."""
     L = num_layers(parameters)
     A = X
     for l in range(1, L + 1):
-        Z = tf.nn.bias_add(tf.matmul(A, parameters[f"W{l}"], transpose_b=True),
-                           tf.reshape(parameters[f"b{l}"], [-1]))
+        W = parameters[f"W{l}"]
+        AWt = pixel_product("mk,nk->mn", A, W) if l == 1 else tf.matmul(A, W, transpose_b=True)
+        Z = tf.nn.bias_add(AWt, tf.reshape(parameters[f"b{l}"], [-1]))
         if l == L:
             return Z
         A = tf.nn.relu(Z)

@@ -10,7 +10,6 @@ so settings naming a family are checked before TensorFlow loads.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,19 +21,6 @@ if TYPE_CHECKING:
 
 # name -> the module that defines the family's NETWORK
 NETWORKS = {"mlp": "tfsigns.mlp", "cnn": "tfsigns.cnn"}
-# Families whose CPU kernels run faster with TensorFlow's oneDNN: the course CNN's epoch takes
-# 138 ms with them and 706 ms without, while they make the MLP's rows step about 1.3x as long
-# (bench/epoch_speed.py, with and without --arch cnn; the floor ratio 1.56 against 1.17-1.28).
-ONEDNN = frozenset({"cnn"})
-ONEDNN_SETTING = "TF_ENABLE_ONEDNN_OPTS"
-
-
-def choose_cpu_kernels(arch: str) -> None:
-    """Turn oneDNN on for a family in ONEDNN, off otherwise: before TensorFlow loads, as
-    TensorFlow reads the setting once (a value already in the environment wins)."""
-    os.environ.setdefault(ONEDNN_SETTING, "1" if arch in ONEDNN else "0")
-
-
 # What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
 # MLP's): a command uses them for the settings its user did not give.
 COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch_size": 64}}

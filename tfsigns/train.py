@@ -47,7 +47,7 @@ from tfsigns.config import (
 )
 from tfsigns.data import IMAGE_SHAPE, DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.files import OutputError, check_writable, prepare_out_dir, write_json
-from tfsigns.networks import NETWORKS, choose_cpu_kernels, get_network
+from tfsigns.networks import NETWORKS, get_network
 from tfsigns.runs import CheckpointError, clear_run, existing_run, too_few_epochs
 
 PROG = "tfsigns.train"
@@ -242,7 +242,6 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     sets = {"train": (X_train, Y_train), **eval_sets}
     # Settings and data are good: only now does TensorFlow load (a few seconds), for the checks
     # that need it and for training.
-    choose_cpu_kernels(config.arch)
     from tfsigns import trainer
     from tfsigns.augment import check_photos
     from tfsigns.backend import tf

@@ -43,7 +43,7 @@ from tfsigns.files import (
     to_json,
     write_json,
 )
-from tfsigns.networks import NETWORKS, choose_cpu_kernels, get_network
+from tfsigns.networks import NETWORKS, get_network
 from tfsigns.space import (
     Dimension,
     SpaceError,
@@ -340,7 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         split_data(data_dir, fraction, split_seed)  # bad data: say so now
         # Settings, space and data are good: only now does TensorFlow load (a few seconds), for
         # the checks that need it and for the final training.
-        choose_cpu_kernels(base.arch)
         from tfsigns.trainer import check_memory, resolve_device, train
 
         resolve_device(run.device)  # --device gpu without a GPU: say so before the search
