@@ -9,8 +9,8 @@ installed, and the arithmetic floor (time_floor: NumPy doing only the bulk of an
 arithmetic), on the same data, and prints each one's ms/epoch and its ratios to tfsigns and
 to the floor. Each contender runs in a fresh process of its own (one warm-up epoch
 first, then the timed epochs), so that no TensorFlow setting of one leaks into
-another: tfsigns runs with the settings it picks itself (oneDNN per family, op
-determinism on), the others with TensorFlow's defaults. The contenders take turns for
+another: tfsigns runs with the settings it picks itself (op determinism on), the others
+with TensorFlow's defaults; all with oneDNN's kernels. The contenders take turns for
 --rounds rounds; a ratio is taken within each round and the median is shown with its
 range, so that the machine's drift over the minutes of a run does not decide it. PyTorch and TensorFlow are
 never loaded into one process (their native runtimes can crash each other), and a
@@ -153,7 +153,7 @@ def time_torch(X, Y, epochs, arch):
 
 class Adam:
     """Adam over all parameters as one flat float32 vector, in place (NumPy): the optimizer's
-    share of a step at memory speed, with no framework around it."""
+    share of a step with no framework around it, in NumPy's one pass per operation."""
 
     def __init__(self, size: int, lr: float):
         self.w, self.m, self.v = (np.zeros(size, np.float32) for _ in range(3))
@@ -214,8 +214,9 @@ def time_floor(X, Y, epochs, arch):
     (cnn_step_flops) at this process's measured sgemm rate, since an im2col product of the
     convolution's sizes is memory-bound and would overstate it. Adam's update of all
     parameters runs too, timed apart and left out of the floor (FLOOR_PARTS["adam_ms"]: in
-    NumPy it is memory-bound and costs the MLP about half the floor again, more than its
-    FLOPs). Returns (ms/epoch after epoch 0, []): the floor has no cost."""
+    NumPy, a pass over the weights per operation, with a square root and a division, it costs
+    the MLP most of the floor again; TensorFlow's fused kernel much less). Returns (ms/epoch
+    after epoch 0, []): the floor has no cost."""
     from tfsigns.data import minibatch_permutation
     if arch == "mlp":
         rows, mb, dims = np.ascontiguousarray(X.T), MB, (X.shape[0], *LAYERS, Y.shape[0])
@@ -270,11 +271,7 @@ def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
         timer, other = time_floor, "tensorflow"
         assert "torch" not in sys.modules, f"{name}: loading the data loaded torch"
     else:
-        if name != "tfsigns":
-            os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # TensorFlow's own default
-        else:
-            from tfsigns.networks import choose_cpu_kernels
-            choose_cpu_kernels(arch)  # the kernels tfsigns picks for the family
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # tfsigns' choice and TensorFlow's x86 default
         X, Y = load(data_dir, arch)
         timer = {"tfsigns": time_tfsigns, "keras fit": time_keras,
                  "course feed_dict loop": lambda X, Y, epochs, arch: course_loop(X, Y, epochs)}[name]
