@@ -5,16 +5,17 @@ the course CNN (Adam 0.009, minibatch 64), side by side.
 
 Times tfsigns' session loop, Keras `fit` of the same network, the course's plain
 feed_dict loop over random_mini_batches (MLP only), a PyTorch eager loop when torch is
-installed, and the arithmetic floor (time_floor: NumPy doing only the bulk of an epoch's
-arithmetic), on the same data, and prints each one's ms/epoch and its ratios to tfsigns and
-to the floor. Each contender runs in a fresh process of its own (one warm-up epoch
-first, then the timed epochs), so that no TensorFlow setting of one leaks into
-another: tfsigns runs with the settings it picks itself (op determinism on), the others
-with TensorFlow's defaults; all with oneDNN's kernels. The contenders take turns for
---rounds rounds; a ratio is taken within each round and the median is shown with its
-range, so that the machine's drift over the minutes of a run does not decide it. PyTorch and TensorFlow are
-never loaded into one process (their native runtimes can crash each other), and a
-contender whose process crashes is reported as failed while the others go on.
+installed, the arithmetic floor (time_floor: NumPy doing only the bulk of an epoch's
+arithmetic) and, for the CNN, TensorFlow's first convolution alone (time_first_conv), on
+the same data, and prints each one's ms/epoch and its ratios to tfsigns and to the floor.
+Each contender runs in a fresh process of its own (one warm-up epoch first, then the timed
+epochs), so that no TensorFlow setting of one leaks into another: tfsigns runs with the
+settings it picks itself (op determinism on), the others with TensorFlow's defaults; all
+with oneDNN's kernels. The contenders take turns for --rounds rounds; a ratio is taken
+within each round and the median is shown with its range, so that the machine's drift over
+the minutes of a run does not decide it. PyTorch and TensorFlow are never loaded into one
+process (their native runtimes can crash each other), and a contender whose process
+crashes is reported as failed while the others go on.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ LAYERS, LR, MB = (25, 12), 0.0001, 32
 CNN_LR, CNN_MB = 0.009, 64
 TORCH = "pytorch eager loop"
 FLOOR = "arithmetic floor"
+CONV1 = "first conv alone"
 CONTENDERS = {"mlp": ("tfsigns", FLOOR, "keras fit", "course feed_dict loop", TORCH),
-              "cnn": ("tfsigns", FLOOR, "keras fit", TORCH)}
+              "cnn": ("tfsigns", FLOOR, "keras fit", TORCH, CONV1)}
 CNN_FILTERS, CNN_KERNELS, CNN_POOLS = (8, 16), (4, 2), (8, 4)
 FLOOR_PARTS: dict[str, float] = {}  # the floor's child: ms/epoch of its Adam updates
 ADAM_SHARES: list[float] = []  # the parent: the floor's Adam share, per round
@@ -205,6 +207,40 @@ def cnn_step_flops(b: int, image: tuple[int, int, int]) -> float:
     return flops + 3 * 2.0 * b * h * w * c * 6
 
 
+def time_first_conv(X, Y, epochs, arch):
+    """TensorFlow's kernels for the course CNN's first convolution alone, with tfsigns' settings:
+    per minibatch of the course's shuffles the image gather, the convolution and its filter
+    gradient, one session.run per epoch. A training loop on these kernels cannot take less;
+    on 3 input channels and 8 filters they run far below the floor's matrix-product rate.
+    Returns (ms/epoch after epoch 0, [])."""
+    from tfsigns.backend import tf, v1
+    from tfsigns.data import minibatch_permutation
+    tf.config.experimental.enable_op_determinism()
+    m, size = X.shape[0], CNN_KERNELS[0]
+    with tf.Graph().as_default():
+        fed = v1.placeholder(tf.float32, X.shape)
+        images = v1.Variable(fed, trainable=False)
+        W = v1.Variable(v1.glorot_uniform_initializer(seed=0)((size, size, X.shape[-1], CNN_FILTERS[0])))
+        permutation = v1.placeholder(tf.int32, [m])
+
+        def step(k, total):
+            batch = tf.gather(images, permutation[k * CNN_MB:tf.minimum((k + 1) * CNN_MB, m)])
+            dW = tf.gradients(tf.reduce_sum(tf.nn.conv2d(batch, W, 1, "SAME")), W)[0]
+            return k + 1, total + tf.reduce_sum(dW)
+
+        steps = -(-m // CNN_MB)
+        _, epoch_op = tf.while_loop(lambda k, _: k < steps, step, [tf.constant(0), tf.constant(0.0)],
+                                    parallel_iterations=1)
+        with v1.Session() as sess:
+            sess.run(images.initializer, {fed: X})
+            sess.run(W.initializer)
+            for epoch in range(epochs):
+                if epoch == 1:
+                    start = time.perf_counter()
+                sess.run(epoch_op, {permutation: minibatch_permutation(m, 3 + epoch + 1)})
+    return 1000 * (time.perf_counter() - start) / max(1, epochs - 1), []
+
+
 def time_floor(X, Y, epochs, arch):
     """The arithmetic floor of an epoch, NumPy with its BLAS, over the course's shuffles.
 
@@ -273,7 +309,7 @@ def run_one(name: str, epochs: int, data_dir: str | None, arch: str) -> None:
     else:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # tfsigns' choice and TensorFlow's x86 default
         X, Y = load(data_dir, arch)
-        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras,
+        timer = {"tfsigns": time_tfsigns, "keras fit": time_keras, CONV1: time_first_conv,
                  "course feed_dict loop": lambda X, Y, epochs, arch: course_loop(X, Y, epochs)}[name]
         other = "torch"
     assert other not in sys.modules, f"{name}: loading the data loaded {other}"
@@ -354,7 +390,7 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--arch", choices=tuple(CONTENDERS), default="mlp",
                         help="the course network (mlp) or the course CNN (cnn)")
-    parser.add_argument("--only", choices=CONTENDERS["mlp"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=set(CONTENDERS["mlp"] + CONTENDERS["cnn"]), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
         return run_one(args.only, args.epochs, args.data_dir, args.arch)
@@ -376,6 +412,10 @@ def main() -> None:
                 _, ratio, low, high = to_floor[name]
                 shown += f"{ratio:9.2f}{f'{low:.2f}-{high:.2f}':>13}"
         print(f"{name:24}{shown}")
+    if CONV1 in rounds[0] and not isinstance(keras := summarize(rounds, CONV1)["keras fit"], str):
+        _, ratio, low, high = keras
+        print(f"keras fit x {CONV1}: {ratio:.2f} ({low:.2f}-{high:.2f}), the most a loop on these "
+              f"convolution kernels could be ahead of Keras")
     if ADAM_SHARES:
         print(f"Adam's update of all parameters in NumPy, not in the floor: "
               f"{statistics.median(ADAM_SHARES):.0%} of it again")

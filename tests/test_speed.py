@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.epoch_speed import FLOOR, course_loop, summarize, time_floor
+from bench.epoch_speed import FLOOR, course_loop, summarize, time_first_conv, time_floor
 from tests.conftest import REAL_DATA, blobs, requires_real_data
 from tfsigns.config import TrainConfig
 from tfsigns.trainer import train
@@ -47,6 +47,27 @@ def test_the_floor_times_both_families_at_tiny_size():
     for arch, data in (("mlp", (X, Y)), ("cnn", (images, Y.T))):
         ms, costs = time_floor(*data, epochs=2, arch=arch)
         assert ms > 0 and costs == []
+
+
+def test_the_first_convolution_alone_times_at_tiny_size():
+    X, Y = blobs(70, n_x=12288, C=6)
+    ms, costs = time_first_conv(X.T.reshape(-1, 64, 64, 3), Y.T, epochs=2, arch="cnn")
+    assert ms > 0 and costs == []
+
+
+@pytest.mark.parametrize("settings", [{}, {"batch_norm": True}, {"keep_prob": 0.9}])
+def test_the_first_layers_product_is_the_einsum_in_each_step(settings):
+    """The rows step and the columns step (batch norm, dropout) both multiply the pixels by W1
+    as one einsum (mlp.pixel_product: as a MatMul oneDNN took 3x as long)."""
+    from tfsigns.backend import tf
+    from tfsigns.model import build_training_graph
+    from tfsigns.networks import get_network
+    with tf.Graph().as_default() as graph:
+        build_training_graph(get_network("mlp"), TrainConfig(**settings), 64, (12288,), 6)
+    # the step is the body of the epoch's while loop, a function in the graph's library
+    step_einsums = {node.attr["equation"].s.decode() for function in graph.as_graph_def().library.function
+                    for node in function.node_def if node.op == "Einsum"}
+    assert ("nk,km->nm" if settings else "mk,nk->mn") in step_einsums  # columns W1 X, or rows X W1^T
 
 
 def test_the_bench_pairs_ratios_within_a_round_and_shows_their_median():
