@@ -39,6 +39,21 @@ def test_each_member_equals_training_it_alone(batch_norm):
             np.testing.assert_allclose(parameters[name], value, rtol=1e-3, atol=1e-4, err_msg=name)
 
 
+@pytest.mark.parametrize("lambds, penalized", [((0.0, 0.0), False), ((0.0, 0.1), True)])
+def test_the_l2_penalty_is_built_only_when_a_member_has_one(lambds, penalized):
+    """As a single run builds none for lambd 0: over stacked first layers the zero penalty's ops
+    cost a quarter of the epoch."""
+    from tfsigns.backend import tf
+    from tfsigns.networks import get_network
+    from tfsigns.population import build_population_graph
+    configs = [TrainConfig(layers=(5,), lambd=lambd, seed=k + 1) for k, lambd in enumerate(lambds)]
+    members = [trainer.initial_parameters(c, (30,), 6) for c in configs]
+    with tf.Graph().as_default() as graph:
+        build_population_graph(get_network("mlp"), configs, members, 40, (30,), 6)
+    step_ops = {node.op for function in graph.as_graph_def().library.function for node in function.node_def}
+    assert ("Square" in step_ops) == penalized
+
+
 def test_members_must_share_the_architecture():
     with pytest.raises(ConfigError, match="must share layers"):
         check_population([TrainConfig(layers=(4,)), TrainConfig(layers=(5,))])
