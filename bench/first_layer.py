@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=10, help="timed epochs per round")
     args = parser.parse_args()
+    if args.rounds < 1 or args.epochs < 1:
+        parser.error("--rounds and --epochs must be at least 1")
     runners = {name: epoch_runner(product) for name, product in PRODUCTS.items()}
     times: dict[str, list[float]] = {name: [] for name in PRODUCTS}
     for _ in range(args.rounds):  # in turn, so that the machine's drift falls on all alike

@@ -49,6 +49,17 @@ def test_the_floor_times_both_families_at_tiny_size():
         assert ms > 0 and costs == []
 
 
+def test_the_first_layer_bench_prints_each_product_against_einsum():
+    command = [sys.executable, str(BENCH.with_name("first_layer.py")), "--rounds", "1", "--epochs", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = [line.rsplit(None, 4) for line in result.stdout.splitlines()[1:]]  # name, ms, "x einsum", ratio
+    assert [row[0] for row in rows] == ["X W1^T, MatMul with a transpose flag", "X W1^T, einsum",
+                                        "dZ1^T X, MatMul with a transpose flag", "dZ1^T X, einsum"]
+    assert all(row[2:4] == ["x", "einsum"] for row in rows)
+    assert rows[1][4] == rows[3][4] == "1.00" and float(rows[0][1]) > 0
+
+
 def test_the_first_convolution_alone_times_at_tiny_size():
     X, Y = blobs(70, n_x=12288, C=6)
     ms, costs = time_first_conv(X.T.reshape(-1, 64, 64, 3), Y.T, epochs=2, arch="cnn")
