@@ -15,9 +15,11 @@ ops; sessions run in tfsigns.trainer (training) and tfsigns.inference (predictio
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.config import OPTIMIZERS, TrainConfig
@@ -151,25 +153,25 @@ def step_seed(seed: int) -> tf.Tensor:
 
 
 def compute_cost(ZL: tf.Tensor, Y: tf.Tensor, parameters: dict | None = None,
-                 lambd: float | tf.Tensor = 0.0, layout: Layout = COLUMNS) -> tf.Tensor:
+                 lambd: float | Sequence[float] = 0.0, layout: Layout = COLUMNS) -> tf.Tensor:
     """Mean softmax cross-entropy of logits ZL (C, m) against one-hot Y (C, m); scalar. In an
     examples-first `layout` (a CNN's), ZL and Y are (m, C).
 
     With lambd > 0 adds the L2 penalty lambd / (2 m) * sum_l ||W[l]||_F^2 (every parameter
     whose name starts with W, as tfsigns.networks names weights). A population's logits
     (K, C, m) against the shared Y give each member's cost (K,), with lambd a float or one
-    strength per member (K,).
+    strength per member (K,). With no strength above 0 no penalty op is built.
     """
     members = ZL.shape.rank - Y.shape.rank  # 1 for a population's stacked logits, else 0
     labels = tf.broadcast_to(Y, tf.shape(ZL)) if members else Y
     cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
         labels=labels, logits=ZL, axis=ZL.shape.rank + layout.class_axis), axis=-1)  # TF wants it >= 0
-    if isinstance(lambd, tf.Tensor) or lambd > 0.0:
+    if any(np.atleast_1d(lambd) > 0.0):
         m = tf.cast(tf.shape(Y)[layout.example_axis], tf.float32)
         weights = [W for name, W in parameters.items() if name.startswith("W")]
         squares = tf.add_n([tf.reduce_sum(tf.square(W), axis=list(range(members, W.shape.rank)))
                             for W in weights])
-        cost += lambd / (2.0 * m) * squares
+        cost += tf.constant(lambd, tf.float32) / (2.0 * m) * squares
     return cost
 
 

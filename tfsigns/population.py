@@ -75,9 +75,7 @@ def build_population_graph(network: Network, configs: list[TrainConfig], members
            for k, p in enumerate(members)]
     moving = {name: tf.Variable(np.stack([p[name] for p in members]), name=name, trainable=False)
               for name in members[0] if name.startswith("moving")}
-    # Each member's L2 strength; none at all when no member has one, as a single run builds none
-    # (over 16 members' stacked W1, the zero penalty's ops took a quarter of the epoch)
-    lambd = tf.constant([c.lambd for c in configs], tf.float32) if any(c.lambd for c in configs) else 0.0
+    lambd = [c.lambd for c in configs]  # compute_cost builds no penalty when every one is 0
     learning_rates = v1.placeholder(tf.float32, [K], name="learning_rates")
     optimizers = [v1.train.AdamOptimizer(learning_rates[k], c.beta1, c.beta2, c.epsilon)
                   for k, c in enumerate(configs)]
