@@ -105,7 +105,7 @@ def linear(W: tf.Tensor, A: tf.Tensor, over_pixels: bool = False) -> tf.Tensor:
     if W.shape.rank == 3 and A.shape.rank == 2:
         K, n = W.shape[0], W.shape[1]
         return tf.reshape(linear(tf.reshape(W, [K * n, -1]), A, over_pixels), [K, n, -1])
-    if over_pixels and A.shape.rank == 2:
+    if over_pixels:
         return pixel_product("nk,km->nm", W, A)
     return tf.matmul(W, A)
 

@@ -95,12 +95,15 @@ def _standardize_each(X: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.image.per_image_standardization(tf.reshape(X, [-1, n_x, 1, 1])), [-1, n_x])
 
 
-def logits(network: Network, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor
-           ) -> tf.Tensor:
+def logits(network: Network, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor,
+           rows_forward: Callable[[tf.Tensor, dict], tf.Tensor] | None = None) -> tf.Tensor:
     """The family's logits for X after the config's input normalization, which belongs to the
-    model: training, evaluation and inference all reach the network through here."""
-    return network.forward(normalize_input(X, parameters, config.normalize, network.layout), parameters,
-                           config, training)
+    model: training, evaluation and inference all reach the network through here. With the
+    family's `rows_forward` (Network.rows_forward), X and the logits are examples-first rows."""
+    X = normalize_input(X, parameters, config.normalize, IMAGES if rows_forward else network.layout)
+    if rows_forward:
+        return rows_forward(X, parameters)
+    return network.forward(X, parameters, config, training)
 
 
 def create_training_flag() -> tf.Tensor:
@@ -362,11 +365,7 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
     step_layout = IMAGES if rows_forward else layout  # IMAGES: examples first, as the gathered rows are
 
     def course_step(X_batch, Y_batch):
-        X_in = normalize_input(X_batch, parameters, config.normalize, step_layout)
-        if rows_forward:
-            ZL = rows_forward(X_in, parameters)
-        else:
-            ZL = network.forward(X_in, parameters, config, tf.constant(True))
+        ZL = logits(network, X_batch, parameters, config, tf.constant(True), rows_forward)
         cost = compute_cost(ZL, Y_batch, parameters, config.lambd, step_layout)
         return build_train_op(cost, learning_rate, config.optimizer, config.beta1, config.beta2,
                               config.epsilon, config.momentum), cost
