@@ -210,30 +210,27 @@ def cnn_step_flops(b: int, image: tuple[int, int, int]) -> float:
 def time_first_conv(X, Y, epochs, arch):
     """TensorFlow's kernels for the course CNN's first convolution alone, with tfsigns' settings:
     per minibatch of the course's shuffles the image gather, the convolution and its filter
-    gradient, one session.run per epoch. A training loop on these kernels cannot take less;
-    on 3 input channels and 8 filters they run far below the floor's matrix-product rate.
-    Returns (ms/epoch after epoch 0, [])."""
+    gradient, in tfsigns' own epoch loop (model.build_epoch_op), one session.run per epoch. A
+    training loop on these kernels cannot take less; on 3 input channels and 8 filters they
+    run far below the floor's matrix-product rate. Returns (ms/epoch after epoch 0, [])."""
     from tfsigns.backend import tf, v1
     from tfsigns.data import minibatch_permutation
+    from tfsigns.model import build_epoch_op, build_resident_data
+    from tfsigns.networks import IMAGES
     tf.config.experimental.enable_op_determinism()
     m, size = X.shape[0], CNN_KERNELS[0]
     with tf.Graph().as_default():
-        fed = v1.placeholder(tf.float32, X.shape)
-        images = v1.Variable(fed, trainable=False)
         W = v1.Variable(v1.glorot_uniform_initializer(seed=0)((size, size, X.shape[-1], CNN_FILTERS[0])))
+        data_X, data_Y, feed_data = build_resident_data(IMAGES, m, X.shape[1:], Y.shape[1])
         permutation = v1.placeholder(tf.int32, [m])
 
-        def step(k, total):
-            batch = tf.gather(images, permutation[k * CNN_MB:tf.minimum((k + 1) * CNN_MB, m)])
-            dW = tf.gradients(tf.reduce_sum(tf.nn.conv2d(batch, W, 1, "SAME")), W)[0]
-            return k + 1, total + tf.reduce_sum(dW)
+        def first_conv(X_batch, Y_batch):
+            filter_sum = tf.reduce_sum(tf.gradients(tf.reduce_sum(tf.nn.conv2d(X_batch, W, 1, "SAME")), W)[0])
+            return filter_sum.op, filter_sum
 
-        steps = -(-m // CNN_MB)
-        _, epoch_op = tf.while_loop(lambda k, _: k < steps, step, [tf.constant(0), tf.constant(0.0)],
-                                    parallel_iterations=1)
+        epoch_op = build_epoch_op(data_X, data_Y, permutation, CNN_MB, first_conv, layout=IMAGES)
         with v1.Session() as sess:
-            sess.run(images.initializer, {fed: X})
-            sess.run(W.initializer)
+            sess.run([W.initializer, v1.local_variables_initializer()], feed_data(X, Y))
             for epoch in range(epochs):
                 if epoch == 1:
                     start = time.perf_counter()
