@@ -46,6 +46,11 @@ def graph():
         yield g
 
 
+def step_nodes(graph) -> list:
+    """The nodes of the graph's functions: an epoch's training step is the body of its while loop."""
+    return [node for function in graph.as_graph_def().library.function for node in function.node_def]
+
+
 def blobs(m: int, n_x: int = 20, C: int = 3, seed: int = 0):
     """Separable toy data: X (n_x, m) around C random centres, one-hot Y (C, m)."""
     return make_blobs(m, n_x=n_x, C=C, seed=seed)

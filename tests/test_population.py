@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data
+from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data, step_nodes
 from tfsigns import executors, trainer
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.executors import population_executor
@@ -50,8 +50,7 @@ def test_the_l2_penalty_is_built_only_when_a_member_has_one(lambds, penalized):
     members = [trainer.initial_parameters(c, (30,), 6) for c in configs]
     with tf.Graph().as_default() as graph:
         build_population_graph(get_network("mlp"), configs, members, 40, (30,), 6)
-    step_ops = {node.op for function in graph.as_graph_def().library.function for node in function.node_def}
-    assert ("Square" in step_ops) == penalized
+    assert ("Square" in {node.op for node in step_nodes(graph)}) == penalized
 
 
 def test_members_must_share_the_architecture():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.epoch_speed import FLOOR, course_loop, summarize, time_first_conv, time_floor
-from tests.conftest import REAL_DATA, blobs, requires_real_data
+from tests.conftest import REAL_DATA, blobs, requires_real_data, step_nodes
 from tfsigns.config import TrainConfig
 from tfsigns.trainer import train
 
@@ -39,14 +39,14 @@ def test_bench_runs_at_tiny_size():
     assert float(floor[2]) > 0 and float(floor[-2]) == 1.0  # its ms/epoch, and its ratio to itself
 
 
-def test_the_floor_times_both_families_at_tiny_size():
+@pytest.mark.parametrize("timer, arch", [(time_floor, "mlp"), (time_floor, "cnn"), (time_first_conv, "cnn")])
+def test_the_floor_and_the_first_convolution_time_at_tiny_size(timer, arch):
     """The arithmetic floor (NumPy only) runs over the course's shuffles for the MLP's columns
-    and the CNN's images."""
+    and the CNN's images; so does TensorFlow's first convolution alone."""
     X, Y = blobs(70, n_x=12288, C=6)
-    images = X.T.reshape(-1, 64, 64, 3)
-    for arch, data in (("mlp", (X, Y)), ("cnn", (images, Y.T))):
-        ms, costs = time_floor(*data, epochs=2, arch=arch)
-        assert ms > 0 and costs == []
+    data = (X, Y) if arch == "mlp" else (X.T.reshape(-1, 64, 64, 3), Y.T)
+    ms, costs = timer(*data, epochs=2, arch=arch)
+    assert ms > 0 and costs == []
 
 
 def test_the_first_layer_bench_prints_each_product_against_einsum():
@@ -57,13 +57,9 @@ def test_the_first_layer_bench_prints_each_product_against_einsum():
     assert [row[0] for row in rows] == ["X W1^T, MatMul with a transpose flag", "X W1^T, einsum",
                                         "dZ1^T X, MatMul with a transpose flag", "dZ1^T X, einsum"]
     assert all(row[2:4] == ["x", "einsum"] for row in rows)
-    assert rows[1][4] == rows[3][4] == "1.00" and float(rows[0][1]) > 0
+    assert rows[1][4] == rows[3][4] == "1.00"  # the format: each einsum against itself
+    [float(row[1]) for row in rows]  # each ms parses (a difference of medians: it may be near 0 under load)
 
-
-def test_the_first_convolution_alone_times_at_tiny_size():
-    X, Y = blobs(70, n_x=12288, C=6)
-    ms, costs = time_first_conv(X.T.reshape(-1, 64, 64, 3), Y.T, epochs=2, arch="cnn")
-    assert ms > 0 and costs == []
 
 
 @pytest.mark.parametrize("settings", [{}, {"batch_norm": True}, {"keep_prob": 0.9}])
@@ -75,9 +71,7 @@ def test_the_first_layers_product_is_the_einsum_in_each_step(settings):
     from tfsigns.networks import get_network
     with tf.Graph().as_default() as graph:
         build_training_graph(get_network("mlp"), TrainConfig(**settings), 64, (12288,), 6)
-    # the step is the body of the epoch's while loop, a function in the graph's library
-    step_einsums = {node.attr["equation"].s.decode() for function in graph.as_graph_def().library.function
-                    for node in function.node_def if node.op == "Einsum"}
+    step_einsums = {node.attr["equation"].s.decode() for node in step_nodes(graph) if node.op == "Einsum"}
     assert ("nk,km->nm" if settings else "mk,nk->mn") in step_einsums  # columns W1 X, or rows X W1^T
 
 
