@@ -2,6 +2,8 @@
 
 from setuptools import find_packages, setup
 
+NOTEBOOK = ["ipykernel", "ipywidgets"]  # the walkthrough, with its photo upload
+
 setup(
     name="tfsigns",
     version="0.1.0",
@@ -20,8 +22,8 @@ setup(
         "Pillow",  # reading your own photos (tfsigns.predict)
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "ipywidgets", "ray", "hypothesis"],
-        "notebook": ["ipykernel", "ipywidgets"],  # the walkthrough, with its photo upload
+        "dev": ["pytest", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis"],
+        "notebook": NOTEBOOK,
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "ray": ["ray"],
         "yaml": ["pyyaml"],  # search spaces written in YAML (tfsigns.tune --space FILE.yaml)
