@@ -224,13 +224,29 @@ def test_cli_unwritable_out(fake_dir, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (["--layers", "7,5"], "this network needs [7, 12288] (other --layers?)"),
-    (["--no-batch-norm"], "has no variable b1"),
+    (["--layers", "7,5"], "--layers makes layers 7,5, but the run in"),
+    (["--no-batch-norm"], "--batch-norm makes batch_norm false, but the run in"),
+    (["--normalize", "per-image", "--flip"], "--flip makes flip true, but"),
+    (["--keep-prob", "0.5"], "--keep-prob makes keep_prob 0.5, but"),
 ])
-def test_resume_from_a_mismatched_checkpoint(change, message, uninterrupted, tmp_path):
+def test_resume_refuses_what_would_redefine_the_run(change, message, uninterrupted):
+    before = (uninterrupted / "metrics.json").read_bytes()
     result = cli("--out", str(uninterrupted), "--resume", "--epochs", "41", *change)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert message in result.stderr
+    assert message in result.stderr and "cannot change what it learns" in result.stderr
+    assert (uninterrupted / "metrics.json").read_bytes() == before
+
+
+def test_resume_nudges_and_says_how_many_epochs_it_ran(fake_dir, tmp_path):
+    out = tmp_path / "run"
+    assert cli("--data-dir", str(fake_dir), "--out", str(out), *RUN, "--epochs", "4").returncode == 0
+    same = ["--layers", "6,5", "--batch-norm", "--keep-prob", "0.8", "--data-dir", str(fake_dir)]
+    result = cli("--out", str(out), "--resume", "--epochs", "6", "--learning-rate", "0.001",
+                 "--decay", "inverse-time", *same)
+    assert result.returncode == 0, result.stderr
+    assert "\n2 epochs in " in result.stdout and "(epochs 5-6, resumed after 4)" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["learning_rates"][:4] == [0.003] * 4 and metrics["learning_rates"][4] == 0.001 / 5
 
 
 def test_resume_from_a_corrupt_checkpoint(fake_dir, tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 
 import tfsigns
 from tfsigns.cli import (
+    DATA_SETTINGS,
     FILE_RUN_SETTINGS,
     SETTINGS,
     HelpFormatter,
@@ -34,6 +35,7 @@ from tfsigns.cli import (
     read_settings,
 )
 from tfsigns.config import (
+    CONFIG_FIELDS,
     DECAYS,
     DEVICES,
     INITS,
@@ -51,6 +53,8 @@ from tfsigns.networks import NETWORKS, get_network
 from tfsigns.runs import CheckpointError, clear_run, existing_run, too_few_epochs
 
 PROG = "tfsigns.train"
+# What --resume may change: the run records its learning rate epoch by epoch, and its length
+NUDGES = frozenset({"num_epochs", "learning_rate", "decay", "decay_rate", "decay_interval"})
 
 
 def counts(flag: str, example: str, empty: bool = False, rule: str = "every entry must be at least 1"
@@ -109,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="go on from the newest checkpoint in --out, with the settings saved there "
-                            "(flags given now override them, e.g. a new --learning-rate)")
+                            "(only --epochs, --learning-rate and its decay may change)")
     again.add_argument("--overwrite", action="store_true",
                        help="replace the run that --out already holds (without it, such a run is kept "
                             "and the command refused)")
@@ -187,12 +191,38 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     return {action.dest for action in parser._actions if spelled & set(action.option_strings)}
 
 
+def check_nudges(saved: dict, settings: dict, given: set[str], out: str) -> None:
+    """ConfigError when a flag given with --resume would redefine the run rather than nudge it:
+    only what the run records epoch by epoch (its learning rate and decay) and its length may change."""
+    for name in sorted(given & (CONFIG_FIELDS | set(DATA_SETTINGS)) - NUDGES):
+        if name not in saved:
+            continue
+        was, now = saved[name], settings[name]
+        if name == "data_dir":
+            same = now is None or Path(now).resolve() == Path(str(was)).resolve()
+        else:
+            same = (list(now) if isinstance(now, tuple) else now) == was
+        if not same:
+            raise ConfigError(f"{origin_of(name)} makes {name} {format_setting(now)}, but the run in {out} "
+                              f"trained with {format_setting(was)}: a resumed run cannot change what it "
+                              "learns; only --epochs, --learning-rate and its decay may change on --resume "
+                              "(start a new run with another --out, or --overwrite)", name)
+
+
+def format_setting(value) -> str:
+    """A setting as a config file writes it: 25,12 for layers, true for a switch."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> tuple[dict, dict[str, str]]:
     """Flags, over --resume's saved config.json, over --config, over the defaults; with where
     each value that did not come from a default was found."""
     settings = {k: getattr(args, k) for k in SETTINGS}
     origins: dict[str, str] = {}
     sources = []
+    given = given_flags(parser, argv)
     if args.config:
         sources.append((read_settings(args.config), f"--config {args.config}"))
     if args.resume:
@@ -200,7 +230,7 @@ def resolve_settings(args: argparse.Namespace, argv: list[str], parser) -> tuple
         if not saved.is_file():
             raise CheckpointError(f"--resume: {args.out} holds no run to resume (no config.json)")
         sources.append((read_settings(saved), f"{saved} (--resume)"))
-    given = given_flags(parser, argv)
+        check_nudges(sources[-1][0], settings, given, args.out)
     for values, origin in sources:
         for name, value in values.items():
             if name not in given:
@@ -318,7 +348,10 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     })
     for name, value in history.accuracy.items():
         print(f"{name.capitalize()} Accuracy: {value:.4f}")
-    print(f"{len(history.costs)} epochs in {history.train_seconds:.1f} s on {history.device}; "
+    ran, total = len(history.epoch_seconds), len(history.costs)
+    resumed = ("" if ran == total else f" (epochs {total - ran + 1}-{total}, resumed after {total - ran})"
+               if ran else f" (the run had done all {total})")
+    print(f"{ran} epochs in {history.train_seconds:.1f} s{resumed} on {history.device}; "
           f"results in {out}/ (metrics.json, cost.png, checkpoints/)")
     return 0
 
