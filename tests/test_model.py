@@ -8,7 +8,7 @@ from tests.conftest import blobs
 from tfsigns.config import INITS, TrainConfig, TrainingInterrupted
 from tfsigns.inference import predict
 from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters, initializer_seed
-from tfsigns.model import build_train_op, compute_accuracy, compute_cost
+from tfsigns.model import build_train_op, compute_accuracy, compute_cost, count_correct
 from tfsigns.trainer import train
 
 v1 = tf.compat.v1
@@ -163,6 +163,18 @@ def test_compute_accuracy(graph):
     Z = tf.constant([[3.0, 0.0, 0.0, 1.0], [0.0, 2.0, 0.0, 0.0]])
     Y = tf.constant([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
     assert run(compute_accuracy(Z, Y)) == pytest.approx(0.75)
+    assert run(count_correct(Z, Y)) == 3 and run(count_correct(tf.stack([Z, -Z]), Y)).tolist() == [3, 2]
+
+
+def test_accuracy_over_batches_is_the_whole_sets():
+    """Evaluation counts right answers a batch at a time: 601 examples are three runs, the last one short."""
+    X, Y = blobs(601)
+    X_eval, Y_eval = blobs(601, seed=4)
+    parameters, history = train(TrainConfig(layers=(8,), num_epochs=2, learning_rate=0.01), X, Y,
+                                {"eval": (X_eval, Y_eval)})
+    for name, (X_set, Y_set) in (("train", (X, Y)), ("eval", (X_eval, Y_eval))):
+        correct = np.sum(np_forward(X_set, parameters).argmax(axis=0) == Y_set.argmax(axis=0))
+        assert history.accuracy[name] == float(np.float32(correct) / np.float32(601)), name
 
 
 # The first update of each optimizer from zero state, as a function of the gradient g:
@@ -267,8 +279,8 @@ def test_predict_matches_numpy():
     params = {"W1": rng.normal(size=(4, 5)), "b1": rng.normal(size=(4, 1)),
               "W2": rng.normal(size=(3, 4)), "b2": rng.normal(size=(3, 1))}
     X = rng.normal(size=(5, 11))
-    np.testing.assert_array_equal(predict(X, params), np_forward(X, params).argmax(axis=0))
-    probabilities = predict(X, params, return_probabilities=True)
+    np.testing.assert_array_equal(predict(X, params, TrainConfig()), np_forward(X, params).argmax(axis=0))
+    probabilities = predict(X, params, TrainConfig(), return_probabilities=True)
     assert probabilities.shape == (3, 11)
     np.testing.assert_allclose(probabilities.sum(axis=0), 1, rtol=1e-6)
 

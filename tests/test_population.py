@@ -1,4 +1,5 @@
-"""Population training: each member ends where training it alone ends; the tune executor uses it."""
+"""Population training: each member ends where training it alone ends, evaluated a batch at a time;
+the tune executor uses it."""
 
 import subprocess
 import sys
@@ -8,9 +9,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data, step_nodes
+from tests.test_batch_norm import STATISTICS_TOLERANCE, whole_set_statistics
 from tfsigns import executors, trainer
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.executors import population_executor
+from tfsigns.inference import predict
 from tfsigns.population import check_population
 from tfsigns.space import config_for
 from tfsigns.trainer import train, train_population
@@ -37,6 +40,23 @@ def test_each_member_equals_training_it_alone(batch_norm):
         assert history.accuracy == pytest.approx(alone.accuracy, abs=1 / 30 + 1e-9)
         for name, value in alone_parameters.items():
             np.testing.assert_allclose(parameters[name], value, rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_stacked_members_are_evaluated_a_batch_at_a_time():
+    """601 examples are three evaluation batches: each member's batch-norm statistics are still its
+    whole training set's, its accuracy what predict finds, and its parameters carry its config."""
+    X, Y = blobs(601, n_x=30)
+    X_val, Y_val = blobs(300, n_x=30, seed=5)
+    configs = [TrainConfig(layers=(8, 5), num_epochs=3, minibatch_size=64, batch_norm=True, **member)
+               for member in MEMBERS]
+    together = train_population(configs, X, Y, {"validation": (X_val, Y_val)})
+    for config, (parameters, history) in zip(configs, together, strict=True):
+        assert parameters.config == config
+        for name, value in whole_set_statistics(config, parameters, X).items():
+            np.testing.assert_allclose(parameters[name], value, **STATISTICS_TOLERANCE, err_msg=name)
+        for name, (X_set, Y_set) in (("train", (X, Y)), ("validation", (X_val, Y_val))):
+            right = np.mean(predict(X_set, parameters) == Y_set.argmax(axis=0))
+            assert right == pytest.approx(history.accuracy[name]), name
 
 
 @pytest.mark.parametrize("lambds, penalized", [((0.0, 0.0), False), ((0.0, 0.1), True)])

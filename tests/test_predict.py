@@ -1,14 +1,23 @@
-"""Predicting your own images, and the pictures a run can draw."""
+"""Predicting your own images, the pictures a run can draw, and predict knowing the network it runs."""
 
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import h5py
+import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REAL_DATA, requires_real_data
+from tests.conftest import REAL_DATA, blobs, requires_real_data
+from tests.test_cnn import images
+from tfsigns.config import RunSettings, TrainConfig
+from tfsigns.inference import load_model, predict
+from tfsigns.model import TrainedParameters
+from tfsigns.trainer import cnn_model, model, train
+
+QUIET = RunSettings(print_cost=False)
 
 
 def cli(module, *args):
@@ -91,3 +100,48 @@ def test_unreadable_image_with_a_model(case, trained_run, tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"{image}: {message}" in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+# ---------------------------------------------------------------- the settings travel with the parameters
+
+
+def offset_blobs(m: int = 120):
+    """blobs whose every example is scaled and shifted at random, so per-image normalization matters."""
+    X, Y = blobs(m)
+    rng = np.random.default_rng(3)
+    return X * rng.uniform(0.5, 20, (1, m)) + rng.uniform(-50, 50, (1, m)), Y
+
+
+def test_predict_runs_the_network_the_parameters_were_trained_as():
+    """Per-image normalization leaves no trace among the parameters; their config says it."""
+    X, Y = offset_blobs()
+    config = TrainConfig(layers=(8,), num_epochs=30, learning_rate=0.01, normalize="per-image")
+    parameters, history = train(config, X, Y, run=QUIET)
+    assert isinstance(parameters, TrainedParameters) and parameters.config == config
+    probabilities = predict(X, parameters, return_probabilities=True)
+    np.testing.assert_array_equal(probabilities, predict(X, parameters, config, return_probabilities=True))
+    assert np.mean(predict(X, parameters) == Y.argmax(axis=0)) == pytest.approx(history.train_accuracy)
+    unnormalized = predict(X, parameters, replace(config, normalize="none"), return_probabilities=True)
+    assert np.abs(unnormalized - probabilities).max() > 0.1
+
+
+def test_predict_refuses_parameters_that_do_not_say_how_they_were_trained():
+    X, Y = blobs(30)
+    parameters, _ = train(TrainConfig(layers=(4,), num_epochs=2, batch_norm=True), X, Y, run=QUIET)
+    with pytest.raises(ValueError, match=r"pass config=, the TrainConfig they were trained with, or load a "
+                                         r"finished run with tfsigns.inference.load_model"):
+        predict(X, dict(parameters))
+    np.testing.assert_array_equal(predict(X, dict(parameters), parameters.config), predict(X, parameters))
+
+
+def test_a_loaded_run_and_the_course_models_carry_their_config(fake_run):
+    config, parameters, _ = load_model(fake_run)
+    assert isinstance(parameters, TrainedParameters) and parameters.config == config
+    X, Y = blobs(24, n_x=12288, C=6)
+    mlp, _ = model(X, Y, X, Y, num_epochs=2, layers=(4,), normalize="per-image", print_cost=False)
+    assert (mlp.config.arch, mlp.config.layers, mlp.config.normalize) == ("mlp", (4,), "per-image")
+    X_images, Y_images = images(24)
+    cnn, _ = cnn_model(X_images, Y_images, X_images, Y_images, num_epochs=2, filters=(4,), kernels=(3,),
+                       pools=(4,), batch_norm=True, print_cost=False)
+    assert (cnn.config.arch, cnn.config.filters, cnn.config.batch_norm) == ("cnn", (4,), True)
+    assert predict(X_images, cnn).shape == (24,)

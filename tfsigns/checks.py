@@ -182,7 +182,7 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
                         f"{costs[-1]:.4g} after the last", OPTIMIZER_HINT)
         arrays = {key: np.asarray(value, dtype=np.float32) for key, value in parameters.items()}
         labels = Y_train.argmax(axis=layout.class_axis)
-        accuracy = float(np.mean(predict(X_train, arrays, spec.config) == labels))
+        accuracy = float(np.mean(predict(X_train, arrays, spec.config or TrainConfig()) == labels))
         if accuracy < MIN_TRAIN_ACCURACY:
             report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly "
                         f"(needs at least {MIN_TRAIN_ACCURACY:.2f})", TRAINING_HINT)

@@ -15,7 +15,7 @@ from tfsigns.backend import tf, v1
 from tfsigns.checkpoint import UNREADABLE, first_line
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.data import IMAGE_SHAPE
-from tfsigns.model import STATISTICS, logits, statistics_shapes
+from tfsigns.model import TrainedParameters, example_batches, logits, statistics_shapes
 from tfsigns.networks import get_network
 from tfsigns.runs import CheckpointError, finished_run
 
@@ -25,15 +25,19 @@ SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "input_shape" a
 def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfig | None = None,
             return_probabilities: bool = False) -> np.ndarray:
     """Classes (m,) for examples X in the network's layout (the MLP's: X (n_x, m)) under
-    trained NumPy parameters, in test mode. `config` names the network and its settings; by
-    default the course's MLP, with batch norm when the parameters have gamma.
+    trained NumPy parameters, in test mode, a batch of examples per run. `config` names the
+    network and its settings; by default the parameters' own (TrainedParameters.config, as
+    training and load_model return them); ValueError when neither says.
 
     With return_probabilities, the softmax probabilities instead, in the layout of the
     logits (the MLP's (C, m)).
     """
     if config is None:
-        config = TrainConfig(batch_norm=any(key.startswith("gamma") for key in parameters),
-                             normalize="dataset" if set(STATISTICS) <= set(parameters) else "none")
+        config = getattr(parameters, "config", None)
+    if config is None:
+        raise ValueError("predict does not know the settings these parameters were trained with (batch norm, "
+                         "normalization, network): pass config=, the TrainConfig they were trained with, or "
+                         "load a finished run with tfsigns.inference.load_model")
     network = get_network(config.arch)
     layout = network.layout
     input_shape = layout.example_shape(X)
@@ -43,14 +47,16 @@ def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfi
         Z = logits(network, x, params, config, tf.constant(False))
         out = (tf.nn.softmax(Z, axis=layout.class_axis) if return_probabilities
                else tf.argmax(Z, axis=layout.class_axis))
+        axis = -1 if layout.examples_last else 0  # of the examples, in X, the classes and the probabilities
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
-            return sess.run(out, feed_dict={x: X})
+            return np.concatenate([sess.run(out, feed_dict={x: X[batch]})
+                                   for batch in example_batches(layout, X.shape[axis])], axis=axis)
 
 
-def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.ndarray], tuple[int, ...]]:
-    """A finished run's TrainConfig, trained parameters and input shape (one example's);
-    CheckpointError when the run is unfinished, or its files are damaged or disagree."""
+def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParameters, tuple[int, ...]]:
+    """A finished run's TrainConfig, trained parameters (which carry it) and input shape (one
+    example's); CheckpointError when the run is unfinished, or its files are damaged or disagree."""
     metrics, path = finished_run(run_dir)
     try:
         config = TrainConfig.from_recorded(metrics["config"])
@@ -72,7 +78,7 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, np.nd
     if missing := [name for name in shapes if name not in parameters]:
         raise CheckpointError(f"--model {run_dir}: checkpoint {path.name} does not hold the network its "
                               f"metrics.json describes ({missing[0]} {list(shapes[missing[0]])})")
-    return config, parameters, input_shape
+    return config, TrainedParameters(parameters, config), input_shape
 
 
 def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:

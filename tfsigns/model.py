@@ -2,6 +2,8 @@
 `forward` (a family's inference, tfsigns.networks), `compute_cost` (loss), `build_train_op`
 (training), `compute_accuracy` (evaluation), batch norm, the training set held in the graph,
 one epoch as one op, and `build_training_graph`, which puts them together for the session loop.
+Evaluation and batch norm's test-time statistics go through EVAL_BATCH_SIZE examples per run;
+`TrainedParameters` are what training returns: the NumPy parameters with their TrainConfig.
 Input normalization belongs to the model too: `logits` applies it before a family's forward
 in training, evaluation and inference alike, and "dataset" normalization keeps the training
 set's per-channel statistics as the non-trainable variables input_mean and input_deviation,
@@ -15,8 +17,8 @@ ops; sessions run in tfsigns.trainer (training) and tfsigns.inference (predictio
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,27 @@ from tfsigns.networks import COLUMNS, IMAGES, Layout, Network
 
 STATISTICS = ("input_mean", "input_deviation")  # "dataset" normalization's variables, one value per channel
 MIN_DEVIATION = 1e-3  # a constant channel would otherwise divide by zero
+# Examples per session run when evaluating, predicting or gathering batch norm's statistics, so
+# that a network's activations over a whole set (1080 SIGNS images) need never fit at once.
+EVAL_BATCH_SIZE = 256
+# batch_norm_layer's (moving_mean, moving_variance, batch mean, batch variance) of each layer it builds
+BATCH_MOMENTS = "tfsigns_batch_moments"
+
+
+class TrainedParameters(dict):
+    """Trained NumPy parameters by name, as training returns them, with the TrainConfig they were
+    trained with (`config`), so that inference runs the network they belong to."""
+
+    def __init__(self, parameters: Mapping[str, np.ndarray], config: TrainConfig):
+        super().__init__(parameters)
+        self.config = config
+
+
+def example_batches(layout: Layout, m: int) -> list[tuple]:
+    """Indexes that cut an array of m examples in `layout` (X, Y, the logits or the classes)
+    into consecutive runs of at most EVAL_BATCH_SIZE examples."""
+    return [(..., slice(start, start + EVAL_BATCH_SIZE)) if layout.examples_last
+            else (slice(start, start + EVAL_BATCH_SIZE),) for start in range(0, m, EVAL_BATCH_SIZE)]
 
 
 def image_shape(layout: Layout, input_shape: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -124,7 +147,9 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
     parameters; a CNN's would add height and width), and ops that move
     moving_mean/moving_variance towards them are added to UPDATE_OPS (they run
     only because build_train_op makes the train op depend on them).
-    Test mode: the moving averages stand in for mu and sigma^2.
+    Test mode: the moving averages stand in for mu and sigma^2. In either mode the layer's
+    averages and minibatch moments are kept in the BATCH_MOMENTS collection
+    (build_batch_norm_statistics reads them).
     """
     gamma, beta = parameters[f"gamma{l}"], parameters[f"beta{l}"]
     moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
@@ -132,6 +157,7 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
     batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=list(axes), keepdims=True)
     # in the parameters' shape: the MLP's (n_l, 1) already; a conv layer's (n_C,) from (1, 1, 1, n_C)
     batch_mean, batch_var = (tf.reshape(s, moving_mean.shape) for s in (batch_mean, batch_var))
+    v1.add_to_collection(BATCH_MOMENTS, (moving_mean, moving_var, batch_mean, batch_var))
     for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
         update = moving.assign(momentum * moving + (1.0 - momentum) * batch, read_value=False)
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
@@ -258,19 +284,59 @@ def update_ops() -> list[tf.Operation]:
     return [op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op.graph is graph]
 
 
-def build_statistics_op(forward: Callable[[], tf.Tensor]) -> tf.Operation:
-    """The batch-norm update ops that `forward()` builds, grouped. Built in training mode with
-    momentum 0 over the whole training set, they set the test-time statistics to that set's."""
-    before = set(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
-    forward()
-    return tf.group(*(op for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS) if op not in before))
+@dataclass
+class BatchNormStatistics:
+    """Ops that set batch norm's test-time statistics to the whole resident training set's, in
+    runs of EVAL_BATCH_SIZE rows: for each batch-norm layer in turn, `accumulate` once for each
+    row `start` fed (0, EVAL_BATCH_SIZE, ... below m), then `finish`."""
+
+    start: tf.Tensor
+    layers: list[tuple[tf.Operation, tf.Operation]]  # (accumulate, finish), in the forward's order
+
+
+def build_batch_norm_statistics(forward: Callable[[tf.Tensor], tf.Tensor], data_X: tf.Variable
+                                ) -> BatchNormStatistics:
+    """The statistics ops of the batch-norm layers that `forward(rows)`, a test-mode forward of
+    rows of data_X (m, ...), builds. Layer l's pass sees the earlier layers normalized by their
+    finished statistics, as one training-mode pass over the whole set would, and sums each
+    row run's moments, n * mean and n * (variance + mean^2), in float64 local variables (not
+    checkpointed); finish sets the averages to the whole set's mean and variance."""
+    m = data_X.shape[0]
+    start = v1.placeholder(tf.int32, [], name="statistics_start")
+    rows = data_X[start:start + EVAL_BATCH_SIZE]
+    n = tf.cast(tf.shape(rows)[0], tf.float64)
+    before = len(v1.get_collection(BATCH_MOMENTS))
+    forward(rows)
+    layers = []
+    for l, (moving_mean, moving_var, batch_mean, batch_var) in enumerate(
+            v1.get_collection(BATCH_MOMENTS)[before:], start=1):
+        sums = [v1.Variable(tf.zeros(moving_mean.shape, tf.float64), trainable=False,
+                            collections=[v1.GraphKeys.LOCAL_VARIABLES], name=f"statistics/{name}{l}")
+                for name in ("sum", "squares")]
+        mean, var = (tf.cast(s, tf.float64) for s in (batch_mean, batch_var))
+        accumulate = tf.group(sums[0].assign_add(n * mean), sums[1].assign_add(n * (var + tf.square(mean))))
+        whole_mean = sums[0] / m
+        finish = tf.group(moving_mean.assign(tf.cast(whole_mean, tf.float32)),
+                          moving_var.assign(tf.cast(sums[1] / m - tf.square(whole_mean), tf.float32)))
+        layers.append((accumulate, finish))
+    return BatchNormStatistics(start, layers)
+
+
+def _hits(ZL: tf.Tensor, Y: tf.Tensor, layout: Layout) -> tf.Tensor:
+    """Whether each example's argmax of the logits is its class; bool, ZL's shape less the class axis."""
+    return tf.equal(tf.argmax(ZL, axis=layout.class_axis), tf.argmax(Y, axis=layout.class_axis))
 
 
 def compute_accuracy(ZL: tf.Tensor, Y: tf.Tensor, layout: Layout = COLUMNS) -> tf.Tensor:
     """Fraction of examples where argmax of logits ZL (C, m) matches one-hot Y (C, m); a
     population's logits (K, C, m) give each member's (K,)."""
-    correct = tf.equal(tf.argmax(ZL, axis=layout.class_axis), tf.argmax(Y, axis=layout.class_axis))
-    return tf.reduce_mean(tf.cast(correct, tf.float32), axis=-1)
+    return tf.reduce_mean(tf.cast(_hits(ZL, Y, layout), tf.float32), axis=-1)
+
+
+def count_correct(ZL: tf.Tensor, Y: tf.Tensor, layout: Layout = COLUMNS) -> tf.Tensor:
+    """How many examples compute_accuracy finds right, int32: a scalar, or each member's (K,),
+    summed over batches for a set's accuracy."""
+    return tf.reduce_sum(tf.cast(_hits(ZL, Y, layout), tf.int32), axis=-1)
 
 
 def build_resident_data(layout: Layout, m: int, input_shape: tuple[int, ...], n_y: int
@@ -339,11 +405,11 @@ class TrainingGraph:
     learning_rate: tf.Tensor
     permutation: tf.Tensor
     epoch_op: tf.Tensor
-    statistics_op: tf.Operation | None  # batch norm's test-time statistics, run once after training
+    statistics: BatchNormStatistics | None  # batch norm's test-time statistics, run once after training
     X: tf.Tensor  # evaluation placeholders, in the family's layout
     Y: tf.Tensor
     training: tf.Tensor  # fed False to evaluate
-    accuracy: tf.Tensor  # a scalar, or one per member
+    correct: tf.Tensor  # how many examples fed are right: a scalar, or one per member
     feed_data: Callable[[Any, Any], dict]  # (X_train, Y_train) -> the feed that fills the resident data
 
 
@@ -378,18 +444,17 @@ def build_training_graph(network: Network, config: TrainConfig, m: int, input_sh
 
 def build_evaluation(network: Network, config: TrainConfig, parameters: Callable[[], dict],
                      data_X: tf.Variable, input_shape: tuple[int, ...], n_y: int) -> dict[str, Any]:
-    """What a training graph needs besides its epoch: the op that sets batch norm's test-time
+    """What a training graph needs besides its epoch: the ops that set batch norm's test-time
     statistics to the whole resident training set's (None without batch norm or with
     bn_population_stats off), and the evaluation graph: the family's placeholders X and Y,
-    the training flag (test mode when fed False) and the accuracy. `parameters()` gives the
-    parameters where it is called (a population stacks its members' anew)."""
+    the training flag (test mode when fed False) and the count of right answers.
+    `parameters()` gives the parameters where it is called (a population stacks its members' anew)."""
     layout = network.layout
-    statistics_op = None
+    statistics = None
     if config.batch_norm and config.bn_population_stats:
-        whole_set = replace(config, bn_momentum=0.0, keep_prob=1.0)
-        statistics_op = build_statistics_op(lambda: logits(
-            network, from_rows(data_X, layout), parameters(), whole_set, tf.constant(True)))
+        statistics = build_batch_norm_statistics(lambda rows: logits(
+            network, from_rows(rows, layout), parameters(), config, tf.constant(False)), data_X)
     X, Y = network.create_placeholders(input_shape, n_y)
     training = create_training_flag()
-    accuracy = compute_accuracy(logits(network, X, parameters(), config, training), Y, layout)
-    return {"statistics_op": statistics_op, "X": X, "Y": Y, "training": training, "accuracy": accuracy}
+    correct = count_correct(logits(network, X, parameters(), config, training), Y, layout)
+    return {"statistics": statistics, "X": X, "Y": Y, "training": training, "correct": correct}

@@ -1,7 +1,8 @@
 """The session loop: the one place where networks are trained.
 
 `train(config, ...)` builds a network's graph with tfsigns.model, runs its epoch op over
-shuffled minibatches epoch after epoch, and returns NumPy parameters and a History;
+shuffled minibatches epoch after epoch, and returns NumPy parameters that know their
+config (tfsigns.model.TrainedParameters) and a History;
 `train_population` does the same for K configurations in one graph (tfsigns.population).
 `model(...)` is the course's entry point with the course's defaults.
 """
@@ -34,8 +35,14 @@ from tfsigns.config import (
     not_learning,
 )
 from tfsigns.data import minibatch_permutation
-from tfsigns.model import TrainingGraph, build_training_graph
-from tfsigns.networks import Network, get_network
+from tfsigns.model import (
+    EVAL_BATCH_SIZE,
+    TrainedParameters,
+    TrainingGraph,
+    build_training_graph,
+    example_batches,
+)
+from tfsigns.networks import Layout, Network, get_network
 from tfsigns.population import build_population_graph, check_population, member_parameters
 from tfsigns.runs import CheckpointError, too_few_epochs
 
@@ -119,9 +126,28 @@ def epoch_feed(g: TrainingGraph, configs: list[TrainConfig], epoch: int, m: int)
     return {g.permutation: shuffle, g.learning_rate: rate}, rates
 
 
-def measure(sess: v1.Session, g: TrainingGraph, sets: EvalSets) -> dict[str, np.ndarray]:
-    """Accuracy on each named (X, Y) set, in test mode (a scalar, or one per member)."""
-    return {name: sess.run(g.accuracy, {g.X: X, g.Y: Y, g.training: False}) for name, (X, Y) in sets.items()}
+def measure(sess: v1.Session, g: TrainingGraph, sets: EvalSets, layout: Layout) -> dict[str, np.ndarray]:
+    """Accuracy on each named (X, Y) set in `layout`, in test mode (a scalar, or one per member):
+    the right answers counted a batch of examples at a time, over the set's size."""
+    accuracies = {}
+    for name, (X, Y) in sets.items():
+        m = Y.shape[layout.example_axis]
+        correct = sum(sess.run(g.correct, {g.X: X[batch], g.Y: Y[batch], g.training: False})
+                      for batch in example_batches(layout, m))
+        # in float32, as a whole-set tf.reduce_mean gave it: the recorded accuracies stay what they were
+        accuracies[name] = np.float32(correct) / np.float32(m)
+    return accuracies
+
+
+def set_statistics(sess: v1.Session, g: TrainingGraph, m: int) -> None:
+    """Batch norm's test-time statistics from the m resident training examples, a batch of
+    rows per run (nothing to do without batch-norm population statistics)."""
+    if g.statistics is None:
+        return
+    for accumulate, finish in g.statistics.layers:
+        for start in range(0, m, EVAL_BATCH_SIZE):
+            sess.run(accumulate, {g.statistics.start: start})
+        sess.run(finish)
 
 
 def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_sets: EvalSets | None = None,
@@ -130,12 +156,13 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
           should_stop: Callable[[], bool] | None = None,
           on_start: Callable[[], None] | None = None,
           on_epoch: Callable[[int, History, Callable[[], dict[str, float]]], None] | None = None,
-          ) -> tuple[dict[str, np.ndarray], History]:
+          ) -> tuple[TrainedParameters, History]:
     """Train on X_train / one-hot Y_train in the network's layout (the MLP's: X (n_x, m),
     Y (C, m)); then measure accuracy on the training set and on each named (X, Y) pair of
     eval_sets, e.g. {"test": (X_test, Y_test)}. `run` says how (device, threads, printing).
 
-    Returns the trained parameters as NumPy arrays and the run's History. With
+    Returns the trained parameters as NumPy arrays, with `config` as their .config
+    (TrainedParameters, what inference.predict needs), and the run's History. With
     checkpoint_dir, a checkpoint is written every `checkpoint_every` epochs (0: only at
     the end), keeping the last `keep_checkpoints`; `resume` goes on from the newest one.
     `should_stop` is asked after each epoch: when it answers True the run checkpoints
@@ -159,7 +186,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
     write = tqdm.write if run.progress else print
     with open_session(graph, session_config) as sess:
         def evaluate() -> dict[str, float]:
-            return {name: float(value) for name, value in measure(sess, g, sets).items()}
+            return {name: float(value) for name, value in measure(sess, g, sets, network.layout).items()}
 
         sess.run(init, g.feed_data(X_train, Y_train))
         start_epoch = 0
@@ -200,18 +227,17 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
         history.train_seconds = time.perf_counter() - start
         epochs.close()
 
-        if g.statistics_op is not None:
-            sess.run(g.statistics_op)
+        set_statistics(sess, g, m)
         history.accuracy = evaluate()
         if checkpointer:
             history.checkpoint = checkpointer.save(sess, config.num_epochs, history.costs,
                                                    history.learning_rates)
-        return sess.run(g.parameters), history
+        return TrainedParameters(sess.run(g.parameters), config), history
 
 
 def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray,
                      eval_sets: EvalSets | None = None, run: RunSettings | None = None
-                     ) -> list[tuple[dict[str, np.ndarray], History]]:
+                     ) -> list[tuple[TrainedParameters, History]]:
     """Train every config together (tfsigns.population); returns each member's (parameters,
     History) as train() would.
 
@@ -243,12 +269,11 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
                 history.learning_rates.append(float(rate))
                 history.epoch_seconds.append(seconds)
         train_seconds = time.perf_counter() - start
-        if g.statistics_op is not None:
-            sess.run(g.statistics_op)
-        accuracies = measure(sess, g, {"train": (X_train, Y_train), **(eval_sets or {})})
+        set_statistics(sess, g, m)
+        accuracies = measure(sess, g, {"train": (X_train, Y_train), **(eval_sets or {})}, network.layout)
         trained = sess.run(g.parameters)
     results = []
-    for k, history in enumerate(histories):
+    for k, (config, history) in enumerate(zip(configs, histories, strict=True)):
         history.train_seconds = train_seconds
         history.accuracy = {name: float(values[k]) for name, values in accuracies.items()}
         if not np.isfinite(history.costs).all():
@@ -256,13 +281,13 @@ def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: n
             history.warnings.append(diverged(history.costs[epoch], epoch))
         elif warning := not_learning(history.costs, n_y):
             history.warnings.append(warning)
-        results.append((member_parameters(trained, k), history))
+        results.append((TrainedParameters(member_parameters(trained, k), config), history))
     return results
 
 
 def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
           learning_rate: float = 0.0001, num_epochs: int = 1500, minibatch_size: int = 32,
-          print_cost: bool = True, **options) -> tuple[dict[str, np.ndarray], History]:
+          print_cost: bool = True, **options) -> tuple[TrainedParameters, History]:
     """The course's model(): a LINEAR->RELU->LINEAR->RELU->LINEAR->SOFTMAX net trained with Adam.
 
     X (12288, m), Y one-hot (6, m). `options` are further TrainConfig or RunSettings fields
@@ -274,7 +299,7 @@ def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: 
 
 def cnn_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
               learning_rate: float = 0.009, num_epochs: int = 100, minibatch_size: int = 64,
-              print_cost: bool = True, **options) -> tuple[dict[str, np.ndarray], History]:
+              print_cost: bool = True, **options) -> tuple[TrainedParameters, History]:
     """The convolution course's model(): CONV2D->RELU->MAXPOOL twice, FLATTEN, FULLY CONNECTED,
     trained with Adam; the cost printed every 5 epochs, as that notebook does.
 
@@ -287,7 +312,7 @@ def cnn_model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_te
 
 def course_model(arch: str, X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
                  learning_rate: float, num_epochs: int, minibatch_size: int, print_cost: bool,
-                 **options) -> tuple[dict[str, np.ndarray], History]:
+                 **options) -> tuple[TrainedParameters, History]:
     """Train family `arch` on (X_train, Y_train) in its layout, test on (X_test, Y_test), print
     both accuracies; what model() and cnn_model() share."""
     config = TrainConfig(arch=arch, learning_rate=learning_rate, num_epochs=num_epochs,
