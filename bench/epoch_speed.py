@@ -8,6 +8,10 @@ feed_dict loop over random_mini_batches (MLP only), a PyTorch eager loop when to
 installed, the arithmetic floor (time_floor: NumPy doing only the bulk of an epoch's
 arithmetic) and, for the CNN, TensorFlow's first convolution alone (time_first_conv), on
 the same data, and prints each one's ms/epoch and its ratios to tfsigns and to the floor.
+Every contender computes the same function: the CNN's Keras and PyTorch networks build each
+block in tfsigns.cnn's order, conv -> max-pool -> ReLU (the course writes conv -> ReLU ->
+max-pool; ReLU is monotone, so the two give the same values, but the pooled order applies
+ReLU, forward and backward, to 1/pool^2 as many values, and the timing depends on it).
 Each contender runs in a fresh process of its own (one warm-up epoch first, then the timed
 epochs), so that no TensorFlow setting of one leaks into another: tfsigns runs with the
 settings it picks itself (op determinism on), the others with TensorFlow's defaults; all
@@ -104,13 +108,13 @@ def time_keras(X, Y, epochs, arch):
         rows_X, rows_Y, lr, mb = X.T.copy(), Y.T.copy(), LR, MB
         layers = [keras.Input((X.shape[0],)), keras.layers.Dense(LAYERS[0], activation="relu"),
                   keras.layers.Dense(LAYERS[1], activation="relu")]
-    else:  # the course CNN: bias-free SAME convolutions, pools 8 and 4, one dense layer
+    else:  # the course CNN: bias-free SAME convolutions, pools 8 and 4, one dense layer; tfsigns' block order
         rows_X, rows_Y, lr, mb = X, Y, CNN_LR, CNN_MB
-        layers = [keras.Input(X.shape[1:]),
-                  keras.layers.Conv2D(8, 4, padding="same", use_bias=False, activation="relu"),
-                  keras.layers.MaxPooling2D(8, 8, padding="same"),
-                  keras.layers.Conv2D(16, 2, padding="same", use_bias=False, activation="relu"),
-                  keras.layers.MaxPooling2D(4, 4, padding="same"), keras.layers.Flatten()]
+        layers = [keras.Input(X.shape[1:])]
+        for filters, kernel, pool in zip(CNN_FILTERS, CNN_KERNELS, CNN_POOLS, strict=True):
+            layers += [keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False),
+                       keras.layers.MaxPooling2D(pool, pool, padding="same"), keras.layers.ReLU()]
+        layers.append(keras.layers.Flatten())
     model = keras.Sequential([*layers, keras.layers.Dense(rows_Y.shape[1])])
     model.compile(optimizer=keras.optimizers.Adam(lr),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True))
@@ -129,11 +133,13 @@ def time_torch(X, Y, epochs, arch):
         net = nn.Sequential(nn.Linear(X.shape[0], LAYERS[0]), nn.ReLU(), nn.Linear(*LAYERS), nn.ReLU(),
                             nn.Linear(LAYERS[1], Y.shape[0]))
         rows_X, labels, lr, mb = torch.from_numpy(X.T.copy()), torch.from_numpy(Y.argmax(axis=0)), LR, MB
-    else:  # the course CNN, channels first as PyTorch wants them
-        net = nn.Sequential(nn.Conv2d(3, 8, 4, padding="same", bias=False), nn.ReLU(),
-                            nn.MaxPool2d(8, ceil_mode=True),
-                            nn.Conv2d(8, 16, 2, padding="same", bias=False), nn.ReLU(),
-                            nn.MaxPool2d(4, ceil_mode=True), nn.Flatten(), nn.Linear(64, Y.shape[1]))
+    else:  # the course CNN, channels first as PyTorch wants them; tfsigns' block order
+        blocks, channels, side = [], X.shape[-1], X.shape[1]
+        for filters, kernel, pool in zip(CNN_FILTERS, CNN_KERNELS, CNN_POOLS, strict=True):
+            blocks += [nn.Conv2d(channels, filters, kernel, padding="same", bias=False),
+                       nn.MaxPool2d(pool, ceil_mode=True), nn.ReLU()]
+            channels, side = filters, -(-side // pool)
+        net = nn.Sequential(*blocks, nn.Flatten(), nn.Linear(side * side * channels, Y.shape[1]))
         rows_X = torch.from_numpy(X.transpose(0, 3, 1, 2).copy())
         labels, lr, mb = torch.from_numpy(Y.argmax(axis=1)), CNN_LR, CNN_MB
     opt = torch.optim.Adam(net.parameters(), lr=lr)

@@ -94,6 +94,30 @@ def test_saturation_and_hue_leave_grey_grey_and_recolour_colours(photo):
     assert np.abs(augmented(copies(photo), hue=0.2) - photo).max() > 0.1
 
 
+CENTRE = 31.5  # of a 64 x 64 image: what rotation and zoom turn and scale about
+
+
+def two_dots(offset: float = 12.0) -> np.ndarray:
+    """Two small Gaussian dots (0.8 on 0.2) at offset pixels left and right of the centre, on row 31.5."""
+    y, x = np.mgrid[0:64, 0:64].astype(np.float64)
+    dots = sum(np.exp(-((x - CENTRE - dx) ** 2 + (y - CENTRE) ** 2) / (2 * 1.2**2))
+               for dx in (-offset, offset))
+    return np.repeat((0.2 + 0.6 * dots)[..., None], 3, axis=-1).astype(np.float32)
+
+
+def centroids(images: np.ndarray, halves: bool = False) -> np.ndarray:
+    """(x, y) centroid of each image's brightness above the background 0.2: of the whole image
+    (b, 1, 2), or (halves) of what lies left and right of that centroid's column (b, 2, 2)."""
+    weight = images[..., 0].astype(np.float64) - 0.2
+    y, x = np.mgrid[0:64, 0:64]
+    parts = [np.ones((64, 64), bool)]
+    if halves:
+        middle = centroids(images)[:, 0, 0, None, None]
+        parts = [x < middle, x > middle]
+    return np.stack([np.stack([(weight * part * x).sum((1, 2)), (weight * part * y).sum((1, 2))], -1)
+                     / (weight * part).sum((1, 2))[:, None] for part in parts], axis=1)
+
+
 def test_geometry_moves_pixels_and_fills_by_reflection(photo):
     flat = copies(np.full((64, 64, 3), 0.6))
     np.testing.assert_allclose(augmented(flat, rotation=30, translation=0.2, zoom=0.2), flat, atol=1e-6)
@@ -101,6 +125,42 @@ def test_geometry_moves_pixels_and_fills_by_reflection(photo):
         out = augmented(copies(photo, 8), **strengths)
         assert np.abs(out - photo).max() > 0.02, strengths
         assert out.min() >= 0.2 - 1e-5 and out.max() <= 0.8 + 1e-5, strengths  # no black fill
+
+
+def test_translation_shifts_the_pattern_by_up_to_its_share_of_the_size():
+    """translation=0.2: each image's dots move together, by at most 0.2 x 64 = 12.8 pixels along
+    each axis, and over 64 images nearly that far; their spread stays as it was."""
+    dots = two_dots()
+    out = augmented(copies(dots), translation=0.2)
+    shift = centroids(out)[:, 0] - [CENTRE, CENTRE]
+    assert np.abs(shift).max() <= 12.8 + 0.05 and (np.abs(shift).max(axis=0) > 0.8 * 12.8).all()
+    assert (shift.min(axis=0) < -6).all() and (shift.max(axis=0) > 6).all()  # either way on both axes
+    assert np.abs(shift[:, 0] - shift[:, 1]).max() > 1  # the axes are drawn apart
+    before = centroids(copies(dots), halves=True)
+    np.testing.assert_allclose(centroids(out, halves=True) - shift[:, None], before, atol=0.05)
+
+
+def test_rotation_turns_the_pattern_about_the_centre_by_up_to_the_angle():
+    """rotation=30: the two dots, 12 pixels either side of the centre, stay 12 pixels from it and
+    turn about it by at most 30 degrees, over 64 images either way and nearly that far."""
+    out = augmented(copies(two_dots()), rotation=30.0)
+    left, right = np.moveaxis(centroids(out, halves=True) - CENTRE, 1, 0)
+    np.testing.assert_allclose(np.hypot(*right.T), 12.0, atol=0.05)
+    np.testing.assert_allclose(left, -right, atol=0.05)
+    angle = np.degrees(np.arctan2(right[:, 1], right[:, 0]))
+    assert np.abs(angle).max() <= 30.0 + 0.2 and angle.min() < -25 and angle.max() > 25
+
+
+def test_zoom_in_enlarges_the_pattern_and_zoom_out_shrinks_it():
+    """zoom=0.2: the dots' distance is scaled by a factor in [0.8, 1.2], about the centre and
+    without a turn, over 64 images both larger and smaller and nearly to either end."""
+    out = augmented(copies(two_dots()), zoom=0.2)
+    left, right = np.moveaxis(centroids(out, halves=True) - CENTRE, 1, 0)
+    np.testing.assert_allclose(left, -right, atol=0.05)
+    np.testing.assert_allclose(right[:, 1], 0.0, atol=0.05)
+    factor = right[:, 0] / 12.0
+    assert factor.min() >= 0.8 - 0.005 and factor.max() <= 1.2 + 0.005
+    assert factor.min() < 0.85 and factor.max() > 1.15
 
 
 def test_blur_smooths_and_keeps_flat_images(photo):
