@@ -207,6 +207,13 @@ def test_cli_bad_data_file(how, message, tmp_path):
     (["--device", "gpu"], "no GPU"),
     (["--resume"], "holds no run to resume"),
     (["--config", "/nonexistent.json"], "cannot read settings"),
+    # a setting of the other family would do nothing: refused, not silently ignored
+    (["--arch", "cnn", "--layers", "7,5"], "layers is [7, 5], but the cnn family has no hidden MLP layers"),
+    (["--filters", "4"], "filters is [4], but the mlp family has no conv blocks"),
+    (["--arch", "cnn", "--keep-prob", "0.3"], "the cnn family drops out only in its hidden dense layers"),
+    (["--decay", "exponential", "--decay-rate", "1e37"], "decay_rate must lie in [0, 1] for exponential"),
+    (["--arch", "cnn", "--kernels", "100,2"], "conv block 1's 100x100 filter is larger than its 64x64 input"),
+    (["--arch", "cnn", "--pools", "32,4", "--kernels", "4,3"], "conv block 2's 3x3 filter is larger than"),
 ])
 def test_cli_bad_settings(flags, message, fake_dir, tmp_path):
     if "gpu" in flags and tf.config.list_physical_devices("GPU"):

@@ -12,7 +12,15 @@ import pytest
 from tests.conftest import FakeSigns
 from tfsigns.config import TrainConfig
 from tfsigns.executors import run_trial
-from tfsigns.space import SpaceError, config_for, grid_trials, narrowed_box, parse_space, random_trials
+from tfsigns.space import (
+    SpaceError,
+    config_for,
+    grid_trials,
+    load_space,
+    narrowed_box,
+    parse_space,
+    random_trials,
+)
 from tfsigns.tune import SearchSettings, search
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
@@ -77,11 +85,38 @@ def test_coarse_to_fine_box_spans_the_best_on_the_same_scale():
     best = [{"learning_rate": 1e-3, "beta1": 0.99, "batch_norm": True},
             {"learning_rate": 1e-2, "beta1": 0.9, "batch_norm": True}]
     box = narrowed_box(space, best)
-    assert box["learning_rate"] == pytest.approx((0.25, 0.5)) and box["batch_norm"] == [True]
+    # a choice keeps two values (the best's and a neighbour), so a round never repeats one config
+    assert box["learning_rate"] == pytest.approx((0.25, 0.5)) and box["batch_norm"] == [False, True]
     finer = random_trials(space, 200, np.random.default_rng(4), box)
     lrs = [t["learning_rate"] for t in finer]
     assert 1e-3 <= min(lrs) and max(lrs) <= 1e-2
-    assert all(0.9 <= t["beta1"] <= 0.99 for t in finer) and all(t["batch_norm"] for t in finer)
+    assert all(0.9 <= t["beta1"] <= 0.99 for t in finer)
+
+
+def test_one_best_trial_keeps_a_range_to_search():
+    """--top-k 1 (or one successful trial): the next round searches around it, not at it."""
+    space = parse_space({**LECTURE, "hidden_units": {"scale": "int", "low": 4, "high": 12},
+                         "optimizer": {"choices": ["adam", "momentum", "rmsprop"]}})
+    best = [{"learning_rate": 1e-3, "beta1": 0.99, "hidden_units": 8, "optimizer": "adam"}]
+    box = narrowed_box(space, best)
+    assert all(high - low >= 0.2 - 1e-12 for name, (low, high) in box.items() if name != "optimizer")
+    assert len(box["optimizer"]) >= 2 and "adam" in box["optimizer"]
+    finer = random_trials(space, 50, np.random.default_rng(5), box)
+    assert len({t["learning_rate"] for t in finer}) == 50 and len({t["hidden_units"] for t in finer}) >= 2
+    again = narrowed_box(space, best, box)  # a third round narrows within the second's box
+    assert again["learning_rate"][1] - again["learning_rate"][0] > 0
+
+
+def test_a_space_of_the_other_family_or_yaml_text_is_refused(tmp_path):
+    with pytest.raises(SpaceError, match="hidden_units: the cnn family has no hidden MLP layers"):
+        parse_space({"hidden_units": {"scale": "int", "low": 4, "high": 8}}, TrainConfig(arch="cnn"))
+    with pytest.raises(SpaceError, match="filters: the mlp family has no conv blocks"):
+        parse_space({"filters": {"choices": [[4, 8], [8, 16]]}})
+    yaml_space = tmp_path / "space.yaml"
+    yaml_space.write_text("learning_rate:\n  scale: log\n  low: 1e-4\n  high: 1.0e-1\n")
+    text = r"low is the string '1e-4' \(YAML reads 1e-4 as text; write 1.0e-4\)"
+    with pytest.raises(SpaceError, match=text):
+        load_space(yaml_space)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 
 from tfsigns.backend import tf, v1
-from tfsigns.config import TrainConfig
+from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.mlp import BATCH_NORM_PARAMETERS, INITIALIZERS, initializer_seed
 from tfsigns.model import batch_norm_layer, dropout
 from tfsigns.model import compute_cost as cost_of
@@ -38,11 +38,17 @@ def parameter_shapes(input_shape: Sequence[int] = (64, 64, 3), n_y: int = 6, fil
     """Each parameter's shape, in the order initialize_parameters makes them: filters W[l]
     (f, f, n_C_prev, n_C) of each conv block (no bias, as in the course), then dense W[l]
     (n_prev, n) and b[l] (n,) up to the logits; batch norm replaces a hidden layer's bias
-    by gamma, beta, moving_mean and moving_variance (n_C,) or (n,)."""
+    by gamma, beta, moving_mean and moving_variance (n_C,) or (n,). ConfigError (field kernels)
+    for a block whose filter is larger than its input."""
     if not (len(filters) == len(kernels) == len(pools)) or not filters:
         raise ValueError("filters, kernels and pools need one entry per conv block")
     (n_H, n_W, n_C), shapes = input_shape, {}
     for l, (n, f, pool) in enumerate(zip(filters, kernels, pools, strict=True), start=1):
+        if f > min(n_H, n_W):
+            after = f" after pools {list(pools[:l - 1])}" if l > 1 else ""
+            raise ConfigError(f"kernels {list(kernels)}: conv block {l}'s {f}x{f} filter is larger than its "
+                              f"{n_H}x{n_W} input (the {input_shape[0]}x{input_shape[1]} images{after})",
+                              "kernels")
         shapes[f"W{l}"] = (f, f, n_C, n)
         if batch_norm:
             shapes.update({f"{name}{l}": (n,) for name in BATCH_NORM_PARAMETERS})

@@ -10,7 +10,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
-from tfsigns.networks import NETWORKS
+from tfsigns.networks import DROPOUT_LAYERS, FAMILY_SETTINGS, NETWORKS, foreign_setting
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
@@ -204,6 +204,18 @@ class TrainConfig(Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for f in fields(self):  # another family's setting changed from its default would do nothing
+            value, why = getattr(self, f.name), foreign_setting(self.arch, f.name)
+            if why and value != f.default:
+                raise ConfigError(f"{f.name} is {list(value)}, but {why}", f.name)
+        hidden = DROPOUT_LAYERS[self.arch]
+        if self.keep_prob < 1 and not getattr(self, hidden):
+            raise ConfigError(f"keep_prob is {self.keep_prob}, but the {self.arch} family drops out only in "
+                              f"its {FAMILY_SETTINGS[self.arch][hidden]} and {hidden} is empty: give it "
+                              f"{hidden} units, or leave keep_prob at 1", "keep_prob")
+        if self.decay == "exponential" and self.decay_rate > 1:
+            raise ConfigError(f"decay_rate must lie in [0, 1] for exponential decay (a rate above 1 grows "
+                              f"the learning rate every epoch), got {self.decay_rate:g}", "decay_rate")
         if not len(self.filters) == len(self.kernels) == len(self.pools):
             counts = f"{len(self.filters)}, {len(self.kernels)} and {len(self.pools)}"
             raise ConfigError(f"filters, kernels and pools need one entry per conv block, got {counts}",
@@ -272,7 +284,8 @@ def learning_rate_decay(config: TrainConfig, epoch: int) -> float:
 
     inverse-time: alpha0 / (1 + decay_rate * epoch); exponential: alpha0 * decay_rate**epoch;
     staircase: alpha0 / (1 + decay_rate * floor(epoch / decay_interval)) (the course's
-    "fixed interval scheduling").
+    "fixed interval scheduling"). Never above alpha0, so never an overflow: TrainConfig keeps
+    exponential's rate in [0, 1], and the others' rates are non-negative.
     """
     alpha0, rate = config.learning_rate, config.decay_rate
     if config.decay == "inverse-time":

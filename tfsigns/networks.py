@@ -24,6 +24,26 @@ NETWORKS = {"mlp": "tfsigns.mlp", "cnn": "tfsigns.cnn"}
 # What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
 # MLP's): a command uses them for the settings its user did not give.
 COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch_size": 64}}
+# Per family of NETWORKS, the settings only its networks use, each with what it shapes; every other
+# setting is every family's. Another family's config leaves them at TrainConfig's defaults (which its
+# runs still record).
+FAMILY_SETTINGS = {
+    "mlp": {"layers": "hidden MLP layers"},
+    "cnn": {"filters": "conv blocks", "kernels": "conv blocks", "pools": "conv blocks",
+            "dense": "hidden dense layers after conv blocks"},
+}
+
+# The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some)
+DROPOUT_LAYERS = {"mlp": "layers", "cnn": "dense"}
+
+
+def foreign_setting(arch: str, name: str) -> str | None:
+    """Why setting `name` does nothing in family `arch`'s networks, or None when it applies to them."""
+    owner = next((family for family, own in FAMILY_SETTINGS.items() if name in own), arch)
+    if owner == arch:
+        return None
+    return (f"the {arch} family has no {FAMILY_SETTINGS[owner][name]}; its settings are "
+            f"{', '.join(FAMILY_SETTINGS[arch])}")
 
 
 @dataclass(frozen=True)
@@ -78,8 +98,7 @@ class Network:
 
     Parameter names follow the course, as the shared code relies on them: weights start with
     W (the L2 penalty sums them), batch norm's are gamma, beta and the non-trainable
-    moving_mean and moving_variance (a population stacks those, inference detects batch
-    norm by gamma).
+    moving_mean and moving_variance (a population stacks those).
     """
 
     layout: Layout

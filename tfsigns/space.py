@@ -9,18 +9,24 @@ import itertools
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from tfsigns.config import CONFIG_FIELDS, ConfigError, TrainConfig, whole
+from tfsigns.networks import FAMILY_SETTINGS, foreign_setting
 
 SCALES = ("uniform", "log", "one-minus-log", "int")
 # Hyperparameters a search may vary: TrainConfig fields, plus the network's shape.
 SHAPE = ("hidden_units", "num_layers")
 TUNABLE = CONFIG_FIELDS - {"arch", "layers"} | set(SHAPE)  # a network family has its own hyperparameters
+SHAPING = {name for own in FAMILY_SETTINGS.values() for name in own}  # settings that shape a family's network
 ENTRY_KEYS = {"scale", "low", "high", "choices"}
+ZOOM = 0.2  # a coarse-to-fine round keeps at least this share of the previous round's range
+# A number in exponent form that YAML 1.1 (PyYAML) reads as text: without a dot or the exponent's sign
+YAML_TEXT = re.compile(r"([-+]?\d+)(?:\.(\d*))?[eE]([-+]?)(\d+)")
 
 # The lecture's example: alpha log-uniform in [1e-4, 1], beta via 1 - beta on a log scale.
 DEFAULT_SPACE = {
@@ -33,6 +39,24 @@ DEFAULT_SPACE = {
 
 class SpaceError(ValueError):
     """A search space that cannot be sampled; the message names the hyperparameter."""
+
+
+def yaml_spelling(text: str) -> str | None:
+    """How to write `text`, a number YAML reads as text (1e-4), so that YAML reads a number (1.0e-4);
+    None for any other text."""
+    match = YAML_TEXT.fullmatch(text)
+    if not match:
+        return None
+    digits, fraction, sign, exponent = match.groups()
+    spelled = f"{digits}.{fraction or 0}e{sign or '+'}{exponent}"
+    return None if spelled == text else spelled
+
+
+def text_given(name: str, what: str, text: str) -> SpaceError:
+    """The error for a string `text` given as `what` of `name` where a number belongs."""
+    spelled = yaml_spelling(text)
+    why = f" (YAML reads {text} as text; write {spelled})" if spelled else ", not a number"
+    return SpaceError(f"{name}: {what} is the string {text!r}{why}")
 
 
 @dataclass(frozen=True)
@@ -98,10 +122,13 @@ def parse_space(spec: dict, base: TrainConfig | None = None) -> list[Dimension]:
     """
     if not isinstance(spec, dict) or not spec:
         raise SpaceError("the search space must be a non-empty object of hyperparameters")
+    base = base or TrainConfig()
     space = []
     for name, entry in spec.items():
         if name not in TUNABLE:
             raise SpaceError(f"unknown hyperparameter {name!r}; tunable: {', '.join(sorted(TUNABLE))}")
+        if why := foreign_setting(base.arch, "layers" if name in SHAPE else name):
+            raise SpaceError(f"{name}: {why}")
         if not isinstance(entry, dict):
             raise SpaceError(f"{name}: expected an object with scale/low/high or choices")
         if set(entry) - ENTRY_KEYS:
@@ -111,11 +138,15 @@ def parse_space(spec: dict, base: TrainConfig | None = None) -> list[Dimension]:
         if "choices" in entry:
             if not isinstance(entry["choices"], list) or not entry["choices"]:
                 raise SpaceError(f"{name}: choices must be a non-empty list")
+            if text := next((c for c in entry["choices"] if isinstance(c, str) and yaml_spelling(c)), None):
+                raise text_given(name, "a choice", text)
             space.append(Dimension(name, choices=tuple(entry["choices"])))
             continue
         scale, low, high = entry.get("scale", "uniform"), entry.get("low"), entry.get("high")
         if scale not in SCALES:
             raise SpaceError(f"{name}: unknown scale {scale!r}; use one of {', '.join(SCALES)} or choices")
+        if bound := next((key for key in ("low", "high") if isinstance(entry.get(key), str)), None):
+            raise text_given(name, bound, entry[bound])
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                    for v in (low, high)):
             raise SpaceError(f"{name}: low and high must be finite numbers")
@@ -132,14 +163,15 @@ def parse_space(spec: dict, base: TrainConfig | None = None) -> list[Dimension]:
         values = d.choices if d.scale == "choice" else (d.from_unit(0.0), d.from_unit(1.0))
         for value in values:
             try:
-                config_for(base or TrainConfig(), {d.name: value})
+                config_for(base, {d.name: value})
             except (ConfigError, TypeError, ValueError) as err:
                 raise SpaceError(f"{d.name}: {value!r} cannot be trained ({err})") from None
     return space
 
 
 def load_space(path: str | os.PathLike | None, base: TrainConfig | None = None) -> list[Dimension]:
-    """The search space from a JSON (or, with PyYAML installed, YAML) file; None: the lecture's."""
+    """The search space from a JSON (or, with PyYAML installed, YAML) file; None: the lecture's.
+    An error in the file's space names the file."""
     if path is None:
         return parse_space(DEFAULT_SPACE, base)
     try:
@@ -154,7 +186,10 @@ def load_space(path: str | os.PathLike | None, base: TrainConfig | None = None) 
                          "or use JSON") from None
     except (OSError, ValueError) as err:
         raise SpaceError(f"{path}: cannot read the search space ({err})") from None
-    return parse_space(spec, base)
+    try:
+        return parse_space(spec, base)
+    except SpaceError as err:
+        raise SpaceError(f"{path}: {err}") from None
 
 
 # ------------------------------------------------------------------ strategies
@@ -185,18 +220,43 @@ def grid_trials(space: list[Dimension], n: int) -> list[dict]:
     return [dict(zip([d.name for d in space], values, strict=True)) for values in itertools.product(*axes)]
 
 
-def narrowed_box(space: list[Dimension], best: list[dict]) -> dict:
-    """The box spanned by the best configurations: for each numeric dimension the unit
-    interval from the smallest to the largest of them, for each choice the ones they used."""
-    box = {}
+def widened(options: list, kept: list, best) -> list:
+    """`kept` of the ordered `options`, with neighbours of `best` around it where it holds fewer than
+    ZOOM of the options or fewer than two of them."""
+    need = min(len(options), max(2, math.ceil(ZOOM * len(options))))
+    if len(kept) >= need:
+        return kept
+    start = min(max(options.index(best) - (need - 1) // 2, 0), len(options) - need)
+    return [o for o in options if o in kept or o in options[start:start + need]]
+
+
+def narrowed_box(space: list[Dimension], best: list[dict], box: dict | None = None) -> dict:
+    """The next round's box inside the previous round's `box` (None: the whole space), spanned by
+    the best configurations (best[0] the best): for each numeric dimension the unit interval from
+    the smallest to the largest of them, for each choice the ones they used. Each keeps a real
+    range, centred on the best, where they span less: at least ZOOM of the previous width on the
+    dimension's scale, or of its previous values, and two values of an int or choice dimension that
+    had them. One best trial (--top-k 1) does not zoom to a point."""
+    narrowed = {}
     for d in space:
-        values = [params[d.name] for params in best]
+        values, previous = [params[d.name] for params in best], (box or {}).get(d.name)
         if d.scale == "choice":
-            box[d.name] = [c for c in d.choices if c in values]
+            options = list(previous or d.choices)
+            narrowed[d.name] = widened(options, [c for c in options if c in values], values[0])
+        elif d.scale == "int":  # whole values, the box on their bins' edges
+            n = int(d.high - d.low) + 1
+            low, high = previous or (0.0, 1.0)
+            options = list(range(int(d.low) + round(low * n), int(d.low) + round(high * n)))
+            best_value = min(max(values[0], options[0]), options[-1])  # float rounding at a bin's edge
+            kept = widened(options, [v for v in options if min(values) <= v <= max(values)], best_value)
+            narrowed[d.name] = ((kept[0] - d.low) / n, (kept[-1] + 1 - d.low) / n)
         else:
-            units = [d.to_unit(v) for v in values]
-            box[d.name] = (min(units), max(units))
-    return box
+            low, high = previous or (0.0, 1.0)
+            units, width = [min(max(d.to_unit(v), low), high) for v in values], ZOOM * (high - low)
+            start = min(max(units[0] - width / 2, low), high - width)
+            narrowed[d.name] = (min(units), max(units)) if max(units) - min(units) >= width \
+                else (start, start + width)
+    return narrowed
 
 
 # ------------------------------------------------------------------ one trial's config
@@ -221,9 +281,12 @@ def config_for(base: TrainConfig, params: dict) -> TrainConfig:
     return replace(base, **settings)
 
 
-def largest(space: list[Dimension], base: TrainConfig) -> TrainConfig:
-    """The biggest network a space can draw on top of `base` (widest, deepest), so that one
-    that cannot fit is refused before the search rather than failing trial by trial."""
+def networks(space: list[Dimension], base: TrainConfig) -> list[TrainConfig]:
+    """The networks a space can draw on top of `base`, so that one that cannot be built or fit is
+    refused before the search rather than failing trial by trial: the widest, deepest MLP, or each
+    combination of the choices of the settings that shape a family's network (the CNN's filters,
+    kernels, pools and dense)."""
     shape = {d.name: max(d.choices) if d.scale == "choice" else d.from_unit(1.0)
              for d in space if d.name in SHAPE}
-    return config_for(base, shape)
+    axes = [[(d.name, c) for c in d.choices] for d in space if d.name in SHAPING]
+    return [config_for(base, {**shape, **dict(combo)}) for combo in itertools.product(*axes)]

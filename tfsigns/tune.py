@@ -49,9 +49,9 @@ from tfsigns.space import (
     SpaceError,
     config_for,
     grid_trials,
-    largest,
     load_space,
     narrowed_box,
+    networks,
     random_trials,
 )
 
@@ -179,16 +179,16 @@ def search(space: list[Dimension], base: TrainConfig, settings: SearchSettings, 
                     "ray": lambda tasks, workers: ray_executor(tasks, workers, settings.address),
                     }[settings.backend]
     rounds = settings.rounds if settings.strategy == "coarse-to-fine" else 1
+    box = None  # the previous round's, which the next one narrows
     for round_ in range(rounds):
         if settings.strategy == "grid":
             trials = grid_trials(space, settings.trials)
         else:
-            box = None
             if round_ > 0:
                 best = results.ranked(round_ - 1)[:settings.top_k]
                 if not best:
                     raise ConfigError(f"round {round_ - 1} has no successful trial to narrow the search on")
-                box = narrowed_box(space, [{n: r[n] for n in names} for r in best])
+                box = narrowed_box(space, [{n: r[n] for n in names} for r in best], box)
             rng = np.random.default_rng([settings.seed, round_])
             trials = random_trials(space, settings.trials, rng, box)
         tasks = [{"trial": f"r{round_}-{i:03d}", "round": round_, "params": params,
@@ -345,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         resolve_device(run.device)  # --device gpu without a GPU: say so before the search
         layout = get_network(base.arch).layout
         _, input_shape, n_y = layout.sizes(*split_data(data_dir, fraction, split_seed, layout)[:2])
-        check_memory(largest(space, base), input_shape, n_y)
+        for network in networks(space, base):  # a kernel larger than its input, or too big to fit
+            check_memory(network, input_shape, n_y)
         out = prepare_out_dir(args.out)
         settings = SearchSettings(args.strategy, args.trials, args.rounds, args.top_k, args.seed,
                                   args.workers, args.backend, args.address, fraction, split_seed, run.device)
