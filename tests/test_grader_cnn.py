@@ -4,6 +4,7 @@ Convolution_Exercises notebook runs headless while every exercise is still blank
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 from tests.test_grader import assert_failed, run_stored_notebook
 from tfsigns.checks import BLANK
+from tfsigns.feedback import error_hint
 from tfsigns.grader import ASSIGNMENTS, grade, grade_all
 
 v1 = tf.compat.v1
@@ -207,6 +209,28 @@ MISTAKES = [
                          ids=[f"{name}-{i}" for i, (_, name, _, _) in enumerate(MISTAKES)])
 def test_typical_mistakes_fail_with_a_pointed_message(capsys, assignment, name, candidate, fragments):
     assert_failed(*run_grade(capsys, assignment, name, candidate), name, *fragments)
+
+
+def float_of_the_bias(a_slice_prev, W, b):
+    """The course's own conv_single_step: float() of b, which is (1, 1, 1)."""
+    s = a_slice_prev * W
+    Z = np.sum(s)
+    Z = Z + float(b)
+    return Z
+
+
+def test_float_of_the_bias_is_named_as_the_numpy_2_slip(capsys):
+    """NumPy 2 raises TypeError for float() of a (1, 1, 1) array (NumPy 1.25 and 1.26 warn, an error
+    here as under -W error): the hint says so and what to write instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        passed, out = run_grade(capsys, STEP, "conv_single_step", float_of_the_bias)
+    assert_failed(passed, out, "conv_single_step", "raised ",
+                  "hint: float() of a (1, 1, 1) array fails on NumPy 2", "b.item()", "float(b[0, 0, 0])")
+    numpy_1 = DeprecationWarning("Conversion of an array with ndim > 0 to a scalar is deprecated, and will "
+                                 "error in future. Ensure you extract a single element from your array "
+                                 "before performing this operation. (Deprecated NumPy 1.25.)")
+    assert error_hint(numpy_1, ASSIGNMENTS[STEP].error_hints) == out.splitlines()[-1].removeprefix("hint: ")
 
 
 # ------------------------------------------------------------------ every exercise

@@ -122,7 +122,13 @@ POOL_MISTAKES = (
     Mistake("the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride), likewise n_W",
             lambda A, hp, mode: _np_pool(A, hp, mode, size_stride=False)),
 )
+FLOAT_BIAS_HINT = ("float() of a (1, 1, 1) array fails on NumPy 2 (only a 0-dimensional array converts to "
+                   "a number), so the course's float(b) raises: add the bias as b.item(), or "
+                   "float(b[0, 0, 0]): Z = np.sum(s) + b.item()")
 STEP_ERROR_HINTS = (
+    # float(b): a TypeError on NumPy 2, a DeprecationWarning from NumPy 1.25 (an error under -W error)
+    ("only 0-dimensional arrays can be converted", FLOAT_BIAS_HINT),
+    ("Conversion of an array with ndim > 0 to a scalar", FLOAT_BIAS_HINT),
     ("could not be broadcast", f"a slice came out smaller than the filter: it ran past the edge of the "
      f"(padded) input. {OUTPUT_SIZE_HINT}; {SLICE_HINT}"),
     ("KeyError", "conv_forward's hparameters hold 'stride' and 'pad', pool_forward's 'f' and 'stride'"),

@@ -11,7 +11,8 @@ levels in SHIFTS, mildest first, chosen from what a phone does before any networ
 on them):
 
     darker        exposure down in EV: a dim room, auto exposure that lags or is fooled by a
-                  bright window behind the hand (the worst level keeps under a third of the light)
+                  bright window behind the hand (the worst level, -1.5 EV, keeps 2**-1.5 = 0.35 of
+                  the light, a little over a third)
     brighter      exposure up in EV: a bright background metered low; highlights clip
     contrast      x mean + c (x - mean): haze, flat light, a dirty lens
     warm          white-balance error, red x g and blue / g: what auto white balance leaves
