@@ -210,8 +210,51 @@ def test_the_readers_settings_train_and_are_scored_as_make_reader_does(fake_data
     assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS
 
 
-def test_make_reader_trains_the_readers_settings_into_runs_reader():
-    makefile = (READER.parents[1] / "Makefile").read_text()
-    train, score = makefile[makefile.index("\nreader:"):].split("\n\n")[0].splitlines()[2:4]
-    assert "-m tfsigns.train --config tfsigns/reader.json" in train and "--out runs/reader " in train
-    assert "-m tfsigns.robustness --model runs/reader" in score
+def test_make_reader_trains_the_readers_settings_into_runs_reader(fake_data, tmp_path):
+    """`make reader` itself, in a folder laid out as the project (its tfsigns and setup.py, and an
+    install stamp newer than setup.py, so that make installs nothing), on fake data for 1 epoch:
+    it trains the reader's settings into runs/reader and scores that run in runs/reader/robustness."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    project = READER.parents[1]
+    for name in ("tfsigns", "setup.py"):
+        (tmp_path / name).symlink_to(project / name)
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    command = ["make", "-C", str(tmp_path), "-f", str(project / "Makefile"), "reader", f"PY={sys.executable}",
+               f"STAMP={stamp}", "ARGS=--epochs 1 --quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "TFSIGNS_DATA": str(fake_data.dir)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = tmp_path / "runs" / "reader"
+    metrics = json.loads((run / "metrics.json").read_text())
+    trained = {**metrics["config"], **metrics["run"]}
+    assert trained == {**trained, **json.loads(READER.read_text()), "num_epochs": 1}  # every reader setting
+    results = json.loads((run / "robustness" / "results.json").read_text())
+    assert results["model"] == "runs/reader"  # as make passed it, from the project's folder
+    assert results["images"] == len(fake_data.arrays["test"][1])
+    assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS
+
+
+def test_each_split_keeps_its_scores_and_a_no_test_run_must_ask_for_the_test_set(fake_data, tmp_path):
+    run = tmp_path / "run"
+    data = ["--data-dir", str(fake_data.dir)]
+    argv = [*data, "--out", str(run), "--layers", "4", "--epochs", "2", "--validation-fraction", "0.3",
+            "--no-test", "--quiet"]
+    assert run_main(train_main, argv)[0] == 0
+    code, _, err = run_main(robustness_main, ["--model", str(run), *data])
+    assert code == 2 and err.count("\n") == 1 and "trained with --no-test" in err, err
+    assert not (run / "robustness").exists()
+    assert run_main(robustness_main, ["--model", str(run), *data, "--split", "validation"])[0] == 0
+    code, _, err = run_main(robustness_main, ["--model", str(run), *data, "--split", "test"])
+    assert code == 0 and "warning: " in err and "scoring it on the test set, as asked" in err
+    validation = json.loads((run / "robustness-validation" / "results.json").read_text())
+    test = json.loads((run / "robustness" / "results.json").read_text())
+    assert (validation["split"], test["split"]) == ("validation", "test")
+    # a new run over this one (--overwrite) takes the old run's scores away with it
+    assert run_main(train_main, [*argv, "--overwrite"])[0] == 0
+    assert not (run / "robustness").exists() and not (run / "robustness-validation").exists()

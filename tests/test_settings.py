@@ -324,6 +324,20 @@ def try_search(draw: dict, fake_dir: Path, folder: Path) -> None:
         assert_one_line_exit_2(code, err, {}, out)
 
 
-def test_report_how_many_inputs_were_tried():
-    """Runs last in this file: the counts go to the log of `pytest -s` or -rA."""
+FUZZED = {"train": test_any_setting_from_any_source_trains_or_is_refused_in_one_line,
+          "tune": test_any_search_space_or_base_setting_searches_or_is_refused_in_one_line}
+
+
+def test_report_how_many_inputs_were_tried(request):
+    """Runs last in this file: the counts go to the log of `pytest -s` or -rA. Each command whose
+    fuzz test ran in this session was drawn, with inputs it accepted (exit 0, or 1: it trained
+    and the cost became NaN) and inputs it refused (exit 2), and no other exit code."""
     print("settings fuzz, draws by command and exit code:", dict(sorted(TRIED.items())))
+    ran = {item.name for item in request.session.items if item.path == request.path}
+    commands = [command for command, test in FUZZED.items() if test.__name__ in ran]
+    if not commands:
+        pytest.skip("no fuzz test of this file ran in this session")
+    for command in commands:
+        accepted, refused = TRIED[command, 0] + TRIED[command, 1], TRIED[command, 2]
+        assert accepted and refused, f"{command}: {accepted} accepted and {refused} refused draws"
+    assert set(TRIED) <= {(command, code) for command in commands for code in (0, 1, 2)}, TRIED

@@ -5,7 +5,8 @@ validation images the run held out, to choose a model without the test set) as i
 each of tfsigns.shifts'
 shifts (light, contrast, colour casts, saturation, noise, blur, JPEG, geometry, mirror, and a
 phone's framing read back through tfsigns.photos) at each severity. Prints a table, or the
-results as JSON with --json, and writes to --out: results.json, accuracy.png (accuracy by shift
+results as JSON with --json, and writes to --out (by default RUN_DIR/robustness, or
+RUN_DIR/robustness-validation for --split validation): results.json, accuracy.png (accuracy by shift
 and severity) and gallery.png (what each shift does to a few test images). Bad input gets one
 line on stderr and exit code 2, before TensorFlow loads and before anything is written.
 """
@@ -32,6 +33,8 @@ from tfsigns.shifts import SHIFTS, apply_shift
 
 PROG = "tfsigns.robustness"
 GALLERY_IMAGES = 3  # test images shown per shift, of different classes
+# Where each split's scores go in the run's folder by default, so that neither replaces the other
+OUT_FOLDERS = {"test": "robustness", "validation": "robustness-validation"}
 
 
 def score(run_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
@@ -123,6 +126,19 @@ def validation_images(run_dir: str | os.PathLike, data_dir: str | None) -> tuple
     return held_out.T.reshape(-1, *images.shape[1:]), one_hot.argmax(axis=0)
 
 
+def split_for(metrics: dict, split: str | None, run_dir: str) -> str:
+    """The split to score: as asked, else the test set, except for a run that held the test set
+    out (trained with --no-test, to choose settings), which must ask for it; said on stderr."""
+    held_out = metrics.get("test_accuracy") is None
+    if held_out and split is None:
+        raise CheckpointError(f"--model {run_dir} was trained with --no-test (choosing settings): score it "
+                              "with --split validation, or --split test to use the test set on purpose")
+    if held_out and split == "test":
+        print(f"{PROG}: warning: {run_dir} was trained with --no-test; scoring it on the test set, as asked",
+              file=sys.stderr)
+    return split or "test"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check the run, the data and --out, then score, print and write the results."""
     line_buffered_output()
@@ -130,19 +146,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="a run folder written by python -m tfsigns.train")
     parser.add_argument("--data-dir", help="folder with the SIGNS files (default: $TFSIGNS_DATA, then data/)")
     parser.add_argument("--out", help="folder for results.json, accuracy.png, gallery.png "
-                        "(default: RUN_DIR/robustness)")
+                        "(default: RUN_DIR/robustness for the test split, RUN_DIR/robustness-validation "
+                        "for the validation split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shifts' random draws")
-    parser.add_argument("--split", choices=("test", "validation"), default="test",
+    parser.add_argument("--split", choices=("test", "validation"),
                         help="the photos to score: the test set, or the validation images the run held "
                         "out (its --validation-fraction and --split-seed), to choose a model without the "
-                        "test set")
+                        "test set (default: test; a run trained with --no-test needs it said)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = parser.parse_args(argv)
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must lie in [0, 2**32), got {args.seed}")
-    out = Path(args.out) if args.out else Path(args.model) / "robustness"
     try:
-        finished_run(args.model)
+        args.split = split_for(finished_run(args.model)[0], args.split, args.model)
+        out = Path(args.out) if args.out else Path(args.model) / OUT_FOLDERS[args.split]
         images, labels = (validation_images(args.model, args.data_dir) if args.split == "validation"
                           else test_images(args.data_dir))
         check_writable(out)

@@ -5,6 +5,7 @@ without TensorFlow, so a command can judge --out and --model before TensorFlow l
     config.json    the settings (written first; --resume reads it back)
     metrics.json   settings, history, accuracies, the finished checkpoint's name (written last)
     cost.png, samples.png, confusion.png, tensorboard/, checkpoints/
+    robustness/, robustness-validation/   tfsigns.robustness's scores of the run, by split
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 # What a run leaves in --out; --overwrite removes exactly these, and only once the new run's
 # settings and data have been checked.
 RUN_FILES = ("config.json", "metrics.json", "cost.png", "samples.png", "confusion.png")
-RUN_FOLDERS = ("checkpoints", "tensorboard")
+RUN_FOLDERS = ("checkpoints", "tensorboard", "robustness", "robustness-validation")  # the last two: scores
 
 
 class CheckpointError(ValueError):
