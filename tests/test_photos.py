@@ -228,3 +228,23 @@ def test_predict_names_a_bad_image_in_one_line(case, fake_run, tmp_path):
     code, stdout, stderr = run_main(predict_main, [str(path), "--model", str(fake_run)])
     assert code == 2 and stdout == "" and stderr.startswith(f"tfsigns.predict: error: {path}: {message}")
     assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("top", [1.0, 255.0])
+def test_a_float_image_is_read_as_its_intensities(top, tmp_path):
+    """A float TIFF (mode F) in [0, 1] or in [0, 255]: the same grey ramp either way, not black."""
+    ramp = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
+    path = tmp_path / "float.tif"
+    Image.fromarray(ramp * np.float32(top), mode="F").save(path)
+    pixels = load_image(path).reshape(64, 64, 3)
+    assert np.allclose(pixels, ramp[..., None], atol=1.5 / 255)
+
+
+@pytest.mark.parametrize("value", [-0.5, 300.0, np.nan])
+def test_a_float_image_out_of_range_is_refused(value, tmp_path):
+    grey = np.full((8, 8), 0.5, np.float32)
+    grey[0, 0] = value
+    path = tmp_path / "float.tif"
+    Image.fromarray(grey, mode="F").save(path)
+    with pytest.raises(ImageError, match=r"float\.tif: not a readable image \(float pixels must lie in"):
+        load_image(path)

@@ -11,7 +11,9 @@ The rule, for any file Pillow reads (JPEG, PNG, TIFF, GIF, ...; the first frame)
    transparent colour) are composited on white, as on a white page; greyscale (1, L) is
    repeated in R, G and B; 16-bit greyscale (I;16*, and I, as Pillow reads 16-bit PNG and
    TIFF) is scaled from 0-65535 to 0-255 (Pillow's own conversion clips it instead, leaving
-   most photos white); CMYK, YCbCr and the other modes through Pillow's conversion to RGB.
+   most photos white); float greyscale (F, as TIFF stores it) in [0, 1] is scaled to 0-255, in
+   [0, 255] taken as it is, and other values refused (Pillow's conversion truncates [0, 1] to
+   black); CMYK, YCbCr and the other modes through Pillow's conversion to RGB.
 4. Resized to 64x64 with Pillow (bicubic, antialiased), then divided by 255.
 
 Large photos: a JPEG is decoded at a reduced scale (`Image.draft`, 1/2 to 1/8) that still
@@ -95,11 +97,23 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in SIXTEEN_BIT:
         grey = np.asarray(image, dtype=np.float64) * (255 / 65535)
         return Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode == "F":
+        return _float_grey(np.asarray(image, dtype=np.float64))
     if "A" in image.getbands() or "a" in image.getbands() or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _float_grey(grey: np.ndarray) -> Image.Image:
+    """A float image (mode F) in RGB: intensities in [0, 1] when none is above 1, else 0-255
+    (Pillow's own conversion truncates, and an image in [0, 1] comes out black)."""
+    if not np.isfinite(grey).all() or grey.min() < 0 or grey.max() > 255:
+        raise ValueError(f"float pixels must lie in [0, 1] or [0, 255], these span {grey.min():g} to "
+                         f"{grey.max():g}")
+    scaled = grey * 255 if grey.max() <= 1 else grey
+    return Image.fromarray(np.round(scaled).astype(np.uint8)).convert("RGB")
 
 
 def _first_line(err: BaseException) -> str:
