@@ -275,9 +275,9 @@ def test_per_image_normalization_is_tensorflows_in_either_layout(photo):
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_dataset_normalization_is_stored_and_applied_by_classify(arch, fake, fake_data, tmp_path):
     out = tmp_path / "run"
+    network = ["--layers", "6"] if arch == "mlp" else ["--filters", "4", "--kernels", "3", "--pools", "8"]
     code, _, err = run_main(main, ["--data-dir", str(fake.dir), "--out", str(out), "--epochs", "3", "--quiet",
-                                   "--arch", arch, "--layers", "6", "--filters", "4", "--kernels", "3",
-                                   "--pools", "8", "--normalize", "dataset", "--batch-norm",
+                                   "--arch", arch, *network, "--normalize", "dataset", "--batch-norm",
                                    "--learning-rate", "0.01"])
     assert code == 0, err
     X_train, _, X_test, Y_test, _ = fake_data

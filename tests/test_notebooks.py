@@ -5,7 +5,7 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-from tests.conftest import REAL_DATA, requires_real_data
+from tests.conftest import REAL_DATA, requires_real_data, snapshot
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -15,7 +15,14 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_EPOCHS", "20")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_TRIALS", "2")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_OUT", str(tmp_path))
-    monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER", str(tmp_path / "reader"))  # trained by the notebook itself,
+    # the user's reader: a `make reader` interrupted before it finished, which the notebook must leave alone
+    users = tmp_path / "reader"
+    (users / "checkpoints").mkdir(parents=True)
+    (users / "config.json").write_text("{}")
+    (users / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "model-10"\n')
+    before = snapshot(users)
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER", str(users))
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_OWN_READER", str(tmp_path / "own"))  # trained by the notebook,
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER_EPOCHS", "3")  # briefly: what it reads is not checked here
     monkeypatch.setenv("TFSIGNS_DATA", str(REAL_DATA))
     notebook = nbformat.read(NOTEBOOKS / "TensorFlow_Tutorial.ipynb", as_version=4)
@@ -40,4 +47,5 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     for shift in ("darker", "mirror", "phone framing"):
         assert f"\n{shift:<14}" in text
     assert "IMG_0007.jpg: 832x624 pixels, EXIF orientation" in text
-    assert (tmp_path / "reader" / "metrics.json").is_file()
+    assert (tmp_path / "own" / "metrics.json").is_file() and snapshot(users) == before
+    assert "the run has not finished" in text and f"leaves {users} as it is" in text
