@@ -21,7 +21,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 # cycle. Layers below backend's need no TensorFlow; the commands (train, tune, predict) are on
 # top and load it only once their input is checked.
 LAYERS = {
-    "files": 0, "softmax": 0, "convolution": 0, "networks": 0, "data": 0, "photos": 0, "runs": 0,
+    "files": 0, "softmax": 0, "convolution": 0, "networks": 0, "framing": 0, "photos": 0, "runs": 0,
+    "data": 1,
     "config": 1, "shifts": 1,
     "cli": 2, "space": 2,
     "backend": 3, "plots": 3,
@@ -30,9 +31,10 @@ LAYERS = {
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
     "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
+    "calibrate": 9,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
-    "plots", "executors", "train", "tune", "predict", "robustness"]
+    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate"]
 # Where sessions run: the session loop, inference, and the lessons that run their own graphs.
 SESSIONS = {"trainer", "inference", "basics", "grader"}
 MAX_LINES = 600

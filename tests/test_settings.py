@@ -195,6 +195,7 @@ PLAUSIBLE = {
     "saturation": st.floats(0, 1), "hue": st.floats(0, 0.5), "colour_cast": st.floats(0, 0.9),
     "blur": st.floats(0, 10), "noise": st.floats(0, 1),
     "normalize": st.sampled_from(["none", "per-image", "dataset"]),
+    "framing": st.sampled_from(["none", "hand"]),
 }
 
 

@@ -10,6 +10,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
+from tfsigns.framing import FRAMINGS
 from tfsigns.networks import DROPOUT_LAYERS, FAMILY_SETTINGS, NETWORKS, foreign_setting
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
@@ -101,6 +102,7 @@ RULES: dict[str, tuple] = {
     "blur": ("float", lambda v: 0 <= v <= 10, "lie in [0, 10] (pixels)"),
     "noise": ("float", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
     "normalize": ("choice", NORMALIZATIONS, "be one of " + ", ".join(NORMALIZATIONS)),
+    "framing": ("choice", FRAMINGS, "be one of " + ", ".join(FRAMINGS)),
     "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
     "threads": ("int", lambda v: 0 <= v < SEED_LIMIT, "be a non-negative integer (0: all cores)"),
     "print_cost": ("bool", None, "be true or false"),
@@ -201,6 +203,9 @@ class TrainConfig(Checked):
     # The network's input: as loaded ("none", the course's), each image standardized ("per-image"),
     # or the training set's per-channel mean and deviation taken out ("dataset"; stored with the model)
     normalize: str = "none"
+    # Each photo as it is ("none") or framed: the hand found, the wall made plain grey, the photo
+    # cropped to the hand ("hand", tfsigns.framing), in training and in every photo the run reads
+    framing: str = "none"
 
     def __post_init__(self) -> None:
         super().__post_init__()

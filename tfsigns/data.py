@@ -12,6 +12,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from tfsigns.framing import frame_columns
+
 # Where the project's own copy lives when neither flag nor environment names one.
 PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DATA_ENV = "TFSIGNS_DATA"
@@ -158,15 +160,18 @@ def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64,
     ]
 
 
-def load_signs(data_dir: str | os.PathLike | None = None):
+def load_signs(data_dir: str | os.PathLike | None = None, framing: str = "none"):
     """SIGNS ready for training: (X_train (12288, 1080), Y_train (6, 1080), X_test, Y_test, classes).
 
-    X float32 in [0, 1], Y one-hot float32, both column-per-example.
+    X float32 in [0, 1], Y one-hot float32, both column-per-example; with framing "hand", each
+    photo framed by tfsigns.framing as the run will frame the photos it reads.
     """
     train_x, train_y, test_x, test_y, classes = load_dataset(data_dir)
     C = len(classes)
-    return (flatten_and_normalize(train_x), convert_to_one_hot(train_y, C),
-            flatten_and_normalize(test_x), convert_to_one_hot(test_y, C), classes)
+    X_train, X_test = (flatten_and_normalize(x) for x in (train_x, test_x))
+    if framing == "hand":
+        X_train, X_test = (frame_columns(X, IMAGE_SHAPE) for X in (X_train, X_test))
+    return X_train, convert_to_one_hot(train_y, C), X_test, convert_to_one_hot(test_y, C), classes
 
 
 def train_validation_split(X: np.ndarray, Y: np.ndarray, fraction: float, seed: int = 0):

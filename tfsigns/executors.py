@@ -31,17 +31,19 @@ from tfsigns.networks import COLUMNS, Layout, get_network
 
 
 @functools.cache
-def split_columns(data_dir: str, fraction: float, split_seed: int) -> tuple[np.ndarray, ...]:
-    """(X_train, Y_train, X_val, Y_val, X_test, Y_test) as the course's columns, read once per process."""
-    X, Y, X_test, Y_test, _ = load_signs(data_dir)
+def split_columns(data_dir: str, fraction: float, split_seed: int, framing: str = "none"
+                  ) -> tuple[np.ndarray, ...]:
+    """(X_train, Y_train, X_val, Y_val, X_test, Y_test) as the course's columns, framed as the
+    trial says, read once per process."""
+    X, Y, X_test, Y_test, _ = load_signs(data_dir, framing)
     return (*train_validation_split(X, Y, fraction, split_seed), X_test, Y_test)
 
 
 @functools.cache
-def split_data(data_dir: str, fraction: float, split_seed: int, layout: Layout = COLUMNS
-               ) -> tuple[np.ndarray, ...]:
+def split_data(data_dir: str, fraction: float, split_seed: int, layout: Layout = COLUMNS,
+               framing: str = "none") -> tuple[np.ndarray, ...]:
     """The same six arrays in a network family's layout (the files are read once, whatever the layout)."""
-    split = split_columns(data_dir, fraction, split_seed)
+    split = split_columns(data_dir, fraction, split_seed, framing)
     return tuple(a for X, Y in zip(split[::2], split[1::2], strict=True)
                  for a in layout.from_columns(X, Y, IMAGE_SHAPE))
 
@@ -71,7 +73,8 @@ def run_trial(task: dict) -> dict:
     try:
         config = TrainConfig(**task["config"])
         X_train, Y_train, X_val, Y_val, _, _ = split_data(task["data_dir"], task["validation_fraction"],
-                                                          task["split_seed"], get_network(config.arch).layout)
+                                                          task["split_seed"], get_network(config.arch).layout,
+                                                          config.framing)
         _, history = train(config, X_train, Y_train, {"validation": (X_val, Y_val)},
                            RunSettings(device=task["device"], threads=task["threads"], print_cost=False))
         return result_row(task, history, seconds=time.perf_counter() - started)

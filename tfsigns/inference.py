@@ -15,6 +15,7 @@ from tfsigns.backend import tf, v1
 from tfsigns.checkpoint import UNREADABLE, first_line
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.data import IMAGE_SHAPE
+from tfsigns.framing import frame_columns
 from tfsigns.model import TrainedParameters, example_batches, logits, statistics_shapes
 from tfsigns.networks import get_network
 from tfsigns.runs import CheckpointError, finished_run
@@ -84,11 +85,15 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParamete
 def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
     """Probabilities (m, C), a row per image, for images given as the course's columns X
     (h*w*c, m), as tfsigns.photos.load_images reads them, under a finished run's model (in
-    its family's layout); CheckpointError when the run cannot be used or expects other inputs."""
+    its family's layout), each framed first when the run was trained on framed photos (its
+    config's framing, tfsigns.framing); CheckpointError when the run cannot be used or expects
+    other inputs."""
     config, parameters, input_shape = load_model(run_dir)
     layout = get_network(config.arch).layout
     if X.shape[0] != math.prod(input_shape):
         raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "
                               f"{X.shape[0]} values each")
+    if config.framing == "hand":
+        X = frame_columns(X, input_shape)
     X, _ = layout.from_columns(X, None, input_shape)
     return layout.rows(predict(X, parameters, config, return_probabilities=True))

@@ -24,6 +24,10 @@ pixels) are refused as possible decompression bombs.
 
 What cannot be read (missing, a folder, empty, not an image, truncated or damaged, too large)
 raises ImageError with a one-line message that names the file.
+
+A folder of photos by sign (`load_sign_folders`): DIR/0 ... DIR/5, each holding image files of
+that sign (any name Pillow reads; hidden files such as .DS_Store are skipped), as
+`tfsigns.robustness --photos` and `tfsigns.calibrate --photos` read them.
 """
 
 from __future__ import annotations
@@ -76,6 +80,34 @@ def load_image(path: str | os.PathLike, size: int = 64) -> np.ndarray:
 def load_images(paths: list[str | os.PathLike], size: int = 64) -> np.ndarray:
     """The images as columns X (size*size*3, len(paths)), every file read before any is used."""
     return np.stack([load_image(path, size) for path in paths], axis=1)
+
+
+def sign_folder_files(folder: str | os.PathLike, classes: int = 6) -> list[list[Path]]:
+    """The image files of each sign, folder/0 ... folder/<classes - 1>, sorted by name; ImageError
+    (one line) when the folder or a sign's folder is missing or a sign has no files."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageError(f"{folder}: not a folder (it must hold a folder per sign, 0 ... {classes - 1})")
+    files = []
+    for sign in range(classes):
+        sub = root / str(sign)
+        if not sub.is_dir():
+            raise ImageError(f"{folder}: has no folder {sign}/ (it must hold a folder per sign, 0 ... "
+                             f"{classes - 1}, of that sign's photos)")
+        found = sorted(p for p in sub.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not found:
+            raise ImageError(f"{sub}: holds no photos of sign {sign}")
+        files.append(found)
+    return files
+
+
+def load_sign_folders(folder: str | os.PathLike, size: int = 64, classes: int = 6
+                      ) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+    """Every photo under folder/<sign>/ as columns X (size*size*3, m) in [0, 1] by the module's
+    rule, their signs (m,) and their paths; every file read before any is used."""
+    paths = [path for files in sign_folder_files(folder, classes) for path in files]
+    labels = np.array([int(path.parent.name) for path in paths], dtype=np.int64)
+    return load_images(paths, size), labels, paths
 
 
 def _square_rgb(image: Image.Image, size: int) -> np.ndarray:

@@ -7,7 +7,11 @@ shifts (light, contrast, colour casts, saturation, noise, blur, JPEG, geometry, 
 phone's framing read back through tfsigns.photos) at each severity. Prints a table, or the
 results as JSON with --json, and writes to --out (by default RUN_DIR/robustness, or
 RUN_DIR/robustness-validation for --split validation): results.json, accuracy.png (accuracy by shift
-and severity) and gallery.png (what each shift does to a few test images). Bad input gets one
+and severity) and gallery.png (what each shift does to a few test images). With --photos DIR
+(a folder per sign, 0 ... 5, of real photos: other people's hands, another camera), the run is
+also scored on those photos, read by tfsigns.photos as predict reads them: their accuracy, each
+sign's, and the confusion matrix (results.json's "photos"), which shows what the shifts, drawn
+from the same list as the training augmentation, cannot. Bad input gets one
 line on stderr and exit code 2, before TensorFlow loads and before anything is written.
 """
 
@@ -28,6 +32,7 @@ from tfsigns.data import (
     train_validation_split,
 )
 from tfsigns.files import OutputError, check_writable, prepare_out_dir, to_json, write_json
+from tfsigns.photos import ImageError, load_sign_folders
 from tfsigns.runs import CheckpointError, finished_run
 from tfsigns.shifts import SHIFTS, apply_shift
 
@@ -53,6 +58,21 @@ def score(run_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, se
     return {"clean": accuracy[0], "shifts": shifts}
 
 
+def score_photos(run_dir: str | os.PathLike, X: np.ndarray, labels: np.ndarray, folder: str) -> dict:
+    """A finished run on real photos, columns X (h*w*c, m) with signs (m,): {"folder", "images",
+    "accuracy", "sign_accuracy" (a sign's share read right), "confusion" (rows: the true sign,
+    columns: the answer)}."""
+    from tfsigns.inference import classify
+    probabilities = classify(X, run_dir)
+    answers = probabilities.argmax(axis=1)
+    classes = probabilities.shape[1]
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, answers), 1)
+    per_sign = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {"folder": folder, "images": len(labels), "accuracy": float(np.mean(answers == labels)),
+            "sign_accuracy": [float(a) for a in per_sign], "confusion": confusion.tolist()}
+
+
 def summarize(scores: dict) -> dict:
     """The scores with each shift's mean over its levels, the mean over shifts (each shift
     counts once, however many levels it has), and the worst shift by that mean."""
@@ -75,6 +95,10 @@ def table(results: dict) -> str:
     worst = results["worst_shift"]
     lines += [f"mean over shifts: {results['mean_over_shifts']:.3f} (clean {results['clean']:.3f})",
               f"worst shift: {worst['name']} (mean {worst['mean_accuracy']:.3f})"]
+    if photos := results.get("photos"):
+        signs = "  ".join(f"{sign}: {a:.2f}" for sign, a in enumerate(photos["sign_accuracy"]))
+        lines.append(f"photos in {photos['folder']}: {photos['accuracy']:.3f} of {photos['images']} "
+                     f"(by sign {signs})")
     return "\n".join(lines)
 
 
@@ -153,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the photos to score: the test set, or the validation images the run held "
                         "out (its --validation-fraction and --split-seed), to choose a model without the "
                         "test set (default: test; a run trained with --no-test needs it said)")
+    parser.add_argument("--photos", help="a folder of real photos by sign (DIR/0 ... DIR/5), scored beside "
+                        "the shifts")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = parser.parse_args(argv)
     if not 0 <= args.seed < 2**32:
@@ -162,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else Path(args.model) / OUT_FOLDERS[args.split]
         images, labels = (validation_images(args.model, args.data_dir) if args.split == "validation"
                           else test_images(args.data_dir))
+        photos = load_sign_folders(args.photos)[:2] if args.photos else None
         check_writable(out)
         results = {"model": str(args.model), "split": args.split, "images": len(labels), "seed": args.seed,
                    **summarize(score(args.model, images, labels, args.seed))}
+        if photos:
+            results["photos"] = score_photos(args.model, *photos, args.photos)
         write_outputs(out, results, images, labels, args.seed)
-    except (CheckpointError, DataError, OutputError) as err:
+    except (CheckpointError, DataError, OutputError, ImageError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # --out became unwritable after the check (full disk, removed)

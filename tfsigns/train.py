@@ -38,6 +38,7 @@ from tfsigns.config import (
     CONFIG_FIELDS,
     DECAYS,
     DEVICES,
+    FRAMINGS,
     INITS,
     NORMALIZATIONS,
     OPTIMIZERS,
@@ -172,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the network's input: as loaded, each image standardized (per-image), or the "
                         "training set's per-channel mean and deviation taken out (dataset, stored with the "
                         "model)")
+    p.add_argument("--framing", choices=FRAMINGS, default=d.framing,
+                   help="each photo as it is, or framed: the hand found, its wall made plain grey and the "
+                        "photo cropped to it (hand), in training and in every photo the run reads")
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
@@ -253,6 +257,34 @@ def check_out(args: argparse.Namespace, config: TrainConfig) -> None:
                           "--overwrite replaces it, or choose another --out")
 
 
+def run_metrics(config: TrainConfig, run_fields: dict, input_shape: tuple[int, ...], n_y: int, data_dir: Path,
+                data: dict, history, started: float) -> dict:
+    """A finished run's metrics.json: its settings, input contract, data, checkpoint, history,
+    accuracies and timing (what tfsigns.runs.finished_run and tfsigns.inference read)."""
+    from tfsigns.backend import tf
+    return {
+        "config": config.to_dict(),
+        "run": run_fields,
+        "input_shape": list(input_shape),
+        "classes": n_y,
+        "data_dir": str(data_dir.resolve()),
+        "validation_fraction": data["validation_fraction"],
+        "split_seed": data["split_seed"],
+        "checkpoint": Path(history.checkpoint).name,
+        "costs": history.costs,
+        "learning_rates": history.learning_rates,
+        "accuracy": history.accuracy,
+        "train_accuracy": history.train_accuracy,
+        "test_accuracy": history.accuracy.get("test"),  # None: held out (--no-test)
+        "train_seconds": history.train_seconds,
+        "wall_seconds": time.time() - started,
+        "ms_per_epoch": history.ms_per_epoch,
+        "device": history.device,
+        "tensorflow_version": tf.__version__,
+        "tfsigns_version": tfsigns.__version__,
+    }
+
+
 def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> int:
     """Check everything, then train and write the outputs; errors propagate to main()."""
     config, run_settings, data = check_settings(settings, origins, print_cost=not args.quiet,
@@ -263,7 +295,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     data_dir = find_data_dir(data["data_dir"])
     if args.no_test and args.plots:
         raise ConfigError("--plots shows test images: it cannot go with --no-test")
-    X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir)
+    X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir, config.framing)
     eval_sets = {} if args.no_test else {"test": (X_test, Y_test)}
     if data["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
@@ -274,7 +306,6 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     # that need it and for training.
     from tfsigns import trainer
     from tfsigns.augment import check_photos
-    from tfsigns.backend import tf
     from tfsigns.inference import predict
     from tfsigns.monitor import Monitor
     from tfsigns.plots import plot_confusion, plot_costs, plot_samples
@@ -325,27 +356,8 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         images = np.round(X_test.T.reshape(-1, *IMAGE_SHAPE) * 255).astype(np.uint8)
         plot_samples(images[:24], labels[:24], out / "samples.png", predictions[:24])
         plot_confusion(labels, predictions, out / "confusion.png")
-    write_json(out / "metrics.json", {
-        "config": config.to_dict(),
-        "run": run_fields,
-        "input_shape": list(input_shape),
-        "classes": n_y,
-        "data_dir": str(data_dir.resolve()),
-        "validation_fraction": data["validation_fraction"],
-        "split_seed": data["split_seed"],
-        "checkpoint": Path(history.checkpoint).name,
-        "costs": history.costs,
-        "learning_rates": history.learning_rates,
-        "accuracy": history.accuracy,
-        "train_accuracy": history.train_accuracy,
-        "test_accuracy": history.accuracy.get("test"),  # None: held out (--no-test)
-        "train_seconds": history.train_seconds,
-        "wall_seconds": time.time() - started,
-        "ms_per_epoch": history.ms_per_epoch,
-        "device": history.device,
-        "tensorflow_version": tf.__version__,
-        "tfsigns_version": tfsigns.__version__,
-    })
+    metrics = run_metrics(config, run_fields, input_shape, n_y, data_dir, data, history, started)
+    write_json(out / "metrics.json", metrics)
     for name, value in history.accuracy.items():
         print(f"{name.capitalize()} Accuracy: {value:.4f}")
     ran, total = len(history.epoch_seconds), len(history.costs)
