@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from tqdm import tqdm
@@ -156,7 +156,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
           should_stop: Callable[[], bool] | None = None,
           on_start: Callable[[], None] | None = None,
           on_epoch: Callable[[int, History, Callable[[], dict[str, float]]], None] | None = None,
-          ) -> tuple[TrainedParameters, History]:
+          initial: Mapping[str, np.ndarray] | None = None) -> tuple[TrainedParameters, History]:
     """Train on X_train / one-hot Y_train in the network's layout (the MLP's: X (n_x, m),
     Y (C, m)); then measure accuracy on the training set and on each named (X, Y) pair of
     eval_sets, e.g. {"test": (X_test, Y_test)}. `run` says how (device, threads, printing).
@@ -169,7 +169,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
     and raises TrainingInterrupted. `on_start` is called once the session is ready
     (after a resumed checkpoint was found compatible and restored); `on_epoch(epoch,
     history, evaluate)` after each epoch, where evaluate() measures the accuracies now
-    (for monitoring: TensorBoard, a refreshed learning curve).
+    (for monitoring: TensorBoard, a refreshed learning curve). `initial` starts the network
+    from trained parameters (by name) instead of its initializers: fine-tuning (tfsigns.calibrate).
     """
     run = run or RunSettings()
     network, (m, input_shape, n_y), device_name, session_config = prepare([config], X_train, Y_train, run)
@@ -189,6 +190,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
             return {name: float(value) for name, value in measure(sess, g, sets, network.layout).items()}
 
         sess.run(init, g.feed_data(X_train, Y_train))
+        for name, value in (initial or {}).items():
+            g.parameters[name].load(value, sess)
         start_epoch = 0
         if resume:
             if checkpointer is None:
