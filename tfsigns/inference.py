@@ -94,6 +94,6 @@ def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
         raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "
                               f"{X.shape[0]} values each")
     if config.framing == "hand":
-        X = frame_columns(X, input_shape)
+        X = frame_columns(X, IMAGE_SHAPE)  # the photos, whatever shape the network takes them in
     X, _ = layout.from_columns(X, None, input_shape)
     return layout.rows(predict(X, parameters, config, return_probabilities=True))
