@@ -33,6 +33,23 @@ requires_real_data = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
+def real_run(tmp_path_factory):
+    """One finished run on the real data (batch norm, 200 epochs, plots), trained once through the CLI
+    for every test that reads a real run; tests that write into a run folder use a copy of it."""
+    import subprocess
+    import sys
+    if not (REAL_DATA / "train_signs.h5").is_file():
+        pytest.skip(f"real SIGNS data not found in {REAL_DATA}")
+    out = tmp_path_factory.mktemp("real-run")
+    argv = ["--data-dir", str(REAL_DATA), "--batch-norm", "--epochs", "200", "--quiet", "--plots",
+            "--out", str(out)]
+    result = subprocess.run([sys.executable, "-m", "tfsigns.train", *argv], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def signs():
     """The real data, ready for training: (X_train, Y_train, X_test, Y_test, classes)."""
     from tfsigns.data import load_signs

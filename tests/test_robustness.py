@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
 from tfsigns.config import AUGMENTATIONS
@@ -152,6 +153,50 @@ def unfinished(run, tmp_path):
     return copy
 
 
+def sign_folders(fake_data, folder: Path) -> Path:
+    """The fake test images as lossless PNG photos in folder/<sign>/, as a user lays real photos out."""
+    images, labels = fake_data.arrays["test"]
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / str(label) / f"{i}.png")
+    return folder
+
+
+def test_photos_are_scored_by_sign_as_the_test_images_they_are(fake_run, fake_data, tmp_path):
+    """The test images laid out as photo folders score as the clean test set does; the confusion
+    matrix counts every photo by its true sign, and each sign's accuracy is its diagonal share."""
+    photos = sign_folders(fake_data, tmp_path / "photos")
+    out = tmp_path / "out"
+    argv = ["--model", str(fake_run), "--data-dir", str(fake_data.dir), "--out", str(out),
+            "--photos", str(photos)]
+    code, stdout, stderr = run_main(robustness_main, argv)
+    assert code == 0, stderr
+    results = json.loads((out / "results.json").read_text())
+    scored = results["photos"]
+    labels = fake_data.arrays["test"][1]
+    assert scored["folder"] == str(photos) and scored["images"] == len(labels)
+    assert scored["accuracy"] == pytest.approx(results["clean"])
+    confusion = np.array(scored["confusion"])
+    assert confusion.sum(axis=1).tolist() == np.bincount(labels, minlength=6).tolist()
+    assert scored["sign_accuracy"] == pytest.approx(confusion.diagonal() / confusion.sum(axis=1))
+    assert f"photos in {photos}: {scored['accuracy']:.3f} of {len(labels)}" in stdout
+
+
+def photos_without_sign_5(run, tmp):
+    folder = tmp / "photos"
+    for sign in range(5):
+        (folder / str(sign)).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / str(sign) / "a.png")
+    return folder
+
+
+def photos_with_a_broken_file(run, tmp):
+    folder = photos_without_sign_5(run, tmp)
+    (folder / "5").mkdir()
+    (folder / "5" / "a.jpg").write_bytes(b"not a photo")
+    return folder
+
+
 # (what to spoil: a flag and how to make its value, what the one-line error says)
 BAD_INPUT = {
     "no run": ("--model", lambda run, tmp: tmp / "nothing", "no finished run there"),
@@ -160,6 +205,9 @@ BAD_INPUT = {
     "not the data": ("--data-dir", lambda run, tmp: tmp, "file not found"),
     "unwritable out": ("--out", under_a_file, "cannot write there"),
     "no validation photos": ("--split", lambda run, tmp: "validation", "held no validation photos out"),
+    "no photos folder": ("--photos", lambda run, tmp: tmp / "none", "not a folder"),
+    "a sign without photos": ("--photos", photos_without_sign_5, "has no folder 5/"),
+    "a photo that is not one": ("--photos", photos_with_a_broken_file, "a.jpg"),
 }
 
 
@@ -177,11 +225,8 @@ def test_bad_input_is_one_line_and_writes_nothing(case, fake_run, fake_data, tmp
 
 
 @requires_real_data
-def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
-    run = tmp_path / "run"
-    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--out", str(run), "--epochs", "150",
-                                         "--quiet"])
-    assert code == 0, err
+def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(real_run, tmp_path):
+    run = copy_of(real_run, tmp_path)
     code, _, err = run_main(robustness_main, ["--model", str(run), "--data-dir", str(REAL_DATA), "--json"])
     assert code == 0, err
     results = json.loads((run / "robustness" / "results.json").read_text())
