@@ -39,9 +39,11 @@ reader: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# pytest exits 5 when it collected no tests: that must fail, not pass.
+# pytest exits 5 when it collected no tests: that must fail, not pass. The suite runs on every core
+# (pytest-xdist), a test file to a worker, since the files' session fixtures and tallies are their own;
+# PYTEST_ARGS="-n 0" runs it in one process.
 test: lint
-	$(PY) -m pytest -q $(PYTEST_ARGS) tests; rc=$$?; \
+	$(PY) -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS) tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:

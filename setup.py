@@ -22,7 +22,7 @@ setup(
         "Pillow",  # reading your own photos (tfsigns.predict)
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis"],
+        "dev": ["pytest", "pytest-xdist", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis"],
         "notebook": NOTEBOOK,
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "ray": ["ray"],
