@@ -35,7 +35,7 @@ requires_real_data = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory):
     """One finished run on the real data (batch norm, 200 epochs, plots), trained once through the CLI
-    for every test that reads a real run; tests that write into a run folder use a copy of it."""
+    for the tests that read a real run."""
     import subprocess
     import sys
     if not (REAL_DATA / "train_signs.h5").is_file():
