@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
-from tfsigns.config import AUGMENTATIONS
 from tfsigns.data import convert_to_one_hot, flatten_and_normalize, load_dataset, train_validation_split
 from tfsigns.robustness import main as robustness_main
 from tfsigns.robustness import validation_images
@@ -242,20 +241,6 @@ def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
 
 
 READER = Path(__file__).resolve().parents[1] / "tfsigns" / "reader.json"
-
-
-def test_the_readers_settings_train_and_are_scored_as_make_reader_does(fake_data, tmp_path):
-    run = tmp_path / "reader"
-    data = ["--data-dir", str(fake_data.dir)]
-    argv = ["--config", str(READER), *data, "--out", str(run), "--epochs", "1", "--quiet"]
-    code, _, err = run_main(train_main, argv)
-    assert code == 0, err
-    recorded = json.loads((run / "config.json").read_text())
-    assert recorded["arch"] == "cnn" and recorded["normalize"] == "per-image"
-    assert recorded["flip"] and all(recorded[name] > 0 for name in AUGMENTATIONS if name != "flip")
-    code, _, err = run_main(robustness_main, ["--model", str(run), *data, "--json"])
-    assert code == 0, err
-    assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS
 
 
 def test_make_reader_trains_the_readers_settings_into_runs_reader(fake_data, tmp_path):

@@ -226,7 +226,7 @@ def capped_train(config, *args, **kwargs):
 TRIED: Counter = Counter()  # (command, exit code) -> draws
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(draw=setting_draws())
 @example(draw=("keep_prob", 1.4505906866640212e-45, "flag", "fresh"))  # found by this test: a traceback
 @example(draw=("learning_rate", 1e300, "config", "overwrite"))  # float32 overflow in the graph
