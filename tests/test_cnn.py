@@ -11,7 +11,7 @@ from tests.conftest import FakeSigns, run_main
 from tfsigns.cnn import compute_cost, create_placeholders, forward_propagation, initialize_parameters
 from tfsigns.config import ConfigError, RunSettings, TrainConfig, TrainingInterrupted
 from tfsigns.data import convert_to_one_hot
-from tfsigns.model import batch_norm_layer
+from tfsigns.model import BATCH_MOMENTS, batch_norm_layer
 from tfsigns.population import check_population
 from tfsigns.predict import main as predict_main
 from tfsigns.train import main as train_main
@@ -62,7 +62,8 @@ def test_pooling_before_the_relu_changes_no_value_and_no_gradient(graph, batch_n
         return tf.matmul(tf.reshape(A, [4, -1]), parameters["W3"]) + parameters["b3"]
 
     variables = [v for v in parameters.values() if v.trainable]
-    ours, course = forward_propagation(X, parameters, batch_norm, training, pools=(4, 2)), course_order(X)
+    ours = forward_propagation(X, parameters, batch_norm, training, pools=(4, 2), fused_bn=False)
+    course = course_order(X)
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
         got, want = sess.run([[logits, *tf.gradients(logits, variables)] for logits in (ours, course)])
@@ -82,6 +83,32 @@ def test_conv_batch_norm_takes_per_channel_statistics_over_batch_height_and_widt
         sess.run(v1.global_variables_initializer())
         got, want = sess.run([out, expected])
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_batch_norm_is_the_lectures_formulas(graph, training):
+    """The fused kernel against the formulas: logits and gradients, the recorded moments and, in
+    training mode (the only one whose train op runs them), the averages' updates. They sum in other
+    orders, so they agree to float32 rounding, not bit for bit."""
+    X = tf.constant(np.random.default_rng(5).normal(0.5, 2.0, size=(6, 16, 16, 3)), tf.float32)
+    parameters = initialize_parameters((16, 16, 3), 6, (4, 8), (3, 2), (4, 2), batch_norm=True)
+    variables = [v for v in parameters.values() if v.trainable]
+    mode = tf.constant(training)
+    results = []
+    for fused in (True, False):
+        before = len(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+        logits = forward_propagation(X, parameters, True, mode, pools=(4, 2), fused_bn=fused)
+        updates = [op.inputs[1] for op in v1.get_collection(v1.GraphKeys.UPDATE_OPS)[before:]]
+        updates = updates if training else []
+        moments = [m for entry in v1.get_collection(BATCH_MOMENTS)[-2:] for m in entry[2:]]
+        results.append([logits, *tf.gradients(tf.reduce_sum(logits ** 2), variables), *updates, *moments])
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        sess.run([parameters["moving_mean1"].assign(tf.fill([4], 0.3)),
+                  parameters["moving_variance2"].assign(tf.fill([8], 2.0))])
+        fused, formulas = sess.run(results)
+    for a, b in zip(fused, formulas, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("options", [{}, {"batch_norm": True, "dense": (8,), "keep_prob": 0.8,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from tfsigns.backend import tf, v1
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.mlp import BATCH_NORM_PARAMETERS, INITIALIZERS, initializer_seed
-from tfsigns.model import batch_norm_layer, dropout
+from tfsigns.model import batch_norm_layer, dropout, fused_batch_norm_layer
 from tfsigns.model import compute_cost as cost_of
 from tfsigns.networks import IMAGES, Network
 
@@ -89,18 +89,23 @@ def initialize_parameters(input_shape: Sequence[int] = (64, 64, 3), n_y: int = 6
 
 def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False,
                         training: tf.Tensor | None = None, pools: Sequence[int] = (8, 4),
-                        keep_prob: float = 1.0, bn_momentum: float = 0.99, seed: int = 1) -> tf.Tensor:
+                        keep_prob: float = 1.0, bn_momentum: float = 0.99, seed: int = 1,
+                        fused_bn: bool = True) -> tf.Tensor:
     """CONV2D -> [BN] -> RELU -> MAXPOOL per block, FLATTEN, FULLY CONNECTED ...; X (m, n_H, n_W, n_C)
     -> logits (m, C). Batch norm of a conv layer takes per-channel statistics over the
     batch, height and width; dropout acts on hidden dense layers while `training` is True,
-    its masks a function of (seed, layer, global step) as in tfsigns.mlp."""
+    its masks a function of (seed, layer, global step) as in tfsigns.mlp. fused_bn: a conv layer's
+    batch norm in TensorFlow's fused kernel, for float32 (False, or float64: the lecture's formulas;
+    equal to float rounding)."""
     if training is None:
         training = tf.constant(True)
     A = X
     for l, pool in enumerate(pools, start=1):
         Z = tf.nn.conv2d(A, parameters[f"W{l}"], strides=[1, 1, 1, 1], padding="SAME")
         if batch_norm:
-            Z = batch_norm_layer(Z, parameters, l, training, bn_momentum, axes=(0, 1, 2))
+            fused = fused_bn and Z.dtype == tf.float32
+            Z = fused_batch_norm_layer(Z, parameters, l, training, bn_momentum) if fused \
+                else batch_norm_layer(Z, parameters, l, training, bn_momentum, axes=(0, 1, 2))
         # RELU then MAXPOOL, computed as MAXPOOL then RELU: ReLU is monotone, so the two orders give
         # the same values and gradients, bit for bit, and this one applies it to 1/pool² as many.
         A = tf.nn.relu(tf.nn.max_pool2d(Z, ksize=pool, strides=pool, padding="SAME"))

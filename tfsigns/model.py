@@ -157,13 +157,45 @@ def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor
     batch_var = tf.reduce_mean(tf.square(Z - batch_mean), axis=list(axes), keepdims=True)
     # in the parameters' shape: the MLP's (n_l, 1) already; a conv layer's (n_C,) from (1, 1, 1, n_C)
     batch_mean, batch_var = (tf.reshape(s, moving_mean.shape) for s in (batch_mean, batch_var))
-    v1.add_to_collection(BATCH_MOMENTS, (moving_mean, moving_var, batch_mean, batch_var))
-    for moving, batch in ((moving_mean, batch_mean), (moving_var, batch_var)):
-        update = moving.assign(momentum * moving + (1.0 - momentum) * batch, read_value=False)
-        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+    _track_moments(parameters, l, momentum, (batch_mean, batch_var), (batch_mean, batch_var))
     mu, var = tf.cond(training, lambda: (batch_mean, batch_var), lambda: (moving_mean, moving_var))
     Z_norm = (Z - mu) / tf.sqrt(var + epsilon)
     return gamma * Z_norm + beta
+
+
+def fused_batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor,
+                           momentum: float = 0.99, epsilon: float = 1e-3) -> tf.Tensor:
+    """batch_norm_layer of a conv layer's Z (m, n_H, n_W, n_C) -> Z_tilde, same shape, per channel
+    over the batch, height and width, in TensorFlow's fused kernel: one op each way instead of a
+    dozen elementwise passes over the activations (bench/reader_speed.py times the two)."""
+    gamma, beta = parameters[f"gamma{l}"], parameters[f"beta{l}"]
+    moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
+
+    def normalize_by_batch():
+        Z_tilde, mean, var = v1.nn.fused_batch_norm(Z, gamma, beta, epsilon=epsilon, is_training=True)
+        n = tf.cast(tf.reduce_prod(tf.shape(Z)[:3]), tf.float32)
+        return Z_tilde, mean, var * ((n - 1.0) / n)  # its variance is Bessel-corrected; the lecture's is not
+
+    def normalize_by_averages():
+        Z_tilde, _, _ = v1.nn.fused_batch_norm(Z, gamma, beta, moving_mean, moving_var, epsilon=epsilon,
+                                               is_training=False)
+        return Z_tilde, moving_mean, moving_var
+
+    Z_tilde, mean, var = tf.cond(training, normalize_by_batch, normalize_by_averages)
+    # the whole-set statistics are gathered in test mode, from moments of their own (only that pass runs them)
+    _track_moments(parameters, l, momentum, (mean, var), tf.nn.moments(Z, axes=[0, 1, 2]))
+    return Z_tilde
+
+
+def _track_moments(parameters: dict, l: int, momentum: float, training_moments: tuple[tf.Tensor, tf.Tensor],
+                   batch_moments: tuple[tf.Tensor, tf.Tensor]) -> None:
+    """Layer l's update ops (UPDATE_OPS) moving its averages towards `training_moments` (mean,
+    variance), and its BATCH_MOMENTS entry with the moments of whatever batch flows through."""
+    moving = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
+    v1.add_to_collection(BATCH_MOMENTS, (*moving, *batch_moments))
+    for average, batch in zip(moving, training_moments, strict=True):
+        update = average.assign(momentum * average + (1.0 - momentum) * batch, read_value=False)
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
 
 
 def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int) -> tf.Tensor:
