@@ -95,16 +95,14 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
     -> logits (m, C). Batch norm of a conv layer takes per-channel statistics over the
     batch, height and width; dropout acts on hidden dense layers while `training` is True,
     its masks a function of (seed, layer, global step) as in tfsigns.mlp. fused_bn: a conv layer's
-    batch norm in TensorFlow's fused kernel, for float32 (False, or float64: the lecture's formulas;
-    equal to float rounding)."""
+    batch norm in TensorFlow's fused kernel (False: the lecture's formulas; equal to float rounding)."""
     if training is None:
         training = tf.constant(True)
     A = X
     for l, pool in enumerate(pools, start=1):
         Z = tf.nn.conv2d(A, parameters[f"W{l}"], strides=[1, 1, 1, 1], padding="SAME")
         if batch_norm:
-            fused = fused_bn and Z.dtype == tf.float32
-            Z = fused_batch_norm_layer(Z, parameters, l, training, bn_momentum) if fused \
+            Z = fused_batch_norm_layer(Z, parameters, l, training, bn_momentum) if fused_bn \
                 else batch_norm_layer(Z, parameters, l, training, bn_momentum, axes=(0, 1, 2))
         # RELU then MAXPOOL, computed as MAXPOOL then RELU: ReLU is monotone, so the two orders give
         # the same values and gradients, bit for bit, and this one applies it to 1/pool² as many.
@@ -133,6 +131,7 @@ class CNN(Network):
     kernels, pools and dense."""
 
     layout = IMAGES
+    fused_batch_norm = True  # forward_propagation's fused_bn (bench/reader_speed.py times both)
     populations = False  # convolutions over stacked members' filters are not implemented
     course_functions = {"create_placeholders": create_placeholders,
                         "initialize_parameters": initialize_parameters,
@@ -153,7 +152,7 @@ class CNN(Network):
 
     def forward(self, X: tf.Tensor, parameters: dict, config: TrainConfig, training: tf.Tensor) -> tf.Tensor:
         return forward_propagation(X, parameters, config.batch_norm, training, config.pools, config.keep_prob,
-                                   config.bn_momentum, seed=config.seed)
+                                   config.bn_momentum, seed=config.seed, fused_bn=self.fused_batch_norm)
 
 
 NETWORK = CNN()

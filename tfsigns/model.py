@@ -167,7 +167,10 @@ def fused_batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.
                            momentum: float = 0.99, epsilon: float = 1e-3) -> tf.Tensor:
     """batch_norm_layer of a conv layer's Z (m, n_H, n_W, n_C) -> Z_tilde, same shape, per channel
     over the batch, height and width, in TensorFlow's fused kernel: one op each way instead of a
-    dozen elementwise passes over the activations (bench/reader_speed.py times the two)."""
+    dozen elementwise passes over the activations (bench/reader_speed.py times the two). The kernel
+    takes float32 only; other types go by the formulas."""
+    if Z.dtype != tf.float32:
+        return batch_norm_layer(Z, parameters, l, training, momentum, epsilon, axes=(0, 1, 2))
     gamma, beta = parameters[f"gamma{l}"], parameters[f"beta{l}"]
     moving_mean, moving_var = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
 
