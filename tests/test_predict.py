@@ -1,8 +1,6 @@
 """Predicting your own images, the pictures a run can draw, and predict knowing the network it runs."""
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import h5py
@@ -10,18 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REAL_DATA, blobs, requires_real_data
+from tests.conftest import REAL_DATA, blobs, requires_real_data, run_main
 from tests.test_cnn import images
 from tfsigns.config import RunSettings, TrainConfig
 from tfsigns.inference import load_model, predict
 from tfsigns.model import TrainedParameters
+from tfsigns.predict import main as predict_main
 from tfsigns.trainer import cnn_model, model, train
 
 QUIET = RunSettings(print_cost=False)
 
 
-def cli(module, *args):
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=600)
+def cli(*args) -> tuple[int, str, str]:
+    """tfsigns.predict's command line, in this process (a new one would only add TensorFlow's start-up)."""
+    return run_main(predict_main, list(args))
 
 
 @requires_real_data
@@ -39,9 +39,9 @@ def test_predicting_the_test_images_as_jpeg_files_matches_the_h5_accuracy(real_r
     for i, image in enumerate(images):
         paths.append(str(tmp_path / f"{i:03d}.jpg"))
         Image.fromarray(image).resize((100, 100), Image.Resampling.BICUBIC).save(paths[-1], quality=95)
-    result = cli("tfsigns.predict", *paths, "--model", str(real_run), "--json")
-    assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    code, stdout, err = cli(*paths, "--model", str(real_run), "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in stdout.splitlines()]
     assert [row["image"] for row in rows] == paths
     assert all(abs(sum(row["probabilities"]) - 1) < 1e-5 and len(row["probabilities"]) == 6 for row in rows)
     accuracy = sum(row["class"] == label for row, label in zip(rows, labels, strict=True)) / len(rows)
@@ -54,8 +54,8 @@ def test_predicting_the_test_images_as_jpeg_files_matches_the_h5_accuracy(real_r
 def test_plain_output_names_class_and_probability(real_run, tmp_path):
     path = tmp_path / "sign.png"
     Image.new("RGBA", (30, 50), (200, 150, 120, 255)).save(path)
-    result = cli("tfsigns.predict", str(path), "--model", str(real_run))
-    assert result.returncode == 0 and result.stdout.startswith(f"{path}: ") and "(p = " in result.stdout
+    code, stdout, err = cli(str(path), "--model", str(real_run))
+    assert code == 0 and stdout.startswith(f"{path}: ") and "(p = " in stdout
 
 
 # (how to spoil the image file, what the error line then says about it)
@@ -73,11 +73,11 @@ def test_the_model_is_checked_before_the_images(case, tmp_path):
     (model / "checkpoints").mkdir(parents=True)
     image = tmp_path / "broken.jpg"
     make(image)
-    result = cli("tfsigns.predict", str(image), "--model", str(model))
-    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith(f"tfsigns.predict: error: --model {model}: "), result.stderr
-    assert image_message not in result.stderr and str(image) not in result.stderr, result.stderr
-    assert result.stdout == ""
+    code, stdout, err = cli(str(image), "--model", str(model))
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"tfsigns.predict: error: --model {model}: "), err
+    assert image_message not in err and str(image) not in err, err
+    assert stdout == ""
 
 
 @requires_real_data
@@ -87,10 +87,10 @@ def test_unreadable_image_with_a_model(case, real_run, tmp_path):
     make, message = BAD_IMAGES[case]
     image = tmp_path / "broken.jpg"
     make(image)
-    result = cli("tfsigns.predict", str(image), "--model", str(real_run))
-    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert f"{image}: {message}" in result.stderr, result.stderr
-    assert result.stdout == ""
+    code, stdout, err = cli(str(image), "--model", str(real_run))
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{image}: {message}" in err, err
+    assert stdout == ""
 
 
 # ---------------------------------------------------------------- the settings travel with the parameters
