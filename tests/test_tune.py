@@ -203,7 +203,9 @@ def test_tune_ctrl_c_keeps_finished_trials_and_the_rerun_goes_on(fake_dir, tmp_p
         return [sys.executable, "-m", "tfsigns.tune", "--data-dir", fake_dir, "--trials", str(trials),
                 "--epochs", "30", "--workers", "2", "--validation-fraction", "0.2", "--out", str(out)]
 
-    process = subprocess.Popen(command(40), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # started with SIGINT ignored, as a script's background job is: the search must still hear it
+    process = subprocess.Popen(command(40), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.time() + 120
     while not (out / "results.jsonl").exists() and time.time() < deadline:
         time.sleep(0.1)

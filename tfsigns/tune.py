@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -385,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C (SIGINT) stops the search even where the shell started it with SIGINT ignored, as
+    # a script's background job is (Python then leaves it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = main()
     if code == 130:  # interrupted: skip the process pool's exit handler, which waits on stopped workers
         sys.stdout.flush()
