@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfsigns import basics
 from tfsigns.checks import BLANK
+from tfsigns.feedback import describe_error
 from tfsigns.grader import EXERCISES, REFERENCES, grade, grade_all
 
 v1 = tf.compat.v1
@@ -341,3 +342,17 @@ def test_the_exercises_notebook_runs_headless_and_fails_while_blank():
         assert f"{name}: FAIL" in printed
     assert BLANK in printed
     assert f"0 of {len(EXERCISES)} exercises pass" in printed
+
+
+def test_a_run_time_error_is_told_by_what_went_wrong_not_graph_execution_error():
+    """TensorFlow's run-time errors begin with "Graph execution error:" and the defining lines;
+    the learner sees the line that says what happened, and in which op."""
+    with tf.Graph().as_default():
+        a = tf.compat.v1.placeholder(tf.float32, [None, None])
+        product = tf.matmul(a, a, name="Z1")
+        with tf.compat.v1.Session() as session, pytest.raises(tf.errors.InvalidArgumentError) as raised:
+            session.run(product, {a: np.ones((1, 3), np.float32)})
+    line = describe_error(raised.value)
+    assert line.startswith("InvalidArgumentError: Matrix size-incompatible: In[0]: [1,3], In[1]: [1,3]"), line
+    assert line.endswith("(in op 'Z1')") and "\n" not in line
+    assert describe_error(ValueError("first line\nsecond")) == "ValueError: first line"

@@ -50,10 +50,19 @@ def error_hint(err: BaseException, first: Sequence[tuple[str, str]] = ()) -> str
     return next((hint for key, hint in (*first, *ERROR_HINTS) if key in text), None)
 
 
+# Lines of a TensorFlow run-time error that say where, not what: its first line is always
+# "Graph execution error:", then the node and the Python lines that defined it.
+WHERE_LINES = ("Graph execution error:", "Detected at node", "File ", "Node: ", "[[", "Original stack trace")
+
+
 def describe_error(err: BaseException) -> str:
-    """"TypeError: the first line of its message"."""
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {(lines[0] if lines else '')[:300]}"
+    """"TypeError: the line of its message that says what went wrong", which for a TensorFlow
+    run-time error is not its first, with the op it happened in."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    what = [line for line in lines if not line.startswith(WHERE_LINES)]
+    node = next((line[len("Node: "):] for line in lines if line.startswith("Node: ")), None)
+    text = (what or lines or [""])[0][:300]
+    return f"{type(err).__name__}: {text}" + (f" (in op {node})" if node and what else "")
 
 
 # ------------------------------------------------------------------ shapes and values in words
