@@ -297,3 +297,13 @@ def test_the_convolution_notebook_runs_headless_and_fails_while_blank():
     assert BLANK in printed
     for assignment in SOLUTIONS:
         assert f"0 of {len(ASSIGNMENTS[assignment].exercises)} exercises pass" in printed
+
+
+def test_a_wrong_volume_is_told_by_its_differences_on_short_lines(capsys):
+    """A 4-D answer that is wrong somewhere: where it first differs and where most, not the arrays."""
+    def pad_with_ones(X, pad):
+        return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=1)
+
+    passed, out = run_grade(capsys, STEP, "zero_pad", pad_with_ones)
+    assert not passed and "values differ; the first at [0, 0, 0, 0]: expected 0, got 1" in out, out
+    assert "the largest difference 1 at" in out and max(map(len, out.splitlines())) < 300, out

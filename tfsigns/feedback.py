@@ -184,7 +184,24 @@ def difference(expected: Any, got: Any, axes: Sequence[str] = (), levels: Sequen
         return shape_message(expected_array.shape, got_array.shape, axes)
     same = (np.array_equal(got_array, expected_array) if exact
             else np.allclose(got_array, expected_array, rtol=RTOL, atol=ATOL))
-    return None if same else f"expected {_fmt(expected_array)}, got {_fmt(got_array)}"
+    return None if same else value_difference(expected_array, got_array)
+
+
+SHOWN_WHOLE = 12  # arrays of at most this many values are shown whole; larger ones by their differences
+
+
+def value_difference(expected: np.ndarray, got: np.ndarray) -> str:
+    """Two arrays of one shape that differ, on one short line: whole when small, else where they
+    first differ and where they differ most (a 4-D volume printed whole is kilobytes a line)."""
+    if expected.size <= SHOWN_WHOLE:
+        return f"expected {_fmt(expected)}, got {_fmt(got)}"
+    wrong = ~np.isclose(got, expected, rtol=RTOL, atol=ATOL)
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
+    gap = np.where(np.isnan(got) != np.isnan(expected), np.inf, np.abs(np.nan_to_num(got - expected)))
+    worst = np.unravel_index(int(np.argmax(gap)), gap.shape)
+    return (f"{int(wrong.sum())} of {expected.size} values differ; the first at {list(first)}: expected "
+            f"{expected[first]:.4g}, got {got[first]:.4g}; the largest difference {gap[worst]:.4g} at "
+            f"{[int(i) for i in worst]}")
 
 
 def placeholder_problem(tensor: Any, expected: tuple, axes: Sequence[str]) -> str | None:
