@@ -356,3 +356,15 @@ def test_a_run_time_error_is_told_by_what_went_wrong_not_graph_execution_error()
     assert line.startswith("InvalidArgumentError: Matrix size-incompatible: In[0]: [1,3], In[1]: [1,3]"), line
     assert line.endswith("(in op 'Z1')") and "\n" not in line
     assert describe_error(ValueError("first line\nsecond")) == "ValueError: first line"
+
+
+def test_a_sampler_with_its_range_written_in_is_told_so_not_to_raise_10_to_r(capsys):
+    """r = -4 * np.random.rand(n) returns 10**r, right for (1e-4, 1) only: the hint is the range."""
+    def hard_coded_range(low, high, n, seed):
+        np.random.seed(seed)
+        r = -4 * np.random.rand(n)
+        return 10**r
+
+    passed, out = run_grade(capsys, "sample_learning_rate", hard_coded_range)
+    assert not passed and "outside [0.001, 0.1]" in out, out
+    assert "not from a range written into the code" in out and "not r" not in out, out

@@ -282,8 +282,11 @@ def _sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
                 continue
             outside = (samples < low * (1 - 1e-9)) | (samples > high * (1 + 1e-9))
             if outside.any():
+                first, last = spec.exponents(low, high)
+                exponents = bool(np.all((samples >= first - 1e-9) & (samples <= last + 1e-9)))
                 report.fail(f"{label}: {outside.sum()} of {n} samples lie outside [{low:g}, {high:g}] "
-                            f"(min {samples.min():.4g}, max {samples.max():.4g})", spec.outside_hint)
+                            f"(min {samples.min():.4g}, max {samples.max():.4g})",
+                            spec.outside_hint if exponents else spec.range_hint)
                 continue
             bins = [f"[{a:g}, {b:g}]" for a, b in itertools.pairwise(edges)]
             shares = np.histogram(samples, bins=edges)[0] / n

@@ -10,6 +10,7 @@ candidate's answer equals it.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,20 +171,28 @@ class Sampling:
 
     ranges: tuple[tuple[float, float, int, int, tuple[float, ...]], ...]
     linear_note: str  # why sampling on a linear scale is wrong here
-    outside_hint: str
+    exponents: Callable[[float, float], tuple[float, float]]  # (low, high) -> the range r is drawn from
+    outside_hint: str  # when the samples are the exponents r themselves
+    range_hint: str  # when they are not: a range written into the code instead of low and high
 
 
 SAMPLINGS = {
     "sample_learning_rate": Sampling(
         ((1e-4, 1.0, 4000, 0, (1e-4, 1e-3, 1e-2, 1e-1, 1.0)), (1e-3, 1e-1, 4000, 1, (1e-3, 1e-2, 1e-1))),
         "; almost every trial would get one of the largest learning rates",
-        "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]"),
+        lambda low, high: (math.log10(low), math.log10(high)),
+        "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]",
+        "draw r between log10(low) and log10(high) of the low and high you are given, not from a range "
+        "written into the code"),
     "sample_beta": Sampling(
         ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
         "; the values near 1, where beta matters most (it averages over about 1/(1 - beta) steps), are "
         "rarely tried",
+        lambda low, high: (math.log10(1 - high), math.log10(1 - low)),
         "return beta = 1 - 10**r: r is the exponent of 1 - beta, "
-        "uniform in [log10(1 - high), log10(1 - low)]"),
+        "uniform in [log10(1 - high), log10(1 - low)]",
+        "draw r between log10(1 - high) and log10(1 - low) of the low and high you are given, not from a "
+        "range written into the code"),
 }
 
 
