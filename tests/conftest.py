@@ -35,17 +35,16 @@ requires_real_data = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory):
     """One finished run on the real data (batch norm, 60 epochs: test accuracy 0.908 here, where the
-    tests ask for 0.6; plots), trained once through the CLI for the tests that read a real run."""
-    import subprocess
-    import sys
+    tests ask for 0.6; plots), trained once through the command line, in this process, for the
+    tests that read a real run."""
+    from tfsigns.train import main
     if not (REAL_DATA / "train_signs.h5").is_file():
         pytest.skip(f"real SIGNS data not found in {REAL_DATA}")
     out = tmp_path_factory.mktemp("real-run")
     argv = ["--data-dir", str(REAL_DATA), "--batch-norm", "--epochs", "60", "--quiet", "--plots",
             "--out", str(out)]
-    result = subprocess.run([sys.executable, "-m", "tfsigns.train", *argv], capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr
+    code, _, err = run_main(main, argv)
+    assert code == 0, err
     return out
 
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import FakeSigns
+from tests.conftest import FakeSigns, run_main
 from tfsigns.config import TrainConfig
 from tfsigns.executors import run_trial
 from tfsigns.space import (
@@ -21,7 +21,9 @@ from tfsigns.space import (
     parse_space,
     random_trials,
 )
+from tfsigns.train import main as train_main
 from tfsigns.tune import SearchSettings, search
+from tfsigns.tune import main as tune_main
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
            "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999}}
@@ -162,19 +164,19 @@ def test_search_resumes_and_skips_finished_trials(fake_dir, tmp_path):
 
 
 def test_tune_cli_local_workers_end_to_end(fake_dir, tmp_path):
+    """The search's command line in this process; its two local workers are processes of their own."""
     out = tmp_path / "search"
-    result = subprocess.run([sys.executable, "-m", "tfsigns.tune", "--data-dir", fake_dir, "--trials", "3",
-                             "--epochs", "2", "--workers", "2", "--validation-fraction", "0.2",
-                             "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    code, _, err = run_main(tune_main, ["--data-dir", fake_dir, "--trials", "3", "--epochs", "2",
+                                        "--workers", "2", "--validation-fraction", "0.2", "--out", str(out)])
+    assert code == 0, err
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
     best = json.loads((out / "best.json").read_text())
     final = json.loads((out / "final.json").read_text())
     assert set(final["accuracy"]) == {"train", "validation", "test"} and best["validation_fraction"] == 0.2
     assert (out / "search.png").read_bytes()[:4] == b"\x89PNG"
-    train = subprocess.run([sys.executable, "-m", "tfsigns.train", "--config", str(out / "best.json"),
-                            "--out", str(tmp_path / "best"), "--quiet"], capture_output=True, text=True)
-    assert train.returncode == 0, train.stderr
+    code, _, err = run_main(train_main, ["--config", str(out / "best.json"), "--out", str(tmp_path / "best"),
+                                         "--quiet"])
+    assert code == 0, err
     metrics = json.loads((tmp_path / "best" / "metrics.json").read_text())
     assert metrics["accuracy"] == pytest.approx(final["accuracy"])
 
@@ -214,7 +216,7 @@ def test_tune_ctrl_c_keeps_finished_trials_and_the_rerun_goes_on(fake_dir, tmp_p
     assert process.returncode == 130 and "run the same command again" in err and "Traceback" not in err
     assert 1 <= len((out / "results.jsonl").read_text().splitlines()) < 40
     # The same seed draws the same first trials, so a shorter rerun finds them done.
-    rerun = subprocess.run(command(2), capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    assert "trials already done, skipped" in rerun.stdout
+    code, stdout, err = run_main(tune_main, command(2)[3:])  # no signal now: in this process
+    assert code == 0, err
+    assert "trials already done, skipped" in stdout
 
