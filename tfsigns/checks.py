@@ -194,10 +194,12 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
 
 @dataclass(frozen=True)
 class Exercise:
-    """How to check one exercise, and the hint shown when no more pointed one applies."""
+    """How to check one exercise, the hint shown when no more pointed one applies, and its points in
+    the assignment's rubric (what a class's grading scores it, unless the instructor says otherwise)."""
 
     check: Callable[[Candidate, Report], None]
     hint: str
+    points: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -422,7 +422,7 @@ _EXERCISES: dict[str, Exercise] = {
         _check_forward_propagation_bn,
         "hidden layer l: Z = W A; mu, var = tf.nn.moments(Z, axes=[1], keepdims=True) in training mode, "
         "moving_mean, moving_variance in test mode (tf.cond); Z_tilde = gamma (Z - mu) / sqrt(var + 1e-3) + "
-        "beta; A = relu(Z_tilde); plus the moving-average updates in UPDATE_OPS"),
+        "beta; A = relu(Z_tilde); plus the moving-average updates in UPDATE_OPS", points=2),
     "compute_cost": Exercise(
         value_check(COURSE["compute_cost"], COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES, adapt=_on_constants),
         "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(ZL), "
@@ -442,7 +442,7 @@ _EXERCISES: dict[str, Exercise] = {
     "model": Exercise(
         model_check(MLP_MODEL),
         "build the graph from the data's shape, loop over epochs and random_mini_batches running "
-        "[optimizer, cost], and return sess.run(parameters)"),
+        "[optimizer, cost], and return sess.run(parameters)", points=3),
 }
 EXERCISES: tuple[str, ...] = tuple(_EXERCISES)
 
@@ -459,7 +459,8 @@ STEP_BY_STEP = Assignment(
                     levels=(("Z", "cache"), ("A_prev", "W", "b", "hparameters"))),
         "pad A_prev, then for every example i, h, w and filter c: a_slice_prev = "
         "a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :], Z[i, h, w, c] = "
-        "conv_single_step(a_slice_prev, W[..., c], b[..., c]); return Z, (A_prev, W, b, hparameters)"),
+        "conv_single_step(a_slice_prev, W[..., c], b[..., c]); return Z, (A_prev, W, b, hparameters)",
+        points=2),
      "pool_forward": Exercise(
         value_check(pool_forward, STEP.POOL_CASES, STEP.POOL_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("A", "cache"), ("A_prev", "hparameters"))),
@@ -491,7 +492,8 @@ APPLICATION = Assignment(
      "model": Exercise(
         model_check(CNN_MODEL),
         "placeholders from X_train's shape, initialize_parameters(), forward_propagation, compute_cost, "
-        "Adam; loop over epochs and minibatches running [optimizer, cost]; return sess.run(parameters)")},
+        "Adam; loop over epochs and minibatches running [optimizer, cost]; return sess.run(parameters)",
+        points=3)},
     {**CNN_COURSE, "model": cnn_model},
     mistakes_cnn.APPLICATION_ERROR_HINTS)
 
@@ -508,9 +510,9 @@ def _assignment(name: str) -> Assignment:
     return ASSIGNMENTS[name]
 
 
-def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bool:
-    """Check exercise `name` of `assignment` and print "name: PASS", or "name: FAIL" with one line per
-    failed check and a hint. Returns whether it passed; never raises because of the candidate."""
+def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow") -> tuple[bool, list[str]]:
+    """Whether exercise `name` of `assignment` passes, and the lines grade() prints about it: the
+    verdict, one line per failed check, and a hint."""
     exercises = _assignment(assignment).exercises
     if name not in exercises:
         raise ValueError(f"unknown exercise {name!r} in assignment {assignment!r}; its exercises are "
@@ -518,11 +520,17 @@ def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bo
     exercise = exercises[name]
     report = run_checks(exercise, candidate, ASSIGNMENTS[assignment].error_hints)
     passed = not report.failures
-    print(f"{name}: {'PASS' if passed else 'FAIL'}")
-    for failure in report.failures:
-        print(f"  {failure}")
+    lines = [f"{name}: {'PASS' if passed else 'FAIL'}", *(f"  {failure}" for failure in report.failures)]
     if not passed:
-        print(f"hint: {report.hints[0] if report.hints else exercise.hint}")
+        lines.append(f"hint: {report.hints[0] if report.hints else exercise.hint}")
+    return passed, lines
+
+
+def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bool:
+    """Check exercise `name` of `assignment` and print "name: PASS", or "name: FAIL" with one line per
+    failed check and a hint. Returns whether it passed; never raises because of the candidate."""
+    passed, lines = grade_lines(name, candidate, assignment)
+    print("\n".join(lines))
     return passed
 
 
@@ -538,3 +546,8 @@ def grade_all(namespace: Mapping[str, Any], assignment: str = "tensorflow") -> d
             results[name] = False
     print(f"{sum(results.values())} of {len(results)} exercises pass")
     return results
+
+
+if __name__ == "__main__":  # python -m tfsigns.grader SUBMISSION.ipynb... --out DIR: a class's grading
+    from tfsigns.classroom import main
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Grading a class (python -m tfsigns.grader NB... --out DIR): a correct, a blank, a looping and a
+hostile submission, each in its own sandboxed process, and the reports an instructor reads."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests import test_grader
+from tests.conftest import run_main
+from tfsigns.classroom import main, sandbox_works
+from tfsigns.grader import ASSIGNMENTS
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+TENSORFLOW = list(ASSIGNMENTS["tensorflow"].exercises)
+IMPORTS = "import numpy as np\nimport tensorflow as tf\nfrom tfsigns.grader import grade\n" \
+          "v1 = tf.compat.v1\nv1.disable_eager_execution()\n"
+
+
+def notebook(path: Path, *cells: str, assignments=("tensorflow",)) -> Path:
+    """A notebook of code cells, saying its assignment as the exercise notebooks do."""
+    path.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                   "execution_count": None} for source in cells],
+        "metadata": {"tfsigns": {"assignments": list(assignments)}}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def correct_answers() -> str:
+    """The independent solutions of tests/test_grader.py as a learner's cells would define them."""
+    source = Path(test_grader.__file__).read_text()
+    start, end = source.index("def np_linear_function"), source.index("SOLUTIONS = {")
+    names = "".join(f"{name} = {fn.__name__}\n" for name, fn in test_grader.SOLUTIONS.items())
+    return source[start:end] + names
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """bubblewrap, which .ci/run installs; elsewhere the sandboxed tests skip with the reason."""
+    if not sandbox_works():
+        pytest.skip("bubblewrap (bwrap) is not installed or cannot start here (apt-get install bubblewrap)")
+
+
+@pytest.fixture
+def listener():
+    """A loopback server that records whether anything connected to it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(30)
+    reached = []
+
+    def accept():
+        try:
+            reached.append(server.accept())
+        except OSError:
+            pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], reached
+    server.close()
+
+
+def read_grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as table:
+        return {row["submission"]: row for row in csv.DictReader(table)}
+
+
+def test_a_class_of_four_is_graded_in_sandboxes(sandbox, tmp_path, listener):
+    port, reached = listener
+    escaped = NOTEBOOKS.parent / f".escaped-{os.getpid()}"  # the sandbox's /tmp is its own: try the project
+    correct = notebook(tmp_path / "correct.ipynb", IMPORTS, correct_answers(), 'grade("sigmoid", sigmoid)')
+    blank = tmp_path / "blank.ipynb"
+    shutil.copy(NOTEBOOKS / "Exercises.ipynb", blank)
+    looping = notebook(tmp_path / "looping.ipynb", IMPORTS, correct_answers(),
+                       "def sigmoid(z):\n    while True:\n        pass\n",  # never returns
+                       "while True:\n    pass\n")  # a cell that never ends
+    hostile = notebook(tmp_path / "hostile.ipynb", IMPORTS, correct_answers(), f"""
+import socket
+import tfsigns.grader
+from tfsigns import basics
+tfsigns.grader.grade_lines = lambda name, *args: (True, [name + ": PASS"])  # the grading's own function
+sigmoid = basics.sigmoid  # tfsigns' answer, not its own
+try:
+    open({str(escaped)!r}, "w").write("out of the sandbox")
+except OSError:
+    pass
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2)
+except OSError:
+    pass
+""")
+    out = tmp_path / "grades"
+    try:
+        code, stdout, err = run_main(main, [str(p) for p in (correct, blank, looping, hostile)] + [
+            "--out", str(out), "--timeout", "20", "--workers", "2"])
+        assert not escaped.exists() and not reached, "the sandbox let the submission out"
+    finally:
+        escaped.unlink(missing_ok=True)
+    assert code == 0, err
+    grades = read_grades(out)
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["correct.ipynb"]["score"] == f"{full:g}" == grades["correct.ipynb"]["max_score"]
+    assert grades["blank.ipynb"]["score"] == "0"
+    assert grades["looping.ipynb"]["sigmoid"] == "0" and grades["looping.ipynb"]["model"] == "3"
+    assert "ran past 20 s" in grades["looping.ipynb"]["note"]
+    assert grades["hostile.ipynb"]["sigmoid"] == "0" and grades["hostile.ipynb"]["score"] == f"{full - 1:g}"
+    results = json.loads((out / "hostile" / "results.json").read_text())
+    (sigmoid,) = [test for test in results["tests"] if test["name"] == "sigmoid"]
+    assert "tfsigns' own tfsigns.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
+    assert results["score"] == full - 1 and "bubblewrap" in results["output"]
+    assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
+    assert list(read_grades(out)["correct.ipynb"])[:3 + len(TENSORFLOW)] == [
+        "submission", "score", "max_score", *TENSORFLOW]
+
+
+def test_a_submission_that_cannot_be_graded_is_one_line_and_the_others_are_graded(tmp_path):
+    correct = notebook(tmp_path / "correct.ipynb", IMPORTS, correct_answers())
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    other = shutil.copy(NOTEBOOKS / "Convolution_Exercises.ipynb", tmp_path / "other.ipynb")
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps({"model": 10}))
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(correct), str(broken), str(tmp_path / "missing.ipynb"), str(other),
+                                   "--assignment", "tensorflow", "--points", str(points), "--out", str(out),
+                                   "--no-sandbox", "--timeout", "60"])
+    assert code == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("tfsigns.grader: ") for line in lines), err
+    assert "broken.ipynb: not graded: not a readable notebook" in err
+    assert "missing.ipynb: not graded: no such file" in err
+    assert "other.ipynb: not graded: a notebook of convolution_step_by_step, convolution_application" in err
+    grades = read_grades(out)
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values()) - 3 + 10
+    assert grades["correct.ipynb"]["score"] == f"{full:g}" and grades["correct.ipynb"]["model"] == "10"
+    assert grades["broken.ipynb"]["score"] == "0"
+    assert "process limits only" in json.loads((out / "correct" / "results.json").read_text())["output"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timeout", "0"], "--timeout must be a positive number"),
+    (["--memory", "10"], "--memory must be at least 256 MB"),
+    (["--assignment", "calculus"], "--assignment 'calculus': the assignments are"),
+    (["--points", "{tmp}/points.json"], "'integrals' is not an exercise"),
+    (["--points", "{tmp}/a-file"], "--points {tmp}/a-file: not a readable JSON file"),
+    (["--out", "{tmp}/a-file/grades"], "--out {tmp}/a-file/grades: cannot write there"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path):
+    (tmp_path / "points.json").write_text(json.dumps({"integrals": 2}))
+    (tmp_path / "a-file").write_text("a file")
+    args = [a.format(tmp=tmp_path) for a in args]
+    out = [] if "--out" in args else ["--out", str(tmp_path / "out")]
+    code, _, err = run_main(main, [str(NOTEBOOKS / "Exercises.ipynb"), "--no-sandbox", *out, *args])
+    assert code == 2 and err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_python_m_tfsigns_grader_is_the_class_grader(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tfsigns.grader", "--help"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and "--no-sandbox" in result.stdout, result.stderr

@@ -1,0 +1,366 @@
+"""Grading a class: `python -m tfsigns.grader SUBMISSION.ipynb... --out DIR`.
+
+Each submitted notebook runs in a process of its own (a child: `python -m tfsigns.classroom
+--child`), inside a bubblewrap sandbox where one is installed: no network, the file system read
+only but for the submission's own temporary folder, a memory limit, and a time limit per cell and
+per exercise. The child runs the notebook's code cells, then grades each exercise of the
+notebook's assignment with tfsigns.grader, and sends one JSON line per exercise back. The parent
+scores the exercises by the rubric (or --points) and writes:
+
+  DIR/grades.csv                  submission, score, max_score, then one column per exercise
+  DIR/<notebook>/results.json     Gradescope's format: score, tests (name, score, max_score, output)
+  DIR/class.png                   the share of the class that passed each exercise
+
+A submission that cannot be graded (missing, not a notebook, another assignment) gets one line on
+stderr and a row of zeros with its reason; the others are graded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
+from tfsigns.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
+
+PROG = "tfsigns.grader"
+RESULT = "tfsigns-result "  # the child's result lines begin with this
+
+
+class Timeout(BaseException):
+    """A cell or an exercise ran past its time (a BaseException, so `except Exception` in the
+    submission's own code cannot swallow it)."""
+
+
+# ------------------------------------------------------------------ the child: one submission
+
+
+def _on_alarm(signum, frame):
+    raise Timeout
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise Timeout in the code run inside, after `seconds`."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _is_tfsigns_own(candidate) -> bool:
+    """Whether `candidate` is one of tfsigns' functions, handed in as the learner's answer."""
+    module = getattr(candidate, "__module__", None) or ""
+    return module == "tfsigns" or module.startswith("tfsigns.")
+
+
+def _cell_code(source: str) -> str:
+    """A code cell's Python: IPython's magics and shell lines (%..., !...) left out."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def run_child(job: dict, results) -> None:
+    """Run a submission's cells, then grade its exercises, writing one RESULT line per exercise."""
+    from tfsigns import grader  # the checks are imported before any of the submission's code runs
+    grade_lines = grader.grade_lines
+    assignments = {name: grader.ASSIGNMENTS[name] for name in job["assignments"]}
+    grader.grade = lambda *args, **kwargs: None  # the notebook's own grade() calls: the grading is below
+    grader.grade_all = lambda *args, **kwargs: None
+    namespace: dict = {"__name__": "__main__"}
+    printed = io.StringIO()
+    cell_errors = []
+    for number, source in enumerate(job["cells"], 1):
+        try:
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
+                    _time_limit(job["timeout"]):
+                exec(compile(_cell_code(source), f"<cell {number}>", "exec"), namespace)
+        except Timeout:
+            cell_errors.append(f"cell {number} ran past {job['timeout']:g} s and was stopped")
+        except BaseException as err:  # noqa: BLE001  (whatever a cell raises, the grading goes on)
+            first = str(err).splitlines()[0] if str(err) else ""
+            cell_errors.append(f"cell {number} raised {type(err).__name__}: {first}")
+    for assignment, spec in assignments.items():
+        for name in spec.exercises:
+            candidate = namespace.get(name)
+            if name not in namespace:
+                passed, lines = False, [f"{name}: FAIL", f"  not defined: no cell defines {name}"]
+            elif _is_tfsigns_own(candidate):
+                passed, lines = False, [f"{name}: FAIL", f"  is tfsigns' own {candidate.__module__}."
+                                        f"{getattr(candidate, '__name__', name)}, not an answer: scores 0"]
+            else:
+                try:
+                    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
+                            _time_limit(job["timeout"]):
+                        passed, lines = grade_lines(name, candidate, assignment)
+                except Timeout:
+                    passed, lines = False, [f"{name}: FAIL",
+                                            f"  ran past its time limit, {job['timeout']:g} s"]
+            results.write(RESULT + json.dumps({"assignment": assignment, "exercise": name, "passed": passed,
+                                               "output": "\n".join(lines)}) + "\n")
+            results.flush()
+    results.write(RESULT + json.dumps({"cell_errors": cell_errors}) + "\n")
+    results.flush()
+
+
+def child_main() -> int:
+    """`python -m tfsigns.classroom --child`: the job (JSON) on stdin, result lines on stdout."""
+    job = json.loads(sys.stdin.read())
+    limit = job["memory_mb"] << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    results = os.fdopen(os.dup(1), "w")  # the results' own copy of stdout; the submission prints elsewhere
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    run_child(job, results)
+    return 0
+
+
+# ------------------------------------------------------------------ the parent: a class
+
+
+@dataclass
+class Graded:
+    """One submission's outcome: each exercise's (passed, output), or why it could not be graded."""
+
+    submission: str
+    exercises: dict[tuple[str, str], tuple[bool, str]] = field(default_factory=dict)
+    problem: str = ""
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(code cells' sources, the assignments it holds), or ValueError saying what is wrong with it."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        cells = notebook["cells"]
+        sources = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                   for cell in cells if cell.get("cell_type") == "code"]
+    except FileNotFoundError:
+        raise ValueError("no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"not a readable notebook ({type(err).__name__})") from None
+    said = notebook.get("metadata", {}).get("tfsigns", {}).get("assignments") if isinstance(
+        notebook.get("metadata"), dict) else None
+    if assignment:
+        if said and assignment not in said:
+            raise ValueError(f"a notebook of {', '.join(said)}, not of {assignment}")
+        return sources, [assignment]
+    if not said:
+        raise ValueError("the notebook does not say its assignment (metadata tfsigns.assignments): "
+                         "pass --assignment")
+    unknown = [name for name in said if name not in known]
+    if unknown:
+        raise ValueError(f"unknown assignment {unknown[0]!r} in its metadata")
+    return sources, list(said)
+
+
+def sandbox_command(work: Path) -> list[str]:
+    """bubblewrap around the child: everything read only, no network, its own /tmp, and `work`
+    (the submission's folder) writable."""
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--bind", str(work), str(work), "--chdir", str(work), "--unshare-all", "--die-with-parent",
+            "--new-session", "--setenv", "HOME", str(work)]
+
+
+def sandbox_works() -> bool:
+    """Whether bubblewrap is installed and can start a sandbox here."""
+    if shutil.which("bwrap") is None:
+        return False
+    with tempfile.TemporaryDirectory() as work:
+        return subprocess.run([*sandbox_command(Path(work)), "true"], capture_output=True).returncode == 0
+
+
+def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
+                     exercises_of: dict[str, list[str]]) -> Graded:
+    """Grade one notebook in a child process: its exercises' outcomes, or the reason it was not graded."""
+    graded = Graded(path.name)
+    start = time.time()
+    try:
+        cells, assignments = read_notebook(path, args.assignment, known)
+    except ValueError as err:
+        graded.problem = str(err)
+        return graded
+    job = {"cells": cells, "assignments": assignments, "timeout": args.timeout, "memory_mb": args.memory}
+    expected = sum(len(exercises_of[a]) for a in assignments)
+    deadline = args.timeout * (len(cells) + expected) + 60  # each cell and exercise at its limit, start-up
+    with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
+        env = {**os.environ, "HOME": work, "MPLCONFIGDIR": work, "MPLBACKEND": "Agg"}
+        command = [sys.executable, "-m", "tfsigns.classroom", "--child"]
+        if not args.no_sandbox:
+            command = [*sandbox_command(Path(work)), *command]
+        try:
+            done = subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, cwd=work,
+                                  env=env, timeout=deadline, start_new_session=True)
+            out, code = done.stdout, done.returncode
+        except subprocess.TimeoutExpired as stopped:
+            out = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else (stopped.stdout or "")
+            code = None
+            graded.notes.append(f"stopped after {deadline:g} s")
+    for line in out.splitlines():
+        if line.startswith(RESULT):
+            row = json.loads(line[len(RESULT):])
+            if "cell_errors" in row:
+                graded.notes += row["cell_errors"]
+            else:
+                graded.exercises[row["assignment"], row["exercise"]] = (row["passed"], row["output"])
+    for assignment in assignments:
+        for name in exercises_of[assignment]:
+            if (assignment, name) not in graded.exercises:
+                why = ("the grading process stopped (it ran out of memory or time, or the submission ended it"
+                       + (f"; exit code {code})" if code is not None else ")"))
+                graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  {why}")
+    graded.seconds = time.time() - start
+    return graded
+
+
+def read_points(path: str | None, rubric: dict[str, float]) -> dict[str, float]:
+    """Points per exercise: the rubric's, with a JSON object of {exercise: points} over them."""
+    if path is None:
+        return rubric
+    try:
+        given = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--points {path}: not a readable JSON file ({err})") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"--points {path}: must be a JSON object of exercise names and points")
+    for name, points in given.items():
+        if name not in rubric:
+            raise ValueError(f"--points {path}: {name!r} is not an exercise; the exercises are "
+                             f"{', '.join(rubric)}")
+        if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points < 1e6:
+            raise ValueError(f"--points {path}: {name}: points must be a number from 0, got {points!r}")
+    return {**rubric, **{name: float(points) for name, points in given.items()}}
+
+
+def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[str, str]],
+                  points: dict[str, float], isolation: str) -> None:
+    """grades.csv, each submission's results.json and class.png, each written atomically."""
+    labels = [name for _, name in columns]
+    if len(set(labels)) < len(labels):  # exercises of two assignments share a name: say whose
+        labels = [f"{assignment}.{name}" for assignment, name in columns]
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["submission", "score", "max_score", *labels, "note"])
+    for graded in class_results:
+        mine = [key for key in columns if key in graded.exercises]
+        scores = {key: points[key[1]] * graded.exercises[key][0] if key in graded.exercises else ""
+                  for key in columns}
+        score = sum(s for s in scores.values() if s != "")
+        max_score = sum(points[key[1]] for key in mine) if mine else 0
+        writer.writerow([graded.submission, f"{score:g}", f"{max_score:g}",
+                         *(s if s == "" else f"{s:g}" for s in scores.values()),
+                         graded.problem or "; ".join(graded.notes)])
+        tests = [{"name": key[1], "score": points[key[1]] * graded.exercises[key][0],
+                  "max_score": points[key[1]], "output": graded.exercises[key][1]} for key in mine]
+        summary = graded.problem or "; ".join([f"graded with {isolation}", *graded.notes])
+        (out / Path(graded.submission).stem).mkdir(exist_ok=True)
+        write_json(out / Path(graded.submission).stem / "results.json",
+                   {"score": score, "max_score": max_score, "output": summary, "tests": tests})
+    atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
+    plot_class(class_results, columns, labels, out / "class.png")
+
+
+def plot_class(class_results: list[Graded], columns: list[tuple[str, str]], labels: list[str],
+               path: Path) -> None:
+    """The share of graded submissions that passed each exercise, as bars."""
+    from tfsigns.plots import plt, save_figure
+    graded = [g for g in class_results if not g.problem]
+    shares = [sum(g.exercises.get(key, (False,))[0] for g in graded) / max(1, len(graded)) for key in columns]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(columns) + 2), 4))
+    ax.bar(range(len(columns)), shares, color="tab:blue")
+    ax.set_xticks(range(len(columns)), labels, rotation=40, ha="right", fontsize=8)
+    ax.set(ylim=(0, 1.05), ylabel="share of the class that passed",
+           title=f"{len(graded)} submissions graded" + (f", {len(class_results) - len(graded)} not"
+                                                        if len(graded) < len(class_results) else ""))
+    ax.grid(axis="y", alpha=0.3)
+    save_figure(fig, path)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, formatter_class=HelpFormatter,
+                    description="Grade a class's exercise notebooks, each in a sandboxed process of its own.")
+    parser.add_argument("submissions", nargs="+", help="the submitted notebooks (.ipynb)")
+    parser.add_argument("--out", required=True,
+                        help="folder for grades.csv, a results.json per submission, and class.png")
+    parser.add_argument("--assignment", help="grade as this assignment (default: what each notebook says)")
+    parser.add_argument("--points", help="JSON object {exercise: points} over the assignment's rubric")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each cell and exercise")
+    parser.add_argument("--memory", type=int, default=4096, help="memory limit of a submission, in MB")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at once")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (a process and its limits only): trusted submissions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 when the class was graded (a submission that could not be is in the report),
+    2 on bad input."""
+    line_buffered_output()
+    args = build_parser().parse_args(argv)
+    from tfsigns.grader import ASSIGNMENTS
+    problem = None
+    if args.assignment is not None and args.assignment not in ASSIGNMENTS:
+        problem = f"--assignment {args.assignment!r}: the assignments are {', '.join(ASSIGNMENTS)}"
+    elif not (args.timeout > 0 and args.timeout < 1e6):
+        problem = f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+    elif not 256 <= args.memory <= 1 << 22:
+        problem = f"--memory must be at least 256 MB, got {args.memory}"
+    elif args.workers < 1:
+        problem = f"--workers must be at least 1, got {args.workers}"
+    elif not args.no_sandbox and not sandbox_works():
+        problem = ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here; install it "
+                   "(apt-get install bubblewrap) or pass --no-sandbox for trusted submissions")
+    rubric = {name: exercise.points for a in ASSIGNMENTS.values() for name, exercise in a.exercises.items()}
+    try:
+        points = read_points(args.points, rubric) if problem is None else rubric
+    except ValueError as err:
+        problem = str(err)
+    if problem is None:
+        try:
+            out = prepare_out_dir(args.out)
+        except OutputError as err:
+            problem = str(err)
+    if problem is not None:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 2
+    isolation = "process limits only (--no-sandbox)" if args.no_sandbox else "a bubblewrap sandbox"
+    exercises_of = {name: list(a.exercises) for name, a in ASSIGNMENTS.items()}
+    paths = [Path(p) for p in args.submissions]
+    with ThreadPoolExecutor(args.workers) as pool:
+        class_results = list(pool.map(
+            lambda path: grade_submission(path, args, list(ASSIGNMENTS), exercises_of), paths))
+    columns = list(dict.fromkeys(key for graded in class_results for key in graded.exercises))
+    write_reports(out, class_results, columns, points, isolation)
+    for graded in class_results:
+        if graded.problem:
+            print(f"{PROG}: {graded.submission}: not graded: {graded.problem}", file=sys.stderr)
+        else:
+            passed = sum(ok for ok, _ in graded.exercises.values())
+            print(f"{graded.submission}: {passed} of {len(graded.exercises)} exercises pass "
+                  f"({graded.seconds:.1f} s)")
+    print(f"{len(class_results)} submissions, graded with {isolation}; results in {out}/ "
+          "(grades.csv, class.png, one results.json per submission)")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        sys.exit(child_main())
+    sys.exit(main())
