@@ -110,7 +110,7 @@ MISTAKES = [
     ("forward_propagation", forward_with_softmax, ["softmax applied to the output", "compute_cost"]),
     ("sample_learning_rate", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.1, 1]",
-      "hint: r = np.random.uniform(log10(low), log10(high)); alpha = 10**r"]),
+      "hint: sample on a log scale: r = np.random.uniform(log10(low), log10(high), size=n); alpha = 10**r"]),
     ("sample_learning_rate", exponent_not_raised, ["outside [0.0001, 1]", "alpha = 10**r, not r"]),
     ("sample_beta", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.9, 0.99]", "1/(1 - beta)",

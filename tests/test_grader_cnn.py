@@ -108,8 +108,8 @@ def log_softmax_cost(Z3, Y):
 
 
 def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.009, num_epochs=100, minibatch_size=64,
-                 print_cost=True, train=True):
-    (m, n_H0, n_W0, n_C0), n_y = X_train.shape, Y_train.shape[1]
+                 print_cost=True, train=True, n_y_axis=1):
+    (m, n_H0, n_W0, n_C0), n_y = X_train.shape, Y_train.shape[n_y_axis]
     X, Y = course_create_placeholders(n_H0, n_W0, n_C0, n_y)
     parameters = course_initialize_parameters()
     cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)

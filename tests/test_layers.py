@@ -31,10 +31,10 @@ LAYERS = {
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
     "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
-    "calibrate": 9,
+    "calibrate": 9, "classroom": 9,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
-    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate"]
+    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate", "classroom"]
 # Where sessions run: the session loop, inference, and the lessons that run their own graphs.
 SESSIONS = {"trainer", "inference", "basics", "grader"}
 MAX_LINES = 600
@@ -47,9 +47,10 @@ def modules() -> dict[str, ast.Module]:
 
 def imported(tree: ast.Module) -> set[str]:
     """The tfsigns modules a module imports, anywhere in it (lazy imports in functions too),
-    except for type checkers only (under `if TYPE_CHECKING:`)."""
+    except for type checkers only (under `if TYPE_CHECKING:`) and in its `if __name__ == "__main__":`
+    block, which runs only as a command (python -m tfsigns.grader hands over to the class grader)."""
     typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
-                   and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+                   and ast.unparse(node.test) in ("TYPE_CHECKING", "__name__ == '__main__'")
                    for inner in ast.walk(node)}
     names = set()
     for node in ast.walk(tree):

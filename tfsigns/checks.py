@@ -7,15 +7,25 @@ checks that run graphs, the exercises and the grade() calls.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tfsigns.backend import tf
 from tfsigns.config import TrainConfig
-from tfsigns.feedback import describe_error, difference, error_hint, is_symbolic, kind, placeholder_problem
+from tfsigns.feedback import (
+    ErrorHints,
+    describe_error,
+    difference,
+    error_hint,
+    is_symbolic,
+    kind,
+    placeholder_problem,
+)
 from tfsigns.inference import predict
 from tfsigns.mistakes import Case, Mistake
 from tfsigns.networks import get_network
@@ -194,39 +204,62 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
 
 @dataclass(frozen=True)
 class Exercise:
-    """How to check one exercise, the hint shown when no more pointed one applies, and its points in
-    the assignment's rubric (what a class's grading scores it, unless the instructor says otherwise)."""
+    """How to check one exercise, the hint shown when no more pointed one applies (it guides, it does
+    not hand over the code), hints for the exceptions this exercise's candidates typically raise
+    (tried before the assignment's), and its points in the assignment's rubric (what a class's grading
+    scores it, unless the instructor says otherwise)."""
 
     check: Callable[[Candidate, Report], None]
     hint: str
     points: float = 1.0
+    error_hints: ErrorHints = ()
 
 
 @dataclass(frozen=True)
 class Assignment:
     """One assignment's exercises in lesson order, their reference solutions, and hints for the
-    exceptions its candidates typically raise ((substring of "Type: message", hint), tried before
-    tfsigns.feedback.ERROR_HINTS)."""
+    exceptions its candidates typically raise, tried after the exercise's own and before
+    tfsigns.feedback.ERROR_HINTS."""
 
     exercises: dict[str, Exercise]
     references: dict[str, Candidate]
-    error_hints: tuple[tuple[str, str], ...] = ()
+    error_hints: ErrorHints = ()
 
 
-def run_checks(exercise: Exercise, candidate: Any, error_hints: Sequence[tuple[str, str]] = ()) -> Report:
-    """Run an exercise's checks on a candidate; whatever goes wrong ends up in the report."""
-    report = Report()
+PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def helper_that_raised(err: BaseException, name: str, exercises: Mapping[str, Exercise]) -> str | None:
+    """The learner's own function of another exercise (conv_single_step inside conv_forward) in which
+    `err` was raised, if it was: the deepest such frame of its traceback, tfsigns' own code left out."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return next((frame.name for frame in reversed(frames) if frame.name in exercises and frame.name != name
+                 and not str(Path(frame.filename).resolve()).startswith(PACKAGE)), None)
+
+
+def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
+    """Run exercise `name`'s checks on a candidate; whatever goes wrong ends up in the report, with
+    the hint of the exercise whose code raised it."""
+    exercise, report = assignment.exercises[name], Report()
     if not callable(candidate):
         report.fail(f"expected a function, got {kind(candidate)}")
         return report
+    hints = (*exercise.error_hints, *assignment.error_hints)
     try:
         exercise.check(guard(candidate), report)
     except Blank:
         return Report([BLANK])
     except CandidateError as err:
-        report.fail(f"raised {describe_error(err.error)}", error_hint(err.error, error_hints))
+        helper = helper_that_raised(err.error, name, assignment.exercises)
+        if helper:
+            report.fail(f"raised {describe_error(err.error)} in your {helper} (called by {name})",
+                        error_hint(err.error, (*assignment.exercises[helper].error_hints,
+                                               *assignment.error_hints))
+                        or f"grade {helper} first: grade('{helper}', {helper}) says what is wrong with it")
+        else:
+            report.fail(f"raised {describe_error(err.error)}", error_hint(err.error, hints))
     except tf.errors.OpError as err:
-        report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err, error_hints))
+        report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err, hints))
     except Exception as err:
-        report.fail(f"could not check the result ({describe_error(err)})", error_hint(err, error_hints))
+        report.fail(f"could not check the result ({describe_error(err)})", error_hint(err, hints))
     return report

@@ -172,9 +172,13 @@ def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> t
 
 
 def sandbox_command(work: Path) -> list[str]:
-    """bubblewrap around the child: everything read only, no network, its own /tmp, and `work`
-    (the submission's folder) writable."""
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+    """bubblewrap around the child: everything read only, no network, its own empty /tmp, and `work`
+    (the submission's folder) writable. Python and tfsigns are mounted again over that /tmp, read only,
+    where they live under it (a clone in /tmp)."""
+    code = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]}
+    again = [arg for path in sorted(code) if path.is_relative_to("/tmp")
+             for arg in ("--ro-bind", str(path), str(path))]
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *again,
             "--bind", str(work), str(work), "--chdir", str(work), "--unshare-all", "--die-with-parent",
             "--new-session", "--setenv", "HOME", str(work)]
 

@@ -7,7 +7,7 @@ Nothing here runs a candidate or knows an exercise; tfsigns.grader calls it to w
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,35 +19,33 @@ RTOL, ATOL = 1e-4, 1e-5
 # ------------------------------------------------------------------ exceptions
 
 
-MATMUL_HINT = ("check the shapes: W[l] is (n_l, n_{l-1}) and A[l-1] is (n_{l-1}, m), "
-               "so Z[l] = tf.matmul(W[l], A[l-1]) + b[l], in that order")
-# (substring of "ExceptionType: message", hint) for exceptions a candidate typically raises.
-ERROR_HINTS = (
+# (substring of "ExceptionType: message", hint) for exceptions a candidate of any assignment typically
+# raises; a hint may be a function of that text, returning None where it does not fit. Hints that
+# belong to one course or one exercise live with it (tfsigns.grader), and are tried first.
+ErrorHints = Sequence[tuple[str, "str | Callable[[str], str | None]"]]
+ERROR_HINTS: ErrorHints = (
     ("not compatible with eager execution", "TensorFlow 2 runs eagerly outside a graph: build inside "
      "`with tf.Graph().as_default():` (the grader calls each function inside a fresh graph)"),
     ("clear nested graphs", "the grader already calls your function inside a fresh graph: use "
      "`with tf.Graph().as_default():` instead of v1.reset_default_graph()"),
     ("module 'tensorflow' has no attribute", "TensorFlow 2 keeps the 1.x graph API under tf.compat.v1: "
      "write v1.placeholder, v1.Session, v1.get_variable, ... (v1 = tf.compat.v1)"),
-    ("Matrix size-incompatible", MATMUL_HINT),
-    ("Dimensions must be equal", MATMUL_HINT),
     ("as a Python `bool`", "`training` is a tensor, not a Python bool: pick the branch with "
      "tf.cond(training, lambda: ..., lambda: ...)"),
-    ("Cannot feed value of shape", "build the graph from the data: n_x, m = X_train.shape and "
-     "n_y = Y_train.shape[0], with placeholders of shape [n_x, None] and [n_y, None]"),
     ("uninitialized", "run sess.run(v1.global_variables_initializer()) before reading any variable"),
     ("already exists", "a variable was made twice in one graph: make each variable once, inside "
      "`with tf.Graph().as_default():`"),
-    ("KeyError", "parameters names its entries W1, b1, W2, ... (with batch norm: gamma1, beta1, "
-     "moving_mean1, moving_variance1 instead of b1 in the hidden layers)"),
 )
 
 
-def error_hint(err: BaseException, first: Sequence[tuple[str, str]] = ()) -> str | None:
-    """The hint for this exception, if one fits: from `first` (an assignment's own, tried
-    before the others), then from ERROR_HINTS."""
+def error_hint(err: BaseException, first: ErrorHints = ()) -> str | None:
+    """The hint for this exception, if one fits: from `first` (the exercise's and its assignment's
+    own, tried before the others), then from ERROR_HINTS."""
     text = f"{type(err).__name__}: {err}"
-    return next((hint for key, hint in (*first, *ERROR_HINTS) if key in text), None)
+    for key, hint in (*first, *ERROR_HINTS):
+        if key in text and (found := hint(text) if callable(hint) else hint):
+            return found
+    return None
 
 
 # Lines of a TensorFlow run-time error that say where, not what: its first line is always

@@ -140,13 +140,14 @@ def _initial_values(report: Report, label: str, parameters: Any, expected: Mappi
         return None
     missing = [key for key in expected if key not in parameters]
     if missing:
-        report.fail(f"{label}: missing keys {missing}; expected {list(expected)}")
+        report.fail(f"{label}: missing keys {missing}; expected {list(expected)}", rules[0][3])
         return None
     values = _evaluate({key: parameters[key] for key in expected})
     for key, shape in expected.items():
         value = np.asarray(values[key], dtype=float)
         if value.shape != shape:
-            report.fail(f"{label}: {key}: {shape_message(shape, value.shape, axes(key))}", rules[0][3])
+            hint = next(rule[3] for rule in rules if rule[0] == key[0])  # a bias's hint for a bias
+            report.fail(f"{label}: {key}: {shape_message(shape, value.shape, axes(key))}", hint)
             continue
         bound = glorot_bound(shape) if key[0] == "W" else None  # a bias's rule needs none
         for prefix, test, message, hint in rules:
@@ -297,7 +298,7 @@ def _sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
                             f"expected about {1 / len(bins):.0%} of the samples in each of "
                             f"{', '.join(bins)}; got {', '.join(f'{s:.0%}' for s in shares)}: "
                             f"{shares[top]:.0%} of samples fall in {bins[top]}"
-                            f"{spec.linear_note if linear else ''}")
+                            f"{spec.linear_note if linear else ''}", spec.log_hint)
             if not np.array_equal(samples, _numbers(candidate(low, high, n, seed))):
                 report.fail(f"{label}: two calls with seed={seed} gave different samples",
                             "seed the generator with the seed argument: np.random.seed(seed) first")
@@ -373,6 +374,16 @@ CNN_MODEL = ModelGrading(
 # ------------------------------------------------------------------ the exercises
 
 
+MATMUL_HINT = ("check the shapes: W[l] is (n_l, n_{l-1}) and A[l-1] is (n_{l-1}, m), "
+               "so Z[l] = tf.matmul(W[l], A[l-1]) + b[l], in that order")
+MLP_MATMUL_HINTS = (("Matrix size-incompatible", MATMUL_HINT), ("Dimensions must be equal", MATMUL_HINT))
+MLP_ERROR_HINTS = (  # the fully connected course's: examples as columns, parameters W1, b1, ...
+    ("Cannot feed value of shape", "build the graph from the data: n_x, m = X_train.shape and "
+     "n_y = Y_train.shape[0], with placeholders of shape [n_x, None] and [n_y, None]"),
+    ("KeyError", "parameters names its entries W1, b1, W2, ... (with batch norm: gamma1, beta1, "
+     "moving_mean1, moving_variance1 instead of b1 in the hidden layers)"),
+)
+
 REFERENCES: dict[str, Candidate] = {
     "linear_function": basics.linear_function,
     "sigmoid": basics.sigmoid,
@@ -393,56 +404,66 @@ REFERENCES: dict[str, Candidate] = {
 _EXERCISES: dict[str, Exercise] = {
     "linear_function": Exercise(
         value_check(basics.linear_function, LINEAR_CASES, LINEAR_MISTAKES, axes=("rows", "columns")),
-        "after np.random.seed(1) draw X (3, 1), W (4, 3), b (4, 1) with np.random.randn, make them "
-        "tf.constant, Y = tf.add(tf.matmul(W, X), b), and return sess.run(Y)"),
+        "seed NumPy with 1 and draw X, then W, then b with np.random.randn (in that order, in the shapes "
+        "the notebook gives); as constants in a graph they make W X + b, which a session evaluates"),
     "sigmoid": Exercise(
         value_check(basics.sigmoid, SIGMOID_CASES),
-        "x = v1.placeholder(tf.float32, name='x'); sigmoid = tf.sigmoid(x); "
-        "return sess.run(sigmoid, feed_dict={x: z})"),
+        "feed z to a float32 placeholder, apply tf.sigmoid to it, and evaluate that in a session"),
     "cost": Exercise(
         value_check(basics.cost, COST_CASES, COST_MISTAKES),
-        "feed two placeholders z and y to tf.nn.sigmoid_cross_entropy_with_logits(logits=z, labels=y)"),
+        "two placeholders, for the logits and the labels, given to "
+        "tf.nn.sigmoid_cross_entropy_with_logits by keyword, evaluated in a session"),
     "one_hot_matrix": Exercise(
         value_check(basics.one_hot_matrix, ONE_HOT_CASES, ONE_HOT_MISTAKES, axes=("classes", "examples")),
-        "tf.one_hot(labels, C, axis=0), then sess.run it: one column per example"),
-    "ones": Exercise(value_check(basics.ones, ONES_CASES), "return sess.run(tf.ones(shape))"),
+        "tf.one_hot makes the matrix, and its axis argument decides where the classes go: one column per "
+        "example here; evaluate it in a session"),
+    "ones": Exercise(value_check(basics.ones, ONES_CASES),
+                     "tf.ones of the shape given, evaluated in a session"),
     "create_placeholders": Exercise(
         placeholder_check(PLACEHOLDER_SIZES, lambda n_x, n_y: ((n_x, None), (n_y, None)),
                           (("features", "examples"), ("classes", "examples")), PLACEHOLDER_HINT),
-        PLACEHOLDER_HINT),
+        "two float32 placeholders named X and Y with one column per example, the number of examples left "
+        "open (None)"),
     "initialize_parameters": Exercise(
         _check_initialize_parameters,
-        "for l in 1..L: W{l} (layer_dims[l], layer_dims[l-1]) with v1.glorot_uniform_initializer(seed=1), "
-        "b{l} (layer_dims[l], 1) with v1.zeros_initializer(), both made by v1.get_variable"),
+        "for each layer l, made with v1.get_variable: a weight W{l} of layer_dims[l] rows and "
+        "layer_dims[l-1] columns from the Glorot/Xavier initializer (seed 1), and a bias b{l}, one column "
+        "of zeros"),
     "forward_propagation": Exercise(
         value_check(COURSE["forward_propagation"], FORWARD_CASES, FORWARD_MISTAKES,
                     adapt=_on_constants, axes=("classes", "examples")),
-        "Z1 = tf.matmul(W1, X) + b1, A1 = tf.nn.relu(Z1), ... and return Z3, the last LINEAR output"),
+        "LINEAR (tf.matmul of W and the layer's input, plus b) then RELU in each hidden layer, LINEAR alone "
+        "in the last: return that output, with no softmax", error_hints=MLP_MATMUL_HINTS),
     "forward_propagation_bn": Exercise(
         _check_forward_propagation_bn,
-        "hidden layer l: Z = W A; mu, var = tf.nn.moments(Z, axes=[1], keepdims=True) in training mode, "
-        "moving_mean, moving_variance in test mode (tf.cond); Z_tilde = gamma (Z - mu) / sqrt(var + 1e-3) + "
-        "beta; A = relu(Z_tilde); plus the moving-average updates in UPDATE_OPS", points=2),
+        "in each hidden layer normalize W A over the examples, by the minibatch's mean and variance in "
+        "training mode and by the moving averages in test mode (tf.cond on training), scale by gamma, shift "
+        "by beta, then RELU; the moving averages' updates go into UPDATE_OPS", points=2,
+        error_hints=MLP_MATMUL_HINTS),
     "compute_cost": Exercise(
         value_check(COURSE["compute_cost"], COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES, adapt=_on_constants),
-        "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(ZL), "
-        "labels=tf.transpose(Y)))"),
+        "tf.nn.softmax_cross_entropy_with_logits wants one row per example, and the cost is the mean of its "
+        "losses over the examples: look at the shapes of ZL and Y",
+        error_hints=(("Dimensions must be equal", "logits and labels must have one shape: transpose both, "
+                      "logits=tf.transpose(ZL) and labels=tf.transpose(Y), not one of them"),)),
     "random_mini_batches": Exercise(
         value_check(random_mini_batches, MINIBATCH_CASES, MINIBATCH_MISTAKES, axes=("rows", "examples"),
                     levels=("minibatch", ("mini_batch_X", "mini_batch_Y")), exact=True),
-        "np.random.seed(seed); permutation = list(np.random.permutation(m)); shuffle the columns of X and Y "
-        "with it; cut floor(m / mini_batch_size) full minibatches, then one with the rest"),
+        "seed NumPy with seed, shuffle the columns of X and Y by one permutation, cut it into full "
+        "minibatches of mini_batch_size columns, then one more with the columns left over"),
     "sample_learning_rate": Exercise(
         _sampler_check(SAMPLINGS["sample_learning_rate"]),
-        "r = np.random.uniform(log10(low), log10(high)); alpha = 10**r (size=n, after np.random.seed(seed))"),
+        "draw n exponents r uniformly between log10(low) and log10(high), NumPy seeded with seed; a "
+        "learning rate is 10 to the power r"),
     "sample_beta": Exercise(
         _sampler_check(SAMPLINGS["sample_beta"]),
-        "sample 1 - beta on a log scale: r = np.random.uniform(log10(1 - high), log10(1 - low)); "
-        "beta = 1 - 10**r (size=n, after np.random.seed(seed))"),
+        "sample 1 - beta on a log scale: n exponents r uniform between log10(1 - high) and log10(1 - low), "
+        "NumPy seeded with seed; beta is 1 - 10 to the power r"),
     "model": Exercise(
         model_check(MLP_MODEL),
-        "build the graph from the data's shape, loop over epochs and random_mini_batches running "
-        "[optimizer, cost], and return sess.run(parameters)", points=3),
+        "build the graph from the data's shapes (placeholders, parameters, forward pass, cost, Adam), run "
+        "the optimizer on every minibatch of every epoch, and return the trained parameters' values",
+        points=3),
 }
 EXERCISES: tuple[str, ...] = tuple(_EXERCISES)
 
@@ -450,23 +471,26 @@ STEP = mistakes_cnn  # the step by step's inputs and mistakes
 STEP_BY_STEP = Assignment(
     {"zero_pad": Exercise(
         value_check(zero_pad, STEP.ZERO_PAD_CASES, STEP.ZERO_PAD_MISTAKES, axes=STEP.IMAGE_AXES),
-        "np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='constant', constant_values=(0, 0))"),
+        "np.pad with one (before, after) pair for each of X's 4 axes: zeros around the height and the "
+        "width only",
+        error_hints=(("could not be broadcast", "np.pad wants one (before, after) pair for each of X's 4 "
+                      "axes (examples, height, width, channels): (0, 0) for the examples and channels, "
+                      "(pad, pad) for the height and width"),)),
      "conv_single_step": Exercise(
         value_check(conv_single_step, STEP.CONV_SINGLE_STEP_CASES, STEP.CONV_SINGLE_STEP_MISTAKES),
-        "s = a_slice_prev * W; Z = np.sum(s); Z = Z + b.item(): a number"),
+        "multiply the slice and the filter element by element, sum it all, and add the bias as a number"),
      "conv_forward": Exercise(
         value_check(conv_forward, STEP.CONV_CASES, STEP.CONV_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("Z", "cache"), ("A_prev", "W", "b", "hparameters"))),
-        "pad A_prev, then for every example i, h, w and filter c: a_slice_prev = "
-        "a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :], Z[i, h, w, c] = "
-        "conv_single_step(a_slice_prev, W[..., c], b[..., c]); return Z, (A_prev, W, b, hparameters)",
-        points=2),
+        "pad A_prev; for every example, output position and filter, take the f x f slice at the strided "
+        "position and convolve it with that filter and its bias (conv_single_step); return Z and the cache",
+        points=2, error_hints=(("could not be broadcast", STEP.conv_broadcast_hint),)),
      "pool_forward": Exercise(
         value_check(pool_forward, STEP.POOL_CASES, STEP.POOL_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("A", "cache"), ("A_prev", "hparameters"))),
-        "for every example i, h, w and channel c: a_prev_slice = A_prev[i, vert_start:vert_end, "
-        "horiz_start:horiz_end, c], A[i, h, w, c] = np.max or np.mean of it; "
-        "return A, (A_prev, hparameters)")},
+        "for every example, output position and channel, the max or the mean of the f x f window at the "
+        "strided position; the output is smaller by the window and divided by the stride; return A and the "
+        "cache", error_hints=(("zero-size array", STEP.EMPTY_WINDOW_HINT),))},
     {"zero_pad": zero_pad, "conv_single_step": conv_single_step, "conv_forward": conv_forward,
      "pool_forward": pool_forward},
     mistakes_cnn.STEP_ERROR_HINTS)
@@ -478,27 +502,34 @@ APPLICATION = Assignment(
     {"create_placeholders": Exercise(
         placeholder_check(mistakes_cnn.PLACEHOLDER_SIZES, lambda h, w, c, n_y: ((None, h, w, c), (None, n_y)),
                           (mistakes_cnn.IMAGE_AXES, ("examples", "classes")), CNN_PLACEHOLDER_HINT),
-        CNN_PLACEHOLDER_HINT),
-     "initialize_parameters": Exercise(_check_cnn_initialize_parameters, mistakes_cnn.INIT_HINT),
+        "two float32 placeholders named X and Y with one row per example, the number of examples left open "
+        "(None)"),
+     "initialize_parameters": Exercise(
+        _check_cnn_initialize_parameters,
+        "the two filters W1 and W2 from the Glorot/Xavier initializer (seed 0), and the fully connected "
+        "layer's W3 (Glorot/Xavier) and b3 (zeros), each made with v1.get_variable in the shapes the "
+        "notebook gives"),
      "forward_propagation": Exercise(
         _check_cnn_forward,
-        "Z1 = tf.nn.conv2d(X, W1, strides=[1, 1, 1, 1], padding='SAME'), A1 = tf.nn.relu(Z1), P1 = "
-        "tf.nn.max_pool(A1, ksize=[1, 8, 8, 1], strides=[1, 8, 8, 1], padding='SAME'), the same with W2 "
-        "and a 4x4 pool, F = tf.reshape(P2, [-1, 64]), Z3 = tf.matmul(F, W3) + b3"),
+        "CONV2D (stride 1, SAME) -> RELU -> MAXPOOL (an 8x8 window moving by 8, SAME), then the same with W2 "
+        "and a 4x4 pool, FLATTEN, and the fully connected layer W3, b3 without an activation"),
      "compute_cost": Exercise(
         value_check(CNN_COURSE["compute_cost"], mistakes_cnn.COMPUTE_COST_CASES,
                     mistakes_cnn.COMPUTE_COST_MISTAKES, adapt=_on_constants),
-        "tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=Z3, labels=Y))"),
+        "tf.nn.softmax_cross_entropy_with_logits wants one row per example, as Z3 and Y have; the cost is "
+        "the mean of its losses over the examples",
+        error_hints=(("Dimensions must be equal", "logits and labels must have one shape, (m, C): pass Z3 "
+                      "and Y as they are, both with one row per example"),)),
      "model": Exercise(
         model_check(CNN_MODEL),
-        "placeholders from X_train's shape, initialize_parameters(), forward_propagation, compute_cost, "
-        "Adam; loop over epochs and minibatches running [optimizer, cost]; return sess.run(parameters)",
-        points=3)},
+        "placeholders from the data's shapes, the parameters, the forward pass, the cost and Adam; run the "
+        "optimizer on every minibatch of every epoch and return the trained parameters' values",
+        points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS)},
     {**CNN_COURSE, "model": cnn_model},
     mistakes_cnn.APPLICATION_ERROR_HINTS)
 
 ASSIGNMENTS: dict[str, Assignment] = {
-    "tensorflow": Assignment(_EXERCISES, REFERENCES),
+    "tensorflow": Assignment(_EXERCISES, REFERENCES, MLP_ERROR_HINTS),
     "convolution_step_by_step": STEP_BY_STEP,
     "convolution_application": APPLICATION,
 }
@@ -518,7 +549,7 @@ def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow")
         raise ValueError(f"unknown exercise {name!r} in assignment {assignment!r}; its exercises are "
                          f"{', '.join(exercises)}")
     exercise = exercises[name]
-    report = run_checks(exercise, candidate, ASSIGNMENTS[assignment].error_hints)
+    report = run_checks(name, candidate, ASSIGNMENTS[assignment])
     passed = not report.failures
     lines = [f"{name}: {'PASS' if passed else 'FAIL'}", *(f"  {failure}" for failure in report.failures)]
     if not passed:
@@ -534,16 +565,32 @@ def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bo
     return passed
 
 
-def grade_all(namespace: Mapping[str, Any], assignment: str = "tensorflow") -> dict[str, bool]:
-    """Grade every exercise of `assignment` defined in `namespace` (a notebook's globals()), in lesson
-    order."""
+# The assignments each notebook holds, known by an exercise that only that notebook defines.
+NOTEBOOKS = {"linear_function": ("tensorflow",),
+             "zero_pad": ("convolution_step_by_step", "convolution_application")}
+
+
+def notebook_assignments(namespace: Mapping[str, Any]) -> tuple[str, ...]:
+    """The assignments of the notebook whose globals() `namespace` is, by the exercises it defines;
+    ValueError when they do not tell."""
+    found = [names for key, names in NOTEBOOKS.items() if key in namespace]
+    if len(found) != 1:
+        raise ValueError("say which assignment to grade: grade_all(globals(), assignment=...) with one of "
+                         f"{', '.join(ASSIGNMENTS)}")
+    return found[0]
+
+
+def grade_all(namespace: Mapping[str, Any], assignment: str | None = None) -> dict[str, bool]:
+    """Grade every exercise of `assignment` (default: the assignments of the notebook whose globals()
+    `namespace` is) in lesson order, an exercise the namespace does not define as a FAIL."""
     results = {}
-    for name, exercise in _assignment(assignment).exercises.items():
-        if name in namespace:
-            results[name] = grade(name, namespace[name], assignment)
-        else:
-            print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\nhint: {exercise.hint}")
-            results[name] = False
+    for each in (assignment,) if assignment else notebook_assignments(namespace):
+        for name, exercise in _assignment(each).exercises.items():
+            if name in namespace:
+                results[name] = grade(name, namespace[name], each)
+            else:
+                print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\nhint: {exercise.hint}")
+                results[name] = False
     print(f"{sum(results.values())} of {len(results)} exercises pass")
     return results
 

@@ -49,13 +49,13 @@ def _sigmoid(z: Any) -> np.ndarray:
 
 
 def _np_forward(X: np.ndarray, parameters: dict, hidden_relu: bool = True, last_relu: bool = False,
-                softmax_axis: int | None = None) -> np.ndarray:
-    """LINEAR -> RELU ... -> LINEAR in NumPy on parameters W1, b1, ..., WL, bL, with the ReLUs and a
-    final softmax switchable."""
+                softmax_axis: int | None = None, bias: bool = True) -> np.ndarray:
+    """LINEAR -> RELU ... -> LINEAR in NumPy on parameters W1, b1, ..., WL, bL, with the ReLUs, the biases
+    and a final softmax switchable."""
     L = len(parameters) // 2
     A = X
     for l in range(1, L + 1):
-        Z = parameters[f"W{l}"] @ A + parameters[f"b{l}"]
+        Z = parameters[f"W{l}"] @ A + (parameters[f"b{l}"] if bias else 0)
         A = np.maximum(Z, 0) if (last_relu if l == L else hidden_relu) else Z
     return A if softmax_axis is None else np.exp(log_softmax(A, softmax_axis))
 
@@ -174,6 +174,7 @@ class Sampling:
     exponents: Callable[[float, float], tuple[float, float]]  # (low, high) -> the range r is drawn from
     outside_hint: str  # when the samples are the exponents r themselves
     range_hint: str  # when they are not: a range written into the code instead of low and high
+    log_hint: str  # when they do not spread evenly over the decades
 
 
 SAMPLINGS = {
@@ -183,7 +184,8 @@ SAMPLINGS = {
         lambda low, high: (math.log10(low), math.log10(high)),
         "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]",
         "draw r between log10(low) and log10(high) of the low and high you are given, not from a range "
-        "written into the code"),
+        "written into the code",
+        "sample on a log scale: r = np.random.uniform(log10(low), log10(high), size=n); alpha = 10**r"),
     "sample_beta": Sampling(
         ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
         "; the values near 1, where beta matters most (it averages over about 1/(1 - beta) steps), are "
@@ -192,7 +194,9 @@ SAMPLINGS = {
         "return beta = 1 - 10**r: r is the exponent of 1 - beta, "
         "uniform in [log10(1 - high), log10(1 - low)]",
         "draw r between log10(1 - high) and log10(1 - low) of the low and high you are given, not from a "
-        "range written into the code"),
+        "range written into the code",
+        "sample 1 - beta on a log scale: r = np.random.uniform(log10(1 - high), log10(1 - low), size=n); "
+        "beta = 1 - 10**r"),
 }
 
 
@@ -228,6 +232,8 @@ FORWARD_MISTAKES = (
     Mistake("a ReLU on the output layer", LOGITS_HINT, lambda X, p: _np_forward(X, p, last_relu=True)),
     *(Mistake("softmax applied to the output", LOGITS_HINT,
               lambda X, p, axis=axis: _np_forward(X, p, softmax_axis=axis)) for axis in (0, 1)),
+    Mistake("no bias: Z[l] is W[l] A[l-1] alone", "Z[l] = tf.matmul(W[l], A[l-1]) + b[l]: add the bias b[l] "
+            "in every layer", lambda X, p: _np_forward(X, p, bias=False)),
 )
 GLOROT_HINT = ("W{l} = v1.get_variable('W{l}', [layer_dims[l], layer_dims[l-1]], "
                "initializer=v1.glorot_uniform_initializer(seed=1))")
@@ -286,7 +292,15 @@ def compute_cost_mistakes(slips: dict[str, tuple[str, str]], class_axis: int) ->
     return tuple(mistakes)
 
 
-COMPUTE_COST_MISTAKES = compute_cost_mistakes(COST_SLIPS, class_axis=0)
+def softmax_first_mistake(logits: str, class_axis: int) -> Mistake:
+    """compute_cost fed the softmax of the logits (the probabilities) as its logits."""
+    return Mistake("the softmax was applied to the logits first",
+                   f"feed {logits} itself as the logits: softmax_cross_entropy_with_logits applies the "
+                   "softmax",
+                   lambda ZL, Y: _np_cost(np.exp(log_softmax(ZL, class_axis)), Y, False, class_axis, "mean"))
+
+
+COMPUTE_COST_MISTAKES = (*compute_cost_mistakes(COST_SLIPS, class_axis=0), softmax_first_mistake("ZL", 0))
 MINIBATCH_SLIPS = (  # (what, hint, the slip as options of _np_minibatches)
     ("the last, smaller minibatch is missing", "after the floor(m / mini_batch_size) full minibatches, add "
      "one more with the m % mini_batch_size columns left", {"partial": False}),

@@ -10,6 +10,7 @@ make TensorFlow raise rather than return a wrong value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,14 @@ from tfsigns import cnn
 from tfsigns.backend import tf
 from tfsigns.convolution import pool_forward, slide
 from tfsigns.data import IMAGE_SHAPE, convert_to_one_hot, make_blobs
-from tfsigns.mistakes import COST_SLIPS, Case, Mistake, compute_cost_mistakes, init_rules
+from tfsigns.mistakes import (
+    COST_SLIPS,
+    Case,
+    Mistake,
+    compute_cost_mistakes,
+    init_rules,
+    softmax_first_mistake,
+)
 from tfsigns.networks import IMAGES
 
 # ------------------------------------------------------------------ NumPy versions of typical mistakes
@@ -125,12 +133,26 @@ POOL_MISTAKES = (
 FLOAT_BIAS_HINT = ("float() of a (1, 1, 1) array fails on NumPy 2 (only a 0-dimensional array converts to "
                    "a number), so the course's float(b) raises: add the bias as b.item(), or "
                    "float(b[0, 0, 0]): Z = np.sum(s) + b.item()")
+EMPTY_WINDOW_HINT = ("a window fell outside A_prev and came out empty: the output size leaves out the "
+                     "stride; n_H = int(1 + (n_H_prev - f) / stride), likewise n_W")
+
+
+def conv_broadcast_hint(text: str) -> str:
+    """The hint for conv_forward's "operands could not be broadcast together with shapes (3,3,4)
+    (3,4,8)": a slice smaller than its filter (the same channels), or the wrong piece of W."""
+    shapes = [tuple(int(n) for n in found.split(",") if n)
+              for found in re.findall(r"\((\d+(?:,\d+)*),?\)", text.partition("shapes")[2])]
+    if len(shapes) >= 2 and len(shapes[0]) == len(shapes[1]) == 3 and shapes[0][-1] == shapes[1][-1]:
+        return (f"a slice came out smaller than the filter: it ran past the edge of the (padded) input. "
+                f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}")
+    return ("a slice of A_prev_pad is (f, f, n_C_prev) and so is filter c, which is W[..., c] "
+            "(W[:, :, :, c]), its bias b[..., c]: W[c] picks along the filter's rows")
+
+
 STEP_ERROR_HINTS = (
     # float(b): a TypeError on NumPy 2, a DeprecationWarning from NumPy 1.25 (an error under -W error)
     ("only 0-dimensional arrays can be converted", FLOAT_BIAS_HINT),
     ("Conversion of an array with ndim > 0 to a scalar", FLOAT_BIAS_HINT),
-    ("could not be broadcast", f"a slice came out smaller than the filter: it ran past the edge of the "
-     f"(padded) input. {OUTPUT_SIZE_HINT}; {SLICE_HINT}"),
     ("KeyError", "conv_forward's hparameters hold 'stride' and 'pad', pool_forward's 'f' and 'stride'"),
 )
 
@@ -171,6 +193,8 @@ FORWARD_MISTAKES = (  # graph builders: the grader runs them on the case's input
     Mistake("a ReLU on the logits", LOGITS_HINT, lambda X, p: tf.nn.relu(cnn.forward_propagation(X, p))),
     Mistake("softmax applied to the logits", LOGITS_HINT,
             lambda X, p: tf.nn.softmax(cnn.forward_propagation(X, p))),
+    Mistake("b3 was not added", "the fully connected layer is Z3 = tf.matmul(F, W3) + b3",
+            lambda X, p: cnn.forward_propagation(X, p) - p["b3"]),
 )
 INIT_HINT = ("W1 = v1.get_variable('W1', [4, 4, 3, 8], initializer=v1.glorot_uniform_initializer(seed=0)), "
              "W2 [2, 2, 8, 16] likewise; and the fully connected layer's W3 [64, 6] (Glorot/Xavier) and "
@@ -183,11 +207,17 @@ COST_SLIPS_CNN = {
     "axis": ("transposed, so the softmax runs over the examples instead of the classes",
              "Z3 and Y already have one row per example, as the function wants: pass them as they are"),
 }
-COMPUTE_COST_MISTAKES = compute_cost_mistakes(COST_SLIPS_CNN, class_axis=1)
+COMPUTE_COST_MISTAKES = (*compute_cost_mistakes(COST_SLIPS_CNN, class_axis=1),
+                         softmax_first_mistake("Z3", class_axis=1))
 FLATTEN_HINT = ("FLATTEN before the fully connected layer: F = tf.reshape(P2, [-1, 64]) (or "
                 "tf.keras.layers.Flatten()(P2)) turns P2 (m, 2, 2, 16) into (m, 64); "
                 "then Z3 = tf.matmul(F, W3) + b3")
+CNN_DATA_HINT = ("examples come first here: (m, n_H0, n_W0, n_C0) = X_train.shape and "
+                 "n_y = Y_train.shape[1], with placeholders of shape [None, n_H0, n_W0, n_C0] and "
+                 "[None, n_y]")
+MODEL_ERROR_HINTS = (("Dimensions must be equal", CNN_DATA_HINT),)
 APPLICATION_ERROR_HINTS = (
+    ("Cannot feed value of shape", CNN_DATA_HINT),
     ("Dimensions must be equal", FLATTEN_HINT),
     ("KeyError", "parameters holds the filters W1 and W2 and the fully connected layer's W3 and b3"),
 )
@@ -267,7 +297,8 @@ def structure_problems(expected: tf.Graph, got: tf.Graph, raised: bool = False) 
         if g.padding != e.padding:
             problems.append((f"{name} pads {g.padding}, not {e.padding}", PADDING_HINT))
     operations = got.get_operations()
-    if not any(op.type == "Reshape" for op in operations):
+    # A raise cuts the graph short: with other problems, it may have come before the FLATTEN.
+    if not any(op.type == "Reshape" for op in operations) and not (raised and problems):
         problems.append(("P2 was not flattened: the fully connected layer needs (m, n_H * n_W * n_C)",
                          FLATTEN_HINT))
     if made := [op.name for op in operations if op.type in VARIABLE_OPS]:
