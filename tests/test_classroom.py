@@ -14,11 +14,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 
 from tests import test_grader
 from tests.conftest import run_main
+from tfsigns.answers import on_constants
 from tfsigns.classroom import main, sandbox_works
-from tfsigns.grader import ASSIGNMENTS
+from tfsigns.grader import ASSIGNMENTS, grade_lines
+from tfsigns.mistakes import forward_cases
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 TENSORFLOW = list(ASSIGNMENTS["tensorflow"].exercises)
@@ -70,6 +73,13 @@ def listener():
     server.close()
 
 
+def failures(report: Path) -> str:
+    """What a submission's results.json says of the exercises it lost points on."""
+    results = json.loads((report / "results.json").read_text())
+    lost = [test["output"] for test in results["tests"] if test["score"] < test["max_score"]]
+    return "\n".join([results["output"], *lost])
+
+
 def read_grades(out: Path) -> dict[str, dict[str, str]]:
     with open(out / "grades.csv", newline="") as table:
         return {row["submission"]: row for row in csv.DictReader(table)}
@@ -86,9 +96,14 @@ def test_a_class_of_four_is_graded_in_sandboxes(sandbox, tmp_path, listener):
                        "while True:\n    pass\n")  # a cell that never ends
     hostile = notebook(tmp_path / "hostile.ipynb", IMPORTS, correct_answers(), f"""
 import socket
-import tfsigns.grader
+import tfsigns.checks, tfsigns.feedback, tfsigns.grader
 from tfsigns import basics
-tfsigns.grader.grade_lines = lambda name, *args: (True, [name + ": PASS"])  # the grading's own function
+# The checks' own functions, patched in the submission's process: the checks run in the grader's.
+tfsigns.grader.grade_lines = lambda name, *args, **kwargs: (True, [name + ": PASS"])
+tfsigns.checks.difference = tfsigns.feedback.difference = lambda *args, **kwargs: None
+np.allclose = lambda *args, **kwargs: True
+def one_hot_matrix(labels, C):  # wrong, whatever the patches say
+    return np.zeros((C, len(labels)))
 sigmoid = basics.sigmoid  # tfsigns' answer, not its own
 try:
     open({str(escaped)!r}, "w").write("out of the sandbox")
@@ -109,18 +124,35 @@ except OSError:
     assert code == 0, err
     grades = read_grades(out)
     full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
-    assert grades["correct.ipynb"]["score"] == f"{full:g}" == grades["correct.ipynb"]["max_score"]
+    assert grades["correct.ipynb"]["score"] == f"{full:g}" == grades["correct.ipynb"]["max_score"], failures(
+        out / "correct")
     assert grades["blank.ipynb"]["score"] == "0"
     assert grades["looping.ipynb"]["sigmoid"] == "0" and grades["looping.ipynb"]["model"] == "3"
     assert "ran past 20 s" in grades["looping.ipynb"]["note"]
-    assert grades["hostile.ipynb"]["sigmoid"] == "0" and grades["hostile.ipynb"]["score"] == f"{full - 1:g}"
+    hostile = grades["hostile.ipynb"]
+    assert hostile["sigmoid"] == hostile["one_hot_matrix"] == "0" and hostile["score"] == f"{full - 2:g}", \
+        failures(out / "hostile")
     results = json.loads((out / "hostile" / "results.json").read_text())
     (sigmoid,) = [test for test in results["tests"] if test["name"] == "sigmoid"]
     assert "tfsigns' own tfsigns.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
-    assert results["score"] == full - 1 and "bubblewrap" in results["output"]
+    assert results["score"] == full - 2 and "bubblewrap" in results["output"]
+    assert "imports tfsigns.basics, which holds tfsigns' own solutions" in results["output"]
     assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
     assert list(read_grades(out)["correct.ipynb"])[:3 + len(TENSORFLOW)] == [
         "submission", "score", "max_score", *TENSORFLOW]
+
+
+def test_the_cases_are_drawn_from_the_graders_seed():
+    """An answer that memorised the published cases (seed 0) passes them, and fails an instructor's."""
+    reference = ASSIGNMENTS["tensorflow"].references["forward_propagation"]
+    published = [on_constants(reference)(*case.args) for case in forward_cases()]
+
+    def memorised():
+        answers = iter(published)
+        return lambda X, parameters: tf.constant(next(answers))
+    assert grade_lines("forward_propagation", memorised())[0]
+    passed, lines = grade_lines("forward_propagation", memorised(), seed=2026)
+    assert not passed and "values differ" in "\n".join(lines), lines
 
 
 def test_a_submission_that_cannot_be_graded_is_one_line_and_the_others_are_graded(tmp_path):

@@ -31,12 +31,13 @@ LAYERS = {
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
     "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
-    "calibrate": 9, "classroom": 9,
+    "calibrate": 9, "classroom": 9, "answers": 6,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
-    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate", "classroom"]
-# Where sessions run: the session loop, inference, and the lessons that run their own graphs.
-SESSIONS = {"trainer", "inference", "basics", "grader"}
+    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate"]
+# Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
+# grader's adapters that run a candidate's graph.
+SESSIONS = {"trainer", "inference", "basics", "grader", "answers"}
 MAX_LINES = 600
 
 

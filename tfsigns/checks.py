@@ -7,14 +7,22 @@ checks that run graphs, the exercises and the grade() calls.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tfsigns.answers import (
+    Blank,
+    Candidate,
+    CandidateError,
+    GraphRunError,
+    Remote,
+    guard,
+    in_fresh_graph,
+    learner_frames,
+)
 from tfsigns.backend import tf
 from tfsigns.config import TrainConfig
 from tfsigns.feedback import (
@@ -31,33 +39,6 @@ from tfsigns.mistakes import Case, Mistake
 from tfsigns.networks import get_network
 
 BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
-Candidate = Callable[..., Any]
-
-
-class Blank(Exception):
-    """The candidate returned None: the exercise is not filled in yet."""
-
-
-class CandidateError(Exception):
-    """The candidate raised `error`."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
-
-
-def guard(candidate: Candidate) -> Candidate:
-    """The candidate, with its exceptions wrapped in CandidateError and a None result turned into Blank."""
-    def call(*args, **kwargs):
-        try:
-            result = candidate(*args, **kwargs)
-        except (Exception, SystemExit) as err:
-            raise CandidateError(err) from err
-        if result is None:
-            raise Blank
-        return result
-    return call
-
 
 @dataclass
 class Report:
@@ -97,20 +78,14 @@ def compare(report: Report, label: str, expected: Any, got: Any, mistakes: Seque
     return False
 
 
-def in_fresh_graph(fn: Candidate) -> Candidate:
-    """fn called inside a fresh default graph (its result returned as it is)."""
-    def run(*args, **kwargs):
-        with tf.Graph().as_default():
-            return fn(*args, **kwargs)
-    return run
-
-
-def value_check(reference: Candidate, cases: Sequence[Case], mistakes: Sequence[Mistake] = (),
-                adapt: Callable[[Candidate], Candidate] = in_fresh_graph, **how):
-    """A check comparing candidate and reference, both run through `adapt`, case by case."""
+def value_check(reference: Candidate, cases: Sequence[Case] | Callable[[], Sequence[Case]],
+                mistakes: Sequence[Mistake] = (), adapt: Callable[[Candidate], Candidate] = in_fresh_graph,
+                **how):
+    """A check comparing candidate and reference, both run through `adapt`, case by case (`cases`
+    fixed, or drawn when the check runs, from the grading's seed)."""
     def check(candidate: Candidate, report: Report) -> None:
         run, expect = adapt(candidate), adapt(reference)
-        for case in cases:
+        for case in cases() if callable(cases) else cases:
             compare(report, case.label, expect(*case.args), run(*case.args), mistakes, case.args, **how)
     return check
 
@@ -226,15 +201,11 @@ class Assignment:
     error_hints: ErrorHints = ()
 
 
-PACKAGE = str(Path(__file__).resolve().parent)
-
-
 def helper_that_raised(err: BaseException, name: str, exercises: Mapping[str, Exercise]) -> str | None:
     """The learner's own function of another exercise (conv_single_step inside conv_forward) in which
     `err` was raised, if it was: the deepest such frame of its traceback, tfsigns' own code left out."""
-    frames = traceback.extract_tb(err.__traceback__)
-    return next((frame.name for frame in reversed(frames) if frame.name in exercises and frame.name != name
-                 and not str(Path(frame.filename).resolve()).startswith(PACKAGE)), None)
+    return next((frame for frame in reversed(learner_frames(err)) if frame in exercises and frame != name),
+                None)
 
 
 def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
@@ -246,7 +217,7 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
         return report
     hints = (*exercise.error_hints, *assignment.error_hints)
     try:
-        exercise.check(guard(candidate), report)
+        exercise.check(candidate if isinstance(candidate, Remote) else guard(candidate), report)
     except Blank:
         return Report([BLANK])
     except CandidateError as err:
@@ -258,7 +229,7 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
                         or f"grade {helper} first: grade('{helper}', {helper}) says what is wrong with it")
         else:
             report.fail(f"raised {describe_error(err.error)}", error_hint(err.error, hints))
-    except tf.errors.OpError as err:
+    except (tf.errors.OpError, GraphRunError) as err:
         report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err, hints))
     except Exception as err:
         report.fail(f"could not check the result ({describe_error(err)})", error_hint(err, hints))

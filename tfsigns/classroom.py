@@ -3,9 +3,12 @@
 Each submitted notebook runs in a process of its own (a child: `python -m tfsigns.classroom
 --child`), inside a bubblewrap sandbox where one is installed: no network, the file system read
 only but for the submission's own temporary folder, a memory limit, and a time limit per cell and
-per exercise. The child runs the notebook's code cells, then grades each exercise of the
-notebook's assignment with tfsigns.grader, and sends one JSON line per exercise back. The parent
-scores the exercises by the rubric (or --points) and writes:
+per exercise. The child runs the notebook's code cells and then answers the grader's requests
+(tfsigns.answers): the grader, in this process, runs each exercise's checks on cases it draws from
+--seed, and the child calls the learner's function on them and sends back the answer as data. So
+nothing the submission changes in its own process (tfsigns included) reaches the checks, and an
+answer that is tfsigns' own function scores 0. The parent scores the exercises by the rubric (or
+--points) and writes:
 
   DIR/grades.csv                  submission, score, max_score, then one column per exercise
   DIR/<notebook>/results.json     Gradescope's format: score, tests (name, score, max_score, output)
@@ -18,6 +21,7 @@ stderr and a row of zeros with its reason; the others are graded.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import csv
 import io
@@ -25,50 +29,25 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfsigns.answers import RESULT, Remote, Submission, SubmissionGone, Timeout, answer, time_limit
 from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
+from tfsigns.feedback import kind
 from tfsigns.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
 
 PROG = "tfsigns.grader"
-RESULT = "tfsigns-result "  # the child's result lines begin with this
-
-
-class Timeout(BaseException):
-    """A cell or an exercise ran past its time (a BaseException, so `except Exception` in the
-    submission's own code cannot swallow it)."""
 
 
 # ------------------------------------------------------------------ the child: one submission
-
-
-def _on_alarm(signum, frame):
-    raise Timeout
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Raise Timeout in the code run inside, after `seconds`."""
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _is_tfsigns_own(candidate) -> bool:
-    """Whether `candidate` is one of tfsigns' functions, handed in as the learner's answer."""
-    module = getattr(candidate, "__module__", None) or ""
-    return module == "tfsigns" or module.startswith("tfsigns.")
 
 
 def _cell_code(source: str) -> str:
@@ -76,58 +55,44 @@ def _cell_code(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def run_child(job: dict, results) -> None:
-    """Run a submission's cells, then grade its exercises, writing one RESULT line per exercise."""
-    from tfsigns import grader  # the checks are imported before any of the submission's code runs
-    grade_lines = grader.grade_lines
-    assignments = {name: grader.ASSIGNMENTS[name] for name in job["assignments"]}
-    grader.grade = lambda *args, **kwargs: None  # the notebook's own grade() calls: the grading is below
+def _describe(value) -> dict:
+    """What the grader needs to know of a name a notebook defined, before it asks for answers."""
+    return {"kind": kind(value), "callable": callable(value),
+            "module": getattr(value, "__module__", None) or "", "name": getattr(value, "__qualname__", "")}
+
+
+def child_main() -> int:
+    """`python -m tfsigns.classroom --child`: the job (a JSON line) on stdin, then the grader's requests,
+    one a line; the answers (tfsigns.answers) on stdout, which the submission's own prints never reach."""
+    job = json.loads(sys.stdin.readline())
+    limit = job["memory_mb"] << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    results = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    from tfsigns import grader  # every adapter registered before any of the submission's code runs
+    grader.grade = lambda *args, **kwargs: None  # the notebook's own grade() calls: the grader asks below
     grader.grade_all = lambda *args, **kwargs: None
     namespace: dict = {"__name__": "__main__"}
-    printed = io.StringIO()
     cell_errors = []
     for number, source in enumerate(job["cells"], 1):
         try:
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
-                    _time_limit(job["timeout"]):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    time_limit(job["timeout"]):
                 exec(compile(_cell_code(source), f"<cell {number}>", "exec"), namespace)
         except Timeout:
             cell_errors.append(f"cell {number} ran past {job['timeout']:g} s and was stopped")
         except BaseException as err:  # noqa: BLE001  (whatever a cell raises, the grading goes on)
             first = str(err).splitlines()[0] if str(err) else ""
             cell_errors.append(f"cell {number} raised {type(err).__name__}: {first}")
-    for assignment, spec in assignments.items():
-        for name in spec.exercises:
-            candidate = namespace.get(name)
-            if name not in namespace:
-                passed, lines = False, [f"{name}: FAIL", f"  not defined: no cell defines {name}"]
-            elif _is_tfsigns_own(candidate):
-                passed, lines = False, [f"{name}: FAIL", f"  is tfsigns' own {candidate.__module__}."
-                                        f"{getattr(candidate, '__name__', name)}, not an answer: scores 0"]
-            else:
-                try:
-                    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
-                            _time_limit(job["timeout"]):
-                        passed, lines = grade_lines(name, candidate, assignment)
-                except Timeout:
-                    passed, lines = False, [f"{name}: FAIL",
-                                            f"  ran past its time limit, {job['timeout']:g} s"]
-            results.write(RESULT + json.dumps({"assignment": assignment, "exercise": name, "passed": passed,
-                                               "output": "\n".join(lines)}) + "\n")
-            results.flush()
-    results.write(RESULT + json.dumps({"cell_errors": cell_errors}) + "\n")
+    defined = {name: _describe(namespace[name]) for name in job["names"] if name in namespace}
+    results.write(RESULT + json.dumps({"cell_errors": cell_errors, "defined": defined}) + "\n")
     results.flush()
-
-
-def child_main() -> int:
-    """`python -m tfsigns.classroom --child`: the job (JSON) on stdin, result lines on stdout."""
-    job = json.loads(sys.stdin.read())
-    limit = job["memory_mb"] << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    results = os.fdopen(os.dup(1), "w")  # the results' own copy of stdout; the submission prints elsewhere
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    run_child(job, results)
+    for line in sys.stdin:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            reply = answer(namespace, json.loads(line))
+        results.write(RESULT + json.dumps(reply) + "\n")
+        results.flush()
     return 0
 
 
@@ -154,7 +119,7 @@ def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> t
                    for cell in cells if cell.get("cell_type") == "code"]
     except FileNotFoundError:
         raise ValueError("no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"not a readable notebook ({type(err).__name__})") from None
     said = notebook.get("metadata", {}).get("tfsigns", {}).get("assignments") if isinstance(
         notebook.get("metadata"), dict) else None
@@ -169,6 +134,24 @@ def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> t
     if unknown:
         raise ValueError(f"unknown assignment {unknown[0]!r} in its metadata")
     return sources, list(said)
+
+
+def tfsigns_imports(cells: Sequence[str]) -> list[str]:
+    """The tfsigns modules the cells import besides tfsigns.grader: they hold the reference solutions,
+    so an answer that calls them deserves a look."""
+    found = set()
+    for source in cells:
+        try:
+            tree = ast.parse(_cell_code(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name.startswith("tfsigns")}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfsigns"):
+                found |= ({f"tfsigns.{alias.name}" for alias in node.names} if node.module == "tfsigns"
+                          else {node.module})
+    return sorted(found - {"tfsigns.grader"})
 
 
 def sandbox_command(work: Path) -> list[str]:
@@ -191,9 +174,34 @@ def sandbox_works() -> bool:
         return subprocess.run([*sandbox_command(Path(work)), "true"], capture_output=True).returncode == 0
 
 
+# The checks of several submissions run in threads of this process, one at a time: references use
+# NumPy's global generator (np.random.seed, as the lesson does). A check lets go while a submission
+# works on an answer, so the submissions' processes work side by side.
+CHECKING = threading.Lock()
+
+
+def grade_exercise(submission: Submission, defined: dict | None, name: str, assignment: str,
+                   args: argparse.Namespace) -> tuple[bool, str]:
+    """Whether the submission's `name` passes, and the report on it: the checks run here, on answers
+    the submission's process sends as data."""
+    from tfsigns.grader import grade_lines
+    if defined is None:
+        return False, f"{name}: FAIL\n  not defined: no cell defines {name}"
+    if not defined["callable"]:
+        return False, f"{name}: FAIL\n  expected a function, got {defined['kind']}"
+    if defined["module"] == "tfsigns" or defined["module"].startswith("tfsigns."):
+        return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
+                       "answer: scores 0")
+    with CHECKING:
+        passed, lines = grade_lines(name, Remote(submission, name, args.timeout, CHECKING), assignment,
+                                    seed=args.seed)
+    return passed, "\n".join(lines)
+
+
 def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
                      exercises_of: dict[str, list[str]]) -> Graded:
-    """Grade one notebook in a child process: its exercises' outcomes, or the reason it was not graded."""
+    """Grade one notebook: its cells run in a child process, the checks here; its exercises'
+    outcomes, or the reason it was not graded."""
     graded = Graded(path.name)
     start = time.time()
     try:
@@ -201,35 +209,36 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     except ValueError as err:
         graded.problem = str(err)
         return graded
-    job = {"cells": cells, "assignments": assignments, "timeout": args.timeout, "memory_mb": args.memory}
-    expected = sum(len(exercises_of[a]) for a in assignments)
-    deadline = args.timeout * (len(cells) + expected) + 60  # each cell and exercise at its limit, start-up
+    names = [name for assignment in assignments for name in exercises_of[assignment]]
+    graded.notes += [f"imports {module}, which holds tfsigns' own solutions: worth a look"
+                     for module in tfsigns_imports(cells)]
+    job = {"cells": cells, "names": names, "timeout": args.timeout, "memory_mb": args.memory}
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         env = {**os.environ, "HOME": work, "MPLCONFIGDIR": work, "MPLBACKEND": "Agg"}
         command = [sys.executable, "-m", "tfsigns.classroom", "--child"]
         if not args.no_sandbox:
             command = [*sandbox_command(Path(work)), *command]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, cwd=work, env=env,
+                                   start_new_session=True)
+        submission = Submission(process)
         try:
-            done = subprocess.run(command, input=json.dumps(job), capture_output=True, text=True, cwd=work,
-                                  env=env, timeout=deadline, start_new_session=True)
-            out, code = done.stdout, done.returncode
-        except subprocess.TimeoutExpired as stopped:
-            out = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else (stopped.stdout or "")
-            code = None
-            graded.notes.append(f"stopped after {deadline:g} s")
-    for line in out.splitlines():
-        if line.startswith(RESULT):
-            row = json.loads(line[len(RESULT):])
-            if "cell_errors" in row:
-                graded.notes += row["cell_errors"]
-            else:
-                graded.exercises[row["assignment"], row["exercise"]] = (row["passed"], row["output"])
+            submission.send(job)
+            ready = submission.receive(args.timeout * len(cells) + 60)  # each cell at its limit, start-up
+            graded.notes += ready["cell_errors"]
+            for assignment in assignments:
+                for name in exercises_of[assignment]:
+                    graded.exercises[assignment, name] = grade_exercise(
+                        submission, ready["defined"].get(name), name, assignment, args)
+        except SubmissionGone as gone:
+            graded.notes.append(str(gone))
+        finally:
+            submission.stop()
+            process.wait()
     for assignment in assignments:
         for name in exercises_of[assignment]:
-            if (assignment, name) not in graded.exercises:
-                why = ("the grading process stopped (it ran out of memory or time, or the submission ended it"
-                       + (f"; exit code {code})" if code is not None else ")"))
-                graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  {why}")
+            graded.exercises.setdefault((assignment, name), (False, f"{name}: FAIL\n  not graded: "
+                                                                    f"{submission.gone}"))
     graded.seconds = time.time() - start
     return graded
 
@@ -307,6 +316,9 @@ def build_parser() -> Parser:
     parser.add_argument("--points", help="JSON object {exercise: points} over the assignment's rubric")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each cell and exercise")
     parser.add_argument("--memory", type=int, default=4096, help="memory limit of a submission, in MB")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="draws the grading's cases: set your own, so that they are not the published "
+                             "package's")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at once")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (a process and its limits only): trusted submissions")

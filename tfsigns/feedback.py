@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -108,15 +109,35 @@ def shape_message(expected: tuple, got: tuple | None, axes: Sequence[str] = ()) 
     return message
 
 
+@dataclass(frozen=True)
+class TensorInfo:
+    """What the grader needs of a graph tensor, variable or op that crossed from a submission's process
+    as data: how to name it, and for a tensor its op's type, its dtype and its (partly known) shape."""
+
+    kind: str
+    op: str = ""
+    dtype: str = ""
+    shape: tuple | None = None
+
+    @classmethod
+    def of(cls, value: Any) -> TensorInfo:
+        if not isinstance(value, tf.Tensor):
+            return cls(kind(value))
+        shape = tuple(value.shape.as_list()) if value.shape.rank is not None else None
+        return cls(kind(value), value.op.type, value.dtype.name, shape)
+
+
 def is_symbolic(value: Any) -> bool:
-    """Whether value is a graph tensor, variable or op rather than a value."""
-    return isinstance(value, (tf.Tensor, tf.Variable, tf.Operation))
+    """Whether value is a graph tensor, variable or op rather than a value (or what crossed of one)."""
+    return isinstance(value, (tf.Tensor, tf.Variable, tf.Operation, TensorInfo))
 
 
 def kind(value: Any) -> str:
     """A few words for what a value is: "a tuple of 3", "an array of shape (4, 6)"."""
     if value is None:
         return "None"
+    if isinstance(value, TensorInfo):
+        return value.kind
     if is_symbolic(value):
         shape = getattr(value, "shape", None)
         return f"a {type(value).__name__} {value.name!r}" + ("" if shape is None else f" of shape {shape}")
@@ -204,14 +225,15 @@ def value_difference(expected: np.ndarray, got: np.ndarray) -> str:
 
 def placeholder_problem(tensor: Any, expected: tuple, axes: Sequence[str]) -> str | None:
     """What is wrong with a placeholder that should be float32 of shape `expected` (None where the
-    number of examples goes), its axes named by `axes`."""
-    if not isinstance(tensor, tf.Tensor):
+    number of examples goes), its axes named by `axes`. `tensor` may be the TensorInfo of one."""
+    info = TensorInfo.of(tensor) if isinstance(tensor, tf.Tensor) else tensor
+    if not isinstance(info, TensorInfo) or not info.op:
         return f"expected a placeholder tensor, got {kind(tensor)}"
-    if tensor.op.type != "Placeholder":
-        return f"expected a v1.placeholder, got the output of a {tensor.op.type} op"
-    if tensor.dtype != tf.float32:
-        return f"dtype {tensor.dtype.name}, expected float32"
-    got = tuple(tensor.shape.as_list()) if tensor.shape.rank is not None else None
+    if info.op != "Placeholder":
+        return f"expected a v1.placeholder, got the output of a {info.op} op"
+    if info.dtype != "float32":
+        return f"dtype {info.dtype}, expected float32"
+    got = info.shape
     if got == expected:
         return None
     message = shape_message(expected, got, axes)

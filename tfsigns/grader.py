@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 
 from tfsigns import basics, cnn, mistakes_cnn
+from tfsigns.answers import adapter, evaluated, graph_of, on_constants
 from tfsigns.backend import tf, v1
 from tfsigns.checks import (
     Assignment,
     Candidate,
-    CandidateError,
     Exercise,
     ModelGrading,
     Report,
@@ -55,17 +55,15 @@ from tfsigns.convolution import conv_forward, conv_single_step, pool_forward, ze
 from tfsigns.data import random_mini_batches
 from tfsigns.feedback import difference, is_symbolic, kind, shape_message
 from tfsigns.mistakes import (
-    COMPUTE_COST_CASES,
+    CASE_SEED,
     COMPUTE_COST_MISTAKES,
     COST_CASES,
     COST_MISTAKES,
-    FORWARD_CASES,
     FORWARD_MISTAKES,
     INIT_RULES,
     LAYER_DIMS,
     LINEAR_CASES,
     LINEAR_MISTAKES,
-    MINIBATCH_CASES,
     MINIBATCH_MISTAKES,
     ONE_HOT_CASES,
     ONE_HOT_MISTAKES,
@@ -76,7 +74,10 @@ from tfsigns.mistakes import (
     Mistake,
     Sampling,
     bn_inputs,
+    compute_cost_cases,
+    forward_cases,
     glorot_bound,
+    minibatch_cases,
     model_data,
     momentum_flipped,
 )
@@ -90,59 +91,20 @@ COURSE = get_network("mlp").course_functions
 CNN_COURSE = get_network("cnn").course_functions
 
 
-# ------------------------------------------------------------------ running graphs
-
-
-def _evaluate(value: Any) -> Any:
-    """NumPy values of whatever tensors `value` holds (variables initialized); other values as they are."""
-    tensors = [t for t in tf.nest.flatten(value) if is_symbolic(t)]
-    if not tensors:
-        return value
-    graph = tensors[0].graph
-    with graph.as_default(), v1.Session(graph=graph) as sess:
-        sess.run(v1.global_variables_initializer())
-        return sess.run(value)
-
-
-def _constants(args: Sequence[Any]) -> list[Any]:
-    """tf.constant copies of NumPy arguments (and of dicts of them, named by their keys)."""
-    return [{key: tf.constant(v, name=key) for key, v in a.items()} if isinstance(a, Mapping)
-            else tf.constant(a) for a in args]
-
-
-def _on_constants(fn: Candidate) -> Candidate:
-    """fn of NumPy arrays (and dicts of them): called on tf.constant copies in a fresh graph, evaluated."""
-    def run(*args):
-        with tf.Graph().as_default():
-            return _evaluate(fn(*_constants(args)))
-    return run
-
-
-def _graph_of(fn: Candidate, args: Sequence[Any]) -> tuple[tf.Graph, CandidateError | None]:
-    """The graph fn builds on constant copies of args, and what it raised on the way (None if nothing)."""
-    with tf.Graph().as_default() as graph:
-        try:
-            fn(*_constants(args))
-        except CandidateError as err:
-            return graph, err
-    return graph, None
-
-
 # ------------------------------------------------------------------ graph-building exercises
 
 
-def _initial_values(report: Report, label: str, parameters: Any, expected: Mapping[str, tuple[int, ...]],
+def _initial_values(report: Report, label: str, values: Any, expected: Mapping[str, tuple[int, ...]],
                     axes: Callable[[str], Sequence[str]], rules: Sequence) -> dict[str, np.ndarray] | None:
-    """The initial values of the variables `parameters` (made in the default graph), with a failure for
-    each missing key, wrong shape or broken rule (tfsigns.mistakes.init_rules); None when none can be read."""
-    if not isinstance(parameters, Mapping):
-        report.fail(f"{label}: expected a dict of variables, got {kind(parameters)}")
+    """The initial values of parameters (as `evaluated` returns them), with a failure for each missing
+    key, wrong shape or broken rule (tfsigns.mistakes.init_rules); None when none can be read."""
+    if not isinstance(values, Mapping):
+        report.fail(f"{label}: expected a dict of variables, got {kind(values)}")
         return None
-    missing = [key for key in expected if key not in parameters]
+    missing = [key for key in expected if key not in values]
     if missing:
         report.fail(f"{label}: missing keys {missing}; expected {list(expected)}", rules[0][3])
         return None
-    values = _evaluate({key: parameters[key] for key in expected})
     for key, shape in expected.items():
         value = np.asarray(values[key], dtype=float)
         if value.shape != shape:
@@ -165,9 +127,8 @@ def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
     for dims in LAYER_DIMS:
         expected = {f"{p}{l}": (dims[l], dims[l - 1] if p == "W" else 1)
                     for l in range(1, len(dims)) for p in "Wb"}
-        with tf.Graph().as_default():
-            _initial_values(report, f"initialize_parameters({list(dims)})", candidate(list(dims)), expected,
-                            _mlp_axes, INIT_RULES)
+        _initial_values(report, f"initialize_parameters({list(dims)})", evaluated(candidate)(list(dims)),
+                        expected, _mlp_axes, INIT_RULES)
 
 
 FILTER_AXES = ("rows", "columns", "channels", "filters")
@@ -176,13 +137,11 @@ CNN_AXES = {"W1": FILTER_AXES, "W2": FILTER_AXES, "W3": ("features", "classes"),
 
 def _check_cnn_initialize_parameters(candidate: Candidate, report: Report) -> None:
     label = "initialize_parameters()"
-    with tf.Graph().as_default():
-        values = _initial_values(report, label, candidate(), cnn.parameter_shapes(), CNN_AXES.get,
-                                 mistakes_cnn.INIT_RULES)
+    values = _initial_values(report, label, evaluated(candidate)(), cnn.parameter_shapes(), CNN_AXES.get,
+                             mistakes_cnn.INIT_RULES)
     if values is None or report.failures:
         return
-    with tf.Graph().as_default():
-        expected = _evaluate(CNN_COURSE["initialize_parameters"]())
+    expected = evaluated(CNN_COURSE["initialize_parameters"])()
     for key in ("W1", "W2"):
         if difference(expected[key], values[key]) is not None:
             report.fail(f"{label}: {key} is not the draw of v1.glorot_uniform_initializer(seed=0) (first "
@@ -204,9 +163,14 @@ def _reference_bn(X: tf.Tensor, parameters: dict, training: tf.Tensor) -> tf.Ten
     return COURSE["forward_propagation"](X, parameters, batch_norm=True, training=training)
 
 
-def _run_bn(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
+@adapter
+def _run_bn(fn: Candidate) -> Callable[[np.ndarray, dict], tuple[dict, int]]:
     """Outputs of fn in training and test mode, then the moving averages after running UPDATE_OPS
     once; and how many update ops fn added."""
+    return lambda X, params: _bn_outputs(fn, X, params)
+
+
+def _bn_outputs(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
     with tf.Graph().as_default() as graph:
         variables = {key: tf.Variable(value, name=key) for key, value in params.items()}
         training = v1.placeholder_with_default(True, shape=[], name="training")
@@ -224,8 +188,8 @@ def _run_bn(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
 
 def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
     X, params = bn_inputs()
-    expected, _ = _run_bn(_reference_bn, X, params)
-    got, n_updates = _run_bn(candidate, X, params)
+    expected, _ = _run_bn(_reference_bn)(X, params)
+    got, n_updates = _run_bn(candidate)(X, params)
     modes = (("training", "test", "mu and sigma^2 of the minibatch in training mode"),
              ("test", "training", "moving_mean and moving_variance in test mode"))
     for mode, other, right in modes:
@@ -314,20 +278,21 @@ def _sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
 
 
 CNN_FORWARD_VALUES = value_check(
-    CNN_COURSE["forward_propagation"], mistakes_cnn.FORWARD_CASES,
-    tuple(replace(m, wrong=_on_constants(m.wrong)) for m in mistakes_cnn.FORWARD_MISTAKES),
-    adapt=_on_constants, axes=("examples", "classes"))
+    CNN_COURSE["forward_propagation"], mistakes_cnn.forward_cases,
+    tuple(replace(m, wrong=on_constants(m.wrong)) for m in mistakes_cnn.FORWARD_MISTAKES),
+    adapt=on_constants, axes=("examples", "classes"))
 
 
 def _check_cnn_forward(candidate: Candidate, report: Report) -> None:
     """The layers as built first (a structural slip mostly makes TensorFlow raise, or gives no wrong
     value on these sizes), then the logits."""
-    args = mistakes_cnn.FORWARD_CASES[0].args
-    expected, _ = _graph_of(CNN_COURSE["forward_propagation"], args)
-    got, error = _graph_of(candidate, args)
+    case = mistakes_cnn.forward_cases()[0]
+    args = case.args
+    expected, _ = graph_of(CNN_COURSE["forward_propagation"])(*args)
+    got, error = graph_of(candidate)(*args)
     problems = mistakes_cnn.structure_problems(expected, got, raised=error is not None)
     for what, hint in problems:
-        report.fail(f"{mistakes_cnn.FORWARD_CASES[0].label}: {what}", hint)
+        report.fail(f"{case.label}: {what}", hint)
     if error and not problems:
         raise error
     if not problems:
@@ -430,8 +395,8 @@ _EXERCISES: dict[str, Exercise] = {
         "layer_dims[l-1] columns from the Glorot/Xavier initializer (seed 1), and a bias b{l}, one column "
         "of zeros"),
     "forward_propagation": Exercise(
-        value_check(COURSE["forward_propagation"], FORWARD_CASES, FORWARD_MISTAKES,
-                    adapt=_on_constants, axes=("classes", "examples")),
+        value_check(COURSE["forward_propagation"], forward_cases, FORWARD_MISTAKES,
+                    adapt=on_constants, axes=("classes", "examples")),
         "LINEAR (tf.matmul of W and the layer's input, plus b) then RELU in each hidden layer, LINEAR alone "
         "in the last: return that output, with no softmax", error_hints=MLP_MATMUL_HINTS),
     "forward_propagation_bn": Exercise(
@@ -441,13 +406,13 @@ _EXERCISES: dict[str, Exercise] = {
         "by beta, then RELU; the moving averages' updates go into UPDATE_OPS", points=2,
         error_hints=MLP_MATMUL_HINTS),
     "compute_cost": Exercise(
-        value_check(COURSE["compute_cost"], COMPUTE_COST_CASES, COMPUTE_COST_MISTAKES, adapt=_on_constants),
+        value_check(COURSE["compute_cost"], compute_cost_cases, COMPUTE_COST_MISTAKES, adapt=on_constants),
         "tf.nn.softmax_cross_entropy_with_logits wants one row per example, and the cost is the mean of its "
         "losses over the examples: look at the shapes of ZL and Y",
         error_hints=(("Dimensions must be equal", "logits and labels must have one shape: transpose both, "
                       "logits=tf.transpose(ZL) and labels=tf.transpose(Y), not one of them"),)),
     "random_mini_batches": Exercise(
-        value_check(random_mini_batches, MINIBATCH_CASES, MINIBATCH_MISTAKES, axes=("rows", "examples"),
+        value_check(random_mini_batches, minibatch_cases, MINIBATCH_MISTAKES, axes=("rows", "examples"),
                     levels=("minibatch", ("mini_batch_X", "mini_batch_Y")), exact=True),
         "seed NumPy with seed, shuffle the columns of X and Y by one permutation, cut it into full "
         "minibatches of mini_batch_size columns, then one more with the columns left over"),
@@ -470,23 +435,23 @@ EXERCISES: tuple[str, ...] = tuple(_EXERCISES)
 STEP = mistakes_cnn  # the step by step's inputs and mistakes
 STEP_BY_STEP = Assignment(
     {"zero_pad": Exercise(
-        value_check(zero_pad, STEP.ZERO_PAD_CASES, STEP.ZERO_PAD_MISTAKES, axes=STEP.IMAGE_AXES),
+        value_check(zero_pad, STEP.zero_pad_cases, STEP.ZERO_PAD_MISTAKES, axes=STEP.IMAGE_AXES),
         "np.pad with one (before, after) pair for each of X's 4 axes: zeros around the height and the "
         "width only",
         error_hints=(("could not be broadcast", "np.pad wants one (before, after) pair for each of X's 4 "
                       "axes (examples, height, width, channels): (0, 0) for the examples and channels, "
                       "(pad, pad) for the height and width"),)),
      "conv_single_step": Exercise(
-        value_check(conv_single_step, STEP.CONV_SINGLE_STEP_CASES, STEP.CONV_SINGLE_STEP_MISTAKES),
+        value_check(conv_single_step, STEP.conv_single_step_cases, STEP.CONV_SINGLE_STEP_MISTAKES),
         "multiply the slice and the filter element by element, sum it all, and add the bias as a number"),
      "conv_forward": Exercise(
-        value_check(conv_forward, STEP.CONV_CASES, STEP.CONV_MISTAKES, axes=STEP.IMAGE_AXES,
+        value_check(conv_forward, STEP.conv_cases, STEP.CONV_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("Z", "cache"), ("A_prev", "W", "b", "hparameters"))),
         "pad A_prev; for every example, output position and filter, take the f x f slice at the strided "
         "position and convolve it with that filter and its bias (conv_single_step); return Z and the cache",
         points=2, error_hints=(("could not be broadcast", STEP.conv_broadcast_hint),)),
      "pool_forward": Exercise(
-        value_check(pool_forward, STEP.POOL_CASES, STEP.POOL_MISTAKES, axes=STEP.IMAGE_AXES,
+        value_check(pool_forward, STEP.pool_cases, STEP.POOL_MISTAKES, axes=STEP.IMAGE_AXES,
                     levels=(("A", "cache"), ("A_prev", "hparameters"))),
         "for every example, output position and channel, the max or the mean of the f x f window at the "
         "strided position; the output is smaller by the window and divided by the stride; return A and the "
@@ -514,8 +479,8 @@ APPLICATION = Assignment(
         "CONV2D (stride 1, SAME) -> RELU -> MAXPOOL (an 8x8 window moving by 8, SAME), then the same with W2 "
         "and a 4x4 pool, FLATTEN, and the fully connected layer W3, b3 without an activation"),
      "compute_cost": Exercise(
-        value_check(CNN_COURSE["compute_cost"], mistakes_cnn.COMPUTE_COST_CASES,
-                    mistakes_cnn.COMPUTE_COST_MISTAKES, adapt=_on_constants),
+        value_check(CNN_COURSE["compute_cost"], mistakes_cnn.compute_cost_cases,
+                    mistakes_cnn.COMPUTE_COST_MISTAKES, adapt=on_constants),
         "tf.nn.softmax_cross_entropy_with_logits wants one row per example, as Z3 and Y have; the cost is "
         "the mean of its losses over the examples",
         error_hints=(("Dimensions must be equal", "logits and labels must have one shape, (m, C): pass Z3 "
@@ -541,15 +506,21 @@ def _assignment(name: str) -> Assignment:
     return ASSIGNMENTS[name]
 
 
-def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow") -> tuple[bool, list[str]]:
-    """Whether exercise `name` of `assignment` passes, and the lines grade() prints about it: the
-    verdict, one line per failed check, and a hint."""
+def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow",
+                seed: int = 0) -> tuple[bool, list[str]]:
+    """Whether exercise `name` of `assignment` passes on the cases drawn from `seed` (a notebook's 0, or
+    an instructor's), and the lines grade() prints about it: the verdict, one line per failed check,
+    and a hint."""
     exercises = _assignment(assignment).exercises
     if name not in exercises:
         raise ValueError(f"unknown exercise {name!r} in assignment {assignment!r}; its exercises are "
                          f"{', '.join(exercises)}")
     exercise = exercises[name]
-    report = run_checks(name, candidate, ASSIGNMENTS[assignment])
+    drawn = CASE_SEED.set(seed)
+    try:
+        report = run_checks(name, candidate, ASSIGNMENTS[assignment])
+    finally:
+        CASE_SEED.reset(drawn)
     passed = not report.failures
     lines = [f"{name}: {'PASS' if passed else 'FAIL'}", *(f"  {failure}" for failure in report.failures)]
     if not passed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,14 +102,20 @@ def momentum_flipped(initial: dict, updated: dict, momentum: float) -> dict:
 # ------------------------------------------------------------------ exercise data
 
 
-def _rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng(seed)
+CASE_SEED: ContextVar[int] = ContextVar("case_seed", default=0)
+
+
+def case_rng(seed: int) -> np.random.Generator:
+    """The generator of one case's values: from the case's own seed and the grading's (CASE_SEED: 0 in
+    a notebook, the instructor's --seed for a class, so that a class's cases are not the package's)."""
+    grading = CASE_SEED.get()
+    return np.random.default_rng(seed if grading == 0 else (grading, seed))
 
 
 def _network(dims: Sequence[int], seed: int, batch_norm: bool = False) -> dict[str, np.ndarray]:
     """Fixed float32 parameters of a network; with batch_norm, the hidden layers get gamma, beta and
     moving averages (variances in [0.5, 2]) instead of b."""
-    rng, params, L = _rng(seed), {}, len(dims) - 1
+    rng, params, L = case_rng(seed), {}, len(dims) - 1
     for l in range(1, L + 1):
         n = dims[l]
         params[f"W{l}"] = rng.normal(0, 0.6, (n, dims[l - 1]))
@@ -132,20 +139,35 @@ COST_CASES = (Case("cost(sigmoid([0.2, 0.4, 0.7, 0.9]), labels=[0, 0, 1, 1])",
 ONE_HOT_CASES = tuple(Case(f"one_hot_matrix(labels={labels}, C={C})", (np.array(labels), C))
                       for labels, C in (([1, 2, 3, 0, 2, 1], 4), ([0, 5, 2, 5], 6)))
 ONES_CASES = tuple(Case(f"ones({shape})", (shape,)) for shape in ((3,), (2, 3)))
-FORWARD_CASES = tuple(
-    Case(f"forward_propagation(X {(dims[0], m)}, parameters of a {'-'.join(map(str, dims))} network)",
-         (_rng(seed).normal(size=(dims[0], m)).astype(np.float32), _network(dims, seed)))
-    for dims, m, seed in (((10, 7, 5, 4), 6, 0), ((6, 5, 4, 3), 5, 1)))
-COMPUTE_COST_CASES = tuple(
-    Case(f"compute_cost(ZL {(C, m)}, Y {(C, m)})",
-         ((2 * _rng(seed).normal(size=(C, m))).astype(np.float32),
-          convert_to_one_hot(_rng(seed + 1).integers(0, C, m), C)))
-    for C, m, seed in ((4, 6, 0), (6, 3, 2)))
-MINIBATCH_CASES = tuple(
-    Case(f"random_mini_batches(X {(n_x, m)}, Y {(n_y, m)}, mini_batch_size={size}, seed={seed})",
-         (np.arange(n_x * m, dtype=float).reshape(n_x, m), _rng(seed).integers(0, 2, (n_y, m)).astype(float),
-          size, seed))
-    for n_x, n_y, m, size, seed in ((4, 1, 148, 64, 0), (3, 2, 12, 4, 1), (2, 3, 10, 3, 7)))
+
+
+def forward_cases() -> tuple[Case, ...]:
+    """Seeded networks and inputs (drawn from the grading's seed, as every case below)."""
+    return tuple(
+        Case(f"forward_propagation(X {(dims[0], m)}, parameters of a {'-'.join(map(str, dims))} network)",
+             (case_rng(seed).normal(size=(dims[0], m)).astype(np.float32), _network(dims, seed)))
+        for dims, m, seed in (((10, 7, 5, 4), 6, 0), ((6, 5, 4, 3), 5, 1)))
+
+
+def compute_cost_cases() -> tuple[Case, ...]:
+    """Logits and one-hot labels, examples as columns."""
+    return tuple(
+        Case(f"compute_cost(ZL {(C, m)}, Y {(C, m)})",
+             ((2 * case_rng(seed).normal(size=(C, m))).astype(np.float32),
+              convert_to_one_hot(case_rng(seed + 1).integers(0, C, m), C)))
+        for C, m, seed in ((4, 6, 0), (6, 3, 2)))
+
+
+def minibatch_cases() -> tuple[Case, ...]:
+    """Numbered columns (so that a shuffle shows) and random labels, with and without a partial last
+    minibatch."""
+    return tuple(
+        Case(f"random_mini_batches(X {(n_x, m)}, Y {(n_y, m)}, mini_batch_size={size}, seed={seed})",
+             (np.arange(n_x * m, dtype=float).reshape(n_x, m),
+              case_rng(seed).integers(0, 2, (n_y, m)).astype(float), size, seed))
+        for n_x, n_y, m, size, seed in ((4, 1, 148, 64, 0), (3, 2, 12, 4, 1), (2, 3, 10, 3, 7)))
+
+
 PLACEHOLDER_SIZES = ((12288, 6), (5, 3))
 LAYER_DIMS = ((12288, 25, 12, 6), (10, 7, 3))
 BN_DIMS, BN_EXAMPLES = (6, 5, 4, 3), 8
@@ -153,13 +175,13 @@ BN_DIMS, BN_EXAMPLES = (6, 5, 4, 3), 8
 
 def bn_inputs() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """X (6, 8) and the parameters of a 6-5-4-3 batch-norm network for forward_propagation_bn."""
-    X = _rng(3).normal(1.0, 2.0, size=(BN_DIMS[0], BN_EXAMPLES)).astype(np.float32)
+    X = case_rng(3).normal(1.0, 2.0, size=(BN_DIMS[0], BN_EXAMPLES)).astype(np.float32)
     return X, _network(BN_DIMS, seed=4, batch_norm=True)
 
 
 def model_data() -> tuple[np.ndarray, ...]:
     """Separable synthetic (X_train (20, 120), Y_train, X_test (20, 60), Y_test) of 3 classes for model."""
-    return make_blobs(120, 60, n_x=20, C=3, seed=0)
+    return make_blobs(120, 60, n_x=20, C=3, seed=CASE_SEED.get())
 
 
 @dataclass(frozen=True)

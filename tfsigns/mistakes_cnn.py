@@ -20,9 +20,11 @@ from tfsigns.backend import tf
 from tfsigns.convolution import pool_forward, slide
 from tfsigns.data import IMAGE_SHAPE, convert_to_one_hot, make_blobs
 from tfsigns.mistakes import (
+    CASE_SEED,
     COST_SLIPS,
     Case,
     Mistake,
+    case_rng,
     compute_cost_mistakes,
     init_rules,
     softmax_first_mistake,
@@ -58,27 +60,43 @@ def _np_pool(A_prev: np.ndarray, hparameters: dict, mode: str, across_channels: 
 
 
 def _normal(seed: int, *shape: int) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=shape)
+    return case_rng(seed).normal(size=shape)
 
 
-ZERO_PAD_CASES = tuple(Case(f"zero_pad(X {shape}, pad={pad})", (_normal(seed, *shape), pad))
-                       for shape, pad, seed in (((4, 3, 3, 2), 3, 0), ((2, 4, 5, 3), 1, 1)))
-CONV_SINGLE_STEP_CASES = tuple(
-    Case(f"conv_single_step(a_slice_prev {shape}, W {shape}, b (1, 1, 1))",
-         (_normal(seed, *shape), _normal(seed + 1, *shape), _normal(seed + 2, 1, 1, 1)))
-    for shape, seed in (((4, 4, 3), 0), ((2, 2, 5), 3)))
-CONV_CASES = tuple(
-    Case(f"conv_forward(A_prev {A}, W {W}, b (1, 1, 1, {W[-1]}), {{'stride': {stride}, 'pad': {pad}}})",
-         (_normal(seed, *A), _normal(seed + 1, *W), _normal(seed + 2, 1, 1, 1, W[-1]),
-          {"stride": stride, "pad": pad}))
-    for A, W, stride, pad, seed in (((10, 5, 7, 4), (3, 3, 4, 8), 2, 1, 0),
-                                    ((2, 6, 6, 3), (2, 2, 3, 4), 1, 0, 3),
-                                    ((3, 7, 9, 2), (4, 4, 2, 3), 3, 2, 6)))
-POOL_CASES = tuple(
-    Case(f"pool_forward(A_prev {A}, {{'f': {f}, 'stride': {stride}}}, mode={mode!r})",
-         (_normal(seed, *A), {"f": f, "stride": stride}, mode))
-    for A, f, stride, seed in (((2, 5, 5, 3), 3, 1, 0), ((2, 7, 8, 3), 3, 2, 1), ((1, 6, 8, 2), 2, 2, 2))
-    for mode in ("max", "average"))
+def zero_pad_cases() -> tuple[Case, ...]:
+    """Random volumes and pads."""
+    return tuple(Case(f"zero_pad(X {shape}, pad={pad})", (_normal(seed, *shape), pad))
+                           for shape, pad, seed in (((4, 3, 3, 2), 3, 0), ((2, 4, 5, 3), 1, 1)))
+
+
+def conv_single_step_cases() -> tuple[Case, ...]:
+    """Slices, filters and biases."""
+    return tuple(
+        Case(f"conv_single_step(a_slice_prev {shape}, W {shape}, b (1, 1, 1))",
+             (_normal(seed, *shape), _normal(seed + 1, *shape), _normal(seed + 2, 1, 1, 1)))
+        for shape, seed in (((4, 4, 3), 0), ((2, 2, 5), 3)))
+
+
+def conv_cases() -> tuple[Case, ...]:
+    """Volumes, filters, strides and pads, the last one larger than the input's margin."""
+    return tuple(
+        Case(f"conv_forward(A_prev {A}, W {W}, b (1, 1, 1, {W[-1]}), {{'stride': {stride}, 'pad': {pad}}})",
+             (_normal(seed, *A), _normal(seed + 1, *W), _normal(seed + 2, 1, 1, 1, W[-1]),
+              {"stride": stride, "pad": pad}))
+        for A, W, stride, pad, seed in (((10, 5, 7, 4), (3, 3, 4, 8), 2, 1, 0),
+                                        ((2, 6, 6, 3), (2, 2, 3, 4), 1, 0, 3),
+                                        ((3, 7, 9, 2), (4, 4, 2, 3), 3, 2, 6)))
+
+
+def pool_cases() -> tuple[Case, ...]:
+    """Volumes, windows and strides, in both modes."""
+    return tuple(
+        Case(f"pool_forward(A_prev {A}, {{'f': {f}, 'stride': {stride}}}, mode={mode!r})",
+             (_normal(seed, *A), {"f": f, "stride": stride}, mode))
+        for A, f, stride, seed in (((2, 5, 5, 3), 3, 1, 0), ((2, 7, 8, 3), 3, 2, 1), ((1, 6, 8, 2), 2, 2, 2))
+        for mode in ("max", "average"))
+
+
 IMAGE_AXES = ("examples", "rows", "columns", "channels")  # every examples-first image array here
 
 OUTPUT_SIZE_HINT = ("n_H = int((n_H_prev - f + 2 * pad) / stride) + 1, likewise n_W: the padding widens the "
@@ -162,27 +180,35 @@ STEP_ERROR_HINTS = (
 
 def _parameters(seed: int) -> dict[str, np.ndarray]:
     """Fixed float32 parameters of the course CNN on (64, 64, 3) images and 6 classes."""
-    rng = np.random.default_rng(seed)
+    rng = case_rng(seed)
     return {key: rng.normal(0, 0.5, shape).astype(np.float32)
             for key, shape in cnn.parameter_shapes().items()}
 
 
 PLACEHOLDER_SIZES = ((64, 64, 3, 6), (32, 28, 1, 10))
-FORWARD_CASES = tuple(
-    Case(f"forward_propagation(X {(m, *IMAGE_SHAPE)}, parameters W1, W2, W3, b3)",
-         (_normal(seed, m, *IMAGE_SHAPE).astype(np.float32), _parameters(seed)))
-    for m, seed in ((2, 0), (3, 1)))
-COMPUTE_COST_CASES = tuple(
-    Case(f"compute_cost(Z3 {(m, C)}, Y {(m, C)})",
-         ((2 * _normal(seed, m, C)).astype(np.float32),
-          convert_to_one_hot(np.random.default_rng(seed + 1).integers(0, C, m), C).T))
-    for C, m, seed in ((6, 4, 0), (3, 5, 2)))
+def forward_cases() -> tuple[Case, ...]:
+    """Images and parameters of the course CNN."""
+    return tuple(
+        Case(f"forward_propagation(X {(m, *IMAGE_SHAPE)}, parameters W1, W2, W3, b3)",
+             (_normal(seed, m, *IMAGE_SHAPE).astype(np.float32), _parameters(seed)))
+        for m, seed in ((2, 0), (3, 1)))
+
+
+def compute_cost_cases() -> tuple[Case, ...]:
+    """Logits and one-hot labels, examples first."""
+    return tuple(
+        Case(f"compute_cost(Z3 {(m, C)}, Y {(m, C)})",
+             ((2 * _normal(seed, m, C)).astype(np.float32),
+              convert_to_one_hot(case_rng(seed + 1).integers(0, C, m), C).T))
+        for C, m, seed in ((6, 4, 0), (3, 5, 2)))
+
 
 
 def model_data() -> tuple[np.ndarray, ...]:
     """Separable synthetic images of 6 classes for model, examples first: X_train (60, 64, 64, 3),
     Y_train (60, 6), X_test (30, 64, 64, 3), Y_test (30, 6)."""
-    X_train, Y_train, X_test, Y_test = make_blobs(60, 30, n_x=int(np.prod(IMAGE_SHAPE)), C=6, seed=0)
+    X_train, Y_train, X_test, Y_test = make_blobs(60, 30, n_x=int(np.prod(IMAGE_SHAPE)), C=6,
+                                                  seed=CASE_SEED.get())
     return (*IMAGES.from_columns(X_train, Y_train, IMAGE_SHAPE),
             *IMAGES.from_columns(X_test, Y_test, IMAGE_SHAPE))
 
