@@ -76,6 +76,55 @@ def loop_pool_forward(A_prev, hparameters, mode="max", slide_stride=True, modes=
     return A, (A_prev, hparameters)
 
 
+def loop_create_mask_from_window(x):
+    return x == np.max(x)
+
+
+def loop_distribute_value(dz, shape):
+    n_H, n_W = shape
+    return np.ones(shape) * dz / (n_H * n_W)
+
+
+def loop_pool_backward(dA, cache, mode="max", add=True):
+    """The course's loops; `add=False` assigns each window's gradient instead of adding it."""
+    A_prev, hparameters = cache
+    f, stride = hparameters["f"], hparameters["stride"]
+    m, n_H, n_W, n_C = dA.shape
+    dA_prev = np.zeros(A_prev.shape)
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    vs, hs = h * stride, w * stride
+                    if mode == "max":
+                        mask = loop_create_mask_from_window(A_prev[i, vs:vs + f, hs:hs + f, c])
+                        grad = mask * dA[i, h, w, c]
+                    else:
+                        grad = loop_distribute_value(dA[i, h, w, c], (f, f))
+                    old = dA_prev[i, vs:vs + f, hs:hs + f, c] if add else 0
+                    dA_prev[i, vs:vs + f, hs:hs + f, c] = old + grad
+    return dA_prev
+
+
+def loop_conv_backward(dZ, cache, unpad=True):
+    """The course's loops; `unpad=False` returns dA_prev with its padding."""
+    A_prev, W, b, hparameters = cache
+    (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
+    stride, pad = hparameters["stride"], hparameters["pad"]
+    A_prev_pad, dA_prev_pad = loop_zero_pad(A_prev, pad), np.zeros(loop_zero_pad(A_prev, pad).shape)
+    dW, db = np.zeros(W.shape), np.zeros(b.shape)
+    for i in range(m):
+        for h in range(dZ.shape[1]):
+            for w in range(dZ.shape[2]):
+                for c in range(n_C):
+                    vs, hs = h * stride, w * stride
+                    dA_prev_pad[i, vs:vs + f, hs:hs + f, :] += W[:, :, :, c] * dZ[i, h, w, c]
+                    dW[:, :, :, c] += A_prev_pad[i, vs:vs + f, hs:hs + f, :] * dZ[i, h, w, c]
+                    db[:, :, :, c] += dZ[i, h, w, c]
+    dA_prev = dA_prev_pad[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :] if unpad else dA_prev_pad
+    return dA_prev, dW, db
+
+
 def course_create_placeholders(n_H0, n_W0, n_C0, n_y):
     return (v1.placeholder(tf.float32, [None, n_H0, n_W0, n_C0], name="X"),
             v1.placeholder(tf.float32, [None, n_y], name="Y"))
@@ -128,7 +177,9 @@ def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.009, num_epoc
 
 SOLUTIONS = {
     STEP: {"zero_pad": loop_zero_pad, "conv_single_step": loop_conv_single_step,
-           "conv_forward": loop_conv_forward, "pool_forward": loop_pool_forward},
+           "conv_forward": loop_conv_forward, "pool_forward": loop_pool_forward,
+           "create_mask_from_window": loop_create_mask_from_window, "distribute_value": loop_distribute_value,
+           "pool_backward": loop_pool_backward, "conv_backward": loop_conv_backward},
     APPLICATION: {"create_placeholders": course_create_placeholders,
                   "initialize_parameters": course_initialize_parameters,
                   "forward_propagation": course_forward_propagation, "compute_cost": log_softmax_cost,
@@ -158,6 +209,14 @@ def seeded_1():
 
 MISTAKES = [
     (STEP, "zero_pad", lambda X, pad: np.pad(X, pad), ["every axis was padded", "((0, 0), (pad, pad)"]),
+    (STEP, "create_mask_from_window", lambda x: x == np.min(x), ["marked the min", "np.max(x)"]),
+    (STEP, "distribute_value", lambda dz, shape: np.ones(shape) * dz, ["not divided by the window's size"]),
+    (STEP, "pool_backward", lambda dA, cache, mode: loop_pool_backward(dA, cache, mode, add=False),
+     ["assigned, not added", "hint: add each window's gradient (+=)"]),
+    (STEP, "pool_backward", lambda dA, cache, mode: loop_pool_backward(dA, cache, "average"),
+     ["in max mode the gradient was spread over the window", "create_mask_from_window"]),
+    (STEP, "conv_backward", lambda dZ, cache: loop_conv_backward(dZ, cache, unpad=False),
+     ["dA_prev: expected shape (2, 5, 4, 3)", "dA_prev still has the padding", "pad:-pad"]),
     (STEP, "conv_single_step", lambda a, W, b: float(np.sum(a * W)), ["b was not added"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_pad=False),
      ["the output size leaves out the padding", "n_H = int((n_H_prev - f + 2 * pad) / stride) + 1"]),

@@ -70,3 +70,78 @@ def pool_forward(A_prev: np.ndarray, hparameters: dict, mode: str = "max") -> tu
     reduce = np.max if mode == "max" else np.mean
     A = slide(A_prev, hparameters["f"], lambda win: reduce(win, axis=(1, 2)), hparameters["stride"])
     return A, (A_prev, hparameters)
+
+
+# ------------------------------------------------------------ the backward pass (the lesson's optional part)
+
+
+def create_mask_from_window(x: np.ndarray) -> np.ndarray:
+    """True where the window x (f, f) holds its max: the one input max pooling passed on, and so the
+    one its gradient goes back to."""
+    return x == np.max(x)
+
+
+def distribute_value(dz: float, shape: tuple[int, int]) -> np.ndarray:
+    """dz spread evenly over a window of `shape` (n_H, n_W): average pooling's gradient, since every
+    input counted 1 / (n_H n_W) in the mean."""
+    n_H, n_W = shape
+    return np.full(shape, dz / (n_H * n_W))
+
+
+def pool_backward(dA: np.ndarray, cache: tuple, mode: str = "max", *, add: bool = True,
+                  slide_stride: bool = True) -> np.ndarray:
+    """dA_prev (the shape of A_prev) from dA (m, n_H, n_W, n_C) and pool_forward's cache: each output's
+    gradient goes to its window's max (mode "max") or evenly over it ("average"), summed where windows
+    overlap. The switches, True in the lesson, turn on slips the grader names: gradients assigned
+    instead of added, windows that move one pixel at a time."""
+    A_prev, hparameters = cache
+    f, stride = hparameters["f"], hparameters["stride"] if slide_stride else 1
+    dA_prev = np.zeros_like(A_prev, dtype=float)
+    for h in range(dA.shape[1]):
+        for w in range(dA.shape[2]):
+            rows, cols = slice(h * stride, h * stride + f), slice(w * stride, w * stride + f)
+            grad = dA[:, h:h + 1, w:w + 1, :]
+            if mode == "max":
+                window = A_prev[:, rows, cols, :]
+                grad = (window == window.max(axis=(1, 2), keepdims=True)) * grad
+            else:
+                grad = np.broadcast_to(grad / (f * f), dA_prev[:, rows, cols, :].shape)
+            dA_prev[:, rows, cols, :] = dA_prev[:, rows, cols, :] * add + grad
+    return dA_prev
+
+
+def conv_backward(dZ: np.ndarray, cache: tuple, *, add: bool = True, slide_stride: bool = True,
+                  unpad: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dA_prev, dW, db) from dZ (m, n_H, n_W, n_C) and conv_forward's cache: each output's gradient
+    flows back through its filter to its window (dA_prev) and through its window to the filter
+    (dW); db sums dZ over examples and positions. The switches, True in the lesson, turn on slips
+    the grader names: dA_prev's windows assigned instead of added, unstrided windows, the padding
+    left on dA_prev."""
+    A_prev, W, _, hparameters = cache
+    stride, pad, f = hparameters["stride"] if slide_stride else 1, hparameters["pad"], W.shape[0]
+    A_prev_pad = zero_pad(A_prev, pad)
+    dA_prev_pad, dW = np.zeros_like(A_prev_pad, dtype=float), np.zeros_like(W, dtype=float)
+    for h in range(dZ.shape[1]):
+        for w in range(dZ.shape[2]):
+            rows, cols = slice(h * stride, h * stride + f), slice(w * stride, w * stride + f)
+            grad = np.tensordot(dZ[:, h, w, :], W, axes=([1], [3]))
+            dA_prev_pad[:, rows, cols, :] = dA_prev_pad[:, rows, cols, :] * add + grad
+            dW += np.tensordot(A_prev_pad[:, rows, cols, :], dZ[:, h, w, :], axes=([0], [0]))
+    n_H_prev, n_W_prev = A_prev.shape[1:3]
+    dA_prev = dA_prev_pad[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :] if unpad else dA_prev_pad
+    return dA_prev, dW, dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, -1)
+
+
+def numerical_gradient(J: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """dJ/dx by central differences, entry by entry: the gradient check that a backward pass is
+    held to (the forward pass alone defines the right answer)."""
+    grad, x = np.zeros_like(x, dtype=float), np.array(x, dtype=float)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        up = J(x)
+        x[index] = saved - eps
+        down = J(x)
+        x[index] = saved
+        grad[index] = (up - down) / (2 * eps)
+    return grad

@@ -17,7 +17,14 @@ import numpy as np
 
 from tfsigns import cnn
 from tfsigns.backend import tf
-from tfsigns.convolution import pool_forward, slide
+from tfsigns.convolution import (
+    conv_backward,
+    conv_forward,
+    numerical_gradient,
+    pool_backward,
+    pool_forward,
+    slide,
+)
 from tfsigns.data import IMAGE_SHAPE, convert_to_one_hot, make_blobs
 from tfsigns.mistakes import (
     CASE_SEED,
@@ -99,6 +106,59 @@ def pool_cases() -> tuple[Case, ...]:
 
 IMAGE_AXES = ("examples", "rows", "columns", "channels")  # every examples-first image array here
 
+
+def mask_cases() -> tuple[Case, ...]:
+    """Windows of random values (no ties)."""
+    return tuple(Case(f"create_mask_from_window(x {shape})", (_normal(seed, *shape),))
+                 for shape, seed in (((2, 3), 20), ((3, 3), 21)))
+
+
+def distribute_cases() -> tuple[Case, ...]:
+    """A gradient and a window shape."""
+    return tuple(Case(f"distribute_value(dz={dz:.4g}, shape={shape})", (dz, shape))
+                 for shape, seed in (((2, 2), 22), ((3, 4), 23)) for dz in [float(_normal(seed, 1)[0])])
+
+
+def pool_backward_cases() -> tuple[Case, ...]:
+    """dA and pool_forward's cache, windows overlapping (stride < f) or not, in both modes."""
+    cases = []
+    for A, f, stride, seed in (((2, 5, 6, 3), 3, 2, 24), ((2, 4, 4, 2), 2, 1, 25), ((1, 4, 6, 2), 2, 2, 26)):
+        A_prev, hp = _normal(seed, *A), {"f": f, "stride": stride}
+        dA = _normal(seed + 1, A[0], (A[1] - f) // stride + 1, (A[2] - f) // stride + 1, A[3])
+        cases += [Case(f"pool_backward(dA {dA.shape}, cache (A_prev {A}, {hp}), mode={mode!r})",
+                       (dA, (A_prev, hp), mode)) for mode in ("max", "average")]
+    return tuple(cases)
+
+
+def conv_backward_cases() -> tuple[Case, ...]:
+    """dZ and conv_forward's cache, padded or not, strided or not."""
+    cases = []
+    for A, W, stride, pad, seed in (((2, 5, 4, 3), (2, 2, 3, 2), 1, 1, 27),
+                                    ((2, 5, 5, 2), (3, 3, 2, 3), 2, 1, 28),
+                                    ((1, 4, 6, 2), (2, 2, 2, 2), 2, 0, 29)):
+        A_prev, filters, b = _normal(seed, *A), _normal(seed + 1, *W), _normal(seed + 2, 1, 1, 1, W[-1])
+        hp = {"stride": stride, "pad": pad}
+        n = [(size + 2 * pad - W[0]) // stride + 1 for size in A[1:3]]
+        dZ = _normal(seed + 3, A[0], *n, W[-1])
+        cases.append(Case(f"conv_backward(dZ {dZ.shape}, cache (A_prev {A}, W {W}, b, {hp}))",
+                          (dZ, (A_prev, filters, b, hp))))
+    return tuple(cases)
+
+
+def pool_gradient(dA: np.ndarray, cache: tuple, mode: str) -> np.ndarray:
+    """What pool_backward must return: the numerical gradient of sum(pool_forward(A_prev) * dA)."""
+    A_prev, hp = cache
+    return numerical_gradient(lambda a: float(np.sum(pool_forward(a, hp, mode)[0] * dA)), A_prev)
+
+
+def conv_gradients(dZ: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What conv_backward must return: the numerical gradients of sum(conv_forward(...) * dZ) with
+    respect to A_prev, W and b."""
+    A_prev, W, b, hp = cache
+    return (numerical_gradient(lambda a: float(np.sum(conv_forward(a, W, b, hp)[0] * dZ)), A_prev),
+            numerical_gradient(lambda w: float(np.sum(conv_forward(A_prev, w, b, hp)[0] * dZ)), W),
+            numerical_gradient(lambda c: float(np.sum(conv_forward(A_prev, W, c, hp)[0] * dZ)), b))
+
 OUTPUT_SIZE_HINT = ("n_H = int((n_H_prev - f + 2 * pad) / stride) + 1, likewise n_W: the padding widens the "
                     "input, the stride divides the room the window has")
 SLICE_HINT = ("vert_start = h * stride, vert_end = vert_start + f (likewise horiz_start with w): the window "
@@ -147,6 +207,37 @@ POOL_MISTAKES = (
             lambda A, hp, mode: _np_pool(A, hp, mode, slide_stride=False)),
     Mistake("the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride), likewise n_W",
             lambda A, hp, mode: _np_pool(A, hp, mode, size_stride=False)),
+)
+MASK_MISTAKES = (
+    Mistake("marked the min, not the max", "mask = (x == np.max(x))", lambda x: x == np.min(x)),
+    Mistake("returned the max itself, not where it is", "a mask of the window's shape: x == np.max(x)",
+            lambda x: np.max(x)),
+)
+DISTRIBUTE_MISTAKES = (
+    Mistake("dz was not divided by the window's size", "average = dz / (n_H * n_W): every input counted "
+            "1 / (n_H * n_W) in the mean", lambda dz, shape: np.full(shape, dz)),
+)
+ADD_HINT = ("add each window's gradient (+=): where windows overlap (stride < f), an input gets the gradient "
+            "of every output it fed")
+POOL_BACKWARD_MISTAKES = (
+    Mistake("in max mode the gradient was spread over the window, average pooling's rule",
+            "mode 'max': dA_prev[window] += create_mask_from_window(a_prev_slice) * dA[i, h, w, c]",
+            lambda dA, cache, mode: pool_backward(dA, cache, "average")),
+    Mistake("in average mode the gradient went to the max only, max pooling's rule",
+            "mode 'average': dA_prev[window] += distribute_value(dA[i, h, w, c], (f, f))",
+            lambda dA, cache, mode: pool_backward(dA, cache, "max")),
+    Mistake("the windows' gradients were assigned, not added", ADD_HINT,
+            lambda dA, cache, mode: pool_backward(dA, cache, mode, add=False)),
+    Mistake("the windows are not strided: vert_start = h instead of h * stride", SLICE_HINT,
+            lambda dA, cache, mode: pool_backward(dA, cache, mode, slide_stride=False)),
+)
+CONV_BACKWARD_MISTAKES = (
+    Mistake("dA_prev still has the padding", "after the loops, dA_prev[i] = da_prev_pad[pad:-pad, pad:-pad, "
+            ":] (da_prev_pad itself when pad is 0)", lambda dZ, cache: conv_backward(dZ, cache, unpad=False)),
+    Mistake("the windows' gradients were assigned, not added", ADD_HINT,
+            lambda dZ, cache: conv_backward(dZ, cache, add=False)),
+    Mistake("the windows are not strided: vert_start = h instead of h * stride", SLICE_HINT,
+            lambda dZ, cache: conv_backward(dZ, cache, slide_stride=False)),
 )
 FLOAT_BIAS_HINT = ("float() of a (1, 1, 1) array fails on NumPy 2 (only a 0-dimensional array converts to "
                    "a number), so the course's float(b) raises: add the bias as b.item(), or "
