@@ -100,6 +100,10 @@ def model_with_fixed_input_size(X_train, Y_train, X_test, Y_test, **settings):
 
 
 MISTAKES = [
+    ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T.astype(float), np.eye(C)[Y.reshape(-1)].T),
+     ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
+    ("prepare_dataset", lambda X, Y, C: (X.reshape(-1, X.shape[0]) / 255, np.eye(C)[Y.reshape(-1)].T),
+     ["reshape(n_x, m) mixes the pixels of different images"]),
     ("create_placeholders", placeholders_swapped,
      ["expected shape (12288, None): 12288 features x any number of examples", "got (None, 12288), looks "
       "transposed"]),
@@ -166,6 +170,11 @@ def np_one_hot_matrix(labels, C):
 
 def np_ones(shape):
     return np.ones(shape)
+
+
+def course_prepare_dataset(X_orig, Y_orig, C):
+    X_flatten = X_orig.reshape(X_orig.shape[0], -1).T
+    return X_flatten / 255.0, np.eye(C)[Y_orig.reshape(-1)].T
 
 
 def course_create_placeholders(n_x, n_y):
@@ -258,6 +267,7 @@ SOLUTIONS = {
     "cost": np_cost,
     "one_hot_matrix": np_one_hot_matrix,
     "ones": np_ones,
+    "prepare_dataset": course_prepare_dataset,
     "create_placeholders": course_create_placeholders,
     "initialize_parameters": course_initialize_parameters,
     "forward_propagation": course_forward_propagation,

@@ -7,6 +7,7 @@ checks that run graphs, the exercises and the grade() calls.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ from tfsigns.feedback import (
     placeholder_problem,
 )
 from tfsigns.inference import predict
-from tfsigns.mistakes import Case, Mistake
+from tfsigns.mistakes import Case, Mistake, Sampling
 from tfsigns.networks import get_network
 
 BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
@@ -171,6 +172,55 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
         if accuracy < MIN_TRAIN_ACCURACY:
             report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly "
                         f"(needs at least {MIN_TRAIN_ACCURACY:.2f})", TRAINING_HINT)
+    return check
+
+
+def numbers(value: Any) -> np.ndarray | None:
+    """value as a float array; None when it is not numbers."""
+    if is_symbolic(value):
+        return None
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
+    """A check of a hyperparameter sampler: n samples within [low, high], spread evenly over the
+    bins spec.ranges gives (the right scale), the same for a seed and different for another."""
+    def check(candidate: Candidate, report: Report) -> None:
+        for low, high, n, seed, edges in spec.ranges:
+            label = f"({low:g}, {high:g}, n={n}, seed={seed})"
+            samples = numbers(candidate(low, high, n, seed))
+            if samples is None or samples.shape != (n,):
+                got = "something that is not numbers" if samples is None else f"shape {samples.shape}"
+                report.fail(f"{label}: expected {n} samples, an array of shape ({n},); got {got}",
+                            "draw all n at once: np.random.uniform(a, b, size=n)")
+                continue
+            outside = (samples < low * (1 - 1e-9)) | (samples > high * (1 + 1e-9))
+            if outside.any():
+                first, last = spec.exponents(low, high)
+                exponents = bool(np.all((samples >= first - 1e-9) & (samples <= last + 1e-9)))
+                report.fail(f"{label}: {outside.sum()} of {n} samples lie outside [{low:g}, {high:g}] "
+                            f"(min {samples.min():.4g}, max {samples.max():.4g})",
+                            spec.outside_hint if exponents else spec.range_hint)
+                continue
+            bins = [f"[{a:g}, {b:g}]" for a, b in itertools.pairwise(edges)]
+            shares = np.histogram(samples, bins=edges)[0] / n
+            if np.abs(shares - 1 / len(bins)).max() > 0.05:
+                linear = np.abs(shares - np.diff(edges) / (high - low)).max() < 0.05
+                top = int(shares.argmax())
+                report.fail(f"{label}: {'the samples look uniform on a linear scale: ' if linear else ''}"
+                            f"expected about {1 / len(bins):.0%} of the samples in each of "
+                            f"{', '.join(bins)}; got {', '.join(f'{s:.0%}' for s in shares)}: "
+                            f"{shares[top]:.0%} of samples fall in {bins[top]}"
+                            f"{spec.linear_note if linear else ''}", spec.log_hint)
+            if not np.array_equal(samples, numbers(candidate(low, high, n, seed))):
+                report.fail(f"{label}: two calls with seed={seed} gave different samples",
+                            "seed the generator with the seed argument: np.random.seed(seed) first")
+            elif np.array_equal(samples, numbers(candidate(low, high, n, seed + 1))):
+                report.fail(f"{label}: seeds {seed} and {seed + 1} gave the same samples: the seed is "
+                            "ignored", "seed the generator with the seed argument: np.random.seed(seed)")
     return check
 
 

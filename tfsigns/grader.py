@@ -28,7 +28,6 @@ tfsigns.mistakes_cnn, the wording of differences and errors in tfsigns.feedback.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -48,6 +47,7 @@ from tfsigns.checks import (
     model_check,
     placeholder_check,
     run_checks,
+    sampler_check,
     value_check,
 )
 from tfsigns.config import TrainConfig
@@ -61,13 +61,14 @@ from tfsigns.convolution import (
     pool_forward,
     zero_pad,
 )
-from tfsigns.data import random_mini_batches
-from tfsigns.feedback import difference, is_symbolic, kind, shape_message
+from tfsigns.data import convert_to_one_hot, flatten_and_normalize, random_mini_batches
+from tfsigns.feedback import difference, kind, shape_message
 from tfsigns.mistakes import (
     CASE_SEED,
     COMPUTE_COST_MISTAKES,
     COST_CASES,
     COST_MISTAKES,
+    DATASET_MISTAKES,
     FORWARD_MISTAKES,
     INIT_RULES,
     LAYER_DIMS,
@@ -81,9 +82,9 @@ from tfsigns.mistakes import (
     SAMPLINGS,
     SIGMOID_CASES,
     Mistake,
-    Sampling,
     bn_inputs,
     compute_cost_cases,
+    dataset_cases,
     forward_cases,
     glorot_bound,
     minibatch_cases,
@@ -234,55 +235,6 @@ def _tune_sampler(scale: str) -> Candidate:
     return sample
 
 
-def _numbers(value: Any) -> np.ndarray | None:
-    """value as a float array; None when it is not numbers."""
-    if is_symbolic(value):
-        return None
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
-
-
-def _sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
-    def check(candidate: Candidate, report: Report) -> None:
-        for low, high, n, seed, edges in spec.ranges:
-            label = f"({low:g}, {high:g}, n={n}, seed={seed})"
-            samples = _numbers(candidate(low, high, n, seed))
-            if samples is None or samples.shape != (n,):
-                got = "something that is not numbers" if samples is None else f"shape {samples.shape}"
-                report.fail(f"{label}: expected {n} samples, an array of shape ({n},); got {got}",
-                            "draw all n at once: np.random.uniform(a, b, size=n)")
-                continue
-            outside = (samples < low * (1 - 1e-9)) | (samples > high * (1 + 1e-9))
-            if outside.any():
-                first, last = spec.exponents(low, high)
-                exponents = bool(np.all((samples >= first - 1e-9) & (samples <= last + 1e-9)))
-                report.fail(f"{label}: {outside.sum()} of {n} samples lie outside [{low:g}, {high:g}] "
-                            f"(min {samples.min():.4g}, max {samples.max():.4g})",
-                            spec.outside_hint if exponents else spec.range_hint)
-                continue
-            bins = [f"[{a:g}, {b:g}]" for a, b in itertools.pairwise(edges)]
-            shares = np.histogram(samples, bins=edges)[0] / n
-            if np.abs(shares - 1 / len(bins)).max() > 0.05:
-                linear = np.abs(shares - np.diff(edges) / (high - low)).max() < 0.05
-                top = int(shares.argmax())
-                report.fail(f"{label}: {'the samples look uniform on a linear scale: ' if linear else ''}"
-                            f"expected about {1 / len(bins):.0%} of the samples in each of "
-                            f"{', '.join(bins)}; got {', '.join(f'{s:.0%}' for s in shares)}: "
-                            f"{shares[top]:.0%} of samples fall in {bins[top]}"
-                            f"{spec.linear_note if linear else ''}", spec.log_hint)
-            if not np.array_equal(samples, _numbers(candidate(low, high, n, seed))):
-                report.fail(f"{label}: two calls with seed={seed} gave different samples",
-                            "seed the generator with the seed argument: np.random.seed(seed) first")
-            elif np.array_equal(samples, _numbers(candidate(low, high, n, seed + 1))):
-                report.fail(f"{label}: seeds {seed} and {seed + 1} gave the same samples: the seed is "
-                            "ignored", "seed the generator with the seed argument: np.random.seed(seed)")
-    return check
-
-
-
-
 # ------------------------------------------------------------------ the CNN's forward pass
 
 
@@ -358,12 +310,18 @@ MLP_ERROR_HINTS = (  # the fully connected course's: examples as columns, parame
      "moving_mean1, moving_variance1 instead of b1 in the hidden layers)"),
 )
 
+def _prepare_dataset(X_orig: np.ndarray, Y_orig: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarray]:
+    """SIGNS as load_dataset returns it -> X (n_x, m) in [0, 1], one image per column, and Y (C, m)."""
+    return flatten_and_normalize(X_orig), convert_to_one_hot(Y_orig, C)
+
+
 REFERENCES: dict[str, Candidate] = {
     "linear_function": basics.linear_function,
     "sigmoid": basics.sigmoid,
     "cost": basics.cost,
     "one_hot_matrix": basics.one_hot_matrix,
     "ones": basics.ones,
+    "prepare_dataset": _prepare_dataset,
     "create_placeholders": COURSE["create_placeholders"],
     "initialize_parameters": COURSE["initialize_parameters"],
     "forward_propagation": COURSE["forward_propagation"],
@@ -393,6 +351,11 @@ _EXERCISES: dict[str, Exercise] = {
         "example here; evaluate it in a session"),
     "ones": Exercise(value_check(basics.ones, ONES_CASES),
                      "tf.ones of the shape given, evaluated in a session"),
+    "prepare_dataset": Exercise(
+        value_check(_prepare_dataset, dataset_cases, DATASET_MISTAKES, axes=("rows", "examples"),
+                    levels=(("X", "Y"),)),
+        "flatten each image into one column of X, scale the pixels into [0, 1], and make Y one-hot with one "
+        "column per example, as the network's input and labels"),
     "create_placeholders": Exercise(
         placeholder_check(PLACEHOLDER_SIZES, lambda n_x, n_y: ((n_x, None), (n_y, None)),
                           (("features", "examples"), ("classes", "examples")), PLACEHOLDER_HINT),
@@ -426,11 +389,11 @@ _EXERCISES: dict[str, Exercise] = {
         "seed NumPy with seed, shuffle the columns of X and Y by one permutation, cut it into full "
         "minibatches of mini_batch_size columns, then one more with the columns left over"),
     "sample_learning_rate": Exercise(
-        _sampler_check(SAMPLINGS["sample_learning_rate"]),
+        sampler_check(SAMPLINGS["sample_learning_rate"]),
         "draw n exponents r uniformly between log10(low) and log10(high), NumPy seeded with seed; a "
         "learning rate is 10 to the power r"),
     "sample_beta": Exercise(
-        _sampler_check(SAMPLINGS["sample_beta"]),
+        sampler_check(SAMPLINGS["sample_beta"]),
         "sample 1 - beta on a log scale: n exponents r uniform between log10(1 - high) and log10(1 - low), "
         "NumPy seeded with seed; beta is 1 - 10 to the power r"),
     "model": Exercise(

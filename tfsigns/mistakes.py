@@ -141,6 +141,15 @@ ONE_HOT_CASES = tuple(Case(f"one_hot_matrix(labels={labels}, C={C})", (np.array(
 ONES_CASES = tuple(Case(f"ones({shape})", (shape,)) for shape in ((3,), (2, 3)))
 
 
+def dataset_cases() -> tuple[Case, ...]:
+    """Images as load_dataset returns them, (m, h, w, 3) uint8 from 0 to 255, labels (1, m)."""
+    return tuple(
+        Case(f"prepare_dataset(X_orig {(m, size, size, 3)} uint8, Y_orig (1, {m}), C={C})",
+             (case_rng(seed).integers(0, 256, (m, size, size, 3)).astype(np.uint8),
+              case_rng(seed + 1).integers(0, C, (1, m)), C))
+        for m, size, C, seed in ((5, 8, 6, 30), (4, 64, 6, 31)))
+
+
 def forward_cases() -> tuple[Case, ...]:
     """Seeded networks and inputs (drawn from the grading's seed, as every case below)."""
     return tuple(
@@ -224,6 +233,37 @@ SAMPLINGS = {
 
 # ------------------------------------------------------------------ typical mistakes of each exercise
 
+def _prepared(X_orig: np.ndarray, Y_orig: np.ndarray, C: int, flatten: Callable[[np.ndarray], np.ndarray],
+              scale: float | None = 255.0, one_hot: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """prepare_dataset's (X, Y) with its slips: another flattening, another scale, labels left as they are."""
+    X = flatten(X_orig).astype(float)
+    return X / (scale or X.max()), convert_to_one_hot(Y_orig, C) if one_hot else Y_orig
+
+
+def _columns(X_orig: np.ndarray) -> np.ndarray:
+    return X_orig.reshape(X_orig.shape[0], -1).T
+
+
+FLATTEN_COLUMNS = "X_orig.reshape(X_orig.shape[0], -1).T: one image per column"
+DATASET_MISTAKES = (
+    Mistake("the pixels were not divided by 255: the network would be fed 0 to 255",
+            "X = X_flatten / 255., so that the inputs lie in [0, 1]",
+            lambda X, Y, C: _prepared(X, Y, C, _columns, scale=1.0)),
+    Mistake("the pixels were divided by the largest one, not by 255",
+            "divide by 255, the largest value a pixel can take, the same for every set",
+            lambda X, Y, C: _prepared(X, Y, C, _columns, scale=None)),
+    Mistake("one row per image: the transpose is missing", FLATTEN_COLUMNS,
+            lambda X, Y, C: _prepared(X, Y, C, lambda x: x.reshape(x.shape[0], -1))),
+    Mistake("reshape(n_x, m) mixes the pixels of different images",
+            f"reshape to (m, -1) first, then transpose: {FLATTEN_COLUMNS}",
+            lambda X, Y, C: _prepared(X, Y, C, lambda x: x.reshape(-1, x.shape[0]))),
+    Mistake("Y has one row per example",
+            "one column per example: Y = convert_to_one_hot(Y_orig, C) is (C, m)",
+            lambda X, Y, C: (_prepared(X, Y, C, _columns)[0], convert_to_one_hot(Y, C).T)),
+    Mistake("Y is still the labels, not one-hot",
+            "Y = convert_to_one_hot(Y_orig, C): a (C, m) matrix with a 1 in each column, at its label",
+            lambda X, Y, C: _prepared(X, Y, C, _columns, one_hot=False)),
+)
 LOGITS_HINT = ("return Z[L], the last LINEAR output, as it is: the softmax is applied inside compute_cost "
                "by softmax_cross_entropy_with_logits")
 LINEAR_MISTAKES = (
