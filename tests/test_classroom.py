@@ -41,7 +41,7 @@ def notebook(path: Path, *cells: str, assignments=("tensorflow",)) -> Path:
 def correct_answers() -> str:
     """The independent solutions of tests/test_grader.py as a learner's cells would define them."""
     source = Path(test_grader.__file__).read_text()
-    start, end = source.index("def np_linear_function"), source.index("SOLUTIONS = {")
+    start, end = source.index("def tf_linear_function"), source.index("SOLUTIONS = {")
     names = "".join(f"{name} = {fn.__name__}\n" for name, fn in test_grader.SOLUTIONS.items())
     return source[start:end] + names
 

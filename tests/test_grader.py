@@ -142,34 +142,41 @@ def test_typical_mistakes_fail_with_a_pointed_message(capsys, name, candidate, f
 
 
 # ------------------------------------------------------------------ answers written apart from tfsigns
-# What a student might fill in: NumPy where the exercise is about values, TensorFlow where the
-# grader hands over tensors or looks at the graph. None of it calls tfsigns. Most checks compare
+# What a student might fill in: TensorFlow where the exercise is about TensorFlow (written otherwise
+# than tfsigns does), NumPy where it is about data. None of it calls tfsigns. Most checks compare
 # a candidate with its tfsigns reference, so grading the reference alone compares it with itself;
 # these answers are the independent expectation.
 
 
-def np_linear_function():
+def tf_linear_function():
     np.random.seed(1)
     X, W, b = np.random.randn(3, 1), np.random.randn(4, 3), np.random.randn(4, 1)
-    return W @ X + b
+    with v1.Session() as sess:
+        return sess.run(tf.constant(W) @ tf.constant(X) + tf.constant(b))
 
 
-def np_sigmoid(z):
-    return 1 / (1 + np.exp(-np.asarray(z, dtype=float)))
+def tf_sigmoid(z):
+    x = v1.placeholder(tf.float32, name="x")
+    with v1.Session() as sess:
+        return sess.run(tf.sigmoid(x), feed_dict={x: z})
 
 
-def np_cost(logits, labels):
+def tf_cost(logits, labels):
     """-(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), in its overflow-free form."""
-    z, y = np.asarray(logits, dtype=float), np.asarray(labels, dtype=float)
-    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    z, y = v1.placeholder(tf.float32), v1.placeholder(tf.float32)
+    loss = tf.maximum(z, 0.0) - z * y + tf.math.log1p(tf.exp(-tf.abs(z)))
+    with v1.Session() as sess:
+        return sess.run(loss, feed_dict={z: logits, y: labels})
 
 
-def np_one_hot_matrix(labels, C):
-    return np.eye(C)[np.asarray(labels)].T
+def tf_one_hot_matrix(labels, C):
+    with v1.Session() as sess:
+        return sess.run(tf.transpose(tf.eye(C)) @ tf.transpose(tf.gather(tf.eye(C), labels)))
 
 
-def np_ones(shape):
-    return np.ones(shape)
+def tf_ones(shape):
+    with v1.Session() as sess:
+        return sess.run(tf.fill(shape, 1.0))
 
 
 def course_prepare_dataset(X_orig, Y_orig, C):
@@ -262,11 +269,11 @@ def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.0001, num_epo
 
 
 SOLUTIONS = {
-    "linear_function": np_linear_function,
-    "sigmoid": np_sigmoid,
-    "cost": np_cost,
-    "one_hot_matrix": np_one_hot_matrix,
-    "ones": np_ones,
+    "linear_function": tf_linear_function,
+    "sigmoid": tf_sigmoid,
+    "cost": tf_cost,
+    "one_hot_matrix": tf_one_hot_matrix,
+    "ones": tf_ones,
     "prepare_dataset": course_prepare_dataset,
     "create_placeholders": course_create_placeholders,
     "initialize_parameters": course_initialize_parameters,

@@ -139,6 +139,18 @@ def conv_forward_calling_a_broken_helper(A_prev, W, b, hparameters):
     return Z, (A_prev, W, b, hparameters)
 
 
+def sigmoid_in_numpy(z):
+    """Right values, but the TensorFlow assignment's warm-up done without TensorFlow."""
+    return 1 / (1 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def initialize_with_another_seed(layer_dims):
+    return {f"{p}{l}": v1.get_variable(f"{p}{l}", [layer_dims[l], layer_dims[l - 1] if p == "W" else 1],
+                                       initializer=v1.glorot_uniform_initializer(seed=2) if p == "W"
+                                       else v1.zeros_initializer())
+            for l in range(1, len(layer_dims)) for p in "Wb"}
+
+
 REFERENCES_CNN = ASSIGNMENTS[APPLICATION].references
 
 SLIPS = [  # (assignment, exercise, the slip, what the report must say, what it must not say)
@@ -160,6 +172,10 @@ SLIPS = [  # (assignment, exercise, the slip, what the report must say, what it 
     (APPLICATION, "compute_cost", cnn_cost_of_the_softmax, ["softmax was applied to the logits"], []),
     (STEP, "pool_forward", pool_size_without_the_stride,
      ["the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride)"], []),
+    (TENSORFLOW, "sigmoid", sigmoid_in_numpy, ["computed with NumPy alone", "hint: use TensorFlow's ops"],
+     []),
+    (TENSORFLOW, "initialize_parameters", initialize_with_another_seed,
+     ["W1 is not the draw of v1.glorot_uniform_initializer(seed=1)"], []),
     (STEP, "conv_forward", conv_forward_calling_a_broken_helper,
      ["in your conv_single_step (called by conv_forward)", "float() of a (1, 1, 1) array"], []),
 ]

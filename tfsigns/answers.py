@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import inspect
 import io
 import json
 import queue
@@ -71,6 +72,37 @@ def learner_frames(err: BaseException) -> list[str]:
         return frames
     return [frame.name for frame in traceback.extract_tb(err.__traceback__)
             if not str(Path(frame.filename).resolve()).startswith(PACKAGE)]
+
+
+def numpy_alone(fn: Any) -> bool:
+    """Whether fn's code refers to NumPy and never to TensorFlow (tf, v1, or one of their functions), in
+    its own body, in a function it defines inside, or in a function of the learner's that it calls.
+    tfsigns' own code (the references, which build graphs) counts as TensorFlow; code that refers to
+    neither (a dict of functions, say) is not held against the learner."""
+    if isinstance(fn, Remote):
+        return fn.numpy_alone
+    seen, todo, numpy = set(), [fn], False
+    while todo:
+        function = todo.pop()
+        code = getattr(function, "__code__", None)
+        if (getattr(function, "__module__", None) or "").startswith("tfsigns"):
+            return False
+        if code is None or id(code) in seen:
+            continue
+        seen.add(id(code))
+        codes, names = [code], set()
+        while codes:
+            each = codes.pop()
+            names |= set(each.co_names)
+            codes += [const for const in each.co_consts if hasattr(const, "co_names")]
+        for value in (function.__globals__.get(name) for name in names):
+            module = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None) or ""
+            if module.split(".")[0] in ("tensorflow", "keras", "tfsigns"):
+                return False
+            numpy |= module.split(".")[0] == "numpy"
+            if inspect.isfunction(value):
+                todo.append(value)
+    return numpy
 
 
 # ------------------------------------------------------------------ adapters: how a check runs a candidate
@@ -329,8 +361,9 @@ class Remote:
     a lock the caller holds while it checks, is let go while the submission works on an answer."""
 
     def __init__(self, submission: Submission, name: str, timeout: float,
-                 held: threading.Lock | None = None):
+                 held: threading.Lock | None = None, numpy_alone: bool = False):
         self.submission, self.name, self.timeout, self.held = submission, name, timeout, held
+        self.numpy_alone = numpy_alone  # as the submission's process read it in the code
 
     def via(self, adapter_name: str) -> Candidate:
         def ask(*args, **kwargs):

@@ -23,6 +23,7 @@ from tfsigns.answers import (
     guard,
     in_fresh_graph,
     learner_frames,
+    numpy_alone,
 )
 from tfsigns.backend import tf
 from tfsigns.config import TrainConfig
@@ -238,6 +239,7 @@ class Exercise:
     hint: str
     points: float = 1.0
     error_hints: ErrorHints = ()
+    tensorflow: bool = False  # the exercise is about TensorFlow: an answer in NumPy alone fails
 
 
 @dataclass(frozen=True)
@@ -283,4 +285,8 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
         report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err, hints))
     except Exception as err:
         report.fail(f"could not check the result ({describe_error(err)})", error_hint(err, hints))
+    if exercise.tensorflow and numpy_alone(candidate):
+        report.fail("computed with NumPy alone: this exercise builds its computation in a TensorFlow graph "
+                    "and runs it in a session", "use TensorFlow's ops (tf.*, tf.nn.*) for the computation, "
+                    "and v1.Session to evaluate it; NumPy is for the convolution step by step")
     return report

@@ -39,7 +39,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfsigns.answers import RESULT, Remote, Submission, SubmissionGone, Timeout, answer, time_limit
+from tfsigns.answers import (
+    RESULT,
+    Remote,
+    Submission,
+    SubmissionGone,
+    Timeout,
+    answer,
+    numpy_alone,
+    time_limit,
+)
 from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.feedback import kind
 from tfsigns.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
@@ -57,7 +66,7 @@ def _cell_code(source: str) -> str:
 
 def _describe(value) -> dict:
     """What the grader needs to know of a name a notebook defined, before it asks for answers."""
-    return {"kind": kind(value), "callable": callable(value),
+    return {"kind": kind(value), "callable": callable(value), "numpy_alone": numpy_alone(value),
             "module": getattr(value, "__module__", None) or "", "name": getattr(value, "__qualname__", "")}
 
 
@@ -193,8 +202,8 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
         return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
                        "answer: scores 0")
     with CHECKING:
-        passed, lines = grade_lines(name, Remote(submission, name, args.timeout, CHECKING), assignment,
-                                    seed=args.seed)
+        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"])
+        passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
     return passed, "\n".join(lines)
 
 

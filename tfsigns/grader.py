@@ -133,12 +133,27 @@ def _mlp_axes(key: str) -> tuple[str, str]:
     return f"units in layer {l}", f"units in layer {l - 1}" if key[0] == "W" else "columns"
 
 
+def _check_draw(report: Report, label: str, values: Mapping, reference: Mapping, seed: int,
+                hint: str) -> None:
+    """A failure for each weight that is not the draw of the Glorot initializer with the lesson's seed
+    (both courses fix it, so that a learner's costs can be compared with the notebook's)."""
+    for key in (key for key in reference if key.startswith("W")):
+        if difference(reference[key], values[key]) is not None:
+            report.fail(f"{label}: {key} is not the draw of v1.glorot_uniform_initializer(seed={seed}) "
+                        f"(first values {np.ravel(values[key])[:3].round(4).tolist()}, expected "
+                        f"{np.ravel(reference[key])[:3].round(4).tolist()})", hint)
+
+
 def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
     for dims in LAYER_DIMS:
         expected = {f"{p}{l}": (dims[l], dims[l - 1] if p == "W" else 1)
                     for l in range(1, len(dims)) for p in "Wb"}
-        _initial_values(report, f"initialize_parameters({list(dims)})", evaluated(candidate)(list(dims)),
-                        expected, _mlp_axes, INIT_RULES)
+        label = f"initialize_parameters({list(dims)})"
+        values = _initial_values(report, label, evaluated(candidate)(list(dims)), expected, _mlp_axes,
+                                 INIT_RULES)
+        if values is not None and not report.failures:
+            _check_draw(report, label, values, evaluated(COURSE["initialize_parameters"])(list(dims)), 1,
+                        INIT_RULES[0][3])
 
 
 FILTER_AXES = ("rows", "columns", "channels", "filters")
@@ -151,12 +166,9 @@ def _check_cnn_initialize_parameters(candidate: Candidate, report: Report) -> No
                              mistakes_cnn.INIT_RULES)
     if values is None or report.failures:
         return
-    expected = evaluated(CNN_COURSE["initialize_parameters"])()
-    for key in ("W1", "W2"):
-        if difference(expected[key], values[key]) is not None:
-            report.fail(f"{label}: {key} is not the draw of v1.glorot_uniform_initializer(seed=0) (first "
-                        f"values {np.ravel(values[key])[:3].round(4).tolist()}, expected "
-                        f"{np.ravel(expected[key])[:3].round(4).tolist()})", mistakes_cnn.INIT_HINT)
+    reference = evaluated(CNN_COURSE["initialize_parameters"])()
+    _check_draw(report, label, values, {key: reference[key] for key in ("W1", "W2")}, 0,
+                mistakes_cnn.INIT_HINT)
 
 
 PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[n_x, None], name='X'), Y likewise with n_y: "
@@ -402,6 +414,11 @@ _EXERCISES: dict[str, Exercise] = {
         "the optimizer on every minibatch of every epoch, and return the trained parameters' values",
         points=3),
 }
+# Every exercise is about TensorFlow but the data's preparation, the minibatches and the samplers (NumPy),
+# so an answer in NumPy alone fails them, as it fails the CNN's.
+_EXERCISES = {name: replace(exercise, tensorflow=name not in (
+    "prepare_dataset", "random_mini_batches", "sample_learning_rate", "sample_beta"))
+    for name, exercise in _EXERCISES.items()}
 EXERCISES: tuple[str, ...] = tuple(_EXERCISES)
 
 STEP = mistakes_cnn  # the step by step's inputs and mistakes
@@ -456,7 +473,7 @@ CNN_PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[None, n_H0, n_W0,
                         "v1.placeholder(tf.float32, shape=[None, n_y], name='Y'): one row per example, None "
                         "leaves the number of examples open")
 APPLICATION = Assignment(
-    {"create_placeholders": Exercise(
+    {name: replace(exercise, tensorflow=True) for name, exercise in {"create_placeholders": Exercise(
         placeholder_check(mistakes_cnn.PLACEHOLDER_SIZES, lambda h, w, c, n_y: ((None, h, w, c), (None, n_y)),
                           (mistakes_cnn.IMAGE_AXES, ("examples", "classes")), CNN_PLACEHOLDER_HINT),
         "two float32 placeholders named X and Y with one row per example, the number of examples left open "
@@ -481,7 +498,7 @@ APPLICATION = Assignment(
         model_check(CNN_MODEL),
         "placeholders from the data's shapes, the parameters, the forward pass, the cost and Adam; run the "
         "optimizer on every minibatch of every epoch and return the trained parameters' values",
-        points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS)},
+        points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS)}.items()},
     {**CNN_COURSE, "model": cnn_model},
     mistakes_cnn.APPLICATION_ERROR_HINTS)
 
