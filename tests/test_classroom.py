@@ -136,7 +136,7 @@ except OSError:
     (sigmoid,) = [test for test in results["tests"] if test["name"] == "sigmoid"]
     assert "tfsigns' own tfsigns.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
     assert results["score"] == full - 2 and "bubblewrap" in results["output"]
-    assert "imports tfsigns.basics, which holds tfsigns' own solutions" in results["output"]
+    assert "imports tfsigns.basics, tfsigns' own code" in results["output"]
     assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
     assert list(read_grades(out)["correct.ipynb"])[:3 + len(TENSORFLOW)] == [
         "submission", "score", "max_score", *TENSORFLOW]
@@ -182,6 +182,7 @@ def test_a_submission_that_cannot_be_graded_is_one_line_and_the_others_are_grade
 @pytest.mark.parametrize("args, message", [
     (["--timeout", "0"], "--timeout must be a positive number"),
     (["--memory", "10"], "--memory must be at least 256 MB"),
+    (["--seed", "-3"], "--seed must be a whole number from 0, got -3"),
     (["--assignment", "calculus"], "--assignment 'calculus': the assignments are"),
     (["--points", "{tmp}/points.json"], "'integrals' is not an exercise"),
     (["--points", "{tmp}/a-file"], "--points {tmp}/a-file: not a readable JSON file"),

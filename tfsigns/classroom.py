@@ -219,8 +219,8 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
         graded.problem = str(err)
         return graded
     names = [name for assignment in assignments for name in exercises_of[assignment]]
-    graded.notes += [f"imports {module}, which holds tfsigns' own solutions: worth a look"
-                     for module in tfsigns_imports(cells)]
+    graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
+                     "worth a look" for module in tfsigns_imports(cells)]
     job = {"cells": cells, "names": names, "timeout": args.timeout, "memory_mb": args.memory}
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         env = {**os.environ, "HOME": work, "MPLCONFIGDIR": work, "MPLBACKEND": "Agg"}
@@ -347,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = f"--timeout must be a positive number of seconds, got {args.timeout:g}"
     elif not 256 <= args.memory <= 1 << 22:
         problem = f"--memory must be at least 256 MB, got {args.memory}"
+    elif args.seed < 0:
+        problem = f"--seed must be a whole number from 0, got {args.seed}"
     elif args.workers < 1:
         problem = f"--workers must be at least 1, got {args.workers}"
     elif not args.no_sandbox and not sandbox_works():
