@@ -1,5 +1,6 @@
 # make train: train the course network on SIGNS; make test: lint + the test suite;
-# make reader: train the sign reader for real photos (tfsigns/reader.json) and score it under tfsigns.shifts.
+# make reader: train the sign reader for real photos (tfsigns/reader.json) and score it under tfsigns.shifts;
+# make demo: the live reader page (tfsigns.serve) on runs/reader, trained first when missing.
 # Both create .venv (and install tfsigns with its dev extras) when it is missing.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ export TFSIGNS_DATA := $(abspath $(SHARED_DATA))
 endif
 endif
 
-.PHONY: train reader test lint clean
+.PHONY: train reader demo test lint clean
 
 # What train and reader pass on: ARGS, and --overwrite unless ARGS resumes the earlier run
 RUN_ARGS = $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
@@ -35,6 +36,13 @@ train: $(STAMP)
 reader: $(STAMP)
 	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 10 --out runs/reader $(RUN_ARGS)
 	$(PY) -m tfsigns.robustness --model runs/reader
+
+# The live reader page (README, "The live page") on http://127.0.0.1:8000/, serving runs/reader; it is
+# trained first (make reader) when there is no finished one. PORT=8001 make demo serves elsewhere.
+PORT ?= 8000
+demo: $(STAMP)
+	test -f runs/reader/metrics.json || $(MAKE) reader
+	$(PY) -m tfsigns.serve --model runs/reader --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["tfsigns", "tfsigns.*"]),
-    package_data={"tfsigns": ["reader.json"]},  # the sign reader's settings (make reader)
+    package_data={"tfsigns": ["reader.json", "page.html"]},  # the reader's settings, the live page
     install_requires=[
         "tensorflow>=2.16",
         "numpy",
@@ -20,9 +20,12 @@ setup(
         "matplotlib",
         "tqdm",
         "Pillow",  # reading your own photos (tfsigns.predict)
+        "starlette",  # the live reader page (tfsigns.serve)
+        "uvicorn",
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis"],
+        "dev": ["pytest", "pytest-xdist", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis",
+                "selenium"],  # selenium: the live page's test drives Debian's Chromium
         "notebook": NOTEBOOK,
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "ray": ["ray"],

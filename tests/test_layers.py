@@ -31,10 +31,10 @@ LAYERS = {
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
     "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
-    "calibrate": 9, "classroom": 9, "answers": 6,
+    "calibrate": 9, "classroom": 9, "answers": 6, "serve": 9,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
-    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate"]
+    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate", "serve"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
 # grader's adapters that run a candidate's graph.
 SESSIONS = {"trainer", "inference", "basics", "grader", "answers"}
@@ -131,6 +131,8 @@ def test_reading_and_checking_input_does_not_load_tensorflow():
     ("predict", ["/nonexistent/photo.jpg", "--model", "/nonexistent/run"]),
     ("robustness", ["--help"]),
     ("robustness", ["--model", "/nonexistent/run"]),
+    ("serve", ["--help"]),
+    ("serve", ["--model", "/nonexistent/run"]),
 ])
 def test_help_and_a_one_line_input_error_do_not_load_tensorflow(command, argv, tmp_path):
     argv = [arg.format(out=tmp_path / "out") for arg in argv]

@@ -39,20 +39,34 @@ def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfi
         raise ValueError("predict does not know the settings these parameters were trained with (batch norm, "
                          "normalization, network): pass config=, the TrainConfig they were trained with, or "
                          "load a finished run with tfsigns.inference.load_model")
+    layout = get_network(config.arch).layout
+    graph, x, Z = _test_graph(config, parameters, layout.example_shape(X))
+    with graph.as_default():
+        out = (tf.nn.softmax(Z, axis=layout.class_axis) if return_probabilities
+               else tf.argmax(Z, axis=layout.class_axis))
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            return _in_batches(sess, out, x, X, layout)
+
+
+def _test_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_shape: tuple[int, ...]
+                ) -> tuple[tf.Graph, tf.Tensor, tf.Tensor]:
+    """A graph of the network in test mode on trained parameters (as variables): its input
+    placeholder (any number of examples) and its logits."""
     network = get_network(config.arch)
     layout = network.layout
-    input_shape = layout.example_shape(X)
-    with tf.Graph().as_default():
+    with tf.Graph().as_default() as graph:
         params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
         x = v1.placeholder(tf.float32, [*input_shape, None] if layout.examples_last else [None, *input_shape])
         Z = logits(network, x, params, config, tf.constant(False))
-        out = (tf.nn.softmax(Z, axis=layout.class_axis) if return_probabilities
-               else tf.argmax(Z, axis=layout.class_axis))
-        axis = -1 if layout.examples_last else 0  # of the examples, in X, the classes and the probabilities
-        with v1.Session() as sess:
-            sess.run(v1.global_variables_initializer())
-            return np.concatenate([sess.run(out, feed_dict={x: X[batch]})
-                                   for batch in example_batches(layout, X.shape[axis])], axis=axis)
+    return graph, x, Z
+
+
+def _in_batches(sess: v1.Session, out: tf.Tensor, x: tf.Tensor, X: np.ndarray, layout) -> np.ndarray:
+    """`out` for every example of X, a batch of examples per run, joined along the examples' axis."""
+    axis = -1 if layout.examples_last else 0  # of the examples, in X, the classes and the probabilities
+    return np.concatenate([sess.run(out, feed_dict={x: X[batch]})
+                           for batch in example_batches(layout, X.shape[axis])], axis=axis)
 
 
 def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParameters, tuple[int, ...]]:
@@ -82,18 +96,44 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParamete
     return config, TrainedParameters(parameters, config), input_shape
 
 
+class Reader:
+    """A finished run's model, loaded once with its test-mode graph and session kept open, so that
+    photos can be read as they come (the live page, tfsigns.serve); CheckpointError when the run
+    cannot be used."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = run_dir
+        self.config, parameters, self.input_shape = load_model(run_dir)
+        self.layout = get_network(self.config.arch).layout
+        self.graph, self.x, Z = _test_graph(self.config, parameters, self.input_shape)
+        with self.graph.as_default():
+            self.out = tf.nn.softmax(Z, axis=self.layout.class_axis)
+            self.session = v1.Session(graph=self.graph)
+            self.session.run(v1.global_variables_initializer())
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities (m, C), a row per image, for images given as the course's columns X
+        (h*w*c, m), as tfsigns.photos reads them, each framed first when the run was trained on
+        framed photos (its config's framing, tfsigns.framing)."""
+        if X.shape[0] != math.prod(self.input_shape):
+            raise CheckpointError(f"--model {self.run_dir}: expects inputs of shape {self.input_shape}, the "
+                                  f"images give {X.shape[0]} values each")
+        if self.config.framing == "hand":
+            X = frame_columns(X, IMAGE_SHAPE)  # the photos, whatever shape the network takes them in
+        X, _ = self.layout.from_columns(X, None, self.input_shape)
+        return self.layout.rows(_in_batches(self.session, self.out, self.x, X, self.layout))
+
+    def close(self) -> None:
+        self.session.close()
+
+
 def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
     """Probabilities (m, C), a row per image, for images given as the course's columns X
     (h*w*c, m), as tfsigns.photos.load_images reads them, under a finished run's model (in
-    its family's layout), each framed first when the run was trained on framed photos (its
-    config's framing, tfsigns.framing); CheckpointError when the run cannot be used or expects
-    other inputs."""
-    config, parameters, input_shape = load_model(run_dir)
-    layout = get_network(config.arch).layout
-    if X.shape[0] != math.prod(input_shape):
-        raise CheckpointError(f"--model {run_dir}: expects inputs of shape {input_shape}, the images give "
-                              f"{X.shape[0]} values each")
-    if config.framing == "hand":
-        X = frame_columns(X, IMAGE_SHAPE)  # the photos, whatever shape the network takes them in
-    X, _ = layout.from_columns(X, None, input_shape)
-    return layout.rows(predict(X, parameters, config, return_probabilities=True))
+    its family's layout), each framed first when the run was trained on framed photos;
+    CheckpointError when the run cannot be used or expects other inputs."""
+    reader = Reader(run_dir)
+    try:
+        return reader.probabilities(X)
+    finally:
+        reader.close()

@@ -32,6 +32,7 @@ that sign (any name Pillow reads; hidden files such as .DS_Store are skipped), a
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
@@ -61,10 +62,23 @@ def load_image(path: str | os.PathLike, size: int = 64) -> np.ndarray:
         raise ImageError(f"{path}: file not found")
     if file.stat().st_size == 0:
         raise ImageError(f"{path}: file is empty")
+    return _read(file, str(path), size)
+
+
+def image_from_bytes(data: bytes, name: str = "the image", size: int = 64) -> np.ndarray:
+    """An image file's bytes (an upload, a camera frame) as load_image reads a file: a (size*size*3,)
+    float32 column in [0, 1]; ImageError naming `name` when they are not a readable image."""
+    if not data:
+        raise ImageError(f"{name}: is empty")
+    return _read(io.BytesIO(data), name, size)
+
+
+def _read(source: Path | io.BytesIO, path: str, size: int) -> np.ndarray:
+    """The image in `source` (named `path` in errors) by the module's rule."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file) as image:
+            with Image.open(source) as image:
                 pixels = _square_rgb(image, size)
     except PermissionError:
         raise ImageError(f"{path}: cannot be read (permission denied)") from None
