@@ -5,6 +5,7 @@ the answer follows the video, the sentence grows and an uploaded photo is read."
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -36,11 +37,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(run: Path):
+def serving(run: Path, data_dir: Path | None = None):
     """The page for `run` on a free loopback port, in a thread of this process; yields its address."""
     import uvicorn
     reader, port = Reader(run), free_port()
-    config = uvicorn.Config(make_app(reader), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(make_app(reader, data_dir), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -90,6 +91,17 @@ def test_post_predict_answers_as_predict_json_and_refuses_bad_bodies(fake_run, t
             assert "\n" not in refused["error"]
         status, again = post(f"{url}/predict?input=1", photo.read_bytes())  # the server went on
         assert status == 200 and again["input"].startswith("data:image/png;base64,")
+        one = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
+        for photos, message in ((None, "calibration wants a JSON object"),
+                                ({"0": [one]}, "1 to 10 photos of every sign; sign 1 has 0"),
+                                ({str(sign): [one] * 11 for sign in range(6)}, "sign 0 has 11"),
+                                ({str(sign): ["data:image/png;base64,??"] for sign in range(6)},
+                                 "photo 1 of sign 0: not a base64 data URL")):
+            body = b"{" if photos is None else json.dumps({"photos": photos}).encode()
+            status, refused = post(url + "/calibrate", body)
+            assert status == 400 and message in refused["error"], refused
+        with urllib.request.urlopen(url + "/calibration", timeout=30) as state:
+            assert json.loads(state.read())["status"] == "idle"
 
 
 def test_the_command_refuses_an_unfinished_model_or_a_busy_port_in_one_line(fake_run, tmp_path):
@@ -172,6 +184,7 @@ def confident_run(tmp_path_factory):
 def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(confident_run, signs, tmp_path):
     chromium, driver = chromium_or_skip()
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
     _, _, X_test, Y_test, _ = signs
     reader = Reader(confident_run)
     probabilities = reader.probabilities(X_test)
@@ -188,7 +201,7 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(confident_run
     y4m([frame(five)] * 40 + [frame(two)] * 40 + [frame(five), frame(two)] * 15, tmp_path / "signing.y4m")
     upload = tmp_path / "three.png"
     upload.write_bytes(png(frame(three)))
-    with serving(confident_run) as url:
+    with serving(confident_run, REAL_DATA) as url:
         page = browser(chromium, driver, tmp_path / "signing.y4m")
         try:
             page.get(url + "/")
@@ -209,5 +222,15 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(confident_run
             page.find_element(By.ID, "clear").click()
             assert len(text("sentence")) <= 1 < before  # cleared (the camera may add its steady digit again)
             print(f"readings a second in the browser: {rate}")
+            for sign in range(6):  # calibration: a photo of each sign from the camera, then fine-tune
+                Select(page.find_element(By.ID, "sign")).select_by_visible_text(str(sign))
+                page.find_element(By.ID, "capture").click()
+            assert text("captured") == "0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1"
+            page.find_element(By.ID, "finetune").click()
+            new = f"{confident_run}-calibrated-1"
+            wait_for(lambda: text("calibration").endswith(f"reading with {new}"), 120, "the fine-tuned run")
+            assert json.loads((Path(new) / "metrics.json").read_text())["calibration_photos"] == 6
+            status, answer = post(f"{url}/predict", upload.read_bytes())
+            assert status == 200 and answer["class"] in range(6)
         finally:
             page.quit()
