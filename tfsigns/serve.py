@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import socket
 import sys
 import threading
@@ -185,7 +186,7 @@ def port_problem(host: str, port: int) -> str | None:
         with socket.create_server((host, port)):
             return None
     except OSError as err:
-        return f"cannot listen on {host}:{port} ({err.strerror or err})"
+        return f"cannot listen on {host}:{port} ({os.strerror(err.errno) if err.errno else err})"
 
 
 def build_parser() -> Parser:
