@@ -31,7 +31,7 @@ LAYERS = {
     "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
     "executors": 7, "checks": 7, "mistakes_cnn": 7,
     "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
-    "calibrate": 9, "classroom": 9, "answers": 6, "serve": 9,
+    "calibrate": 9, "classroom": 9, "answers": 6, "serve": 10,
 }
 TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
     "plots", "executors", "train", "tune", "predict", "robustness", "calibrate", "serve"]
