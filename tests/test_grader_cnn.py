@@ -43,9 +43,10 @@ def loop_conv_single_step(a_slice_prev, W, b):
     return float(np.sum(a_slice_prev * W) + b.item())
 
 
-def loop_conv_forward(A_prev, W, b, hparameters, size_pad=True, size_stride=True, slide_stride=True):
+def loop_conv_forward(A_prev, W, b, hparameters, size_pad=True, size_stride=True, slide_stride=True,
+                      single_step=loop_conv_single_step, pick=lambda array, c: array[..., c]):
     """The course's four loops, with the padding and the stride switchable in the output size and the
-    stride in the slices."""
+    stride in the slices, and the single step and the way filter c is picked out of W and b."""
     (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
     stride, pad = hparameters["stride"], hparameters["pad"]
     size = [(n + 2 * pad * size_pad - f) // (stride if size_stride else 1) + 1 for n in (n_H_prev, n_W_prev)]
@@ -57,7 +58,7 @@ def loop_conv_forward(A_prev, W, b, hparameters, size_pad=True, size_stride=True
             for w in range(size[1]):
                 a_slice = A_prev_pad[i, h * step:h * step + f, w * step:w * step + f, :]
                 for c in range(n_C):
-                    Z[i, h, w, c] = loop_conv_single_step(a_slice, W[..., c], b[..., c])
+                    Z[i, h, w, c] = single_step(a_slice, pick(W, c), pick(b, c))
     return Z, (A_prev, W, b, hparameters)
 
 

@@ -40,18 +40,7 @@ def zero_pad_with_two_pairs(X, pad):
 
 def conv_forward_with_w_c(A_prev, W, b, hparameters):
     """W[c] instead of W[..., c]: picks along the filter's rows."""
-    (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
-    stride, pad = hparameters["stride"], hparameters["pad"]
-    n_H, n_W = (n_H_prev + 2 * pad - f) // stride + 1, (n_W_prev + 2 * pad - f) // stride + 1
-    A_prev_pad = loop_zero_pad(A_prev, pad)
-    Z = np.zeros((m, n_H, n_W, n_C))
-    for i in range(m):
-        for h in range(n_H):
-            for w in range(n_W):
-                a_slice = A_prev_pad[i, h * stride:h * stride + f, w * stride:w * stride + f, :]
-                for c in range(n_C):
-                    Z[i, h, w, c] = loop_conv_single_step(a_slice, W[c], b[c])
-    return Z, (A_prev, W, b, hparameters)
+    return loop_conv_forward(A_prev, W, b, hparameters, pick=lambda array, c: array[c])
 
 
 def cnn_forward_valid(X, parameters):
@@ -125,18 +114,7 @@ def conv_single_step(a_slice_prev, W, b):
 
 
 def conv_forward_calling_a_broken_helper(A_prev, W, b, hparameters):
-    (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
-    stride, pad = hparameters["stride"], hparameters["pad"]
-    n_H, n_W = (n_H_prev + 2 * pad - f) // stride + 1, (n_W_prev + 2 * pad - f) // stride + 1
-    A_prev_pad = loop_zero_pad(A_prev, pad)
-    Z = np.zeros((m, n_H, n_W, n_C))
-    for i in range(m):
-        for h in range(n_H):
-            for w in range(n_W):
-                a_slice = A_prev_pad[i, h * stride:h * stride + f, w * stride:w * stride + f, :]
-                for c in range(n_C):
-                    Z[i, h, w, c] = conv_single_step(a_slice, W[..., c], b[..., c])
-    return Z, (A_prev, W, b, hparameters)
+    return loop_conv_forward(A_prev, W, b, hparameters, single_step=conv_single_step)
 
 
 def sigmoid_in_numpy(z):
