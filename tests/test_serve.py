@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -24,8 +25,9 @@ from PIL import Image
 
 from tests.conftest import REAL_DATA, run_main
 from tfsigns.inference import Reader
+from tfsigns.photos import image_from_bytes
 from tfsigns.predict import main as predict_main
-from tfsigns.serve import MAX_BYTES, main, make_app
+from tfsigns.serve import MAX_BYTES, main, make_app, reading
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
@@ -102,6 +104,24 @@ def test_post_predict_answers_as_predict_json_and_refuses_bad_bodies(fake_run, t
             assert status == 400 and message in refused["error"], refused
         with urllib.request.urlopen(url + "/calibration", timeout=30) as state:
             assert json.loads(state.read())["status"] == "idle"
+
+
+def test_the_input_shown_is_what_the_network_takes_framed_for_a_framed_run(fake_run, tmp_path):
+    """A run trained on framed photos (--framing hand) sees each photo framed: the page shows that."""
+    from tfsigns.framing import frame_columns
+    photo = png(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    reader = Reader(fake_run)
+    try:
+        plain = reading(reader, photo, "plain", with_input=True)["input"]
+        reader.config = dataclasses.replace(reader.config, framing="hand")
+        framed = reading(reader, photo, "framed", with_input=True)["input"]
+    finally:
+        reader.close()
+    column = image_from_bytes(photo)
+    for url, expected in ((plain, column), (framed, frame_columns(column[:, None], (64, 64, 3))[:, 0])):
+        shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2])))) / 255
+        np.testing.assert_allclose(shown.reshape(-1), expected, atol=1 / 255)
+    assert plain != framed
 
 
 def test_the_command_refuses_an_unfinished_model_or_a_busy_port_in_one_line(fake_run, tmp_path):

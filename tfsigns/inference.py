@@ -118,10 +118,13 @@ class Reader:
         if X.shape[0] != math.prod(self.input_shape):
             raise CheckpointError(f"--model {self.run_dir}: expects inputs of shape {self.input_shape}, the "
                                   f"images give {X.shape[0]} values each")
-        if self.config.framing == "hand":
-            X = frame_columns(X, IMAGE_SHAPE)  # the photos, whatever shape the network takes them in
-        X, _ = self.layout.from_columns(X, None, self.input_shape)
+        X, _ = self.layout.from_columns(self.as_seen(X), None, self.input_shape)
         return self.layout.rows(_in_batches(self.session, self.out, self.x, X, self.layout))
+
+    def as_seen(self, X: np.ndarray) -> np.ndarray:
+        """The photos X (columns) as the network takes them: framed when the run was trained on framed
+        photos (its config's framing, tfsigns.framing), else as they are."""
+        return frame_columns(X, IMAGE_SHAPE) if self.config.framing == "hand" else X
 
     def close(self) -> None:
         self.session.close()

@@ -54,11 +54,11 @@ def reading(reader, body: bytes, name: str, with_input: bool) -> dict:
     """What POST /predict answers for an image file's bytes: predict --json's object (and the input)."""
     if len(body) > MAX_BYTES:
         raise ImageError(f"{name}: too large ({len(body) >> 20} MB; at most {MAX_BYTES >> 20} MB)")
-    column = image_from_bytes(body, name)
-    row = reader.probabilities(column[:, None])[0]
+    column = image_from_bytes(body, name)[:, None]
+    row = reader.probabilities(column)[0]
     answer = {"image": name, "class": int(row.argmax()), "probabilities": [float(p) for p in row]}
-    if with_input:
-        answer["input"] = png_data_url(column)
+    if with_input:  # framed, for a run trained on framed photos
+        answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
     return answer
 
 
