@@ -31,13 +31,13 @@ $(STAMP): setup.py
 train: $(STAMP)
 	$(PY) -m tfsigns.train --out runs/course $(RUN_ARGS)
 
-# The recommended reader for photos (README, "The sign reader"): trained into runs/reader, then scored on
+# The recommended reader for photos (docs/reader.md, "The sign reader"): trained into runs/reader, then scored on
 # the test photos as they are and under each shift (runs/reader/robustness).
 reader: $(STAMP)
 	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 10 --out runs/reader $(RUN_ARGS)
 	$(PY) -m tfsigns.robustness --model runs/reader
 
-# The live reader page (README, "The live page") on http://127.0.0.1:8000/, serving runs/reader; it is
+# The live reader page (docs/exercises.md, "The live page") on http://127.0.0.1:8000/, serving runs/reader; it is
 # trained first (make reader) when there is no finished one. PORT=8001 make demo serves elsewhere.
 PORT ?= 8000
 demo: $(STAMP)

@@ -1,6 +1,6 @@
-"""The package's layering, as the README's module map draws it: which module may import which,
-no import cycle, no module over ~600 lines, graph builders that only build, and the modules
-that read and check input without TensorFlow."""
+"""The package's layering, as the module map draws it (README, docs/architecture.md): which module
+may import which, no import cycle, no module over ~600 lines, graph builders that only build, and
+the modules that read and check input without TensorFlow."""
 
 import ast
 import json

@@ -90,7 +90,7 @@ def test_the_cnn_floor_prices_each_minibatchs_flops_at_the_measured_rate(monkeyp
     X, Y = blobs(70, n_x=12288, C=6)
     ms, costs = time_floor(X.T.reshape(-1, 64, 64, 3), Y.T, epochs=3, arch="cnn")
     assert costs == []
-    assert course_cnn_step_flops(64) == pytest.approx(415e6, rel=1e-2)  # the README's figure
+    assert course_cnn_step_flops(64) == pytest.approx(415e6, rel=1e-2)  # docs/speed.md's figure
     expected = 1000 * (course_cnn_step_flops(64) + course_cnn_step_flops(6)) / 1e6
     assert expected <= ms <= expected + 1000
     [adam] = adams

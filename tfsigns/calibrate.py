@@ -33,7 +33,7 @@ from tfsigns.runs import CheckpointError, finished_run
 
 PROG = "tfsigns.calibrate"
 MOST_PHOTOS = 10  # per sign: calibration is a few photos, not a training set
-EPOCHS = 16  # chosen by measurement against 8 (README, "Other people's hands")
+EPOCHS = 16  # chosen by measurement against 8 (docs/reader.md, "Other people's hands")
 REPEATS = 20  # how many times each new photo is in an epoch's training set
 RATE_FACTOR = 0.1  # of the run's learning rate
 
