@@ -142,6 +142,21 @@ except OSError:
         "submission", "score", "max_score", *TENSORFLOW]
 
 
+def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp_path):
+    """An answer that ignores the alarm and never returns is stopped from outside; a new process
+    grades the exercises after it."""
+    blocking = notebook(tmp_path / "blocking.ipynb", IMPORTS, correct_answers(),
+                        "import signal\ndef sigmoid(z):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                        "    while True:\n        pass\n")
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(blocking), "--out", str(out), "--no-sandbox", "--timeout", "8"])
+    assert code == 0, err
+    grades = read_grades(out)["blocking.ipynb"]
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["sigmoid"] == "0" and grades["score"] == f"{full - 1:g}", failures(out / "blocking")
+    assert "gave no answer in 16 s and was stopped; a new process was started for cost on" in grades["note"]
+
+
 def test_the_cases_are_drawn_from_the_graders_seed():
     """An answer that memorised the published cases (seed 0) passes them, and fails an instructor's."""
     reference = ASSIGNMENTS["tensorflow"].references["forward_propagation"]

@@ -207,6 +207,29 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
     return passed, "\n".join(lines)
 
 
+RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
+
+
+@contextlib.contextmanager
+def _submission_process(job: dict, work: Path, args: argparse.Namespace):
+    """A child process for the submission (sandboxed unless --no-sandbox) that has run its cells:
+    (Submission, what it defined); stopped on leaving."""
+    env = {**os.environ, "HOME": str(work), "MPLCONFIGDIR": str(work), "MPLBACKEND": "Agg"}
+    command = [sys.executable, "-m", "tfsigns.classroom", "--child"]
+    if not args.no_sandbox:
+        command = [*sandbox_command(work), *command]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, cwd=work, env=env,
+                               start_new_session=True)
+    submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)))
+    try:
+        submission.send(job)
+        yield submission, submission.receive(args.timeout * len(job["cells"]) + 60)  # each cell at its limit
+    finally:
+        submission.stop()
+        process.wait()
+
+
 def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
                      exercises_of: dict[str, list[str]]) -> Graded:
     """Grade one notebook: its cells run in a child process, the checks here; its exercises'
@@ -222,32 +245,30 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
                      "worth a look" for module in tfsigns_imports(cells)]
     job = {"cells": cells, "names": names, "timeout": args.timeout, "memory_mb": args.memory}
+    pending = [(assignment, name) for assignment in assignments for name in exercises_of[assignment]]
+    gone = ""
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
-        env = {**os.environ, "HOME": work, "MPLCONFIGDIR": work, "MPLBACKEND": "Agg"}
-        command = [sys.executable, "-m", "tfsigns.classroom", "--child"]
-        if not args.no_sandbox:
-            command = [*sandbox_command(Path(work)), *command]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True, cwd=work, env=env,
-                                   start_new_session=True)
-        submission = Submission(process)
-        try:
-            submission.send(job)
-            ready = submission.receive(args.timeout * len(cells) + 60)  # each cell at its limit, start-up
-            graded.notes += ready["cell_errors"]
-            for assignment in assignments:
-                for name in exercises_of[assignment]:
-                    graded.exercises[assignment, name] = grade_exercise(
-                        submission, ready["defined"].get(name), name, assignment, args)
-        except SubmissionGone as gone:
-            graded.notes.append(str(gone))
-        finally:
-            submission.stop()
-            process.wait()
-    for assignment in assignments:
-        for name in exercises_of[assignment]:
-            graded.exercises.setdefault((assignment, name), (False, f"{name}: FAIL\n  not graded: "
-                                                                    f"{submission.gone}"))
+        for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
+            ready = None
+            try:
+                with _submission_process(job, Path(work), args) as (submission, ready):
+                    if attempt == 0:
+                        graded.notes += ready["cell_errors"]
+                    while pending and not submission.gone:
+                        assignment, name = pending.pop(0)
+                        graded.exercises[assignment, name] = grade_exercise(
+                            submission, ready["defined"].get(name), name, assignment, args)
+                    gone = submission.gone
+            except SubmissionGone as stopped:
+                gone = str(stopped)
+            if not pending:
+                break
+            if ready is None or attempt == RESTARTS:  # it never got through its cells: no new try
+                graded.notes.append(gone)
+                break
+            graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
+    for assignment, name in pending:
+        graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
     graded.seconds = time.time() - start
     return graded
 
