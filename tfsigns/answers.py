@@ -148,10 +148,7 @@ def evaluate(value: Any) -> Any:
 @adapter
 def evaluated(fn: Candidate) -> Candidate:
     """fn called inside a fresh graph, the tensors and variables it returns evaluated."""
-    def run(*args):
-        with tf.Graph().as_default():
-            return evaluate(fn(*args))
-    return run
+    return lambda *args: evaluate(in_fresh_graph(fn)(*args))
 
 
 def _constants(args: Sequence[Any]) -> list[Any]:
@@ -163,10 +160,7 @@ def _constants(args: Sequence[Any]) -> list[Any]:
 @adapter
 def on_constants(fn: Candidate) -> Candidate:
     """fn of NumPy arrays (and dicts of them): called on tf.constant copies in a fresh graph, evaluated."""
-    def run(*args):
-        with tf.Graph().as_default():
-            return evaluate(fn(*_constants(args)))
-    return run
+    return evaluated(lambda *args: fn(*_constants(args)))
 
 
 @adapter

@@ -241,11 +241,11 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     except ValueError as err:
         graded.problem = str(err)
         return graded
-    names = [name for assignment in assignments for name in exercises_of[assignment]]
+    pending = [(assignment, name) for assignment in assignments for name in exercises_of[assignment]]
     graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
                      "worth a look" for module in tfsigns_imports(cells)]
-    job = {"cells": cells, "names": names, "timeout": args.timeout, "memory_mb": args.memory}
-    pending = [(assignment, name) for assignment in assignments for name in exercises_of[assignment]]
+    job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
+           "memory_mb": args.memory}
     gone = ""
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest

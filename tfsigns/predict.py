@@ -18,6 +18,13 @@ from tfsigns.runs import CheckpointError, finished_run
 PROG = "tfsigns.predict"
 
 
+def as_json(image: str, probabilities) -> dict:
+    """What --json prints for one image (and the live page's POST /predict answers): its name, the
+    class read and the class probabilities."""
+    return {"image": image, "class": int(probabilities.argmax()),
+            "probabilities": [float(p) for p in probabilities]}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Classify each image; all images are read before anything is printed."""
     line_buffered_output()
@@ -37,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, row in zip(args.images, probabilities, strict=True):
         label = int(row.argmax())
         if args.json:
-            print(json.dumps({"image": path, "class": label, "probabilities": [float(p) for p in row]}))
+            print(json.dumps(as_json(path, row)))
         else:
             shown = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(row))
             print(f"{path}: {label} (p = {row[label]:.3f})   [{shown}]")

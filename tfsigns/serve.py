@@ -34,6 +34,7 @@ import numpy as np
 
 from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.photos import ImageError, image_from_bytes
+from tfsigns.predict import as_json
 from tfsigns.runs import CheckpointError, finished_run
 
 PROG = "tfsigns.serve"
@@ -55,8 +56,7 @@ def reading(reader, body: bytes, name: str, with_input: bool) -> dict:
     if len(body) > MAX_BYTES:
         raise ImageError(f"{name}: too large ({len(body) >> 20} MB; at most {MAX_BYTES >> 20} MB)")
     column = image_from_bytes(body, name)[:, None]
-    row = reader.probabilities(column)[0]
-    answer = {"image": name, "class": int(row.argmax()), "probabilities": [float(p) for p in row]}
+    answer = as_json(name, reader.probabilities(column)[0])
     if with_input:  # framed, for a run trained on framed photos
         answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
     return answer
@@ -145,12 +145,12 @@ def make_app(reader, data_dir: str | None = None):
         return HTMLResponse(page)
 
     async def body_of(request, most: int) -> bytes:
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > most:
                 break
-        return body
+        return bytes(body)
 
     async def predict(request):
         name = request.query_params.get("name", "the image")[:100]
