@@ -1,5 +1,5 @@
 # make train: train the course network on SIGNS; make test: lint + the test suite;
-# make reader: train the sign reader for real photos (tfsigns/reader.json) and score it under tfsigns.shifts;
+# make reader: train the sign reader for real photos (tfsigns/reader.json) and score it under tfsigns.images.shifts;
 # make demo: the live reader page (tfsigns.serve) on runs/reader, trained first when missing.
 # Both create .venv (and install tfsigns with its dev extras) when it is missing.
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from tests.test_classroom import IMPORTS, NOTEBOOKS, correct_answers, notebook
-from tfsigns.classroom import main as grade_class
+from tfsigns.grading.classroom import main as grade_class
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ installed, the arithmetic floor (time_floor: NumPy doing only the bulk of an epo
 arithmetic) and, for the CNN, TensorFlow's first convolution alone (time_first_conv), on
 the same data, and prints each one's ms/epoch and its ratios to tfsigns and to the floor.
 Every contender computes the same function: the CNN's Keras and PyTorch networks build each
-block in tfsigns.cnn's order, conv -> max-pool -> ReLU (the course writes conv -> ReLU ->
+block in tfsigns.networks.cnn's order, conv -> max-pool -> ReLU (the course writes conv -> ReLU ->
 max-pool; ReLU is monotone, so the two give the same values, but the pooled order applies
 ReLU, forward and backward, to 1/pool^2 as many values, and the timing depends on it).
 Each contender runs in a fresh process of its own (one warm-up epoch first, then the timed
@@ -55,17 +55,17 @@ THREADS_USED: dict[str, list[int]] = {}  # the parent: the faster thread count, 
 
 def load(data_dir: str | None, arch: str) -> tuple[np.ndarray, np.ndarray]:
     """(X_train, Y_train) in the family's layout: the MLP's columns, the CNN's images (m, 64, 64, 3)
-    and Y (m, 6). tfsigns.data needs no TensorFlow, so every contender loads alike."""
-    from tfsigns.data import IMAGE_SHAPE, load_signs  # after the caller chose its TensorFlow settings
+    and Y (m, 6). tfsigns.images.signs needs no TensorFlow, so every contender loads alike."""
+    from tfsigns.images.signs import IMAGE_SHAPE, load_signs  # after the caller chose its TensorFlow settings
     from tfsigns.networks import COLUMNS, IMAGES
     X, Y = load_signs(data_dir)[:2]
     return (IMAGES if arch == "cnn" else COLUMNS).from_columns(X, Y, IMAGE_SHAPE)
 
 
 def time_tfsigns(X, Y, epochs, arch):
-    """tfsigns.trainer.train; returns (ms/epoch after epoch 0, cost history)."""
+    """tfsigns.training.trainer.train; returns (ms/epoch after epoch 0, cost history)."""
     from tfsigns.config import RunSettings, TrainConfig
-    from tfsigns.trainer import train
+    from tfsigns.training.trainer import train
     config = TrainConfig(num_epochs=epochs) if arch == "mlp" else TrainConfig(
         arch="cnn", num_epochs=epochs, learning_rate=CNN_LR, minibatch_size=CNN_MB)
     _, history = train(config, X, Y, run=RunSettings(print_cost=False))
@@ -76,9 +76,10 @@ def course_loop(X, Y, epochs):
     """The assignment's loop: X[:, perm] reshuffled every epoch (seed 3 + e + 1), column
     slices fed one minibatch per session.run; returns (ms/epoch after epoch 0, costs)."""
     from tfsigns.backend import tf, v1
-    from tfsigns.data import random_mini_batches
-    from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters
-    from tfsigns.model import build_train_op, compute_cost
+    from tfsigns.images.signs import random_mini_batches
+    from tfsigns.networks.layers import compute_cost
+    from tfsigns.networks.mlp import create_placeholders, forward_propagation, initialize_parameters
+    from tfsigns.training.graph import build_train_op
     m, costs = X.shape[1], []
     with tf.Graph().as_default():
         v1.set_random_seed(1)
@@ -220,9 +221,9 @@ def time_first_conv(X, Y, epochs, arch):
     training loop on these kernels cannot take less; on 3 input channels and 8 filters they
     run far below the floor's matrix-product rate. Returns (ms/epoch after epoch 0, [])."""
     from tfsigns.backend import tf, v1
-    from tfsigns.data import minibatch_permutation
-    from tfsigns.model import build_epoch_op, build_resident_data
+    from tfsigns.images.signs import minibatch_permutation
     from tfsigns.networks import IMAGES
+    from tfsigns.training.graph import build_epoch_op, build_resident_data
     tf.config.experimental.enable_op_determinism()
     m, size = X.shape[0], CNN_KERNELS[0]
     with tf.Graph().as_default():
@@ -256,7 +257,7 @@ def time_floor(X, Y, epochs, arch):
     NumPy, a pass over the weights per operation, with a square root and a division, it costs
     the MLP most of the floor again; TensorFlow's fused kernel much less). Returns (ms/epoch
     after epoch 0, []): the floor has no cost."""
-    from tfsigns.data import minibatch_permutation
+    from tfsigns.images.signs import minibatch_permutation
     if arch == "mlp":
         rows, mb, dims = np.ascontiguousarray(X.T), MB, (X.shape[0], *LAYERS, Y.shape[0])
         W1 = np.random.default_rng(1).standard_normal((dims[1], dims[0])).astype(np.float32) * 0.01

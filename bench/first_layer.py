@@ -21,9 +21,9 @@ import time
 import numpy as np
 
 from tfsigns.backend import tf, v1
-from tfsigns.mlp import pixel_product
-from tfsigns.model import build_epoch_op, build_resident_data
 from tfsigns.networks import IMAGES
+from tfsigns.networks.mlp import pixel_product
+from tfsigns.training.graph import build_epoch_op, build_resident_data
 
 M, N_X, N_1, MB = 1080, 12288, 25, 32
 # name -> the product of one minibatch X (MB, N_X) with W1 (N_1, N_X)

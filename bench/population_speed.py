@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 
 from tfsigns.config import History, RunSettings, TrainConfig
-from tfsigns.data import load_signs
-from tfsigns.trainer import train, train_population
+from tfsigns.images.signs import load_signs
+from tfsigns.training.trainer import train, train_population
 
 
 def steady_ms(history: History) -> float:

@@ -1,11 +1,11 @@
 """The reader's training epoch (tfsigns/reader.json: a CNN with batch norm and augmentation) with
 its conv layers' batch norm in TensorFlow's fused kernel (what tfsigns builds), by the lecture's
-formulas (tfsigns.model.batch_norm_layer), and without batch norm (the plain CNN), side by side.
+formulas (tfsigns.networks.layers.batch_norm_layer), and without batch norm (the plain CNN), side by side.
 
     python -m bench.reader_speed [--epochs 4] [--rounds 3] [--data-dir DIR]
 
 Each contender trains the reader's settings on the SIGNS training photos in tfsigns' session
-loop (tfsigns.trainer.train) for --epochs epochs, the first left out (graph start-up); they take
+loop (tfsigns.training.trainer.train) for --epochs epochs, the first left out (graph start-up); they take
 turns for --rounds rounds in this process, so that the machine's drift falls on all alike. Prints
 each one's ms per epoch (median over the rounds), its ratio to the fused one (median and range of
 the per-round ratios) and what make reader's 100 epochs would take at that speed.
@@ -18,26 +18,26 @@ import dataclasses
 import statistics
 from pathlib import Path
 
-import tfsigns.cnn
+import tfsigns.networks.cnn
 from bench.epoch_speed import load
 from bench.population_speed import steady_ms
-from tfsigns.cli import FILE_RUN_SETTINGS, read_settings
 from tfsigns.config import RunSettings, TrainConfig
-from tfsigns.trainer import train
+from tfsigns.training.trainer import train
+from tfsigns.utils.cli import FILE_RUN_SETTINGS, read_settings
 
-READER = Path(tfsigns.cnn.__file__).with_name("reader.json")
+READER = Path(tfsigns.networks.cnn.__file__).with_name("reader.json")
 FUSED = "fused batch norm (tfsigns)"
 
 
-class LectureBatchNormCNN(tfsigns.cnn.CNN):
+class LectureBatchNormCNN(tfsigns.networks.cnn.CNN):
     """The CNN family with its conv layers' batch norm by the lecture's formulas."""
 
     fused_batch_norm = False
 
 
-def epoch_ms(config: TrainConfig, X, Y, network: tfsigns.cnn.CNN) -> float:
+def epoch_ms(config: TrainConfig, X, Y, network: tfsigns.networks.cnn.CNN) -> float:
     """ms per epoch of training `config` with the CNN family as `network` builds it."""
-    tfsigns.cnn.NETWORK = network  # what tfsigns.networks.get_network("cnn") hands the trainer
+    tfsigns.networks.cnn.NETWORK = network  # what tfsigns.networks.get_network("cnn") hands the trainer
     return steady_ms(train(config, X, Y, run=RunSettings(print_cost=False))[1])
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     X, Y = load(args.data_dir, "cnn")
     settings = {k: v for k, v in read_settings(READER).items() if k not in FILE_RUN_SETTINGS}
     reader = TrainConfig(**{**settings, "num_epochs": args.epochs})
-    fused = tfsigns.cnn.NETWORK
+    fused = tfsigns.networks.cnn.NETWORK
     contenders = {FUSED: (reader, fused),
                   "batch norm by the lecture's formulas": (reader, LectureBatchNormCNN()),
                   "no batch norm (the plain CNN)": (dataclasses.replace(reader, batch_norm=False), fused)}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfsigns.data import SPLITS, make_blobs
+from tfsigns.images.signs import SPLITS, make_blobs
 
 CLASSES = np.arange(6, dtype=np.int64)
 N_TRAIN, N_TEST = 12, 6
@@ -22,7 +22,7 @@ SPLIT_KEYS = SPLITS  # split -> (file name, x key, y key)
 # Users' machines do not set PYTHONUNBUFFERED (this one does): the subprocesses the tests start
 # must see stdout as a user's pipe does, block-buffered unless tfsigns says otherwise.
 os.environ.pop("PYTHONUNBUFFERED", None)
-# Ray, where a test starts it, stays on loopback (see tfsigns.executors.RAY_LOOPBACK); set before any
+# Ray, where a test starts it, stays on loopback (see tfsigns.search.executors.RAY_LOOPBACK); set before any
 # test imports Ray, which reads it once.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
@@ -51,7 +51,7 @@ def real_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def signs():
     """The real data, ready for training: (X_train, Y_train, X_test, Y_test, classes)."""
-    from tfsigns.data import load_signs
+    from tfsigns.images.signs import load_signs
     return load_signs(REAL_DATA)
 
 

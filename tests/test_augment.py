@@ -1,4 +1,4 @@
-"""Augmentation and input normalization (tfsigns.augment): each augmentation's effect on known
+"""Augmentation and input normalization (tfsigns.training.augment): each augmentation's effect on known
 images, stateless draws (same step same images, another step other images), augmented training
 repeatable bit for bit, the course unchanged with it off, and normalization stored with the model
 and applied alike in training, evaluation and prediction."""
@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from tfsigns.train import main
 
 from tests.conftest import FakeSigns, run_main
-from tfsigns.augment import augment_images, build_augmentation
 from tfsigns.backend import tf, v1
 from tfsigns.config import AUGMENTATIONS, ConfigError, TrainConfig
-from tfsigns.data import load_signs, make_blobs
-from tfsigns.inference import classify, load_model, predict
-from tfsigns.model import normalize_input
+from tfsigns.images.signs import load_signs, make_blobs
 from tfsigns.networks import COLUMNS, IMAGES
-from tfsigns.train import main
-from tfsigns.trainer import train
+from tfsigns.training.augment import augment_images, build_augmentation
+from tfsigns.training.graph import normalize_input
+from tfsigns.training.inference import classify, load_model, predict
+from tfsigns.training.trainer import train
 
 EVERY = {"flip": True, "rotation": 15.0, "translation": 0.1, "zoom": 0.1, "brightness": 0.1, "contrast": 0.2,
          "saturation": 0.3, "hue": 0.05, "colour_cast": 0.1, "blur": 1.0, "noise": 0.02}
@@ -211,7 +211,7 @@ def test_same_seed_same_cost_history_with_augmentation(fake_data):
 
 
 def test_augmentation_trains_the_cnn_and_a_population(fake_data):
-    from tfsigns.trainer import train_population
+    from tfsigns.training.trainer import train_population
     X, Y, *_ = fake_data
     images, labels = X.T.reshape(-1, 64, 64, 3), Y.T
     config = TrainConfig(arch="cnn", num_epochs=2, filters=(4,), kernels=(3,), pools=(8,), minibatch_size=16,

@@ -11,18 +11,12 @@ import tensorflow as tf
 from tests.conftest import blobs, requires_real_data
 from tests.test_cnn import images
 from tfsigns.config import TrainConfig
-from tfsigns.inference import predict
-from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters
-from tfsigns.model import (
-    EVAL_BATCH_SIZE,
-    batch_norm_layer,
-    build_train_op,
-    compute_cost,
-    create_training_flag,
-    logits,
-)
 from tfsigns.networks import get_network
-from tfsigns.trainer import train
+from tfsigns.networks.layers import batch_norm_layer, compute_cost, create_training_flag
+from tfsigns.networks.mlp import create_placeholders, forward_propagation, initialize_parameters
+from tfsigns.training.graph import EVAL_BATCH_SIZE, build_train_op, logits
+from tfsigns.training.inference import predict
+from tfsigns.training.trainer import train
 
 v1 = tf.compat.v1
 EPS = 1e-3

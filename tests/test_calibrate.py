@@ -7,12 +7,12 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+from tfsigns.calibrate import main as calibrate_main
 
 from tests.conftest import FakeSigns, blobs, copy_of, run_main, snapshot
-from tfsigns.calibrate import MOST_PHOTOS
-from tfsigns.calibrate import main as calibrate_main
 from tfsigns.config import RunSettings, TrainConfig
-from tfsigns.trainer import train
+from tfsigns.reader.calibrate import MOST_PHOTOS
+from tfsigns.training.trainer import train
 
 
 def photo_folder(root, per_sign=2, seed=0):
@@ -39,8 +39,8 @@ def argv(run, photos, out, data):
 
 
 def test_a_calibrated_run_is_a_finished_run_that_predict_reads(fake_run, fake_data, tmp_path):
-    from tfsigns.inference import classify
-    from tfsigns.photos import load_sign_folders
+    from tfsigns.images.photos import load_sign_folders
+    from tfsigns.training.inference import classify
     photos = photo_folder(tmp_path / "photos")
     run_before = snapshot(fake_run)
     out = tmp_path / "runs" / "calibrated"

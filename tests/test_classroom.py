@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from tfsigns.grader import ASSIGNMENTS, grade_lines
 
 from tests import test_grader
 from tests.conftest import run_main
-from tfsigns.answers import on_constants
-from tfsigns.classroom import main, sandbox_works
-from tfsigns.grader import ASSIGNMENTS, grade_lines
-from tfsigns.mistakes import forward_cases
+from tfsigns.grading.answers import on_constants
+from tfsigns.grading.classroom import main, sandbox_works
+from tfsigns.grading.mistakes import forward_cases
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 TENSORFLOW = list(ASSIGNMENTS["tensorflow"].exercises)
@@ -96,11 +96,11 @@ def test_a_class_of_four_is_graded_in_sandboxes(sandbox, tmp_path, listener):
                        "while True:\n    pass\n")  # a cell that never ends
     hostile = notebook(tmp_path / "hostile.ipynb", IMPORTS, correct_answers(), f"""
 import socket
-import tfsigns.checks, tfsigns.feedback, tfsigns.grader
-from tfsigns import basics
+import tfsigns.grading.checks, tfsigns.grading.feedback, tfsigns.grader
+from tfsigns.course import basics
 # The checks' own functions, patched in the submission's process: the checks run in the grader's.
-tfsigns.grader.grade_lines = lambda name, *args, **kwargs: (True, [name + ": PASS"])
-tfsigns.checks.difference = tfsigns.feedback.difference = lambda *args, **kwargs: None
+tfsigns.grading.grader.grade_lines = lambda name, *args, **kwargs: (True, [name + ": PASS"])
+tfsigns.grading.checks.difference = tfsigns.grading.feedback.difference = lambda *args, **kwargs: None
 np.allclose = lambda *args, **kwargs: True
 def one_hot_matrix(labels, C):  # wrong, whatever the patches say
     return np.zeros((C, len(labels)))
@@ -134,9 +134,9 @@ except OSError:
         failures(out / "hostile")
     results = json.loads((out / "hostile" / "results.json").read_text())
     (sigmoid,) = [test for test in results["tests"] if test["name"] == "sigmoid"]
-    assert "tfsigns' own tfsigns.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
+    assert "tfsigns' own tfsigns.course.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
     assert results["score"] == full - 2 and "bubblewrap" in results["output"]
-    assert "imports tfsigns.basics, tfsigns' own code" in results["output"]
+    assert "imports tfsigns.course.basics, tfsigns' own code" in results["output"]
     assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
     assert list(read_grades(out)["correct.ipynb"])[:3 + len(TENSORFLOW)] == [
         "submission", "score", "max_score", *TENSORFLOW]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfsigns.convolution import (
+from tfsigns.course.convolution import (
     conv_backward,
     conv_forward,
     conv_single_step,

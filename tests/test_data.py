@@ -1,4 +1,4 @@
-"""Tests for tfsigns.data: finding, loading and validating SIGNS, and shaping it for training.
+"""Tests for tfsigns.images.signs: finding, loading and validating SIGNS, and shaping it for training.
 
 Most tests run on small fake SIGNS files written into tmp_path; the tests marked
 `requires_real_data` read the real files from $TFSIGNS_DATA or ../shared/data/signs.
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLASSES, N_TEST, N_TRAIN, REAL_DATA, SPLIT_KEYS, fake_images, requires_real_data
-from tfsigns import data
-from tfsigns.data import (
+from tfsigns.images import signs as data
+from tfsigns.images.signs import (
     DATA_ENV,
     DataError,
     convert_to_one_hot,

@@ -1,15 +1,15 @@
-"""Framing (tfsigns.framing): the hand found against its wall, the wall made plain and the photo
+"""Framing (tfsigns.images.framing): the hand found against its wall, the wall made plain and the photo
 cropped to the hand, the same in training and in every photo a framed run reads."""
 
 import json
 
 import numpy as np
 import pytest
+from tfsigns.train import main as train_main
 
 from tests.conftest import FakeSigns, run_main
-from tfsigns.data import IMAGE_SHAPE, load_signs
-from tfsigns.framing import PLAIN, frame_columns, frame_hands, handness
-from tfsigns.train import main as train_main
+from tfsigns.images.framing import PLAIN, frame_columns, frame_hands, handness
+from tfsigns.images.signs import IMAGE_SHAPE, load_signs
 
 SKIN = np.array([0.80, 0.55, 0.45])
 WALLS = {"cream": np.array([0.85, 0.80, 0.70]), "grey": np.array([0.55, 0.55, 0.55])}
@@ -63,8 +63,8 @@ def test_each_photo_is_framed_on_its_own_and_the_same_every_time():
 def test_a_framed_run_frames_its_training_photos_and_every_photo_it_reads(tmp_path):
     """Training with --framing hand records it with the run and trains on framed photos; classify
     frames what it reads: the same probabilities as the network on photos framed by hand."""
-    from tfsigns.inference import classify, load_model, predict
     from tfsigns.networks import get_network
+    from tfsigns.training.inference import classify, load_model, predict
     fake = FakeSigns(tmp_path)
     run = tmp_path / "run"
     code, _, err = run_main(train_main, ["--data-dir", str(fake.dir), "--out", str(run), "--layers", "4",

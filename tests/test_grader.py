@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfsigns import basics
-from tfsigns.checks import BLANK
-from tfsigns.feedback import describe_error
-from tfsigns.grader import EXERCISES, REFERENCES, grade, grade_all
+from tfsigns.course import basics
+from tfsigns.grader import grade, grade_all
+from tfsigns.grading.checks import BLANK
+from tfsigns.grading.exercises import EXERCISES, REFERENCES
+from tfsigns.grading.feedback import describe_error
 
 v1 = tf.compat.v1
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "Exercises.ipynb"

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfsigns.grader import ASSIGNMENTS, grade, grade_all
 
 from tests.test_grader import assert_failed, run_stored_notebook
-from tfsigns.checks import BLANK
-from tfsigns.feedback import error_hint
-from tfsigns.grader import ASSIGNMENTS, grade, grade_all
+from tfsigns.grading.checks import BLANK
+from tfsigns.grading.feedback import error_hint
 
 v1 = tf.compat.v1
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "Convolution_Exercises.ipynb"

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfsigns.config import TrainConfig
-from tfsigns.data import IMAGE_SHAPE
-from tfsigns.networks import NETWORKS, Layout, Network, get_network
+from tfsigns.config import NETWORKS, TrainConfig
+from tfsigns.images.signs import IMAGE_SHAPE
+from tfsigns.networks import Layout, Network, get_network
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 

@@ -6,10 +6,16 @@ import tensorflow as tf
 
 from tests.conftest import blobs
 from tfsigns.config import INITS, TrainConfig, TrainingInterrupted
-from tfsigns.inference import predict
-from tfsigns.mlp import create_placeholders, forward_propagation, initialize_parameters, initializer_seed
-from tfsigns.model import build_train_op, compute_accuracy, compute_cost, count_correct
-from tfsigns.trainer import train
+from tfsigns.networks.layers import compute_cost
+from tfsigns.networks.mlp import (
+    create_placeholders,
+    forward_propagation,
+    initialize_parameters,
+    initializer_seed,
+)
+from tfsigns.training.graph import build_train_op, compute_accuracy, count_correct
+from tfsigns.training.inference import predict
+from tfsigns.training.trainer import train
 
 v1 = tf.compat.v1
 BETA2, EPSILON = 0.999, 1e-8  # build_train_op's defaults

@@ -10,13 +10,14 @@ import pytest
 
 from tests.conftest import REAL_DATA, FakeSigns, blobs, requires_real_data, step_nodes
 from tests.test_batch_norm import STATISTICS_TOLERANCE, whole_set_statistics
-from tfsigns import executors, trainer
 from tfsigns.config import ConfigError, TrainConfig
-from tfsigns.executors import population_executor
-from tfsigns.inference import predict
-from tfsigns.population import check_population
-from tfsigns.space import config_for
-from tfsigns.trainer import train, train_population
+from tfsigns.search import executors
+from tfsigns.search.executors import population_executor
+from tfsigns.search.space import config_for
+from tfsigns.training import trainer
+from tfsigns.training.inference import predict
+from tfsigns.training.population import check_population
+from tfsigns.training.trainer import train, train_population
 
 MEMBERS = [dict(learning_rate=0.01, beta1=0.9, seed=1),
            dict(learning_rate=0.003, beta1=0.95, beta2=0.99, epsilon=1e-6, lambd=0.05, seed=2),
@@ -65,7 +66,7 @@ def test_the_l2_penalty_is_built_only_when_a_member_has_one(lambds, penalized):
     cost a quarter of the epoch."""
     from tfsigns.backend import tf
     from tfsigns.networks import get_network
-    from tfsigns.population import build_population_graph
+    from tfsigns.training.population import build_population_graph
     configs = [TrainConfig(layers=(5,), lambd=lambd, seed=k + 1) for k, lambd in enumerate(lambds)]
     members = [trainer.initial_parameters(c, (30,), 6) for c in configs]
     with tf.Graph().as_default() as graph:

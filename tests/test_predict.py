@@ -7,14 +7,14 @@ import h5py
 import numpy as np
 import pytest
 from PIL import Image
+from tfsigns.predict import main as predict_main
 
 from tests.conftest import REAL_DATA, blobs, requires_real_data, run_main
 from tests.test_cnn import images
 from tfsigns.config import RunSettings, TrainConfig
-from tfsigns.inference import load_model, predict
-from tfsigns.model import TrainedParameters
-from tfsigns.predict import main as predict_main
-from tfsigns.trainer import cnn_model, model, train
+from tfsigns.training.graph import TrainedParameters
+from tfsigns.training.inference import load_model, predict
+from tfsigns.training.trainer import cnn_model, model, train
 
 QUIET = RunSettings(print_cost=False)
 
@@ -120,7 +120,7 @@ def test_predict_refuses_parameters_that_do_not_say_how_they_were_trained():
     X, Y = blobs(30)
     parameters, _ = train(TrainConfig(layers=(4,), num_epochs=2, batch_norm=True), X, Y, run=QUIET)
     with pytest.raises(ValueError, match=r"pass config=, the TrainConfig they were trained with, or load a "
-                                         r"finished run with tfsigns.inference.load_model"):
+                                         r"finished run with tfsigns.training.inference.load_model"):
         predict(X, dict(parameters))
     np.testing.assert_array_equal(predict(X, dict(parameters), parameters.config), predict(X, parameters))
 

@@ -1,4 +1,4 @@
-"""The shift benchmark: the shifts themselves (tfsigns.shifts) and the command that scores a
+"""The shift benchmark: the shifts themselves (tfsigns.images.shifts) and the command that scores a
 finished run under them (python -m tfsigns.robustness)."""
 
 import json
@@ -7,13 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tfsigns.robustness import main as robustness_main
+from tfsigns.train import main as train_main
 
 from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
-from tfsigns.data import convert_to_one_hot, flatten_and_normalize, load_dataset, train_validation_split
-from tfsigns.robustness import main as robustness_main
-from tfsigns.robustness import validation_images
-from tfsigns.shifts import SHIFTS, apply_shift
-from tfsigns.train import main as train_main
+from tfsigns.images.shifts import SHIFTS, apply_shift
+from tfsigns.images.signs import (
+    convert_to_one_hot,
+    flatten_and_normalize,
+    load_dataset,
+    train_validation_split,
+)
+from tfsigns.reader.robustness import validation_images
 
 OUTPUTS = {"results.json", "accuracy.png", "gallery.png"}
 
@@ -60,7 +65,7 @@ def test_on_the_test_photos_each_level_shifts_further_than_the_one_before():
 
 @requires_real_data
 def test_phone_framing_without_margin_gives_the_photo_back():
-    """The full real-photo path (upscaled, 3:4, EXIF-turned, JPEG, read by tfsigns.photos) at margin 0
+    """The full real-photo path (upscaled, 3:4, EXIF-turned, JPEG, read by tfsigns.images.photos) at margin 0
     returns each test photo to within JPEG's error: EXIF, crop and resize are right."""
     images = load_dataset(REAL_DATA)[2][:20]
     back = apply_shift(images, "phone framing", 0.0)

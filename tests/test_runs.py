@@ -14,22 +14,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tfsigns.executors
-import tfsigns.train
-import tfsigns.trainer
-import tfsigns.tune
+import tfsigns.search.executors
+import tfsigns.search.tune
+import tfsigns.training.train
+import tfsigns.training.trainer
 from tests.conftest import FakeSigns, blobs
 from tests.test_settings import run_main, snapshot
 from tfsigns.config import ConfigError, TrainConfig, TrainingInterrupted, not_learning
-from tfsigns.data import DataError, load_signs, train_validation_split
-from tfsigns.executors import population_executor, run_trial
-from tfsigns.files import to_json
-from tfsigns.runs import CheckpointError
-from tfsigns.space import config_for, grid_trials, parse_space
+from tfsigns.images.signs import DataError, load_signs, train_validation_split
+from tfsigns.search.executors import population_executor, run_trial
+from tfsigns.search.space import config_for, grid_trials, parse_space
 from tfsigns.train import main as train_main
-from tfsigns.trainer import train, train_population
+from tfsigns.training.runs import CheckpointError
+from tfsigns.training.trainer import train, train_population
 from tfsigns.tune import SearchSettings
 from tfsigns.tune import main as tune_main
+from tfsigns.utils.files import to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,8 @@ def test_resume_to_fewer_epochs_than_done_is_refused(fake_dir, tmp_path, monkeyp
     assert train_run(fake_dir, out, "--epochs", "6")[0] == 0
     before = snapshot(out)
     with monkeypatch.context() as patch:  # refused before any graph is built
-        patch.setattr(tfsigns.trainer, "train", lambda *a, **k: pytest.fail("train() ran before the refusal"))
+        patch.setattr(tfsigns.training.trainer, "train",
+                      lambda *a, **k: pytest.fail("train() ran before the refusal"))
         code, _, err = run_main(train_main, ["--out", str(out), "--resume", "--epochs", "3", "--quiet"])
     assert code == 2 and err.count("\n") == 1
     assert "has done 6 epochs; --epochs 3 is fewer: give --epochs 6 or more" in err
@@ -172,7 +173,7 @@ def test_predict_uses_the_finished_model_not_a_newer_mid_run_checkpoint(fake_dir
 
 
 def in_process(tasks, workers):
-    return map(tfsigns.executors.run_trial, tasks)
+    return map(tfsigns.search.executors.run_trial, tasks)
 
 
 def tune(fake_dir, out, *flags, monkeypatch):
@@ -284,7 +285,7 @@ def test_a_space_that_can_draw_a_network_too_big_for_memory_is_refused_up_front(
                                                                                 monkeypatch):
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"hidden_units": {"scale": "int", "low": 4, "high": 10**7}}))
-    monkeypatch.setattr(tfsigns.executors, "run_trial", lambda task: pytest.fail("a trial ran"))
+    monkeypatch.setattr(tfsigns.search.executors, "run_trial", lambda task: pytest.fail("a trial ran"))
     code, _, err = tune(fake_dir, tmp_path / "s", "--space", str(space), "--epochs", "2",
                         monkeypatch=monkeypatch)
     assert code == 2 and err.count("\n") == 1 and "parameters, about" in err and "GiB to train" in err
@@ -321,7 +322,7 @@ def test_population_honours_workers_and_yields_each_population_as_it_ends(fake_d
         yielded_before.append(len(rows))
         return real(configs, *args, **kwargs)
 
-    monkeypatch.setattr(tfsigns.trainer, "train_population", spy)
+    monkeypatch.setattr(tfsigns.training.trainer, "train_population", spy)
     rows = []
     for row in population_executor(population_tasks(fake_dir, [0.01, 0.02, 0.03, 0.04, 0.05]), workers=2):
         rows.append(row)
@@ -334,7 +335,7 @@ def test_a_failing_population_falls_back_to_its_members_alone(fake_dir, monkeypa
     def out_of_memory(*args, **kwargs):
         raise MemoryError("the population does not fit")
 
-    monkeypatch.setattr(tfsigns.trainer, "train_population", out_of_memory)
+    monkeypatch.setattr(tfsigns.training.trainer, "train_population", out_of_memory)
     rows = list(population_executor(population_tasks(fake_dir, [0.01, 0.02]), workers=2))
     assert [r["status"] for r in rows] == ["ok", "ok"]
 
@@ -348,7 +349,7 @@ def test_a_population_trains_on_the_search_device(fake_dir, monkeypatch):
         devices.append(run.device)
         return real(configs, X, Y, eval_sets, replace(run, device="cpu"))  # this machine may have no GPU
 
-    monkeypatch.setattr(tfsigns.trainer, "train_population", spy)
+    monkeypatch.setattr(tfsigns.training.trainer, "train_population", spy)
     tasks = [{**task, "device": "gpu"} for task in population_tasks(fake_dir, [0.01, 0.02])]
     rows = list(population_executor(tasks, workers=2))
     assert devices == ["gpu"] and [r["status"] for r in rows] == ["ok", "ok"]

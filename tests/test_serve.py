@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tfsigns.predict import main as predict_main
 
 from tests.conftest import REAL_DATA, run_main
-from tfsigns.inference import Reader
-from tfsigns.photos import image_from_bytes
-from tfsigns.predict import main as predict_main
-from tfsigns.serve import MAX_BYTES, main, make_app, reading
+from tfsigns.images.photos import image_from_bytes
+from tfsigns.reader.serve import MAX_BYTES, main, make_app, reading
+from tfsigns.training.inference import Reader
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "figures"
 
@@ -108,7 +108,7 @@ def test_post_predict_answers_as_predict_json_and_refuses_bad_bodies(fake_run, t
 
 def test_the_input_shown_is_what_the_network_takes_framed_for_a_framed_run(fake_run, tmp_path):
     """A run trained on framed photos (--framing hand) sees each photo framed: the page shows that."""
-    from tfsigns.framing import frame_columns
+    from tfsigns.images.framing import frame_columns
     photo = png(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
     reader = Reader(fake_run)
     try:

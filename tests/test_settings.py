@@ -19,16 +19,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import tfsigns.executors
-import tfsigns.space
-import tfsigns.train
-import tfsigns.trainer
-import tfsigns.tune
+import tfsigns.search.executors
+import tfsigns.search.space
+import tfsigns.search.tune
+import tfsigns.training.trainer
 from tests.conftest import FakeSigns, copy_of, run_main, snapshot
-from tfsigns.cli import SETTINGS, origin_of
-from tfsigns.config import CONFIG_FIELDS, TrainConfig
-from tfsigns.networks import NETWORKS
-from tfsigns.trainer import train as real_train
+from tfsigns.config import CONFIG_FIELDS, NETWORKS, TrainConfig
+from tfsigns.train import main as train_main
+from tfsigns.training.trainer import train as real_train
+from tfsigns.utils.cli import SETTINGS, origin_of
 
 EPOCHS = 2  # the finished run the tests resume and overwrite
 CAP = 3  # fuzzed runs train at most this many epochs, so that a valid draw takes a second
@@ -65,9 +64,8 @@ def draw_folder(scratch: Path):
 def finished_run(fake_dir, tmp_path_factory):
     """A finished 2-epoch run with checkpoints, to resume or overwrite (copied, never changed)."""
     out = tmp_path_factory.mktemp("finished") / "run"
-    code, _, err = run_main(tfsigns.train.main, ["--data-dir", str(fake_dir), "--out", str(out), "--epochs",
-                                                 str(EPOCHS), "--layers", "4", "--checkpoint-every", "1",
-                                                 "--quiet"])
+    code, _, err = run_main(train_main, ["--data-dir", str(fake_dir), "--out", str(out), "--epochs",
+                                         str(EPOCHS), "--layers", "4", "--checkpoint-every", "1", "--quiet"])
     assert code == 0, err
     return out
 
@@ -101,7 +99,7 @@ def test_a_config_file_is_type_checked_and_named(settings_file, message, fake_di
     config.write_text(json.dumps(settings_file))
     out = copy_of(finished_run)
     before = snapshot(out)
-    code, _, err = run_main(tfsigns.train.main, ["--out", str(out), "--overwrite", "--config", str(config)])
+    code, _, err = run_main(train_main, ["--out", str(out), "--overwrite", "--config", str(config)])
     assert_one_line_exit_2(code, err, before, out)
     assert f"--config {config}: {message}" in err
 
@@ -110,8 +108,8 @@ def test_a_bad_flag_never_deletes_the_checkpoints(fake_dir, finished_run):
     """--minibatch-seed -5 used to end in a NumPy traceback after the checkpoints were deleted."""
     out = copy_of(finished_run)
     before = snapshot(out)
-    code, _, err = run_main(tfsigns.train.main, ["--data-dir", str(fake_dir), "--out", str(out),
-                                                 "--overwrite", "--minibatch-seed", "-5"])
+    code, _, err = run_main(train_main, ["--data-dir", str(fake_dir), "--out", str(out),
+                                         "--overwrite", "--minibatch-seed", "-5"])
     assert_one_line_exit_2(code, err, before, out)
     assert "--minibatch-seed: minibatch_seed must be an integer in [0, 2**31), got -5" in err
 
@@ -125,7 +123,7 @@ def test_a_bad_augmentation_flag_is_one_line(flags, message, fake_dir, finished_
     out = copy_of(finished_run)
     before = snapshot(out)
     argv = ["--data-dir", str(fake_dir), "--out", str(out), "--overwrite", *flags]
-    code, _, err = run_main(tfsigns.train.main, argv)
+    code, _, err = run_main(train_main, argv)
     assert_one_line_exit_2(code, err, before, out)
     assert message in err
 
@@ -135,7 +133,7 @@ def test_a_bad_value_in_config_json_is_caught_on_resume(finished_run):
     saved = json.loads((out / "config.json").read_text())
     (out / "config.json").write_text(json.dumps({**saved, "keep_prob": "1"}))
     before = snapshot(out)
-    code, _, err = run_main(tfsigns.train.main, ["--out", str(out), "--resume", "--epochs", "4"])
+    code, _, err = run_main(train_main, ["--out", str(out), "--resume", "--epochs", "4"])
     assert_one_line_exit_2(code, err, before, out)
     assert f"{out / 'config.json'} (--resume): keep_prob must lie in (0, 1], got '1'" in err
 
@@ -144,9 +142,9 @@ def test_a_flag_overrides_a_bad_value_in_the_file(fake_dir, tmp_path):
     config = tmp_path / "settings.json"
     config.write_text(json.dumps({"learning_rate": "fast", "layers": [3]}))
     out = tmp_path / "run"
-    code, _, err = run_main(tfsigns.train.main, ["--data-dir", str(fake_dir), "--out", str(out), "--config",
-                                                 str(config), "--learning-rate", "0.01", "--epochs", "2",
-                                                 "--quiet"])
+    code, _, err = run_main(train_main, ["--data-dir", str(fake_dir), "--out", str(out), "--config",
+                                         str(config), "--learning-rate", "0.01", "--epochs", "2",
+                                         "--quiet"])
     assert code == 0, err
     assert json.loads((out / "metrics.json").read_text())["config"]["layers"] == [3]
 
@@ -253,8 +251,8 @@ def try_setting(draw, fake_dir: Path, finished_run: Path, folder: Path) -> None:
             if name not in ("layers", "num_epochs"):
                 argv += ["--layers", "4", "--epochs", str(EPOCHS)]
     before = snapshot(out)
-    with mock.patch.object(tfsigns.trainer, "train", capped_train):
-        code, _, err = run_main(tfsigns.train.main, argv)
+    with mock.patch.object(tfsigns.training.trainer, "train", capped_train):
+        code, _, err = run_main(train_main, argv)
     TRIED["train", code] += 1
     assert "Traceback" not in err, err
     if code == 0:
@@ -269,19 +267,19 @@ TRAINING_FAILURES = ("cost became", "the cost has stayed")  # how a trial may fa
 
 
 def in_process(tasks, workers):
-    return map(tfsigns.executors.run_trial, tasks)
+    return map(tfsigns.search.executors.run_trial, tasks)
 
 
 @st.composite
 def space_draws(draw):
     """A one-entry search space with any values, or a --config base setting with any value."""
-    name = draw(st.sampled_from(sorted(tfsigns.space.TUNABLE)))
+    name = draw(st.sampled_from(sorted(tfsigns.search.space.TUNABLE)))
     kind = draw(st.sampled_from(["choices", "range", "config"]))
     if kind == "choices":
         return {"space": {name: {"choices": draw(st.lists(st.one_of(PLAUSIBLE.get(name, st.integers(1, 3)),
                                                                     anything()), max_size=2))}}}
     if kind == "range":
-        entry = {"scale": draw(st.one_of(st.sampled_from(tfsigns.space.SCALES), anything())),
+        entry = {"scale": draw(st.one_of(st.sampled_from(tfsigns.search.space.SCALES), anything())),
                  "low": draw(anything()), "high": draw(anything())}
         return {"space": {name: draw(st.one_of(st.just(entry), anything()))}}
     field = draw(st.sampled_from(sorted(CONFIG_FIELDS - {"print_cost"})))
@@ -311,8 +309,8 @@ def try_search(draw: dict, fake_dir: Path, folder: Path) -> None:
     else:
         argv += ["--epochs", str(EPOCHS)]
     with mock.patch.object(tfsigns.tune, "local_executor", in_process), \
-            mock.patch.object(tfsigns.trainer, "train", capped_train):
-        code, _, err = run_main(tfsigns.tune.main, argv)
+            mock.patch.object(tfsigns.training.trainer, "train", capped_train):
+        code, _, err = run_main(tfsigns.search.tune.main, argv)
     TRIED["tune", code] += 1
     assert "Traceback" not in err, err
     if code in (0, 1):  # searched: every failed trial failed for a training reason, never a bug

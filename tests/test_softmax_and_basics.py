@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfsigns import basics
-from tfsigns.softmax import cross_entropy, cross_entropy_gradient, hardmax, softmax
+from tfsigns.course import basics
+from tfsigns.course.softmax import cross_entropy, cross_entropy_gradient, hardmax, softmax
 
 v1 = tf.compat.v1
 rng = np.random.default_rng(3)
@@ -86,6 +86,6 @@ def test_quadratic_minimized_from_0_to_5():
 
 
 def test_basics_cli_prints_before_and_after():
-    out = subprocess.run([sys.executable, "-m", "tfsigns.basics"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "tfsigns.course.basics"], capture_output=True, text=True,
                          check=True).stdout
     assert "before training: 0.0" in out and "4.9999" in out

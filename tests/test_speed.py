@@ -11,8 +11,8 @@ import bench.epoch_speed
 from bench.epoch_speed import FLOOR, course_loop, summarize, time_first_conv, time_floor
 from tests.conftest import REAL_DATA, blobs, requires_real_data, step_nodes
 from tfsigns.config import TrainConfig
-from tfsigns.data import minibatch_permutation
-from tfsigns.trainer import train
+from tfsigns.images.signs import minibatch_permutation
+from tfsigns.training.trainer import train
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "epoch_speed.py"
 
@@ -102,9 +102,9 @@ def test_the_first_convolution_alone_takes_the_filter_gradient_of_each_minibatch
     6) in each epoch asked for, and the step's value is the sum of the first convolution's filter
     gradient: for d/dW of sum(conv2d(X, W)) that is 8 filters x each pixel times the number of the
     4x4 SAME window's taps that reach it along each axis."""
-    import tfsigns.model
+    import tfsigns.training.graph
     from tfsigns.backend import tf
-    seen, build_epoch_op = [], tfsigns.model.build_epoch_op
+    seen, build_epoch_op = [], tfsigns.training.graph.build_epoch_op
 
     def recording(data_X, data_Y, permutation, minibatch_size, train_step, **kwargs):
         def step(X_batch, Y_batch):
@@ -114,7 +114,7 @@ def test_the_first_convolution_alone_takes_the_filter_gradient_of_each_minibatch
             return tf.group(op, record), value
         return build_epoch_op(data_X, data_Y, permutation, minibatch_size, step, **kwargs)
 
-    monkeypatch.setattr(tfsigns.model, "build_epoch_op", recording)
+    monkeypatch.setattr(tfsigns.training.graph, "build_epoch_op", recording)
     X, Y = blobs(70, n_x=12288, C=6)
     images = X.T.reshape(-1, 64, 64, 3)
     ms, costs = time_first_conv(images, Y.T, epochs=3, arch="cnn")
@@ -177,8 +177,8 @@ def test_the_first_layers_product_is_the_einsum_in_each_step(settings):
     """The rows step and the columns step (batch norm, dropout) both multiply the pixels by W1
     as one einsum (mlp.pixel_product: as a MatMul oneDNN took 3x as long)."""
     from tfsigns.backend import tf
-    from tfsigns.model import build_training_graph
     from tfsigns.networks import get_network
+    from tfsigns.training.graph import build_training_graph
     with tf.Graph().as_default() as graph:
         build_training_graph(get_network("mlp"), TrainConfig(**settings), 64, (12288,), 6)
     step_einsums = {node.attr["equation"].s.decode() for node in step_nodes(graph) if node.op == "Einsum"}
@@ -201,7 +201,7 @@ def test_the_rows_step_trains_as_the_course_columns_would(monkeypatch, normalize
     """The MLP's training step on the gathered rows (forward_rows) gives the columns step's
     costs and parameters to float32 rounding, with the L2 penalty, another optimizer and each
     input normalization (applied to the rows) too."""
-    from tfsigns.mlp import NETWORK
+    from tfsigns.networks.mlp import NETWORK
     X, Y = blobs(100, n_x=12288, C=6)
     config = TrainConfig(num_epochs=3, lambd=0.5, optimizer="momentum", learning_rate=0.001,
                          normalize=normalize)

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfsigns.train import main
 
 from tests.conftest import REAL_DATA, blobs, requires_real_data
 from tfsigns.config import (
@@ -18,8 +19,7 @@ from tfsigns.config import (
     TrainingDiverged,
     learning_rate_decay,
 )
-from tfsigns.train import main
-from tfsigns.trainer import resolve_device, train
+from tfsigns.training.trainer import resolve_device, train
 
 SMALL = dict(layers=(8,), num_epochs=30, minibatch_size=16, learning_rate=0.01)
 
@@ -138,7 +138,7 @@ def test_course_reproduction_1500_epochs(signs):
     assert history.train_accuracy >= 0.98
     assert 0.70 <= history.test_accuracy <= 0.85
     assert history.costs[0] > 1.7 and history.costs[-1] < 0.15
-    from tfsigns.inference import predict
+    from tfsigns.training.inference import predict
     test_predictions = predict(X_test, parameters)
     assert np.mean(test_predictions == Y_test.argmax(axis=0)) == pytest.approx(history.test_accuracy)
 
@@ -169,7 +169,7 @@ def test_monitor_writes_tensorboard_scalars_and_refreshes_the_curve(tmp_path):
     """Babysitting a run: cost and learning rate every epoch, accuracies and cost.png every N."""
     from tensorflow.core.util import event_pb2
 
-    from tfsigns.monitor import Monitor
+    from tfsigns.training.monitor import Monitor
     X, Y = blobs(100)
     monitor = Monitor(tmp_path, every=5)
     seen = []

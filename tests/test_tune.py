@@ -8,11 +8,14 @@ import time
 
 import numpy as np
 import pytest
+from tfsigns.train import main as train_main
+from tfsigns.tune import SearchSettings, search
+from tfsigns.tune import main as tune_main
 
 from tests.conftest import FakeSigns, run_main
 from tfsigns.config import TrainConfig
-from tfsigns.executors import run_trial
-from tfsigns.space import (
+from tfsigns.search.executors import run_trial
+from tfsigns.search.space import (
     SpaceError,
     config_for,
     grid_trials,
@@ -21,9 +24,6 @@ from tfsigns.space import (
     parse_space,
     random_trials,
 )
-from tfsigns.train import main as train_main
-from tfsigns.tune import SearchSettings, search
-from tfsigns.tune import main as tune_main
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
            "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999}}
@@ -192,7 +192,7 @@ def test_tune_cli_bad_space_one_line(tmp_path):
 
 def test_ray_backend_on_a_local_ray_instance(fake_dir, tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional dependency (pip install 'tfsigns[ray]')")
-    from tfsigns.executors import ray_executor
+    from tfsigns.search.executors import ray_executor
     rows = list(ray_executor([task(fake_dir, learning_rate=lr) | {"trial": f"r0-00{i}"}
                               for i, lr in enumerate((0.01, 0.001))], workers=2))
     assert sorted(r["trial"] for r in rows) == ["r0-000", "r0-001"] and all(r["status"] == "ok" for r in rows)

@@ -1,132 +1,13 @@
-"""Teach a reader a new hand or camera from a few photos:
-`python -m tfsigns.calibrate --model RUN --photos DIR --out NEW`.
+"""`python -m tfsigns.calibrate`: teach a reader a new hand or camera from a few photos of each sign.
 
-DIR holds a folder per sign, DIR/0 ... DIR/5, each with 1 to 10 photos of that sign (any image
-files tfsigns.photos reads). As transfer learning does, the run's network is fine-tuned from
-its finished checkpoint: every variable trains, at a tenth of the run's learning rate, for
-EPOCHS epochs over the SIGNS training photos with the new photos mixed in (each repeated
-REPEATS times, so that they weigh without the network forgetting SIGNS), through the run's
-own augmentation and input contract (its framing and normalization). NEW is a finished run
-like any other: predict, robustness and the notebook read it. Bad input (a sign missing, an
-unreadable image, too many photos, NEW existing) gets one line on stderr and exit code 2,
-before TensorFlow loads, and nothing is written; NEW appears only when it is complete.
+The command's entry; its code is tfsigns.reader.calibrate (docs/architecture.md draws the layers).
 """
 
-from __future__ import annotations
-
-import dataclasses
-import os
-import shutil
 import sys
-import time
-from pathlib import Path
 
-import numpy as np
+from tfsigns.reader.calibrate import main
 
-from tfsigns.cli import HelpFormatter, Parser, line_buffered_output
-from tfsigns.config import ConfigError
-from tfsigns.data import IMAGE_SHAPE, DataError, convert_to_one_hot, find_data_dir, load_signs
-from tfsigns.files import OutputError, write_json
-from tfsigns.framing import frame_columns
-from tfsigns.photos import ImageError, load_images, sign_folder_files
-from tfsigns.runs import CheckpointError, finished_run
-
-PROG = "tfsigns.calibrate"
-MOST_PHOTOS = 10  # per sign: calibration is a few photos, not a training set
-EPOCHS = 16  # chosen by measurement against 8 (docs/reader.md, "Other people's hands")
-REPEATS = 20  # how many times each new photo is in an epoch's training set
-RATE_FACTOR = 0.1  # of the run's learning rate
-
-
-def read_photos(folder: str, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The calibration photos as columns X (12288, m) in [0, 1] and their signs (m,); ImageError
-    for a missing sign, a sign with too many photos, or an unreadable file."""
-    files = sign_folder_files(folder, classes)
-    for sign, found in enumerate(files):
-        if len(found) > MOST_PHOTOS:
-            raise ImageError(f"{folder}/{sign}: holds {len(found)} photos; calibration takes 1 to "
-                             f"{MOST_PHOTOS} per sign (more is a training set: train with tfsigns.train)")
-    paths = [path for found in files for path in found]
-    return load_images(paths), np.array([int(path.parent.name) for path in paths], dtype=np.int64)
-
-
-def check_out(out: Path) -> None:
-    """NEW must not exist and its parent must be a folder it can be written in."""
-    if out.exists():
-        raise OutputError(f"--out {out} exists: calibration writes a new run; choose a new folder")
-    parent = out.resolve().parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputError(f"--out {out}: cannot create it ({parent} is not a writable folder)")
-
-
-def calibrate(run_dir: str, X_new: np.ndarray, y_new: np.ndarray, out: Path, data_dir: Path,
-              seed: int, epochs: int) -> dict:
-    """Fine-tune the run on the new photos mixed into SIGNS' training photos; write the new
-    run into a sibling folder and move it to `out` once complete. Returns its metrics."""
-    from tfsigns import trainer
-    from tfsigns.inference import load_model
-    from tfsigns.networks import get_network
-    from tfsigns.train import run_metrics
-
-    started = time.time()
-    config, parameters, input_shape = load_model(run_dir)
-    X_signs, Y_signs, X_test, Y_test, classes = load_signs(data_dir, config.framing)
-    if config.framing == "hand":
-        X_new = frame_columns(X_new, IMAGE_SHAPE)
-    Y_new = convert_to_one_hot(y_new, len(classes))
-    X_train = np.concatenate([X_signs, np.tile(X_new, REPEATS)], axis=1)
-    Y_train = np.concatenate([Y_signs, np.tile(Y_new, REPEATS)], axis=1)
-    tuned = dataclasses.replace(config, num_epochs=epochs, learning_rate=config.learning_rate * RATE_FACTOR,
-                                decay="none", seed=seed, minibatch_seed=seed)
-    layout = get_network(config.arch).layout
-    (X_train, Y_train), test, new = (layout.from_columns(X, Y, input_shape) for X, Y in
-                                     ((X_train, Y_train), (X_test, Y_test), (X_new, Y_new)))
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    try:
-        _, history = trainer.train(tuned, X_train, Y_train, {"test": test, "calibration photos": new},
-                                   checkpoint_dir=partial / "checkpoints", initial=parameters)
-        data = {"validation_fraction": 0.0, "split_seed": 0}
-        metrics = {**run_metrics(tuned, {}, input_shape, len(classes), data_dir, data, history, started),
-                   "calibrated_from": str(run_dir), "calibration_photos": int(len(y_new))}
-        write_json(partial / "metrics.json", metrics)
-        os.rename(partial, out)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return metrics
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Check the run, the photos and --out; then fine-tune and write the new run."""
-    line_buffered_output()
-    parser = Parser(prog=PROG, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
-    parser.add_argument("--model", required=True, help="a finished run folder (tfsigns.train, make reader)")
-    parser.add_argument("--photos", required=True, help=f"a folder per sign, DIR/0 ... DIR/5, each with 1 to "
-                        f"{MOST_PHOTOS} photos of that sign")
-    parser.add_argument("--out", required=True, help="the new run's folder (must not exist)")
-    parser.add_argument("--data-dir", help="folder with the SIGNS files (default: $TFSIGNS_DATA, then data/)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="fine-tuning epochs")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fine-tuning's shuffles and draws")
-    args = parser.parse_args(argv)
-    if not 1 <= args.epochs <= 1000:
-        parser.error(f"--epochs must lie in [1, 1000], got {args.epochs}")
-    if not 0 <= args.seed < 2**31:
-        parser.error(f"--seed must lie in [0, 2**31), got {args.seed}")
-    out = Path(args.out)
-    try:
-        metrics, _ = finished_run(args.model)
-        X_new, y_new = read_photos(args.photos, int(metrics.get("classes", 6)))
-        check_out(out)
-        data_dir = find_data_dir(args.data_dir)
-        result = calibrate(args.model, X_new, y_new, out, data_dir, args.seed, args.epochs)
-    except (CheckpointError, ImageError, OutputError, DataError, ConfigError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    accuracy = result["accuracy"]
-    print(f"calibrated {args.model} on {len(y_new)} photos in {result['wall_seconds']:.1f} s: SIGNS test "
-          f"{accuracy['test']:.3f}, the new photos {accuracy['calibration photos']:.3f}; "
-          f"the new run is {out}/")
-    return 0
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

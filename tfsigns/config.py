@@ -10,14 +10,40 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
-from tfsigns.framing import FRAMINGS
-from tfsigns.networks import DROPOUT_LAYERS, FAMILY_SETTINGS, NETWORKS, foreign_setting
+from tfsigns.images.framing import FRAMINGS
+
+# name -> the module that defines the family's NETWORK
+NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn"}
+# What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
+# MLP's): a command uses them for the settings its user did not give.
+COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch_size": 64}}
+# Per family of NETWORKS, the settings only its networks use, each with what it shapes; every other
+# setting is every family's. Another family's config leaves them at TrainConfig's defaults (which its
+# runs still record).
+FAMILY_SETTINGS = {
+    "mlp": {"layers": "hidden MLP layers"},
+    "cnn": {"filters": "conv blocks", "kernels": "conv blocks", "pools": "conv blocks",
+            "dense": "hidden dense layers after conv blocks"},
+}
+
+# The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some)
+DROPOUT_LAYERS = {"mlp": "layers", "cnn": "dense"}
+
+
+def foreign_setting(arch: str, name: str) -> str | None:
+    """Why setting `name` does nothing in family `arch`'s networks, or None when it applies to them."""
+    owner = next((family for family, own in FAMILY_SETTINGS.items() if name in own), arch)
+    if owner == arch:
+        return None
+    return (f"the {arch} family has no {FAMILY_SETTINGS[owner][name]}; its settings are "
+            f"{', '.join(FAMILY_SETTINGS[arch])}")
+
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
 DECAYS = ("none", "inverse-time", "exponential", "staircase")
 DEVICES = ("cpu", "gpu")
-NORMALIZATIONS = ("none", "per-image", "dataset")  # what the input is scaled by (tfsigns.model)
+NORMALIZATIONS = ("none", "per-image", "dataset")  # what the input is scaled by (tfsigns.training.graph)
 # The training-time augmentations, each a strength (flip: on or off); 0 everywhere augments nothing
 AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "brightness", "contrast", "saturation", "hue",
                  "colour_cast", "blur", "noise")
@@ -187,7 +213,7 @@ class TrainConfig(Checked):
     # "course": every weight layer's initializer shares the op seed, as the course's does (its
     # reproduction depends on it); "independent": each layer draws from its own stream.
     init: str = "course"
-    # Augmentation of each training minibatch (tfsigns.augment), all off by default: the largest
+    # Augmentation of each training minibatch (tfsigns.training.augment), all off by default: the largest
     # random change of each kind, drawn per image and per step.
     flip: bool = False  # mirror left to right with probability 1/2 (the other hand)
     rotation: float = 0.0  # degrees either way
@@ -204,7 +230,7 @@ class TrainConfig(Checked):
     # or the training set's per-channel mean and deviation taken out ("dataset"; stored with the model)
     normalize: str = "none"
     # Each photo as it is ("none") or framed: the hand found, the wall made plain grey, the photo
-    # cropped to the hand ("hand", tfsigns.framing), in training and in every photo the run reads
+    # cropped to the hand ("hand", tfsigns.images.framing), in training and in every photo the run reads
     framing: str = "none"
 
     def __post_init__(self) -> None:

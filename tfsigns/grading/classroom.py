@@ -1,0 +1,415 @@
+"""Grading a class: `python -m tfsigns.grader SUBMISSION.ipynb... --out DIR`.
+
+Each submitted notebook runs in a process of its own (a child: `python -m tfsigns.grading.classroom
+--child`), inside a bubblewrap sandbox where one is installed: no network, the file system read
+only but for the submission's own temporary folder, a memory limit, and a time limit per cell and
+per exercise. The child runs the notebook's code cells and then answers the grader's requests
+(tfsigns.grading.answers): the grader, in this process, runs each exercise's checks on cases it draws from
+--seed, and the child calls the learner's function on them and sends back the answer as data. So
+nothing the submission changes in its own process (tfsigns included) reaches the checks, and an
+answer that is tfsigns' own function scores 0. The parent scores the exercises by the rubric (or
+--points) and writes:
+
+  DIR/grades.csv                  submission, score, max_score, then one column per exercise
+  DIR/<notebook>/results.json     Gradescope's format: score, tests (name, score, max_score, output)
+  DIR/class.png                   the share of the class that passed each exercise
+
+A submission that cannot be graded (missing, not a notebook, another assignment) gets one line on
+stderr and a row of zeros with its reason; the others are graded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import csv
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tfsigns.grading.answers import (
+    RESULT,
+    Remote,
+    Submission,
+    SubmissionGone,
+    Timeout,
+    answer,
+    numpy_alone,
+    time_limit,
+)
+from tfsigns.grading.feedback import kind
+from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
+from tfsigns.utils.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
+
+PROG = "tfsigns.grader"
+
+
+# ------------------------------------------------------------------ the child: one submission
+
+
+def _cell_code(source: str) -> str:
+    """A code cell's Python: IPython's magics and shell lines (%..., !...) left out."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def _describe(value) -> dict:
+    """What the grader needs to know of a name a notebook defined, before it asks for answers."""
+    return {"kind": kind(value), "callable": callable(value), "numpy_alone": numpy_alone(value),
+            "module": getattr(value, "__module__", None) or "", "name": getattr(value, "__qualname__", "")}
+
+
+def child_main() -> int:
+    """`python -m tfsigns.grading.classroom --child`: the job (a JSON line) on stdin, then the grader's
+    requests, one a line; the answers (tfsigns.grading.answers) on stdout, which the submission's own
+    prints never reach."""
+    job = json.loads(sys.stdin.readline())
+    limit = job["memory_mb"] << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    results = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    from tfsigns.grading import grader  # every adapter registered before any of the submission's code runs
+    grader.grade = lambda *args, **kwargs: None  # the notebook's own grade() calls: the grader asks below
+    grader.grade_all = lambda *args, **kwargs: None
+    namespace: dict = {"__name__": "__main__"}
+    cell_errors = []
+    for number, source in enumerate(job["cells"], 1):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    time_limit(job["timeout"]):
+                exec(compile(_cell_code(source), f"<cell {number}>", "exec"), namespace)
+        except Timeout:
+            cell_errors.append(f"cell {number} ran past {job['timeout']:g} s and was stopped")
+        except BaseException as err:  # noqa: BLE001  (whatever a cell raises, the grading goes on)
+            first = str(err).splitlines()[0] if str(err) else ""
+            cell_errors.append(f"cell {number} raised {type(err).__name__}: {first}")
+    defined = {name: _describe(namespace[name]) for name in job["names"] if name in namespace}
+    results.write(RESULT + json.dumps({"cell_errors": cell_errors, "defined": defined}) + "\n")
+    results.flush()
+    for line in sys.stdin:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            reply = answer(namespace, json.loads(line))
+        results.write(RESULT + json.dumps(reply) + "\n")
+        results.flush()
+    return 0
+
+
+# ------------------------------------------------------------------ the parent: a class
+
+
+@dataclass
+class Graded:
+    """One submission's outcome: each exercise's (passed, output), or why it could not be graded."""
+
+    submission: str
+    exercises: dict[tuple[str, str], tuple[bool, str]] = field(default_factory=dict)
+    problem: str = ""
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(code cells' sources, the assignments it holds), or ValueError saying what is wrong with it."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        cells = notebook["cells"]
+        sources = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                   for cell in cells if cell.get("cell_type") == "code"]
+    except FileNotFoundError:
+        raise ValueError("no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"not a readable notebook ({type(err).__name__})") from None
+    said = notebook.get("metadata", {}).get("tfsigns", {}).get("assignments") if isinstance(
+        notebook.get("metadata"), dict) else None
+    if assignment:
+        if said and assignment not in said:
+            raise ValueError(f"a notebook of {', '.join(said)}, not of {assignment}")
+        return sources, [assignment]
+    if not said:
+        raise ValueError("the notebook does not say its assignment (metadata tfsigns.assignments): "
+                         "pass --assignment")
+    unknown = [name for name in said if name not in known]
+    if unknown:
+        raise ValueError(f"unknown assignment {unknown[0]!r} in its metadata")
+    return sources, list(said)
+
+
+def tfsigns_imports(cells: Sequence[str]) -> list[str]:
+    """The tfsigns modules the cells import besides tfsigns.grader: they hold the reference solutions,
+    so an answer that calls them deserves a look."""
+    found = set()
+    for source in cells:
+        try:
+            tree = ast.parse(_cell_code(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name.startswith("tfsigns")}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfsigns"):
+                found |= ({f"tfsigns.{alias.name}" for alias in node.names} if node.module == "tfsigns"
+                          else {node.module})
+    return sorted(found - {"tfsigns.grader"})
+
+
+def sandbox_command(work: Path) -> list[str]:
+    """bubblewrap around the child: everything read only, no network, its own empty /tmp, and `work`
+    (the submission's folder) writable. Python and tfsigns are mounted again over that /tmp, read only,
+    where they live under it (a clone in /tmp)."""
+    code = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]}
+    again = [arg for path in sorted(code) if path.is_relative_to("/tmp")
+             for arg in ("--ro-bind", str(path), str(path))]
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *again,
+            "--bind", str(work), str(work), "--chdir", str(work), "--unshare-all", "--die-with-parent",
+            "--new-session", "--setenv", "HOME", str(work)]
+
+
+def sandbox_works() -> bool:
+    """Whether bubblewrap is installed and can start a sandbox here."""
+    if shutil.which("bwrap") is None:
+        return False
+    with tempfile.TemporaryDirectory() as work:
+        return subprocess.run([*sandbox_command(Path(work)), "true"], capture_output=True).returncode == 0
+
+
+# The checks of several submissions run in threads of this process, one at a time: references use
+# NumPy's global generator (np.random.seed, as the lesson does). A check lets go while a submission
+# works on an answer, so the submissions' processes work side by side.
+CHECKING = threading.Lock()
+
+
+def grade_exercise(submission: Submission, defined: dict | None, name: str, assignment: str,
+                   args: argparse.Namespace) -> tuple[bool, str]:
+    """Whether the submission's `name` passes, and the report on it: the checks run here, on answers
+    the submission's process sends as data."""
+    from tfsigns.grading.grader import grade_lines
+    if defined is None:
+        return False, f"{name}: FAIL\n  not defined: no cell defines {name}"
+    if not defined["callable"]:
+        return False, f"{name}: FAIL\n  expected a function, got {defined['kind']}"
+    if defined["module"] == "tfsigns" or defined["module"].startswith("tfsigns."):
+        return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
+                       "answer: scores 0")
+    with CHECKING:
+        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"])
+        passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
+    return passed, "\n".join(lines)
+
+
+RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
+
+
+@contextlib.contextmanager
+def _submission_process(job: dict, work: Path, args: argparse.Namespace):
+    """A child process for the submission (sandboxed unless --no-sandbox) that has run its cells:
+    (Submission, what it defined); stopped on leaving."""
+    env = {**os.environ, "HOME": str(work), "MPLCONFIGDIR": str(work), "MPLBACKEND": "Agg"}
+    command = [sys.executable, "-m", "tfsigns.grading.classroom", "--child"]
+    if not args.no_sandbox:
+        command = [*sandbox_command(work), *command]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, cwd=work, env=env,
+                               start_new_session=True)
+    submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)))
+    try:
+        submission.send(job)
+        yield submission, submission.receive(args.timeout * len(job["cells"]) + 60)  # each cell at its limit
+    finally:
+        submission.stop()
+        process.wait()
+
+
+def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
+                     exercises_of: dict[str, list[str]]) -> Graded:
+    """Grade one notebook: its cells run in a child process, the checks here; its exercises'
+    outcomes, or the reason it was not graded."""
+    graded = Graded(path.name)
+    start = time.time()
+    try:
+        cells, assignments = read_notebook(path, args.assignment, known)
+    except ValueError as err:
+        graded.problem = str(err)
+        return graded
+    pending = [(assignment, name) for assignment in assignments for name in exercises_of[assignment]]
+    graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
+                     "worth a look" for module in tfsigns_imports(cells)]
+    job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
+           "memory_mb": args.memory}
+    gone = ""
+    with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
+        for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
+            ready = None
+            try:
+                with _submission_process(job, Path(work), args) as (submission, ready):
+                    if attempt == 0:
+                        graded.notes += ready["cell_errors"]
+                    while pending and not submission.gone:
+                        assignment, name = pending.pop(0)
+                        graded.exercises[assignment, name] = grade_exercise(
+                            submission, ready["defined"].get(name), name, assignment, args)
+                    gone = submission.gone
+            except SubmissionGone as stopped:
+                gone = str(stopped)
+            if not pending:
+                break
+            if ready is None or attempt == RESTARTS:  # it never got through its cells: no new try
+                graded.notes.append(gone)
+                break
+            graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
+    for assignment, name in pending:
+        graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
+    graded.seconds = time.time() - start
+    return graded
+
+
+def read_points(path: str | None, rubric: dict[str, float]) -> dict[str, float]:
+    """Points per exercise: the rubric's, with a JSON object of {exercise: points} over them."""
+    if path is None:
+        return rubric
+    try:
+        given = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--points {path}: not a readable JSON file ({err})") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"--points {path}: must be a JSON object of exercise names and points")
+    for name, points in given.items():
+        if name not in rubric:
+            raise ValueError(f"--points {path}: {name!r} is not an exercise; the exercises are "
+                             f"{', '.join(rubric)}")
+        if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points < 1e6:
+            raise ValueError(f"--points {path}: {name}: points must be a number from 0, got {points!r}")
+    return {**rubric, **{name: float(points) for name, points in given.items()}}
+
+
+def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[str, str]],
+                  points: dict[str, float], isolation: str) -> None:
+    """grades.csv, each submission's results.json and class.png, each written atomically."""
+    labels = [name for _, name in columns]
+    if len(set(labels)) < len(labels):  # exercises of two assignments share a name: say whose
+        labels = [f"{assignment}.{name}" for assignment, name in columns]
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["submission", "score", "max_score", *labels, "note"])
+    for graded in class_results:
+        mine = [key for key in columns if key in graded.exercises]
+        scores = {key: points[key[1]] * graded.exercises[key][0] if key in graded.exercises else ""
+                  for key in columns}
+        score = sum(s for s in scores.values() if s != "")
+        max_score = sum(points[key[1]] for key in mine) if mine else 0
+        writer.writerow([graded.submission, f"{score:g}", f"{max_score:g}",
+                         *(s if s == "" else f"{s:g}" for s in scores.values()),
+                         graded.problem or "; ".join(graded.notes)])
+        tests = [{"name": key[1], "score": points[key[1]] * graded.exercises[key][0],
+                  "max_score": points[key[1]], "output": graded.exercises[key][1]} for key in mine]
+        summary = graded.problem or "; ".join([f"graded with {isolation}", *graded.notes])
+        (out / Path(graded.submission).stem).mkdir(exist_ok=True)
+        write_json(out / Path(graded.submission).stem / "results.json",
+                   {"score": score, "max_score": max_score, "output": summary, "tests": tests})
+    atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
+    plot_class(class_results, columns, labels, out / "class.png")
+
+
+def plot_class(class_results: list[Graded], columns: list[tuple[str, str]], labels: list[str],
+               path: Path) -> None:
+    """The share of graded submissions that passed each exercise, as bars."""
+    from tfsigns.utils.plots import plt, save_figure
+    graded = [g for g in class_results if not g.problem]
+    shares = [sum(g.exercises.get(key, (False,))[0] for g in graded) / max(1, len(graded)) for key in columns]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(columns) + 2), 4))
+    ax.bar(range(len(columns)), shares, color="tab:blue")
+    ax.set_xticks(range(len(columns)), labels, rotation=40, ha="right", fontsize=8)
+    ax.set(ylim=(0, 1.05), ylabel="share of the class that passed",
+           title=f"{len(graded)} submissions graded" + (f", {len(class_results) - len(graded)} not"
+                                                        if len(graded) < len(class_results) else ""))
+    ax.grid(axis="y", alpha=0.3)
+    save_figure(fig, path)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, formatter_class=HelpFormatter,
+                    description="Grade a class's exercise notebooks, each in a sandboxed process of its own.")
+    parser.add_argument("submissions", nargs="+", help="the submitted notebooks (.ipynb)")
+    parser.add_argument("--out", required=True,
+                        help="folder for grades.csv, a results.json per submission, and class.png")
+    parser.add_argument("--assignment", help="grade as this assignment (default: what each notebook says)")
+    parser.add_argument("--points", help="JSON object {exercise: points} over the assignment's rubric")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each cell and exercise")
+    parser.add_argument("--memory", type=int, default=4096, help="memory limit of a submission, in MB")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="draws the grading's cases: set your own, so that they are not the published "
+                             "package's")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at once")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (a process and its limits only): trusted submissions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 when the class was graded (a submission that could not be is in the report),
+    2 on bad input."""
+    line_buffered_output()
+    args = build_parser().parse_args(argv)
+    from tfsigns.grading.grader import ASSIGNMENTS
+    problem = None
+    if args.assignment is not None and args.assignment not in ASSIGNMENTS:
+        problem = f"--assignment {args.assignment!r}: the assignments are {', '.join(ASSIGNMENTS)}"
+    elif not (args.timeout > 0 and args.timeout < 1e6):
+        problem = f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+    elif not 256 <= args.memory <= 1 << 22:
+        problem = f"--memory must be at least 256 MB, got {args.memory}"
+    elif args.seed < 0:
+        problem = f"--seed must be a whole number from 0, got {args.seed}"
+    elif args.workers < 1:
+        problem = f"--workers must be at least 1, got {args.workers}"
+    elif not args.no_sandbox and not sandbox_works():
+        problem = ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here; install it "
+                   "(apt-get install bubblewrap) or pass --no-sandbox for trusted submissions")
+    rubric = {name: exercise.points for a in ASSIGNMENTS.values() for name, exercise in a.exercises.items()}
+    try:
+        points = read_points(args.points, rubric) if problem is None else rubric
+    except ValueError as err:
+        problem = str(err)
+    if problem is None:
+        try:
+            out = prepare_out_dir(args.out)
+        except OutputError as err:
+            problem = str(err)
+    if problem is not None:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 2
+    isolation = "process limits only (--no-sandbox)" if args.no_sandbox else "a bubblewrap sandbox"
+    exercises_of = {name: list(a.exercises) for name, a in ASSIGNMENTS.items()}
+    paths = [Path(p) for p in args.submissions]
+    with ThreadPoolExecutor(args.workers) as pool:
+        class_results = list(pool.map(
+            lambda path: grade_submission(path, args, list(ASSIGNMENTS), exercises_of), paths))
+    columns = list(dict.fromkeys(key for graded in class_results for key in graded.exercises))
+    write_reports(out, class_results, columns, points, isolation)
+    for graded in class_results:
+        if graded.problem:
+            print(f"{PROG}: {graded.submission}: not graded: {graded.problem}", file=sys.stderr)
+        else:
+            passed = sum(ok for ok, _ in graded.exercises.values())
+            print(f"{graded.submission}: {passed} of {len(graded.exercises)} exercises pass "
+                  f"({graded.seconds:.1f} s)")
+    print(f"{len(class_results)} submissions, graded with {isolation}; results in {out}/ "
+          "(grades.csv, class.png, one results.json per submission)")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        sys.exit(child_main())
+    sys.exit(main())

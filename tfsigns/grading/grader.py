@@ -1,0 +1,121 @@
+"""Auto-grader for the exercise notebooks: each exercise is checked against the tfsigns reference.
+
+    from tfsigns.grader import grade, grade_all
+    grade("one_hot_matrix", one_hot_matrix)   # prints "one_hot_matrix: PASS", or FAIL with reasons
+    grade_all(globals())                      # every exercise defined in the notebook
+    grade("zero_pad", zero_pad, assignment="convolution_step_by_step")
+
+The exercises come in assignments (ASSIGNMENTS), one a notebook or part of one:
+
+* "tensorflow" (the default; notebooks/Exercises.ipynb): the TensorFlow assignment, from
+  linear_function to the fully connected network's model, examples as columns;
+* "convolution_step_by_step" (notebooks/Convolution_Exercises.ipynb, part 1): the convolution
+  course's NumPy lesson, zero_pad, conv_single_step, conv_forward, pool_forward;
+* "convolution_application" (the same notebook, part 2): the course CNN in TensorFlow,
+  create_placeholders to model, examples first.
+
+A check never raises because of the candidate: an exception, a blank exercise (one that
+returns None) and a wrong answer all print FAIL, one line per failed check, and a one-line
+hint. Typical mistakes (transposed shapes, labels and logits swapped, a missing ReLU,
+alpha sampled uniformly, a slice that is not strided, VALID padding, ...) are recognised by
+computing what that mistake produces on the same inputs and comparing it with the
+candidate's answer; a CNN's structural slips are read from the graph it builds.
+
+Here live grade() and the assignments; the exercises are in tfsigns.grading.exercises (the
+TensorFlow assignment) and tfsigns.grading.exercises_cnn (the convolution course's two); how a
+candidate is run and compared is in tfsigns.grading.checks, the inputs and the typical mistakes in
+tfsigns.grading.mistakes and tfsigns.grading.mistakes_cnn, the wording in tfsigns.grading.feedback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tfsigns.grading.checks import (
+    Assignment,
+    Candidate,
+    run_checks,
+)
+from tfsigns.grading.exercises import TENSORFLOW
+from tfsigns.grading.exercises_cnn import APPLICATION, STEP_BY_STEP
+from tfsigns.grading.mistakes import (
+    CASE_SEED,
+)
+
+ASSIGNMENTS: dict[str, Assignment] = {
+    "tensorflow": TENSORFLOW,
+    "convolution_step_by_step": STEP_BY_STEP,
+    "convolution_application": APPLICATION,
+}
+
+
+def _assignment(name: str) -> Assignment:
+    if name not in ASSIGNMENTS:
+        raise ValueError(f"unknown assignment {name!r}; the assignments are {', '.join(ASSIGNMENTS)}")
+    return ASSIGNMENTS[name]
+
+
+def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow",
+                seed: int = 0) -> tuple[bool, list[str]]:
+    """Whether exercise `name` of `assignment` passes on the cases drawn from `seed` (a notebook's 0, or
+    an instructor's), and the lines grade() prints about it: the verdict, one line per failed check,
+    and a hint."""
+    exercises = _assignment(assignment).exercises
+    if name not in exercises:
+        raise ValueError(f"unknown exercise {name!r} in assignment {assignment!r}; its exercises are "
+                         f"{', '.join(exercises)}")
+    exercise = exercises[name]
+    drawn = CASE_SEED.set(seed)
+    try:
+        report = run_checks(name, candidate, ASSIGNMENTS[assignment])
+    finally:
+        CASE_SEED.reset(drawn)
+    passed = not report.failures
+    lines = [f"{name}: {'PASS' if passed else 'FAIL'}", *(f"  {failure}" for failure in report.failures)]
+    if not passed:
+        lines.append(f"hint: {report.hints[0] if report.hints else exercise.hint}")
+    return passed, lines
+
+
+def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bool:
+    """Check exercise `name` of `assignment` and print "name: PASS", or "name: FAIL" with one line per
+    failed check and a hint. Returns whether it passed; never raises because of the candidate."""
+    passed, lines = grade_lines(name, candidate, assignment)
+    print("\n".join(lines))
+    return passed
+
+
+# The assignments each notebook holds, known by an exercise that only that notebook defines.
+NOTEBOOKS = {"linear_function": ("tensorflow",),
+             "zero_pad": ("convolution_step_by_step", "convolution_application")}
+
+
+def notebook_assignments(namespace: Mapping[str, Any]) -> tuple[str, ...]:
+    """The assignments of the notebook whose globals() `namespace` is, by the exercises it defines;
+    ValueError when they do not tell."""
+    found = [names for key, names in NOTEBOOKS.items() if key in namespace]
+    if len(found) != 1:
+        raise ValueError("say which assignment to grade: grade_all(globals(), assignment=...) with one of "
+                         f"{', '.join(ASSIGNMENTS)}")
+    return found[0]
+
+
+def grade_all(namespace: Mapping[str, Any], assignment: str | None = None) -> dict[str, bool]:
+    """Grade every exercise of `assignment` (default: the assignments of the notebook whose globals()
+    `namespace` is) in lesson order, an exercise the namespace does not define as a FAIL."""
+    results = {}
+    for each in (assignment,) if assignment else notebook_assignments(namespace):
+        for name, exercise in _assignment(each).exercises.items():
+            if name in namespace:
+                results[name] = grade(name, namespace[name], each)
+            else:
+                print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\nhint: {exercise.hint}")
+                results[name] = False
+    print(f"{sum(results.values())} of {len(results)} exercises pass")
+    return results
+
+
+if __name__ == "__main__":  # python -m tfsigns.grader SUBMISSION.ipynb... --out DIR: a class's grading
+    from tfsigns.grading.classroom import main
+    raise SystemExit(main())

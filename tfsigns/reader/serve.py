@@ -1,0 +1,234 @@
+"""The live reader page: `python -m tfsigns.serve --model RUN [--port 8000] [--host 127.0.0.1]`.
+
+Serves a page (GET /) that reads hand signs from the webcam, several times a second, and from an
+uploaded photo, and POST /predict, which answers an image file sent as the request's body with the
+JSON object `python -m tfsigns.predict --json` prints (`?input=1` adds the 64x64 input as the
+network sees it, a PNG data URL). Every photo is read by tfsigns.images.photos and
+tfsigns.training.inference, as
+the command line reads files: the page sends the camera's whole frame, never a preparation of its
+own. Starlette (with uvicorn) serves it: a small, well-kept server library with no front-end
+build step, so the page is plain HTML and JavaScript in tfsigns/reader/page.html.
+
+Calibration from the page: POST /calibrate with a JSON object {"photos": {"0": [data URL, ...],
+..., "5": [...]}}, 1 to 10 camera photos of every sign, fine-tunes the model on them (tfsigns.calibrate)
+in the background into a new run beside it, RUN-calibrated-N; GET /calibration tells how it goes,
+and once it is done the page reads with the new run.
+
+Bad input (a body that is empty, too large or not an image; calibration photos missing a sign, or
+while one runs) is answered with status 400 and a one-line JSON error, and the server goes on. A
+model folder that is not a finished run, or a busy port, is one line on stderr and exit 2, before
+anything is served.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from tfsigns.images.photos import ImageError, image_from_bytes
+from tfsigns.reader.predict import as_json
+from tfsigns.training.runs import CheckpointError, finished_run
+from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
+
+PROG = "tfsigns.serve"
+PAGE = Path(__file__).with_name("page.html")
+MAX_BYTES = 10 << 20  # a phone's photo is a few MB; more is not a photo to read
+
+
+def png_data_url(column, size: int = 64) -> str:
+    """The (size*size*3,) column in [0, 1] as the network sees it, a PNG data URL for an <img>."""
+    from PIL import Image
+    pixels = (column.reshape(size, size, 3) * 255).round().astype("uint8")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def reading(reader, body: bytes, name: str, with_input: bool) -> dict:
+    """What POST /predict answers for an image file's bytes: predict --json's object (and the input)."""
+    if len(body) > MAX_BYTES:
+        raise ImageError(f"{name}: too large ({len(body) >> 20} MB; at most {MAX_BYTES >> 20} MB)")
+    column = image_from_bytes(body, name)[:, None]
+    answer = as_json(name, reader.probabilities(column)[0])
+    if with_input:  # framed, for a run trained on framed photos
+        answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
+    return answer
+
+
+class Calibration:
+    """The page's model and its calibration: which Reader answers, and how fine-tuning a new run on
+    the page's photos goes (idle, running, done, failed), one at a time."""
+
+    def __init__(self, reader, data_dir: str | None):
+        self.reader, self.data_dir, self.lock = reader, data_dir, threading.Lock()
+        self.state = {"status": "idle", "message": "", "run": str(reader.run_dir)}
+
+    def start(self, body: bytes) -> None:
+        """Check the photos and start fine-tuning in the background; ImageError (one line) when the
+        photos will not do or a calibration is running."""
+        from tfsigns.images.signs import DataError, find_data_dir
+        from tfsigns.reader.calibrate import MOST_PHOTOS, check_out
+        from tfsigns.utils.files import OutputError
+        try:
+            photos = json.loads(body)["photos"]
+            classes = int(finished_run(self.reader.run_dir)[0].get("classes", 6))
+            lists = [photos.get(str(sign), []) for sign in range(classes)]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ImageError('calibration wants a JSON object {"photos": {"0": [photo, ...], ...}}') from None
+        if short := [sign for sign, found in enumerate(lists) if not 1 <= len(found) <= MOST_PHOTOS]:
+            raise ImageError(f"calibration takes 1 to {MOST_PHOTOS} photos of every sign; sign {short[0]} "
+                             f"has {len(lists[short[0]])}")
+        columns, signs = [], []
+        for sign, found in enumerate(lists):
+            for k, url in enumerate(found):
+                data = url.partition("base64,")[2] if isinstance(url, str) else ""
+                name = f"photo {k + 1} of sign {sign}"
+                try:
+                    columns.append(image_from_bytes(base64.b64decode(data, validate=True), name))
+                except ValueError as err:
+                    raise ImageError(str(err) if isinstance(err, ImageError) else
+                                     f"{name}: not a base64 data URL") from None
+                signs.append(sign)
+        run = Path(self.reader.run_dir)
+        out = next(run.parent / f"{run.name}-calibrated-{n}" for n in range(1, 10**6)
+                   if not (run.parent / f"{run.name}-calibrated-{n}").exists())
+        try:
+            check_out(out)
+            data_dir = find_data_dir(self.data_dir)
+        except (OutputError, DataError) as err:
+            raise ImageError(str(err)) from None
+        with self.lock:
+            if self.state["status"] == "running":
+                raise ImageError("a calibration is running already; wait for it to finish")
+            self.state = {"status": "running", "message": f"fine-tuning on {len(signs)} photos",
+                          "run": str(run)}
+        threading.Thread(target=self._fine_tune, args=(np.stack(columns, axis=1), np.array(signs), out,
+                                                      data_dir), daemon=True).start()
+
+    def _fine_tune(self, X: np.ndarray, y: np.ndarray, out: Path, data_dir: Path) -> None:
+        from tfsigns.reader.calibrate import EPOCHS, calibrate
+        from tfsigns.training.inference import Reader
+        try:
+            metrics = calibrate(str(self.reader.run_dir), X, y, out, data_dir, seed=0, epochs=EPOCHS)
+            reader = Reader(out)
+        except Exception as err:  # noqa: BLE001  (whatever stops it is told on the page)
+            with self.lock:
+                self.state = {**self.state, "status": "failed", "message": str(err).splitlines()[0]}
+            return
+        with self.lock:
+            self.reader = reader
+            accuracy = metrics["accuracy"]
+            self.state = {"status": "done", "run": str(out), "message": (
+                f"fine-tuned in {metrics['wall_seconds']:.0f} s: the page's photos "
+                f"{accuracy['calibration photos']:.2f}, SIGNS test {accuracy['test']:.3f}")}
+
+
+def make_app(reader, data_dir: str | None = None):
+    """The Starlette application: the page, POST /predict over `reader`
+    (tfsigns.training.inference.Reader), and calibration (its SIGNS data from `data_dir`, else
+    $TFSIGNS_DATA, then data/)."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+
+    page = PAGE.read_text(encoding="utf-8")
+    model = Calibration(reader, data_dir)
+
+    async def index(request):
+        return HTMLResponse(page)
+
+    async def body_of(request, most: int) -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > most:
+                break
+        return bytes(body)
+
+    async def predict(request):
+        name = request.query_params.get("name", "the image")[:100]
+        body = await body_of(request, MAX_BYTES)
+        try:
+            with_input = request.query_params.get("input") == "1"
+            answer = await run_in_threadpool(reading, model.reader, body, name, with_input)
+        except ImageError as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse(answer)
+
+    async def calibrate(request):
+        body = await body_of(request, 6 * MAX_BYTES)
+        try:
+            if len(body) > 6 * MAX_BYTES:
+                raise ImageError(f"calibration photos too large (at most {6 * MAX_BYTES >> 20} MB in all)")
+            await run_in_threadpool(model.start, body)
+        except ImageError as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse(model.state, status_code=202)
+
+    async def calibration(request):
+        return JSONResponse(model.state)
+
+    return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
+                             Route("/calibrate", calibrate, methods=["POST"]),
+                             Route("/calibration", calibration)])
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server cannot listen on host:port (busy, or not an address here), or None."""
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as err:
+        return f"cannot listen on {host}:{port} ({os.strerror(err.errno) if err.errno else err})"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    parser.add_argument("--model", required=True, help="a finished run folder (python -m tfsigns.train)")
+    parser.add_argument("--port", type=int, default=8000, help="the port to serve on")
+    parser.add_argument("--data-dir",
+                        help="the SIGNS files, for calibration (default: $TFSIGNS_DATA, then data/)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to serve on; any other than 127.0.0.1 exposes the page to the "
+                             "network")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until stopped (Ctrl-C); 2 on a model folder that is not a finished run, or a busy port."""
+    line_buffered_output()
+    args = build_parser().parse_args(argv)
+    problem = None
+    if not 0 < args.port < 65536:
+        problem = f"--port must be from 1 to 65535, got {args.port}"
+    else:
+        try:
+            finished_run(args.model)
+        except CheckpointError as err:
+            problem = str(err)
+        problem = problem or port_problem(args.host, args.port)
+    if problem:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine can use the page",
+              file=sys.stderr)
+    from tfsigns.training.inference import Reader
+    try:
+        reader = Reader(args.model)
+    except CheckpointError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    import uvicorn
+    print(f"serving the reader of {args.model} on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    uvicorn.run(make_app(reader, args.data_dir), host=args.host, port=args.port, log_level="warning")
+    return 0

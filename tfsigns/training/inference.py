@@ -1,0 +1,142 @@
+"""Prediction with a trained network: classes or probabilities for examples given as arrays
+(`predict`, the course's name), or with the model of a finished run folder (`load_model`,
+`classify`). A layer above the graph builders: it builds the family's test-mode graph
+(tfsigns.networks) and runs it in a session of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from tfsigns.backend import tf, v1
+from tfsigns.config import ConfigError, TrainConfig
+from tfsigns.images.framing import frame_columns
+from tfsigns.images.signs import IMAGE_SHAPE
+from tfsigns.networks import get_network
+from tfsigns.training.checkpoint import UNREADABLE, first_line
+from tfsigns.training.graph import TrainedParameters, example_batches, logits, statistics_shapes
+from tfsigns.training.runs import CheckpointError, finished_run
+
+SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "input_shape" and "classes" were trained on
+
+
+def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfig | None = None,
+            return_probabilities: bool = False) -> np.ndarray:
+    """Classes (m,) for examples X in the network's layout (the MLP's: X (n_x, m)) under
+    trained NumPy parameters, in test mode, a batch of examples per run. `config` names the
+    network and its settings; by default the parameters' own (TrainedParameters.config, as
+    training and load_model return them); ValueError when neither says.
+
+    With return_probabilities, the softmax probabilities instead, in the layout of the
+    logits (the MLP's (C, m)).
+    """
+    if config is None:
+        config = getattr(parameters, "config", None)
+    if config is None:
+        raise ValueError("predict does not know the settings these parameters were trained with (batch norm, "
+                         "normalization, network): pass config=, the TrainConfig they were trained with, or "
+                         "load a finished run with tfsigns.training.inference.load_model")
+    layout = get_network(config.arch).layout
+    graph, x, Z = _test_graph(config, parameters, layout.example_shape(X))
+    with graph.as_default():
+        out = (tf.nn.softmax(Z, axis=layout.class_axis) if return_probabilities
+               else tf.argmax(Z, axis=layout.class_axis))
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            return _in_batches(sess, out, x, X, layout)
+
+
+def _test_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_shape: tuple[int, ...]
+                ) -> tuple[tf.Graph, tf.Tensor, tf.Tensor]:
+    """A graph of the network in test mode on trained parameters (as variables): its input
+    placeholder (any number of examples) and its logits."""
+    network = get_network(config.arch)
+    layout = network.layout
+    with tf.Graph().as_default() as graph:
+        params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
+        x = v1.placeholder(tf.float32, [*input_shape, None] if layout.examples_last else [None, *input_shape])
+        Z = logits(network, x, params, config, tf.constant(False))
+    return graph, x, Z
+
+
+def _in_batches(sess: v1.Session, out: tf.Tensor, x: tf.Tensor, X: np.ndarray, layout) -> np.ndarray:
+    """`out` for every example of X, a batch of examples per run, joined along the examples' axis."""
+    axis = -1 if layout.examples_last else 0  # of the examples, in X, the classes and the probabilities
+    return np.concatenate([sess.run(out, feed_dict={x: X[batch]})
+                           for batch in example_batches(layout, X.shape[axis])], axis=axis)
+
+
+def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParameters, tuple[int, ...]]:
+    """A finished run's TrainConfig, trained parameters (which carry it) and input shape (one
+    example's); CheckpointError when the run is unfinished, or its files are damaged or disagree."""
+    metrics, path = finished_run(run_dir)
+    try:
+        config = TrainConfig.from_recorded(metrics["config"])
+    except (ConfigError, TypeError) as err:
+        raise CheckpointError(f"--model {run_dir}: metrics.json holds settings this version cannot use "
+                              f"({err})") from None
+    input_shape = tuple(metrics.get("input_shape", (math.prod(IMAGE_SHAPE),)))
+    network = get_network(config.arch)
+    shapes = {**network.parameter_shapes(config, input_shape, metrics.get("classes", SIGNS_CLASSES)),
+              **statistics_shapes(config, network.layout, input_shape)}
+    try:
+        reader = tf.train.load_checkpoint(str(path))
+        stored = reader.get_variable_to_shape_map()
+        parameters = {name: reader.get_tensor(name) for name, shape in shapes.items()
+                      if stored.get(name) == list(shape)}
+    except UNREADABLE as err:
+        raise CheckpointError(f"--model {run_dir}: checkpoint {path} is unreadable "
+                              f"({first_line(err)})") from None
+    if missing := [name for name in shapes if name not in parameters]:
+        raise CheckpointError(f"--model {run_dir}: checkpoint {path.name} does not hold the network its "
+                              f"metrics.json describes ({missing[0]} {list(shapes[missing[0]])})")
+    return config, TrainedParameters(parameters, config), input_shape
+
+
+class Reader:
+    """A finished run's model, loaded once with its test-mode graph and session kept open, so that
+    photos can be read as they come (the live page, tfsigns.serve); CheckpointError when the run
+    cannot be used."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = run_dir
+        self.config, parameters, self.input_shape = load_model(run_dir)
+        self.layout = get_network(self.config.arch).layout
+        self.graph, self.x, Z = _test_graph(self.config, parameters, self.input_shape)
+        with self.graph.as_default():
+            self.out = tf.nn.softmax(Z, axis=self.layout.class_axis)
+            self.session = v1.Session(graph=self.graph)
+            self.session.run(v1.global_variables_initializer())
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities (m, C), a row per image, for images given as the course's columns X
+        (h*w*c, m), as tfsigns.images.photos reads them, each framed first when the run was trained on
+        framed photos (its config's framing, tfsigns.images.framing)."""
+        if X.shape[0] != math.prod(self.input_shape):
+            raise CheckpointError(f"--model {self.run_dir}: expects inputs of shape {self.input_shape}, the "
+                                  f"images give {X.shape[0]} values each")
+        X, _ = self.layout.from_columns(self.as_seen(X), None, self.input_shape)
+        return self.layout.rows(_in_batches(self.session, self.out, self.x, X, self.layout))
+
+    def as_seen(self, X: np.ndarray) -> np.ndarray:
+        """The photos X (columns) as the network takes them: framed when the run was trained on framed
+        photos (its config's framing, tfsigns.images.framing), else as they are."""
+        return frame_columns(X, IMAGE_SHAPE) if self.config.framing == "hand" else X
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
+    """Probabilities (m, C), a row per image, for images given as the course's columns X
+    (h*w*c, m), as tfsigns.images.photos.load_images reads them, under a finished run's model (in
+    its family's layout), each framed first when the run was trained on framed photos;
+    CheckpointError when the run cannot be used or expects other inputs."""
+    reader = Reader(run_dir)
+    try:
+        return reader.probabilities(X)
+    finally:
+        reader.close()
