@@ -12,7 +12,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["tfsigns", "tfsigns.*"]),
-    package_data={"tfsigns": ["reader.json"], "tfsigns.reader": ["page.html"]},  # the reader's settings, the page
+    # the reader's settings, the live page
+    package_data={"tfsigns": ["reader.json"], "tfsigns.reader": ["page.html"]},
     install_requires=[
         "tensorflow>=2.16",
         "numpy",

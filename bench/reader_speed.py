@@ -25,7 +25,7 @@ from tfsigns.config import RunSettings, TrainConfig
 from tfsigns.training.trainer import train
 from tfsigns.utils.cli import FILE_RUN_SETTINGS, read_settings
 
-READER = Path(tfsigns.networks.cnn.__file__).with_name("reader.json")
+READER = Path(tfsigns.__file__).with_name("reader.json")
 FUSED = "fused batch norm (tfsigns)"
 
 

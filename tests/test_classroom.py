@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from tfsigns.grader import ASSIGNMENTS, grade_lines
 
 from tests import test_grader
 from tests.conftest import run_main
+from tfsigns.grader import ASSIGNMENTS, grade_lines
 from tfsigns.grading.answers import on_constants
-from tfsigns.grading.classroom import main, sandbox_works
+from tfsigns.grading.classroom import main, sandbox_works, tfsigns_imports
 from tfsigns.grading.mistakes import forward_cases
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -217,3 +217,12 @@ def test_python_m_tfsigns_grader_is_the_class_grader(tmp_path):
     result = subprocess.run([sys.executable, "-m", "tfsigns.grader", "--help"], capture_output=True,
                             text=True)
     assert result.returncode == 0 and "--no-sandbox" in result.stdout, result.stderr
+
+
+def test_the_note_names_the_tfsigns_modules_a_submission_imports():
+    """By the module, whether the notebook reaches it by its folder or by its path before the folders."""
+    cells = ["from tfsigns.course import basics\nfrom tfsigns import cnn, grader",
+             "import tfsigns.grading.checks",
+             "from tfsigns.grader import grade\nfrom tfsigns.training.trainer import model\nimport tfsigns"]
+    assert tfsigns_imports(cells) == ["tfsigns.cnn", "tfsigns.course.basics", "tfsigns.grading.checks",
+                                      "tfsigns.training.trainer"]

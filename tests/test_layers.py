@@ -1,6 +1,8 @@
-"""The package's layering, as the module map draws it (README, docs/architecture.md): which module
-may import which, no import cycle, no module over ~600 lines, graph builders that only build, and
-the modules that read and check input without TensorFlow."""
+"""The package's layering, as the module map draws it (README, docs/architecture.md): which folder
+and module may import which, so that there is no import cycle; at most 12 modules directly in
+tfsigns/ and none over 450 lines; the commands' entry modules thin; graph builders that only build;
+the modules that read and check input without TensorFlow; and the old module paths that learners'
+notebooks use."""
 
 import ast
 import json
@@ -17,33 +19,65 @@ from tfsigns.networks import Layout, Network, get_network
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 
-# A module may import only modules of a lower layer (in function bodies too), so there is no
-# cycle. Layers below backend's need no TensorFlow; the commands (train, tune, predict) are on
-# top and load it only once their input is checked.
+# The folders, bottom up (config and backend are modules directly in tfsigns/, as are the commands'
+# entries): a module imports from a folder below its own, or from its own folder a module of a
+# lower layer (LAYERS), in function bodies too. So imports only go down and there is no cycle.
+# Below backend nothing needs TensorFlow.
+FOLDERS = ["images", "config", "utils", "backend", "course", "networks", "training", "search", "reader",
+           "grading", "commands"]
 LAYERS = {
-    "files": 0, "softmax": 0, "convolution": 0, "networks": 0, "framing": 0, "photos": 0, "runs": 0,
-    "data": 1,
-    "config": 1, "shifts": 1,
-    "cli": 2, "space": 2,
-    "backend": 3, "plots": 3,
-    "model": 4, "checkpoint": 4, "feedback": 4,
-    "mlp": 5, "cnn": 6, "population": 5, "basics": 5, "augment": 5,
-    "trainer": 6, "inference": 6, "monitor": 6, "mistakes": 6,
-    "executors": 7, "checks": 7, "mistakes_cnn": 7,
-    "grader": 8, "train": 8, "tune": 8, "predict": 8, "robustness": 8,
-    "calibrate": 9, "classroom": 9, "answers": 6, "serve": 10,
+    # a folder's __init__ (its docstring; the network interface in networks') is imported with any of its
+    # modules, so each is at the bottom of its folder and needs no TensorFlow
+    "images": 0, "utils": 0, "course": 0, "training": 0, "search": 0, "reader": 0, "grading": 0,
+    "images.framing": 0, "images.photos": 0, "images.signs": 1, "images.shifts": 1,
+    "config": 0,
+    "utils.files": 0, "utils.cli": 0, "utils.plots": 1,
+    "backend": 0,
+    "course.softmax": 0, "course.convolution": 0, "course.basics": 0,
+    "networks": 0, "networks.layers": 1, "networks.mlp": 2, "networks.cnn": 3,
+    "training.runs": 0, "training.checkpoint": 1, "training.graph": 0, "training.monitor": 0,
+    "training.augment": 1, "training.population": 1, "training.inference": 2, "training.trainer": 2,
+    "training.train": 3,
+    "search.space": 0, "search.executors": 0, "search.tune": 1,
+    "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
+    "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
+    "grading.mistakes_cnn": 1, "grading.exercises": 3, "grading.exercises_cnn": 3, "grading.grader": 4,
+    "grading.classroom": 5,
+    "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
 }
-TENSORFLOW_FREE = [name for name, layer in LAYERS.items() if layer < LAYERS["backend"]] + [
-    "plots", "executors", "train", "tune", "predict", "robustness", "calibrate", "serve"]
+# What users type: `python -m tfsigns.<command>`. Each is a thin entry whose code lives in its folder.
+COMMANDS = {"train": "training.train", "tune": "search.tune", "predict": "reader.predict",
+            "robustness": "reader.robustness", "calibrate": "reader.calibrate", "grader": "grading.grader",
+            "serve": "reader.serve"}
+# Checked without TensorFlow: everything below backend, and what a command imports before its input is
+# checked (it loads TensorFlow only then).
+TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
+                   and FOLDERS.index(name.split(".")[0]) < FOLDERS.index("backend")] + [
+    "networks", "course", "training", "search", "reader", "grading",
+    "course.softmax", "course.convolution", "training.runs", "search.space",
+    "search.executors", "training.train", "search.tune", "reader.predict", "reader.robustness",
+    "reader.calibrate", "reader.serve", "train", "tune", "predict", "robustness", "calibrate", "serve"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
-# grader's adapters that run a candidate's graph.
-SESSIONS = {"trainer", "inference", "basics", "grader", "answers"}
-MAX_LINES = 600
+# grader's adapters and the batch-norm exercise's check, which run a candidate's graph.
+SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.exercises"}
+MAX_LINES = 450
+MAX_TOP_LEVEL = 12
+
+
+def folder(name: str) -> int:
+    """The rank of the folder that module `name` is in (a command's entry is in "commands")."""
+    return FOLDERS.index("commands" if name in COMMANDS else name.split(".")[0])
 
 
 def modules() -> dict[str, ast.Module]:
-    paths = [path for path in PACKAGE.glob("*.py") if path.stem != "__init__"]
-    return {path.stem: ast.parse(path.read_text()) for path in paths}
+    """Every module of the package by its dotted name under tfsigns (a folder's __init__ by the folder's)."""
+    trees = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name:
+            trees[name] = ast.parse(path.read_text())
+    return trees
 
 
 def imported(tree: ast.Module) -> set[str]:
@@ -57,18 +91,24 @@ def imported(tree: ast.Module) -> set[str]:
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tfsigns"):
-            if node.module == "tfsigns":
-                names |= {alias.name for alias in node.names}
-            else:
-                names.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tfsigns":
+            base = node.module.removeprefix("tfsigns").lstrip(".")
+            for alias in node.names:  # `from tfsigns.networks import cnn` imports the module networks.cnn
+                whole = f"{base}.{alias.name}".lstrip(".")
+                names.add(whole if whole in LAYERS else base)
         elif isinstance(node, ast.Import):
-            names |= {a.name.split(".")[1] for a in node.names if a.name.startswith("tfsigns.")}
-    return names & set(LAYERS)
+            names |= {a.name.removeprefix("tfsigns.") for a in node.names if a.name.startswith("tfsigns.")}
+    return names
 
 
 def test_every_module_has_a_layer():
     assert set(modules()) == set(LAYERS)
+
+
+def test_few_modules_directly_in_the_package():
+    top = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL, top
+    assert {f"{name}.py" for name in COMMANDS} <= set(top)
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -76,7 +116,7 @@ def test_every_registered_family_implements_the_interface(name):
     """The registry imports a family by name at run time, so its layer is checked here: above
     the shared builders it uses; and it provides every part of the interface."""
     module = NETWORKS[name].removeprefix("tfsigns.")
-    assert LAYERS[module] > LAYERS["model"]
+    assert module.startswith("networks.") and LAYERS[module] > LAYERS["networks.layers"]
     network = get_network(name)
     assert isinstance(network, Network) and isinstance(network.layout, Layout)
     for method in ("parameter_shapes", "create_placeholders", "initialize_parameters", "forward"):
@@ -91,14 +131,30 @@ def test_every_registered_family_implements_the_interface(name):
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_imports_go_down_the_layers_only(name):
     tree = modules()[name]
-    upward = sorted(other for other in imported(tree) if LAYERS[other] >= LAYERS[name])
-    assert not upward, f"tfsigns.{name} (layer {LAYERS[name]}) imports {upward}"
+    unknown = sorted(imported(tree) - set(LAYERS))
+    assert not unknown, f"tfsigns.{name} imports {unknown}, which are not modules of the map"
+    upward = sorted(other for other in imported(tree)
+                    if (folder(other), LAYERS[other]) >= (folder(name), LAYERS[name])
+                    and not (folder(other) < folder(name)))
+    assert not upward, f"tfsigns.{name} ({FOLDERS[folder(name)]}, layer {LAYERS[name]}) imports {upward}"
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_no_module_is_over_the_line_limit(name):
-    lines = (PACKAGE / f"{name}.py").read_text().count("\n")
-    assert lines <= MAX_LINES, f"tfsigns/{name}.py has {lines} lines"
+    path = PACKAGE / f"{name.replace('.', '/')}.py"
+    path = path if path.exists() else path.with_suffix("") / "__init__.py"
+    lines = path.read_text().count("\n")
+    assert lines <= MAX_LINES, f"{path} has {lines} lines"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_command_is_a_thin_entry(command):
+    """Its module only hands over to its folder's code: imports, names and the __main__ block."""
+    tree = modules()[command]
+    assert imported(tree) == {COMMANDS[command]}
+    kinds = {type(node).__name__ for node in tree.body}
+    assert kinds <= {"Expr", "Import", "ImportFrom", "Assign", "If"}, kinds
+    assert (PACKAGE / f"{command}.py").read_text().count("\n") <= 30
 
 
 def test_graph_builders_only_build():
@@ -140,3 +196,44 @@ def test_help_and_a_one_line_input_error_do_not_load_tensorflow(command, argv, t
             f"try:\n    code = main({argv!r})\nexcept SystemExit as exit:\n    code = exit.code\n"
             "print(code, 'tensorflow' in sys.modules)")
     assert python(code).split()[-2:] in (["0", "False"], ["2", "False"])
+
+
+# Every import of tfsigns the notebooks wrote before the package had folders (git show a333e04):
+# a learner's copy of a notebook keeps working.
+OLD_IMPORTS = [
+    "from tfsigns import basics, softmax",
+    "from tfsigns import cnn",
+    "from tfsigns.config import TrainConfig",
+    "from tfsigns.data import convert_to_one_hot, find_data_dir, flatten_and_normalize, load_dataset",
+    "from tfsigns.data import load_signs",
+    "from tfsigns.grader import grade, grade_all",
+    "from tfsigns.inference import classify, predict",
+    "from tfsigns.photos import ImageError, load_image",
+    "from tfsigns.plots import plot_confusion, plot_cost_panels, plot_costs, plot_filters, plot_reading, "
+    "plot_samples, plt",
+    "from tfsigns.runs import CheckpointError, finished_run",
+    "from tfsigns.shifts import EXIF_ORIENTATION, SHIFTS, apply_shift, phone_photo",
+    "from tfsigns.space import load_space, parse_space",
+    "from tfsigns.train import main as train_main",
+    "from tfsigns.trainer import cnn_model, initial_parameters, model, train",
+    "from tfsigns.tune import SearchSettings, plot_search, search",
+    # and the course's names in the modules the notebooks cite
+    "from tfsigns.mlp import create_placeholders, initialize_parameters, forward_propagation, compute_cost",
+    "from tfsigns.convolution import zero_pad, conv_forward, pool_forward",
+    "import tfsigns.model, tfsigns.population, tfsigns.checkpoint, tfsigns.augment, tfsigns.monitor",
+]
+
+
+def test_old_module_paths_are_the_new_modules():
+    """Each old path names the very module that now lives in a folder (not a copy), so a learner's
+    notebook, its monkeypatches included, acts on what tfsigns runs."""
+    code = ("import importlib\n" + "\n".join(OLD_IMPORTS) + "\nimport tfsigns\n"
+            "print(all(importlib.import_module('tfsigns.' + old) is importlib.import_module('tfsigns.' + new)"
+            " for old, new in tfsigns.MOVED.items()))")
+    assert python(code).split()[-1] == "True"
+
+
+def test_an_old_path_runs_as_a_command():
+    result = subprocess.run([sys.executable, "-m", "tfsigns.plots", "--help"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and "learning curves" in result.stdout, result.stderr

@@ -177,7 +177,7 @@ def in_process(tasks, workers):
 
 
 def tune(fake_dir, out, *flags, monkeypatch):
-    monkeypatch.setattr(tfsigns.tune, "local_executor", in_process)
+    monkeypatch.setattr(tfsigns.search.tune, "local_executor", in_process)
     return run_main(tune_main, ["--data-dir", str(fake_dir), "--out", str(out), "--validation-fraction",
                                 "0.2", "--trials", "2", "--workers", "1", *flags])
 

@@ -308,7 +308,7 @@ def try_search(draw: dict, fake_dir: Path, folder: Path) -> None:
         argv += ["--config", str(config)]
     else:
         argv += ["--epochs", str(EPOCHS)]
-    with mock.patch.object(tfsigns.tune, "local_executor", in_process), \
+    with mock.patch.object(tfsigns.search.tune, "local_executor", in_process), \
             mock.patch.object(tfsigns.training.trainer, "train", capped_train):
         code, _, err = run_main(tfsigns.search.tune.main, argv)
     TRIED["tune", code] += 1

@@ -158,17 +158,29 @@ def tfsigns_imports(cells: Sequence[str]) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 found |= {alias.name for alias in node.names if alias.name.startswith("tfsigns")}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfsigns"):
-                found |= ({f"tfsigns.{alias.name}" for alias in node.names} if node.module == "tfsigns"
-                          else {node.module})
-    return sorted(found - {"tfsigns.grader"})
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tfsigns":
+                found |= {_imported_module(node.module, alias.name) for alias in node.names}
+    return sorted(found - {"tfsigns", "tfsigns.grader"})
+
+
+def _imported_module(module: str, name: str) -> str:
+    """The module that `from module import name` takes from tfsigns: module.name where that is a
+    module (`from tfsigns.course import basics`, or an old path: `from tfsigns import basics`), else
+    module."""
+    import tfsigns
+
+    parts = f"{module}.{name}".split(".")[1:]
+    path = Path(tfsigns.__file__).parent.joinpath(*parts)
+    whole = path.with_suffix(".py").exists() or (path / "__init__.py").exists() or parts == [name] and (
+        name in tfsigns.MOVED)
+    return f"{module}.{name}" if whole else module
 
 
 def sandbox_command(work: Path) -> list[str]:
     """bubblewrap around the child: everything read only, no network, its own empty /tmp, and `work`
     (the submission's folder) writable. Python and tfsigns are mounted again over that /tmp, read only,
     where they live under it (a clone in /tmp)."""
-    code = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]}
+    code = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[2]}  # the project
     again = [arg for path in sorted(code) if path.is_relative_to("/tmp")
              for arg in ("--ro-bind", str(path), str(path))]
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *again,

@@ -15,7 +15,7 @@ import numpy as np
 from tfsigns.images.framing import frame_columns
 
 # Where the project's own copy lives when neither flag nor environment names one.
-PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+PROJECT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # tfsigns/images/signs.py -> the project
 DATA_ENV = "TFSIGNS_DATA"
 
 # (file name, x key, y key) for each split, as the course's files spell them.
