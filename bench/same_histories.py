@@ -41,6 +41,11 @@ def histories(commit: str, epochs: int, data_dir: str | None) -> dict[str, list]
             env = {**os.environ, "PYTHONPATH": str(tree)}
             data = data_dir or os.environ.get("TFSIGNS_DATA") or ROOT / "data"
             env["TFSIGNS_DATA"] = str(Path(data).resolve())
+            found = [sys.executable, "-c", "import tfsigns; print(tfsigns.__file__)"]
+            where = subprocess.run(found, cwd=tree, env=env, capture_output=True, text=True, check=True)
+            where = where.stdout.strip()
+            if not Path(where).resolve().is_relative_to(tree.resolve()):
+                raise SystemExit(f"{commit}: tfsigns was imported from {where}, not from its checkout")
             costs = {}
             for name, flags in SETTINGS.items():
                 out = Path(tmp, "runs", str(len(costs)))
