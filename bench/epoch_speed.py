@@ -217,7 +217,7 @@ def cnn_step_flops(b: int, image: tuple[int, int, int]) -> float:
 def time_first_conv(X, Y, epochs, arch):
     """TensorFlow's kernels for the course CNN's first convolution alone, with tfsigns' settings:
     per minibatch of the course's shuffles the image gather, the convolution and its filter
-    gradient, in tfsigns' own epoch loop (model.build_epoch_op), one session.run per epoch. A
+    gradient, in tfsigns' own epoch loop (tfsigns.training.graph.build_epoch_op), one session.run per epoch. A
     training loop on these kernels cannot take less; on 3 input channels and 8 filters they
     run far below the floor's matrix-product rate. Returns (ms/epoch after epoch 0, [])."""
     from tfsigns.backend import tf, v1

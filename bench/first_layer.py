@@ -3,7 +3,7 @@
     python bench/first_layer.py [--rounds 5]
 
 Times one epoch's worth (34 minibatches of 32 rows gathered from a resident 1080 x 12288
-set, in tfsigns' epoch loop, model.build_epoch_op) of the forward product X W1^T and the
+set, in tfsigns' epoch loop, tfsigns.training.graph.build_epoch_op) of the forward product X W1^T and the
 weight gradient dZ1^T X, each as a MatMul with a transpose flag (what the graph optimizer
 makes of the course's W1 X when the pixels are gathered as rows) and as tf.einsum
 (mlp.pixel_product), and prints ms/epoch with the loop's own time (the gather and the cost
