@@ -11,13 +11,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from tfsigns.train import main
 
 from tests.conftest import FakeSigns, run_main
 from tfsigns.backend import tf, v1
 from tfsigns.config import AUGMENTATIONS, ConfigError, TrainConfig
 from tfsigns.images.signs import load_signs, make_blobs
 from tfsigns.networks import COLUMNS, IMAGES
+from tfsigns.train import main
 from tfsigns.training.augment import augment_images, build_augmentation
 from tfsigns.training.graph import normalize_input
 from tfsigns.training.inference import classify, load_model, predict

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from tfsigns.calibrate import main as calibrate_main
 
 from tests.conftest import FakeSigns, blobs, copy_of, run_main, snapshot
+from tfsigns.calibrate import main as calibrate_main
 from tfsigns.config import RunSettings, TrainConfig
 from tfsigns.reader.calibrate import MOST_PHOTOS
 from tfsigns.training.trainer import train

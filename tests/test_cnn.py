@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfsigns.predict import main as predict_main
-from tfsigns.train import main as train_main
 
 from tests.conftest import FakeSigns, run_main
 from tfsigns.config import ConfigError, RunSettings, TrainConfig, TrainingInterrupted
 from tfsigns.images.signs import convert_to_one_hot
 from tfsigns.networks.cnn import compute_cost, create_placeholders, forward_propagation, initialize_parameters
 from tfsigns.networks.layers import BATCH_MOMENTS, batch_norm_layer
+from tfsigns.predict import main as predict_main
+from tfsigns.train import main as train_main
 from tfsigns.training.population import check_population
 from tfsigns.training.trainer import cnn_model, train
 
@@ -209,9 +209,8 @@ def test_the_cnn_trains_on_the_gpu():
 
 
 def test_a_cnn_search_takes_the_notebook_settings_as_its_base(cnn_run, tmp_path):
-    from tfsigns.tune import main as tune_main
-
     from tfsigns.search.tune import base_settings, build_parser
+    from tfsigns.tune import main as tune_main
     base, _, _ = base_settings(build_parser().parse_args(["--arch", "cnn"]))
     assert (base.arch, base.num_epochs, base.learning_rate, base.minibatch_size) == ("cnn", 100, 0.009, 64)
     data_dir, _ = cnn_run

@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
-from tfsigns.train import main as train_main
 
 from tests.conftest import FakeSigns, run_main
 from tfsigns.images.framing import PLAIN, frame_columns, frame_hands, handness
 from tfsigns.images.signs import IMAGE_SHAPE, load_signs
+from tfsigns.train import main as train_main
 
 SKIN = np.array([0.80, 0.55, 0.45])
 WALLS = {"cream": np.array([0.85, 0.80, 0.70]), "grey": np.array([0.55, 0.55, 0.55])}

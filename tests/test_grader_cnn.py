@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfsigns.grader import ASSIGNMENTS, grade, grade_all
 
 from tests.test_grader import assert_failed, run_stored_notebook
+from tfsigns.grader import ASSIGNMENTS, grade, grade_all
 from tfsigns.grading.checks import BLANK
 from tfsigns.grading.feedback import error_hint
 

@@ -7,11 +7,11 @@ import h5py
 import numpy as np
 import pytest
 from PIL import Image
-from tfsigns.predict import main as predict_main
 
 from tests.conftest import REAL_DATA, blobs, requires_real_data, run_main
 from tests.test_cnn import images
 from tfsigns.config import RunSettings, TrainConfig
+from tfsigns.predict import main as predict_main
 from tfsigns.training.graph import TrainedParameters
 from tfsigns.training.inference import load_model, predict
 from tfsigns.training.trainer import cnn_model, model, train

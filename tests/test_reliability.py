@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfsigns.train import main
 
 from tests.conftest import REAL_DATA, FakeSigns, requires_real_data, run_main
 from tfsigns.config import TrainConfig
+from tfsigns.train import main
 from tfsigns.training.trainer import train
 
 # A small run that still exercises Adam slots, batch-norm moving averages and dropout masks.

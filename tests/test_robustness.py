@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tfsigns.robustness import main as robustness_main
-from tfsigns.train import main as train_main
 
 from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
 from tfsigns.images.shifts import SHIFTS, apply_shift
@@ -19,6 +17,8 @@ from tfsigns.images.signs import (
     train_validation_split,
 )
 from tfsigns.reader.robustness import validation_images
+from tfsigns.robustness import main as robustness_main
+from tfsigns.train import main as train_main
 
 OUTPUTS = {"results.json", "accuracy.png", "gallery.png"}
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tfsigns.predict import main as predict_main
 
 from tests.conftest import REAL_DATA, run_main
 from tfsigns.images.photos import image_from_bytes
+from tfsigns.predict import main as predict_main
 from tfsigns.reader.serve import MAX_BYTES, main, make_app, reading
 from tfsigns.training.inference import Reader
 

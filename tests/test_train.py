@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfsigns.train import main
 
 from tests.conftest import REAL_DATA, blobs, requires_real_data
 from tfsigns.config import (
@@ -19,6 +18,7 @@ from tfsigns.config import (
     TrainingDiverged,
     learning_rate_decay,
 )
+from tfsigns.train import main
 from tfsigns.training.trainer import resolve_device, train
 
 SMALL = dict(layers=(8,), num_epochs=30, minibatch_size=16, learning_rate=0.01)

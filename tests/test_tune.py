@@ -8,9 +8,6 @@ import time
 
 import numpy as np
 import pytest
-from tfsigns.train import main as train_main
-from tfsigns.tune import SearchSettings, search
-from tfsigns.tune import main as tune_main
 
 from tests.conftest import FakeSigns, run_main
 from tfsigns.config import TrainConfig
@@ -24,6 +21,9 @@ from tfsigns.search.space import (
     parse_space,
     random_trials,
 )
+from tfsigns.train import main as train_main
+from tfsigns.tune import SearchSettings, search
+from tfsigns.tune import main as tune_main
 
 LECTURE = {"learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
            "beta1": {"scale": "one-minus-log", "low": 0.9, "high": 0.999}}
