@@ -233,6 +233,15 @@ def test_old_module_paths_are_the_new_modules():
     assert python(code).split()[-1] == "True"
 
 
+def test_an_old_path_leaves_the_module_its_own_spec():
+    """Reload (and IPython's autoreload) and runpy read a module's __spec__: importing the module by its
+    old path must not leave the old name's spec on it, or a reload would run nothing."""
+    code = ("import importlib\nimport tfsigns.data, tfsigns.trainer\nimport tfsigns.images.signs as signs\n"
+            "signs.load_dataset = None\nimportlib.reload(tfsigns.data)\n"
+            "print(signs.__spec__.name, tfsigns.trainer.__spec__.name, signs.load_dataset is not None)")
+    assert python(code).split()[-3:] == ["tfsigns.images.signs", "tfsigns.training.trainer", "True"]
+
+
 def test_an_old_path_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "tfsigns.plots", "--help"], capture_output=True, text=True,
                             timeout=300)

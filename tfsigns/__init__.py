@@ -13,6 +13,7 @@ that build or run graphs load it through tfsigns.backend.
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -44,6 +45,9 @@ MOVED = {
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds `tfsigns.<old name>` and answers with the module it became (one module, two names)."""
 
+    def __init__(self) -> None:
+        self.specs: dict[str, importlib.machinery.ModuleSpec] = {}  # new name -> its own spec
+
     def find_spec(self, fullname: str, path=None, target=None):
         package, _, name = fullname.partition(".")
         if package != __name__ or name not in MOVED:
@@ -53,10 +57,14 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             f"{__name__}.{MOVED[name]}").origin)
 
     def create_module(self, spec):
-        return importlib.import_module(f"{__name__}.{MOVED[spec.name.partition('.')[2]]}")
+        module = importlib.import_module(f"{__name__}.{MOVED[spec.name.partition('.')[2]]}")
+        self.specs[module.__name__] = module.__spec__
+        return module
 
     def exec_module(self, module) -> None:
-        """The module ran when it was imported under its own name."""
+        """The module ran when it was imported under its own name. Importing it by the old name has
+        just set its __spec__ to the old name's: it gets its own back (reload and runpy read it)."""
+        module.__spec__ = self.specs.pop(module.__name__)
 
     def get_code(self, fullname: str):
         """The new module's code, for `python -m tfsigns.<old name>` (runpy runs it as __main__)."""
