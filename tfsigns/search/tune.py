@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -389,3 +390,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted; finished trials are kept in {args.out}/results.csv: run the same "
               "command again to go on", file=sys.stderr)
         return 130
+
+
+def run_command() -> None:
+    """`python -m tfsigns.tune` as a process: Ctrl-C (SIGINT) stops the search even where the shell
+    started it with SIGINT ignored, as a script's background job is (Python then leaves it ignored), and
+    an interrupted search exits without the process pool's exit handler, which waits on stopped workers."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run_command()
