@@ -126,3 +126,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{accuracy['test']:.3f}, the new photos {accuracy['calibration photos']:.3f}; "
           f"the new run is {out}/")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -49,3 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             shown = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(row))
             print(f"{path}: {label} (p = {row[label]:.3f})   [{shown}]")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -204,3 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print(to_json(results) if args.json
           else f"{table(results)}\nwritten to {out}/ (results.json, accuracy.png, gallery.png)")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

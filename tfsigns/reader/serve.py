@@ -4,10 +4,10 @@ Serves a page (GET /) that reads hand signs from the webcam, several times a sec
 uploaded photo, and POST /predict, which answers an image file sent as the request's body with the
 JSON object `python -m tfsigns.predict --json` prints (`?input=1` adds the 64x64 input as the
 network sees it, a PNG data URL). Every photo is read by tfsigns.images.photos and
-tfsigns.training.inference, as
-the command line reads files: the page sends the camera's whole frame, never a preparation of its
-own. Starlette (with uvicorn) serves it: a small, well-kept server library with no front-end
-build step, so the page is plain HTML and JavaScript in tfsigns/reader/page.html.
+tfsigns.training.inference, as the command line reads files: the page sends the camera's whole
+frame, never a preparation of its own. Starlette (with uvicorn) serves it: a small, well-kept server
+library with no front-end build step, so the page is plain HTML and JavaScript in
+tfsigns/reader/page.html.
 
 Calibration from the page: POST /calibrate with a JSON object {"photos": {"0": [data URL, ...],
 ..., "5": [...]}}, 1 to 10 camera photos of every sign, fine-tunes the model on them (tfsigns.calibrate)
@@ -232,3 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"serving the reader of {args.model} on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     uvicorn.run(make_app(reader, args.data_dir), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

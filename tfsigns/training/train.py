@@ -383,3 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:
         print(f"{PROG}: training failed: {err}", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
