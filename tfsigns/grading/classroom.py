@@ -81,8 +81,11 @@ def child_main() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     from tfsigns.grading import grader  # every adapter registered before any of the submission's code runs
-    grader.grade = lambda *args, **kwargs: None  # the notebook's own grade() calls: the grader asks below
-    grader.grade_all = lambda *args, **kwargs: None
+    # the notebook's own grade() calls print nothing: the grader asks below. The notebook imports them
+    # from the entry tfsigns.grader, which takes these when it loads, or is given them if it has
+    for module in (grader, sys.modules.get("tfsigns.grader")):
+        if module is not None:
+            module.grade = module.grade_all = lambda *args, **kwargs: None
     namespace: dict = {"__name__": "__main__"}
     cell_errors = []
     for number, source in enumerate(job["cells"], 1):
