@@ -66,7 +66,11 @@ from tfsigns.networks.mlp import num_layers
 from tfsigns.search.space import Dimension
 from tfsigns.training.trainer import model
 
+# The reference solutions: the course network's own functions, by their lesson names.
 COURSE = get_network("mlp").course_functions
+
+
+# ------------------------------------------------------------------ graph-building exercises
 
 
 def _mlp_axes(key: str) -> tuple[str, str]:

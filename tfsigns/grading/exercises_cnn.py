@@ -43,6 +43,7 @@ from tfsigns.grading.feedback import shape_message
 from tfsigns.networks import cnn, get_network
 from tfsigns.training.trainer import cnn_model
 
+# The reference solutions: the course CNN's own functions, by their lesson names.
 CNN_COURSE = get_network("cnn").course_functions
 
 

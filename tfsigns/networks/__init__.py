@@ -1,10 +1,11 @@
 """Network families: the interface through which the session loop, the population, checkpoints,
-inference, the search and the grader use a network, and the registry that names the families.
+inference, the search and the grader use a network, and `get_network`, which loads a family by the
+name the registry (tfsigns.config.NETWORKS) gives it.
 
-A family is one module that defines the course's functions for its network and a `NETWORK`
-object implementing `Network`; registering it is one line in NETWORKS. tfsigns.networks.mlp, the
-course's fully connected network, is the first. This module itself needs no TensorFlow,
-so settings naming a family are checked before TensorFlow loads.
+A family is one module of this folder that defines the course's functions for its network and a
+`NETWORK` object implementing `Network`; registering it is one line in tfsigns.config.NETWORKS.
+tfsigns.networks.mlp, the course's fully connected network, is the first. This module itself needs no
+TensorFlow, so settings naming a family are checked before TensorFlow loads.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ Shapes follow the family's layout (tfsigns.networks.Layout); the course's column
 default: logits ZL and one-hot Y (C, m). These functions only build and return tensors and
 ops; sessions run in tfsigns.training.trainer (training) and tfsigns.training.inference (prediction).
 """
+
 from __future__ import annotations
 
 import math
