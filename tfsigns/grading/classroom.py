@@ -155,7 +155,10 @@ def tfsigns_imports(cells: Sequence[str]) -> list[str]:
     found = set()
     for source in cells:
         try:
-            tree = ast.parse(_cell_code(source))
+            # one thread at a time: on Python 3.11 two threads building ASTs at once can fail with
+            # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905)
+            with CHECKING:
+                tree = ast.parse(_cell_code(source))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
