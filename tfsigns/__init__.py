@@ -42,33 +42,34 @@ MOVED = {
 }
 
 
+def _new_name(fullname: str) -> str:
+    """tfsigns.<old name> -> the module's name in its folder."""
+    return f"{__name__}.{MOVED[fullname.partition('.')[2]]}"
+
+
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds `tfsigns.<old name>` and answers with the module it became (one module, two names)."""
-
-    def __init__(self) -> None:
-        self.specs: dict[str, importlib.machinery.ModuleSpec] = {}  # new name -> its own spec
 
     def find_spec(self, fullname: str, path=None, target=None):
         package, _, name = fullname.partition(".")
         if package != __name__ or name not in MOVED:
             return None
-        # its origin is the new module's file: runpy makes it sys.argv[0]
-        return importlib.util.spec_from_loader(fullname, self, origin=importlib.util.find_spec(
-            f"{__name__}.{MOVED[name]}").origin)
+        # the module's own spec rides along: its origin is what runpy makes sys.argv[0], and the
+        # module gets the spec back once imported
+        own = importlib.util.find_spec(_new_name(fullname))
+        return importlib.machinery.ModuleSpec(fullname, self, origin=own.origin, loader_state=own)
 
     def create_module(self, spec):
-        module = importlib.import_module(f"{__name__}.{MOVED[spec.name.partition('.')[2]]}")
-        self.specs[module.__name__] = module.__spec__
-        return module
+        return importlib.import_module(spec.loader_state.name)
 
     def exec_module(self, module) -> None:
         """The module ran when it was imported under its own name. Importing it by the old name has
         just set its __spec__ to the old name's: it gets its own back (reload and runpy read it)."""
-        module.__spec__ = self.specs.pop(module.__name__)
+        module.__spec__ = module.__spec__.loader_state
 
     def get_code(self, fullname: str):
         """The new module's code, for `python -m tfsigns.<old name>` (runpy runs it as __main__)."""
-        new = f"{__name__}.{MOVED[fullname.partition('.')[2]]}"
+        new = _new_name(fullname)
         return importlib.util.find_spec(new).loader.get_code(new)
 
 

@@ -24,6 +24,7 @@ import argparse
 import ast
 import contextlib
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -171,15 +172,13 @@ def tfsigns_imports(cells: Sequence[str]) -> list[str]:
 
 def _imported_module(module: str, name: str) -> str:
     """The module that `from module import name` takes from tfsigns: module.name where that is a
-    module (`from tfsigns.course import basics`, or an old path: `from tfsigns import basics`), else
-    module."""
-    import tfsigns
-
-    parts = f"{module}.{name}".split(".")[1:]
-    path = Path(tfsigns.__file__).parent.joinpath(*parts)
-    whole = path.with_suffix(".py").exists() or (path / "__init__.py").exists() or parts == [name] and (
-        name in tfsigns.MOVED)
-    return f"{module}.{name}" if whole else module
+    module (`from tfsigns.course import basics`, or an old path: `from tfsigns import basics`, which
+    tfsigns.MOVED finds), else module."""
+    try:
+        found = importlib.util.find_spec(f"{module}.{name}")
+    except ImportError:  # module is not a package: name is a function or a class
+        found = None
+    return f"{module}.{name}" if found else module
 
 
 def sandbox_command(work: Path) -> list[str]:
@@ -204,7 +203,8 @@ def sandbox_works() -> bool:
 
 # The checks of several submissions run in threads of this process, one at a time: references use
 # NumPy's global generator (np.random.seed, as the lesson does). A check lets go while a submission
-# works on an answer, so the submissions' processes work side by side.
+# works on an answer, so the submissions' processes work side by side. Parsing a notebook's cells
+# takes it too (tfsigns_imports: Python 3.11 cannot build two ASTs in two threads at once).
 CHECKING = threading.Lock()
 
 
