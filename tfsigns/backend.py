@@ -3,29 +3,9 @@
 noise stays off a user's terminal."""
 
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import tfsigns  # noqa: F401  (sets TensorFlow's environment options before it loads)
-
-
-@contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence what TensorFlow's C++ core writes straight to file descriptor 2
-    (oneDNN and CUDA probing notes that TF_CPP_MIN_LOG_LEVEL no longer hides),
-    so that a user's error message stays the one line on stderr."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
+from tfsigns.utils.cli import quiet_native_stderr
 
 # TensorFlow's oneDNN CPU kernels, for every family: the course CNN's epoch takes about a fifth
 # of the time it takes without them, the MLP's about two thirds (bench/epoch_speed.py). Set

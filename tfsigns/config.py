@@ -13,10 +13,14 @@ from dataclasses import asdict, dataclass, field, fields
 from tfsigns.images.framing import FRAMINGS
 
 # name -> the module that defines the family's NETWORK
-NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn"}
+NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn", "landmarks": "tfsigns.networks.landmarks"}
+# The families that read a photo's hand landmarks (tfsigns.hands.features) instead of its pixels
+LANDMARK_FAMILIES = ("landmarks",)
 # What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
 # MLP's): a command uses them for the settings its user did not give.
-COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch_size": 64}}
+COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch_size": 64},
+                   "landmarks": {"learning_rate": 0.003, "num_epochs": 300, "minibatch_size": 64,
+                                 "layers": (64, 32)}}
 # Per family of NETWORKS, the settings only its networks use, each with what it shapes; every other
 # setting is every family's. Another family's config leaves them at TrainConfig's defaults (which its
 # runs still record).
@@ -24,25 +28,40 @@ FAMILY_SETTINGS = {
     "mlp": {"layers": "hidden MLP layers"},
     "cnn": {"filters": "conv blocks", "kernels": "conv blocks", "pools": "conv blocks",
             "dense": "hidden dense layers after conv blocks"},
+    "landmarks": {"layers": "hidden MLP layers", "hand_model": "hand model"},
 }
 
 # The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some)
-DROPOUT_LAYERS = {"mlp": "layers", "cnn": "dense"}
+DROPOUT_LAYERS = {"mlp": "layers", "cnn": "dense", "landmarks": "layers"}
+# What augmentation does to landmarks (tfsigns.training.augment): the others change pixels only
+LANDMARK_AUGMENTATIONS = {"flip": "mirror (the other hand)", "rotation": "turn in the image plane",
+                          "zoom": "scale", "noise": "jitter each landmark (decimetres)"}
 
 
 def foreign_setting(arch: str, name: str) -> str | None:
     """Why setting `name` does nothing in family `arch`'s networks, or None when it applies to them."""
-    owner = next((family for family, own in FAMILY_SETTINGS.items() if name in own), arch)
-    if owner == arch:
+    owners = [family for family, own in FAMILY_SETTINGS.items() if name in own]
+    if not owners or arch in owners:
         return None
-    return (f"the {arch} family has no {FAMILY_SETTINGS[owner][name]}; its settings are "
+    return (f"the {arch} family has no {FAMILY_SETTINGS[owners[0]][name]}; its settings are "
             f"{', '.join(FAMILY_SETTINGS[arch])}")
+
+
+def pixel_setting(arch: str, name: str) -> str | None:
+    """Why setting `name` does nothing in a family that reads landmarks, or None when it applies."""
+    if arch not in LANDMARK_FAMILIES or name not in (*AUGMENTATIONS, "normalize", "framing"):
+        return None
+    if name in LANDMARK_AUGMENTATIONS:
+        return None
+    return (f"the {arch} family reads hand landmarks, not pixels; of augmentation it takes "
+            f"{', '.join(LANDMARK_AUGMENTATIONS)}")
 
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
 DECAYS = ("none", "inverse-time", "exponential", "staircase")
 DEVICES = ("cpu", "gpu")
+HAND_MODELS = ("full", "lite")  # MediaPipe's palm and landmark models (tfsigns.hands.files)
 NORMALIZATIONS = ("none", "per-image", "dataset")  # what the input is scaled by (tfsigns.training.graph)
 # The training-time augmentations, each a strength (flip: on or off); 0 everywhere augments nothing
 AUGMENTATIONS = ("flip", "rotation", "translation", "zoom", "brightness", "contrast", "saturation", "hue",
@@ -129,6 +148,7 @@ RULES: dict[str, tuple] = {
     "noise": ("float", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
     "normalize": ("choice", NORMALIZATIONS, "be one of " + ", ".join(NORMALIZATIONS)),
     "framing": ("choice", FRAMINGS, "be one of " + ", ".join(FRAMINGS)),
+    "hand_model": ("choice", HAND_MODELS, "be one of " + ", ".join(HAND_MODELS)),
     "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
     "threads": ("int", lambda v: 0 <= v < SEED_LIMIT, "be a non-negative integer (0: all cores)"),
     "print_cost": ("bool", None, "be true or false"),
@@ -232,13 +252,16 @@ class TrainConfig(Checked):
     # Each photo as it is ("none") or framed: the hand found, the wall made plain grey, the photo
     # cropped to the hand ("hand", tfsigns.images.framing), in training and in every photo the run reads
     framing: str = "none"
+    # The landmark families' hand model: MediaPipe's full or lite palm detector and landmark model
+    hand_model: str = "full"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for f in fields(self):  # another family's setting changed from its default would do nothing
-            value, why = getattr(self, f.name), foreign_setting(self.arch, f.name)
+            value, why = getattr(self, f.name), foreign_setting(self.arch, f.name) or pixel_setting(self.arch, f.name)
             if why and value != f.default:
-                raise ConfigError(f"{f.name} is {list(value)}, but {why}", f.name)
+                shown = list(value) if isinstance(value, tuple) else value
+                raise ConfigError(f"{f.name} is {shown}, but {why}", f.name)
         hidden = DROPOUT_LAYERS[self.arch]
         if self.keep_prob < 1 and not getattr(self, hidden):
             raise ConfigError(f"keep_prob is {self.keep_prob}, but the {self.arch} family drops out only in "

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tfsigns.backend import tf
-from tfsigns.config import ConfigError, TrainConfig, augments
+from tfsigns.config import LANDMARK_FAMILIES, ConfigError, TrainConfig, augments
 from tfsigns.images.signs import IMAGE_SHAPE
 from tfsigns.networks import Layout
 from tfsigns.networks.layers import step_seed
@@ -151,13 +151,37 @@ def augment_images(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
     return tf.clip_by_value(images, 0.0, 1.0)
 
 
+def augment_landmarks(rows: tf.Tensor, config: TrainConfig) -> tf.Tensor:
+    """A training minibatch of landmark features (b, 2 n): n points' x, y (tfsigns.hands.features),
+    mirrored (x -> -x: the other hand) with probability 1/2, turned by up to `rotation` degrees about the
+    wrist, scaled by a factor in [1 - zoom, 1 + zoom], and each point moved by Gaussian jitter of up to
+    `noise` (decimetres), as `config` says."""
+    draws = Draws(config.minibatch_seed, tf.shape(rows)[0])
+    points = tf.reshape(rows, [-1, rows.shape[1] // 2, 2])
+    if config.flip:
+        sign = tf.where(draws.uniform(0.0, 1.0) < 0.5, -1.0, 1.0)
+        points = points * tf.stack([sign, tf.ones_like(sign)], axis=1)[:, None, :]
+    if config.rotation:
+        angle = draws.uniform(-1.0, 1.0) * (config.rotation * math.pi / 180)
+        c, s = tf.cos(angle)[:, None], tf.sin(angle)[:, None]
+        points = tf.stack([c * points[..., 0] - s * points[..., 1], s * points[..., 0] + c * points[..., 1]], -1)
+    if config.zoom:
+        points = points * draws.uniform(1.0 - config.zoom, 1.0 + config.zoom)[:, None, None]
+    if config.noise:
+        points = points + draws.uniform(0.0, config.noise)[:, None, None] * draws.normal(tf.shape(points))
+    return tf.reshape(points, [-1, rows.shape[1]])
+
+
 def build_augmentation(config: TrainConfig, layout: Layout, input_shape: tuple[int, ...]
                        ) -> Callable[[tf.Tensor], tf.Tensor] | None:
-    """What the epoch applies to each gathered minibatch of rows (b, *input_shape): seen as images,
-    augmented, and put back in the rows' shape (the MLP's flattened columns as tfsigns.images.signs
-    flattens them). None when the config augments nothing, so the graph is as before."""
+    """What the epoch applies to each gathered minibatch of rows (b, *input_shape): landmark features
+    augmented as landmarks; photos seen as images, augmented, and put back in the rows' shape (the MLP's
+    flattened columns as tfsigns.images.signs flattens them). None when the config augments nothing,
+    so the graph is as before."""
     if not augments(config):
         return None
+    if config.arch in LANDMARK_FAMILIES:
+        return lambda rows: augment_landmarks(rows, config)
     shape = image_shape(layout, input_shape)
 
     def augment(rows: tf.Tensor) -> tf.Tensor:
@@ -169,7 +193,8 @@ def build_augmentation(config: TrainConfig, layout: Layout, input_shape: tuple[i
 def check_photos(config: TrainConfig, layout: Layout, input_shape: tuple[int, ...]) -> None:
     """ConfigError unless `config` can train on examples of `input_shape`: augmentation and
     dataset normalization need the examples to be photos."""
-    if (augments(config) or config.normalize == "dataset") and image_shape(layout, input_shape) is None:
+    photos = image_shape(layout, input_shape) is not None or config.arch in LANDMARK_FAMILIES
+    if (augments(config) or config.normalize == "dataset") and not photos:
         raise ConfigError(f"augmentation and dataset normalization need photos "
                           f"({'x'.join(map(str, IMAGE_SHAPE))} images), these examples have shape "
                           f"{tuple(input_shape)}")

@@ -27,7 +27,9 @@ from tfsigns.config import (
     DECAYS,
     DEVICES,
     FRAMINGS,
+    HAND_MODELS,
     INITS,
+    LANDMARK_FAMILIES,
     NETWORKS,
     NORMALIZATIONS,
     OPTIMIZERS,
@@ -37,6 +39,7 @@ from tfsigns.config import (
     TrainingDiverged,
     TrainingInterrupted,
 )
+from tfsigns.hands.files import ModelError
 from tfsigns.images.signs import IMAGE_SHAPE, DataError, find_data_dir, load_signs, train_validation_split
 from tfsigns.networks import get_network
 from tfsigns.training.runs import CheckpointError, clear_run, existing_run, too_few_epochs
@@ -124,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints")
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many recent checkpoints to keep")
     p.add_argument("--arch", choices=tuple(NETWORKS), default=d.arch,
-                   help="the network family: mlp, the course's first network, or cnn, its convolutional one "
+                   help="the network family: mlp, the course's first network, cnn, its convolutional one "
                         "(which trains with the CNN notebook's learning rate 0.009, 100 epochs and minibatch "
-                        "64 unless told otherwise)")
+                        "64 unless told otherwise), or landmarks, the MLP on a hand's landmarks from "
+                        "MediaPipe's hand model (learning rate 0.003, 300 epochs, minibatch 64, layers 64,32)")
     p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs, help="epochs to train")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="alpha (before decay)")
     p.add_argument("--minibatch-size", type=int, default=d.minibatch_size, help="examples per step")
@@ -177,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framing", choices=FRAMINGS, default=d.framing,
                    help="each photo as it is, or framed: the hand found, its wall made plain grey and the "
                         "photo cropped to it (hand), in training and in every photo the run reads")
+    p.add_argument("--hand-model", choices=HAND_MODELS, default=d.hand_model,
+                   help="--arch landmarks: MediaPipe's full or lite hand models, found by $TFSIGNS_MODELS, "
+                        "else fetched into the cache (docs/reader.md)")
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
@@ -286,6 +293,20 @@ def run_metrics(config: TrainConfig, run_fields: dict, input_shape: tuple[int, .
     }
 
 
+def training_data(config: TrainConfig, data_dir: Path) -> tuple[np.ndarray, ...]:
+    """SIGNS as `config`'s family reads it, (X_train, Y_train, X_test, Y_test) as columns, and how many
+    photos of each split show no hand (a landmark family's; they are left out) or None (pixels)."""
+    if config.arch not in LANDMARK_FAMILIES:
+        return (*load_signs(data_dir, config.framing)[:4], None)
+    from tfsigns.hands.features import load_signs_landmarks
+    data = load_signs_landmarks(data_dir, config.hand_model)
+    no_hand = {split: int((~found).sum()) for split, (_, _, found) in data.items()}
+    if any(no_hand.values()):
+        print(f"the hand model sees no hand in {no_hand['train']} training and {no_hand['test']} test photos "
+              "of SIGNS: they are left out (a reader answers 'no hand' for them)")
+    return (*data["train"][:2], *data["test"][:2], no_hand)
+
+
 def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> int:
     """Check everything, then train and write the outputs; errors propagate to main()."""
     config, run_settings, data = check_settings(settings, origins, print_cost=not args.quiet,
@@ -296,7 +317,7 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     data_dir = find_data_dir(data["data_dir"])
     if args.no_test and args.plots:
         raise ConfigError("--plots shows test images: it cannot go with --no-test")
-    X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir, config.framing)
+    X_train, Y_train, X_test, Y_test, no_hand = training_data(config, data_dir)
     eval_sets = {} if args.no_test else {"test": (X_test, Y_test)}
     if data["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
@@ -351,13 +372,16 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         signal.signal(signal.SIGINT, previous)
         monitor.close()
     plot_costs({"train": history.costs}, out / "cost.png", title=title)
-    if args.plots:
+    if args.plots and no_hand is None:  # samples.png shows the test photos
         X_shown, Y_shown = eval_sets["test"]
         labels, predictions = Y_shown.argmax(axis=layout.class_axis), predict(X_shown, parameters, config)
         images = np.round(X_test.T.reshape(-1, *IMAGE_SHAPE) * 255).astype(np.uint8)
         plot_samples(images[:24], labels[:24], out / "samples.png", predictions[:24])
         plot_confusion(labels, predictions, out / "confusion.png")
     metrics = run_metrics(config, run_fields, input_shape, n_y, data_dir, data, history, started)
+    if no_hand is not None:
+        from tfsigns.hands.features import input_contract
+        metrics.update(input=input_contract(config.hand_model), no_hand=no_hand)
     write_json(out / "metrics.json", metrics)
     for name, value in history.accuracy.items():
         print(f"{name.capitalize()} Accuracy: {value:.4f}")
@@ -377,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args, *resolve_settings(args, argv, parser))
-    except (DataError, ConfigError, OutputError, CheckpointError) as err:
+    except (DataError, ConfigError, OutputError, CheckpointError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

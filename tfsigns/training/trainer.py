@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from tfsigns.backend import quiet_native_stderr, tf, v1
+from tfsigns.backend import tf, v1
 from tfsigns.config import (
     DEAD_EPOCHS,
     RUN_FIELDS,
@@ -45,6 +45,7 @@ from tfsigns.training.graph import (
 )
 from tfsigns.training.population import build_population_graph, check_population, member_parameters
 from tfsigns.training.runs import CheckpointError, too_few_epochs
+from tfsigns.utils.cli import quiet_native_stderr
 
 EvalSets = dict[str, tuple[np.ndarray, np.ndarray]]
 

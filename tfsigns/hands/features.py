@@ -1,0 +1,132 @@
+"""What a landmark reader learns from: a photo's hand as 42 numbers, the x and y of the landmark model's
+21 world landmarks relative to the wrist, in decimetres (about -1 to 1), as the model gives them in its
+region's own turn; or no hand. The features of SIGNS are computed once per hand model and data file
+and cached, keyed by their SHA-256s.
+
+Which region: a photo's best palm's region, and where that covers half the photo or more (a hand close
+up, as in SIGNS), shows no hand, or no palm is found, also the whole photo; the one where the model is
+surer a hand is there is kept. On SIGNS and other people's hands this read 0.99 of other hands against 0.96 for the
+palm's region alone and 0.98 for the whole photo alone (docs/reader.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from tfsigns.hands.files import cache_dir, model_paths, sha256
+from tfsigns.hands.model import MIN_SIDE, PRESENCE_THRESHOLD, Hand, HandModel
+from tfsigns.hands.palm import PALM_THRESHOLD, Rect, landmarks_rect, palm_rect
+from tfsigns.images.signs import SPLITS, convert_to_one_hot, find_data_dir, load_dataset
+from tfsigns.utils.files import atomic_write_bytes
+
+N_FEATURES = 42  # 21 landmarks' x and y
+UNIT = 0.1  # metres: features in decimetres
+WHOLE_IMAGE_SHARE = 0.5  # a palm's region this large a share of the photo's long side: try the whole photo too
+VERSION = "world-xy-wrist-dm/best-region/2"  # changes whenever features would come out differently
+
+
+def input_contract(complexity: str = "full", models_dir: str | os.PathLike | None = None) -> dict:
+    """What a landmark run reads, stored with it (metrics.json's "input") and checked by every reader of
+    the run: the hand model and its SHA-256s, the region, the presence threshold, the features."""
+    paths = model_paths(complexity, models_dir)
+    return {"kind": "landmarks", "features": VERSION, "hand_model": complexity,
+            "models": {path.name: sha256(path) for path in paths.values()},
+            "image": "RGB uint8 at the photo's own size, upright by its EXIF orientation",
+            "region": f"the best palm's region (score >= {PALM_THRESHOLD}); also the whole photo when that "
+                      f"region covers {WHOLE_IMAGE_SHARE} of its long side or more, shows no hand, or no palm "
+                      "is found; the region with the higher presence score",
+            "presence_threshold": PRESENCE_THRESHOLD,
+            "feature_rule": "world landmarks' x and y less the wrist's, in decimetres, 21 x (x, y) row-major",
+            "handedness": "not used: training mirrors the landmarks (flip)"}
+
+
+def features(hand: Hand) -> np.ndarray:
+    """The 42 features (float32) of a hand: world landmarks' x, y less the wrist's, in decimetres."""
+    return ((hand.world[:, :2] - hand.world[:1, :2]) / UNIT).reshape(-1).astype(np.float32)
+
+
+def read_hand(model: HandModel, image: np.ndarray, track: bool = False) -> Hand | None:
+    """The hand in a uint8 RGB photo (h, w, 3) by the module's rule, or None when the model's presence
+    score stays below its threshold in every region tried. With `track` (a video's frames), the previous
+    frame's landmarks give the region first, as MediaPipe's tracking does."""
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"image of {w}x{h} pixels is too small to find a hand in (at least {MIN_SIDE}x{MIN_SIDE})")
+    if track and model.previous is not None:
+        hand = model.landmarks(image, model.previous)
+        if hand.presence >= model.threshold:
+            model.previous = landmarks_rect(hand.landmarks)
+            return hand
+    palms = model.palms(image)
+    tried = [model.landmarks(image, palm_rect(palms[0]), palms[0].score)] if palms else []
+    if not tried or tried[0].presence < model.threshold or tried[0].rect.size >= WHOLE_IMAGE_SHARE * max(h, w):
+        tried.append(model.landmarks(image, Rect(w / 2, h / 2, float(max(h, w)), 0.0)))
+    hand = max(tried, key=lambda found: found.presence)
+    found = hand.presence >= model.threshold
+    model.previous = landmarks_rect(hand.landmarks) if track and found else None
+    return hand if found else None
+
+
+def hands_of(images: list[np.ndarray] | np.ndarray, complexity: str = "full",
+             models_dir: str | os.PathLike | None = None, threads: int = 2) -> list[Hand | None]:
+    """read_hand for each uint8 photo, on `threads` threads (an interpreter each)."""
+    models = [HandModel(complexity, models_dir) for _ in range(max(1, min(threads, len(images))))]
+    chunks = np.array_split(np.arange(len(images)), len(models))
+    with ThreadPoolExecutor(len(models)) as pool:
+        done = pool.map(lambda job: [read_hand(job[0], images[i]) for i in job[1]], zip(models, chunks))
+        return [hand for part in done for hand in part]
+
+
+def feature_columns(hands: list[Hand | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Features as the course's columns X (42, m), zeros where there is no hand, and which photos show
+    a hand (m,) bool."""
+    found = np.array([hand is not None for hand in hands], dtype=bool)
+    X = np.zeros((N_FEATURES, len(hands)), np.float32)
+    for i, hand in enumerate(hands):
+        if hand is not None:
+            X[:, i] = features(hand)
+    return X, found
+
+
+def cached_features(images: np.ndarray, source: Path, complexity: str = "full",
+                    models_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """feature_columns of the uint8 photos (m, h, w, 3) read from the data file `source`, from the cache
+    when it holds them for this file, hand model and VERSION, else computed and cached (atomically)."""
+    model = HandModel(complexity, models_dir)
+    key = hashlib.sha256("|".join([VERSION, sha256(source), *sorted(model.sha256.values()),
+                                   str(model.threshold)]).encode()).hexdigest()[:24]
+    path = cache_dir().parent / f"features-{source.stem}-{complexity}-{key}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as stored:
+                return stored["X"], stored["found"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is computed again
+    X, found = feature_columns(hands_of(images, complexity, models_dir))
+    buffer = io.BytesIO()
+    np.savez(buffer, X=X, found=found)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError:
+        pass  # a read-only cache: computed each time, still right
+    return X, found
+
+
+def load_signs_landmarks(data_dir: str | os.PathLike | None = None, complexity: str = "full",
+                         models_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
+    """SIGNS as a landmark reader trains on it: for "train" and "test", the features X (42, m) and
+    one-hot Y (C, m) of the photos that show a hand, and which photos do (found, (m_all,) bool)."""
+    folder = find_data_dir(data_dir)
+    train_x, train_y, test_x, test_y, classes = load_dataset(folder)
+    data = {}
+    for split, x, y in (("train", train_x, train_y), ("test", test_x, test_y)):
+        X, found = cached_features(x, folder / SPLITS[split][0], complexity, models_dir)
+        data[split] = (X[:, found], convert_to_one_hot(y, len(classes))[:, found], found)
+    return data
