@@ -53,11 +53,11 @@ def features(hand: Hand) -> np.ndarray:
 
 def read_hand(model: HandModel, image: np.ndarray, track: bool = False) -> Hand | None:
     """The hand in a uint8 RGB photo (h, w, 3) by the module's rule, or None when the model's presence
-    score stays below its threshold in every region tried. With `track` (a video's frames), the previous
+    score stays below its threshold in every region tried (or the photo is under MIN_SIDE pixels a side). With `track` (a video's frames), the previous
     frame's landmarks give the region first, as MediaPipe's tracking does."""
     h, w = image.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise ValueError(f"image of {w}x{h} pixels is too small to find a hand in (at least {MIN_SIDE}x{MIN_SIDE})")
+    if min(h, w) < MIN_SIDE:  # too few pixels to show a hand
+        return None
     if track and model.previous is not None:
         hand = model.landmarks(image, model.previous)
         if hand.presence >= model.threshold:

@@ -31,7 +31,7 @@ LANDMARK_SIZE = 224
 # Below this presence score the landmark model is taken to see no hand. MediaPipe thresholds at 0.5
 # (hand_landmark_cpu.pbtxt); tfsigns measured its own on SIGNS, other hands and empty scenes (docs/reader.md).
 PRESENCE_THRESHOLD = 0.5
-MIN_SIDE = 16  # smaller images hold too few pixels for a hand: refused (tfsigns.hands.features)
+MIN_SIDE = 16  # smaller images hold too few pixels for a hand: none is read in them (tfsigns.hands.features)
 
 
 def interpreter(path: os.PathLike, threads: int = 1):

@@ -44,6 +44,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 DRAFT_MARGIN = 4  # decode a JPEG at no less than this many photo pixels per output pixel
 BACKGROUND = (255, 255, 255)  # what shows through transparent pixels
+FRAME_SIDE = 1024  # a hand model's frame: at most this many pixels on the long side (its crops are 192 and 224)
 # what Pillow and its plugins raise for a file they cannot decode (a truncated PNG: SyntaxError)
 UNDECODABLE = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
@@ -55,14 +56,7 @@ class ImageError(ValueError):
 def load_image(path: str | os.PathLike, size: int = 64) -> np.ndarray:
     """One image as a (size*size*3,) float32 column in [0, 1], by the module's rule (the course's
     own-image cell fed 0-255 pixels to a network trained on [0, 1])."""
-    file = Path(path)
-    if file.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image file")
-    if not file.exists():
-        raise ImageError(f"{path}: file not found")
-    if file.stat().st_size == 0:
-        raise ImageError(f"{path}: file is empty")
-    return _read(file, str(path), size)
+    return _column(_read(_checked(path), str(path), lambda image: _square_rgb(image, size)))
 
 
 def image_from_bytes(data: bytes, name: str = "the image", size: int = 64) -> np.ndarray:
@@ -70,16 +64,52 @@ def image_from_bytes(data: bytes, name: str = "the image", size: int = 64) -> np
     float32 column in [0, 1]; ImageError naming `name` when they are not a readable image."""
     if not data:
         raise ImageError(f"{name}: is empty")
-    return _read(io.BytesIO(data), name, size)
+    return _column(_read(io.BytesIO(data), name, lambda image: _square_rgb(image, size)))
 
 
-def _read(source: Path | io.BytesIO, path: str, size: int) -> np.ndarray:
-    """The image in `source` (named `path` in errors) by the module's rule."""
+def load_frame(path: str | os.PathLike, longest: int = FRAME_SIDE) -> np.ndarray:
+    """A photo as a hand model reads it (tfsigns.hands): upright by its EXIF orientation, in 8-bit RGB by
+    step 3 of the module's rule, the whole frame uncropped, shrunk to at most `longest` pixels on its long
+    side; (h, w, 3) uint8."""
+    return _read(_checked(path), str(path), lambda image: _frame_rgb(image, longest))
+
+
+def frame_from_bytes(data: bytes, name: str = "the image", longest: int = FRAME_SIDE) -> np.ndarray:
+    """An image file's bytes as load_frame reads a file; ImageError naming `name` when unreadable."""
+    if not data:
+        raise ImageError(f"{name}: is empty")
+    return _read(io.BytesIO(data), name, lambda image: _frame_rgb(image, longest))
+
+
+def square_column(frame: np.ndarray, size: int = 64) -> np.ndarray:
+    """A frame (h, w, 3) uint8 as load_image reads a photo: centre square, size x size, a float32 column."""
+    return _column(_square_rgb(Image.fromarray(frame), size))
+
+
+def _checked(path: str | os.PathLike) -> Path:
+    """The file at `path`, or ImageError when it is missing, a folder or empty."""
+    file = Path(path)
+    if file.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
+    if not file.exists():
+        raise ImageError(f"{path}: file not found")
+    if file.stat().st_size == 0:
+        raise ImageError(f"{path}: file is empty")
+    return file
+
+
+def _column(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels as a flat float32 column in [0, 1]."""
+    return (pixels.reshape(-1) / 255.0).astype(np.float32)
+
+
+def _read(source: Path | io.BytesIO, path: str, prepare) -> np.ndarray:
+    """The image in `source` (named `path` in errors), opened and made into pixels by `prepare`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
-                pixels = _square_rgb(image, size)
+                pixels = prepare(image)
     except PermissionError:
         raise ImageError(f"{path}: cannot be read (permission denied)") from None
     except UnidentifiedImageError:
@@ -88,7 +118,7 @@ def _read(source: Path | io.BytesIO, path: str, size: int) -> np.ndarray:
         raise ImageError(f"{path}: image too large ({_first_line(err)})") from None
     except UNDECODABLE as err:
         raise ImageError(f"{path}: not a readable image ({_first_line(err)})") from None
-    return (pixels.reshape(-1) / 255.0).astype(np.float32)
+    return pixels
 
 
 def load_images(paths: list[str | os.PathLike], size: int = 64) -> np.ndarray:
@@ -136,6 +166,19 @@ def _square_rgb(image: Image.Image, size: int) -> np.ndarray:
     left, top = (width - side) // 2, (height - side) // 2
     rgb = _to_rgb(upright.crop((left, top, left + side, top + side)))
     return np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
+
+
+def _frame_rgb(image: Image.Image, longest: int) -> np.ndarray:
+    """The open image upright, in RGB, its long side at most `longest`, as (h, w, 3) uint8."""
+    if image.format == "JPEG":
+        image.draft(None, (longest, longest))
+    upright = ImageOps.exif_transpose(image)
+    if min(upright.size) == 0:
+        raise ValueError(f"image has no pixels ({upright.size[0]}x{upright.size[1]})")
+    rgb = _to_rgb(upright)
+    if max(rgb.size) > longest:
+        rgb.thumbnail((longest, longest), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return np.asarray(rgb)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -1,9 +1,11 @@
 """Predict the hand sign in your own photos: `python -m tfsigns.predict IMAGE... --model RUN_DIR`.
 
-Each image (JPEG, PNG, any size or mode) is turned upright by its EXIF orientation,
-centre-cropped to a square, converted to RGB, resized to 64x64 and divided by 255, as the
-training images were prepared (tfsigns.images.photos). Prints the class and
-the probabilities, or JSON with --json. Bad input gets one line on stderr and exit code 2.
+Each image (JPEG, PNG, any size or mode) is turned upright by its EXIF orientation and converted
+to RGB (tfsigns.images.photos). A landmark run (--arch landmarks) finds the hand in the whole photo
+(tfsigns.hands) and reads its landmarks; where it sees no hand it says so ("class": null, "hand": false
+with --json), never a digit. A pixel run (mlp, cnn) reads the photo centre-cropped to a square, resized
+to 64x64 and divided by 255, as the training images were prepared. Prints the class and the
+probabilities, or JSON with --json. Bad input gets one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -11,18 +13,25 @@ from __future__ import annotations
 import json
 import sys
 
-from tfsigns.images.photos import ImageError, load_images
+import numpy as np
+
+from tfsigns.config import LANDMARK_FAMILIES
+from tfsigns.hands.files import ModelError
+from tfsigns.images.photos import ImageError, load_frame, load_images
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
 PROG = "tfsigns.predict"
 
 
-def as_json(image: str, probabilities) -> dict:
+def as_json(image: str, probabilities, landmarks: bool = False) -> dict:
     """What --json prints for one image (and the live page's POST /predict answers): its name, the
-    class read and the class probabilities."""
-    return {"image": image, "class": int(probabilities.argmax()),
-            "probabilities": [float(p) for p in probabilities]}
+    class read and the class probabilities; for a landmark run, whether it saw a hand (when it saw
+    none, the class and probabilities are null)."""
+    if landmarks and np.isnan(probabilities).any():
+        return {"image": image, "class": None, "hand": False, "probabilities": None}
+    answer = {"image": image, "class": int(probabilities.argmax()), "probabilities": [float(p) for p in probabilities]}
+    return {**answer, "hand": True} if landmarks else answer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,18 +43,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per image, for programs")
     args = parser.parse_args(argv)
     try:
-        finished_run(args.model)  # an unfinished run or unreadable image: one line, before TensorFlow loads
-        X = load_images(args.images)
-        from tfsigns.training.inference import classify
-        probabilities = classify(X, args.model)
-    except (ImageError, CheckpointError) as err:
+        metrics, _ = finished_run(args.model)  # an unfinished run or unreadable image: one line, before TensorFlow
+        landmarks = metrics["config"].get("arch") in LANDMARK_FAMILIES
+        images = [load_frame(path) for path in args.images] if landmarks else load_images(args.images)
+        from tfsigns.training.inference import Reader
+        reader = Reader(args.model)
+        try:
+            probabilities = reader.read(images)[0] if landmarks else reader.probabilities(images)
+        finally:
+            reader.close()
+    except (ImageError, CheckpointError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     for path, row in zip(args.images, probabilities, strict=True):
-        label = int(row.argmax())
         if args.json:
-            print(json.dumps(as_json(path, row)))
+            print(json.dumps(as_json(path, row, landmarks)))
+        elif np.isnan(row).any():
+            print(f"{path}: no hand found (the hand model sees none clearly enough to read a sign)")
         else:
+            label = int(row.argmax())
             shown = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(row))
             print(f"{path}: {label} (p = {row[label]:.3f})   [{shown}]")
     return 0

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
 from tfsigns.backend import tf, v1
-from tfsigns.config import ConfigError, TrainConfig
+from tfsigns.config import HAND_MODELS, LANDMARK_FAMILIES, ConfigError, TrainConfig
+from tfsigns.hands.features import VERSION, features, read_hand
+from tfsigns.hands.model import Hand, HandModel
 from tfsigns.images.framing import frame_columns
+from tfsigns.images.photos import square_column
 from tfsigns.images.signs import IMAGE_SHAPE
 from tfsigns.networks import get_network
 from tfsigns.training.checkpoint import UNREADABLE, first_line
@@ -96,16 +100,34 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParamete
     return config, TrainedParameters(parameters, config), input_shape
 
 
+def hand_model_of(run_dir: str | os.PathLike, metrics: dict) -> HandModel:
+    """The hand model a landmark run was trained through, loaded and checked against the input contract
+    its metrics.json stores; CheckpointError when the run has none (from before it) or it names other
+    model files than those found (ModelError when they are missing or damaged)."""
+    contract = metrics.get("input")
+    if not isinstance(contract, dict) or contract.get("features") != VERSION:
+        raise CheckpointError(f"--model {run_dir}: a landmarks run without this version's input contract "
+                              f"({VERSION}); train it again")
+    model = HandModel(str(contract.get("hand_model")) if contract.get("hand_model") in HAND_MODELS else "full")
+    if sorted(model.sha256.values()) != sorted(dict(contract.get("models") or {}).values()):
+        raise CheckpointError(f"--model {run_dir}: was trained through other hand model files than those "
+                              f"found ({contract.get('models')}); train it again with these")
+    return model
+
+
 class Reader:
     """A finished run's model, loaded once with its test-mode graph and session kept open, so that
-    photos can be read as they come (the live page, tfsigns.serve); CheckpointError when the run
-    cannot be used."""
+    photos can be read as they come (the live page, tfsigns.serve); a landmark run's hand model with it.
+    CheckpointError when the run cannot be used; not shared between threads."""
 
     def __init__(self, run_dir: str | os.PathLike):
         self.run_dir = run_dir
         self.config, parameters, self.input_shape = load_model(run_dir)
         self.layout = get_network(self.config.arch).layout
+        self.hands = (hand_model_of(run_dir, finished_run(run_dir)[0])
+                      if self.config.arch in LANDMARK_FAMILIES else None)
         self.graph, self.x, Z = _test_graph(self.config, parameters, self.input_shape)
+        self.layout_classes = int(Z.shape[self.layout.class_axis])
         with self.graph.as_default():
             self.out = tf.nn.softmax(Z, axis=self.layout.class_axis)
             self.session = v1.Session(graph=self.graph)
@@ -120,6 +142,22 @@ class Reader:
                                   f"images give {X.shape[0]} values each")
         X, _ = self.layout.from_columns(self.as_seen(X), None, self.input_shape)
         return self.layout.rows(_in_batches(self.session, self.out, self.x, X, self.layout))
+
+    def read(self, frames: Sequence[np.ndarray], track: bool = False
+             ) -> tuple[np.ndarray, list[Hand | None]]:
+        """Probabilities (m, C) for photos given as uint8 frames (h, w, 3) at their own size
+        (tfsigns.images.photos.load_frame): a landmark run reads each one's hand (a row of NaN where it
+        sees none; `track`: frames of one video, in order), a pixel run its centre square at 64x64. With
+        the hands found (None where none is, and for a pixel run)."""
+        if self.hands is None:
+            return self.probabilities(np.stack([square_column(f) for f in frames], axis=1)), [None] * len(frames)
+        hands = [read_hand(self.hands, frame, track) for frame in frames]
+        probabilities = np.full((len(frames), self.layout_classes), np.nan, np.float32)
+        found = [i for i, hand in enumerate(hands) if hand is not None]
+        if found:
+            X = np.stack([features(hands[i]) for i in found], axis=1)
+            probabilities[found] = self.layout.rows(_in_batches(self.session, self.out, self.x, X, self.layout))
+        return probabilities, hands
 
     def as_seen(self, X: np.ndarray) -> np.ndarray:
         """The photos X (columns) as the network takes them: framed when the run was trained on framed
