@@ -1,5 +1,5 @@
 # make train: train the course network on SIGNS; make test: lint + the test suite;
-# make reader: train the sign reader for real photos (tfsigns/reader.json) and score it under tfsigns.images.shifts;
+# make reader: train the sign reader for real photos (tfsigns/reader.json: landmarks) and score it (tfsigns.robustness);
 # make demo: the live reader page (tfsigns.serve) on runs/reader, trained first when missing.
 # Both create .venv (and install tfsigns with its dev extras) when it is missing.
 
@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-tfsigns
 SHARED_DATA := ../shared/data/signs
+SHARED_MODELS := ../shared/models/mediapipe-hands
+SHARED_OTHERHANDS := ../shared/data/otherhands
 
 # Data: --data-dir, else $TFSIGNS_DATA, else data/. The offline mirror beside the
 # project stands in for $TFSIGNS_DATA when that is unset.
@@ -16,6 +18,16 @@ ifneq ($(wildcard $(SHARED_DATA)/train_signs.h5),)
 export TFSIGNS_DATA := $(abspath $(SHARED_DATA))
 endif
 endif
+
+# The hand models (tfsigns.hands): --hand-models, else $TFSIGNS_MODELS, else the cache, which fetches
+# them from MediaPipe's wheel when empty. The offline mirror stands in for $TFSIGNS_MODELS when unset.
+ifeq ($(TFSIGNS_MODELS),)
+ifneq ($(wildcard $(SHARED_MODELS)/hand_landmark_full.tflite),)
+export TFSIGNS_MODELS := $(abspath $(SHARED_MODELS))
+endif
+endif
+# make reader also scores other people's hands when the validation photos are there
+PHOTOS := $(if $(wildcard $(SHARED_OTHERHANDS)/0),--photos $(SHARED_OTHERHANDS))
 
 .PHONY: train reader demo test lint clean
 
@@ -31,11 +43,12 @@ $(STAMP): setup.py
 train: $(STAMP)
 	$(PY) -m tfsigns.train --out runs/course $(RUN_ARGS)
 
-# The recommended reader for photos (docs/reader.md, "The sign reader"): trained into runs/reader, then scored on
-# the test photos as they are and under each shift (runs/reader/robustness).
+# The recommended reader for photos (docs/reader.md, "The sign reader"): the landmark reader, trained into
+# runs/reader, then scored on the test photos as they are and under each shift, and on other people's hands
+# and in cluttered scenes when those photos are there (runs/reader/robustness).
 reader: $(STAMP)
-	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 10 --out runs/reader $(RUN_ARGS)
-	$(PY) -m tfsigns.robustness --model runs/reader
+	$(PY) -m tfsigns.train --config tfsigns/reader.json --checkpoint-every 50 --out runs/reader $(RUN_ARGS)
+	$(PY) -m tfsigns.robustness --model runs/reader $(PHOTOS)
 
 # The live reader page (docs/exercises.md, "The live page") on http://127.0.0.1:8000/, serving runs/reader; it is
 # trained first (make reader) when there is no finished one. PORT=8001 make demo serves elsewhere.

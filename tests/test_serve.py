@@ -1,7 +1,10 @@
 """The live reader page (python -m tfsigns.serve): POST /predict answers as predict --json does and
 refuses bad bodies with a JSON 400 while the server goes on; the command refuses an unfinished model
 or a busy port in one line; and in headless Chromium, with a fake camera playing SIGNS test photos,
-the answer follows the video, the sentence grows and an uploaded photo is read."""
+the answer follows the video, the sentence grows and an uploaded photo is read. With a landmark run
+the server finds the hand anywhere in the frame, answers its landmarks or "hand": false, and calibrates
+from photos with a hand in each; in Chromium the page draws the hand moving across a cluttered scene,
+reads its digit, and says "no hand" for the empty scene."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from PIL import Image
 
 from tests.conftest import REAL_DATA, run_main
 from tfsigns.images.photos import image_from_bytes
+from tfsigns.images.scenes import paste, scene
 from tfsigns.predict import main as predict_main
 from tfsigns.reader.serve import MAX_BYTES, main, make_app, reading
 from tfsigns.training.inference import Reader
@@ -178,6 +182,13 @@ def browser(chromium: str, driver: str, video: Path):
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
+# the page's answer, and whether its overlay over the video holds a drawn pixel (the hand's landmarks and
+# bones), at one moment
+SEEN = """const c = document.getElementById("hand");
+return [document.getElementById("answer").textContent,
+        c.getContext("2d").getImageData(0, 0, c.width, c.height).data.some(v => v > 0)];"""
+
+
 def wait_for(condition, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -232,6 +243,7 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(confident_run
             wait_for(lambda: text("answer") == "not sure", 30, "the page to be unsure of a flickering hand")
             rate = float(text("rate"))
             assert rate >= 5, f"{rate} readings a second"
+            assert page.find_element(By.ID, "input").is_displayed() and not page.execute_script(SEEN)[1]
             page.find_element(By.ID, "upload").send_keys(str(upload))
             wait_for(lambda: text("uploaded").startswith("three.png: 3"), 30, "the upload to be read as 3")
             shot = tmp_path / "reader-page.png"
@@ -252,5 +264,126 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(confident_run
             assert json.loads((Path(new) / "metrics.json").read_text())["calibration_photos"] == 6
             status, answer = post(f"{url}/predict", upload.read_bytes())
             assert status == 200 and answer["class"] in range(6)
+        finally:
+            page.quit()
+
+
+# ------------------------------------------------------------------ a landmark run
+
+
+@pytest.fixture(scope="module")
+def landmark_run(tmp_path_factory):
+    """A landmark run (--arch landmarks, 100 epochs: 2 s here with SIGNS' features cached, about 25 s
+    without), which reads SIGNS test photos pasted into cluttered scenes surely (p above 0.9)."""
+    from tfsigns.hands.files import ModelError, model_paths
+    from tfsigns.train import main as train_main
+    if not (REAL_DATA / "train_signs.h5").is_file():
+        pytest.skip(f"real SIGNS data not found in {REAL_DATA}")
+    try:
+        model_paths("full", fetch=False)
+    except ModelError as err:
+        pytest.skip(f"MediaPipe's hand models are not here (set TFSIGNS_MODELS): {err}")
+    out = tmp_path_factory.mktemp("landmarks") / "run"
+    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--arch", "landmarks",
+                                         "--epochs", "100", "--quiet", "--out", str(out)])
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope="module")
+def test_photos():
+    """SIGNS test photos, uint8 (m, 64, 64, 3), and their signs (m,)."""
+    from tfsigns.images.signs import load_dataset
+    _, _, images, labels, _ = load_dataset(REAL_DATA)
+    return images, labels.reshape(-1)
+
+
+def data_url(pixels: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png(pixels)).decode()
+
+
+def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates(landmark_run, test_photos,
+                                                                                 tmp_path):
+    images, labels = test_photos
+    first = [int(np.flatnonzero(labels == sign)[0]) for sign in range(6)]
+    pasted = [paste(images[i], seed=10 + sign) for sign, i in enumerate(first)]
+    photo = tmp_path / "in-a-room.png"
+    photo.write_bytes(png(pasted[3][0]))
+    code, out, err = run_main(predict_main, [str(photo), "--model", str(landmark_run), "--json"])
+    assert code == 0, err
+    expected = json.loads(out)
+    assert expected["hand"] and expected["class"] == 3
+    with serving(landmark_run, REAL_DATA) as url:
+        status, answer = post(f"{url}/predict?name=in-a-room.png&input=1", photo.read_bytes())
+        assert status == 200 and answer["hand"] and answer["class"] == 3 and "input" not in answer, answer
+        np.testing.assert_allclose(answer["probabilities"], expected["probabilities"], rtol=1e-5, atol=1e-6)
+        landmarks = np.array(answer["landmarks"])
+        x0, y0, x1, y1 = pasted[3][1]
+        assert landmarks.shape == (21, 2) and answer["ms"] > 0
+        # in [0, 1] of the frame, x then y: the hand lies within the pasted photo
+        assert (x0 - 5) / 640 <= landmarks[:, 0].min() and landmarks[:, 0].max() <= (x1 + 5) / 640
+        assert (y0 - 5) / 480 <= landmarks[:, 1].min() and landmarks[:, 1].max() <= (y1 + 5) / 480
+        for track in (0, 1):
+            status, empty = post(f"{url}/predict?name=room&track={track}", png(scene(4)))
+            assert status == 200 and empty == {"image": "room", "class": None, "hand": False,
+                                               "probabilities": None, "landmarks": None, "ms": empty["ms"]}
+        status, refused = post(url + "/predict", b"not an image at all")
+        assert status == 400 and list(refused) == ["error"] and "not a readable image" in refused["error"]
+        assert "\n" not in refused["error"]
+        photos = {str(sign): [data_url(frame)] for sign, (frame, _) in enumerate(pasted)}
+        status, refused = post(url + "/calibrate", json.dumps({"photos": {**photos, "2": [
+            photos["2"][0], data_url(scene(5))]}}).encode())
+        assert status == 400 and refused["error"].startswith("photo 2 of sign 2: the hand model sees no hand")
+        assert "\n" not in refused["error"]
+        status, state = post(url + "/calibrate", json.dumps({"photos": photos}).encode())
+        assert status == 202 and state["status"] == "running", state
+
+        def calibrated():
+            with urllib.request.urlopen(url + "/calibration", timeout=30) as response:
+                state = json.loads(response.read())
+            return state if state["status"] != "running" else None
+        state = wait_for(calibrated, 120, "the calibration to finish")
+        new = f"{landmark_run}-calibrated-1"
+        assert state["status"] == "done" and state["run"] == new, state
+        assert json.loads((Path(new) / "metrics.json").read_text())["input"]["features"]
+        status, answer = post(f"{url}/predict", photo.read_bytes())  # read with the new run
+        assert status == 200 and answer["class"] == 3 and len(answer["landmarks"]) == 21
+
+
+def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium(landmark_run, test_photos,
+                                                                                  tmp_path):
+    chromium, driver = chromium_or_skip()
+    from selenium.webdriver.common.by import By
+    images, labels = test_photos
+    # 4 s of a 3 moving from the left edge to the right across a cluttered room, then 3 s of the empty room
+    room = 7
+    path = [(t, 0.2 + 0.6 * t) for t in np.linspace(0, 1, 40)]
+    reader = Reader(landmark_run)
+
+    def read_right_all_along(i: int) -> bool:  # in-process, as the server will track it
+        probabilities, _ = reader.read([paste(images[i], room, at=at)[0] for at in path[::4]], track=True)
+        return bool((np.nan_to_num(probabilities).max(axis=1) > 0.9).all() and
+                    (probabilities.argmax(axis=1) == 3).all())
+    try:
+        three = next(i for i in np.flatnonzero(labels == 3) if read_right_all_along(i))
+    finally:
+        reader.close()
+    y4m([paste(images[three], room, at=at)[0] for at in path] + [scene(room)] * 30, tmp_path / "room.y4m")
+    with serving(landmark_run) as url:
+        page = browser(chromium, driver, tmp_path / "room.y4m")
+        try:
+            page.get(url + "/")
+            seen = lambda: page.execute_script(SEEN)  # noqa: E731
+            wait_for(lambda: seen() == ["3", True], 60, "the page to read the moving 3 and draw its hand")
+            rate, ms = (float(page.find_element(By.ID, name).text) for name in ("rate", "ms"))
+            shot = tmp_path / "reader-page-landmarks.png"
+            page.save_screenshot(str(shot))
+            if os.environ.get("TFSIGNS_SCREENSHOT"):  # the landmark reader's picture for the docs
+                shutil.copy(shot, DOCS / "reader-page-landmarks.png")
+            wait_for(lambda: seen() == ["no hand", False], 30, "the page to say no hand for the empty room")
+            assert "3" in page.find_element(By.ID, "sentence").text
+            assert not page.find_element(By.ID, "input").is_displayed()  # a landmark run has no 64x64 input
+            print(f"landmark run in Chromium: {rate} readings a second, {ms:.0f} ms a frame on the server")
+            assert rate >= 2 and ms > 0, (rate, ms)
         finally:
             page.quit()

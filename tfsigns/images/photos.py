@@ -44,7 +44,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 DRAFT_MARGIN = 4  # decode a JPEG at no less than this many photo pixels per output pixel
 BACKGROUND = (255, 255, 255)  # what shows through transparent pixels
-FRAME_SIDE = 1024  # a hand model's frame: at most this many pixels on the long side (its crops are 192 and 224)
+FRAME_SIDE = 1024  # a hand model's frame: at most this many pixels on its long side (its crops: 192, 224)
 # what Pillow and its plugins raise for a file they cannot decode (a truncated PNG: SyntaxError)
 UNDECODABLE = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
@@ -152,6 +152,13 @@ def load_sign_folders(folder: str | os.PathLike, size: int = 64, classes: int = 
     paths = [path for files in sign_folder_files(folder, classes) for path in files]
     labels = np.array([int(path.parent.name) for path in paths], dtype=np.int64)
     return load_images(paths, size), labels, paths
+
+
+def load_sign_frames(folder: str | os.PathLike, classes: int = 6) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every photo under folder/<sign>/ as a uint8 frame (load_frame) and their signs (m,); every file
+    read before any is used."""
+    paths = [path for files in sign_folder_files(folder, classes) for path in files]
+    return [load_frame(path) for path in paths], np.array([int(path.parent.name) for path in paths])
 
 
 def _square_rgb(image: Image.Image, size: int) -> np.ndarray:

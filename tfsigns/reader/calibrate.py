@@ -2,7 +2,8 @@
 `python -m tfsigns.calibrate --model RUN --photos DIR --out NEW`.
 
 DIR holds a folder per sign, DIR/0 ... DIR/5, each with 1 to 10 photos of that sign (any image
-files tfsigns.images.photos reads). As transfer learning does, the run's network is fine-tuned from
+files tfsigns.images.photos reads; a landmark run reads each one's hand, and refuses a photo in which
+it sees none). As transfer learning does, the run's network is fine-tuned from
 its finished checkpoint: every variable trains, at a tenth of the run's learning rate, for
 EPOCHS epochs over the SIGNS training photos with the new photos mixed in (each repeated
 REPEATS times, so that they weigh without the network forgetting SIGNS), through the run's
@@ -23,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tfsigns.config import ConfigError
+from tfsigns.config import LANDMARK_FAMILIES, ConfigError
+from tfsigns.hands.features import feature_columns, hands_of
+from tfsigns.hands.files import ModelError
 from tfsigns.images.framing import frame_columns
-from tfsigns.images.photos import ImageError, load_images, sign_folder_files
-from tfsigns.images.signs import IMAGE_SHAPE, DataError, convert_to_one_hot, find_data_dir, load_signs
+from tfsigns.images.photos import ImageError, load_frame, load_images, sign_folder_files
+from tfsigns.images.signs import IMAGE_SHAPE, DataError, convert_to_one_hot, find_data_dir
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.utils.files import OutputError, write_json
@@ -38,16 +41,32 @@ REPEATS = 20  # how many times each new photo is in an epoch's training set
 RATE_FACTOR = 0.1  # of the run's learning rate
 
 
-def read_photos(folder: str, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The calibration photos as columns X (12288, m) in [0, 1] and their signs (m,); ImageError
-    for a missing sign, a sign with too many photos, or an unreadable file."""
-    files = sign_folder_files(folder, classes)
+def read_photos(folder: str, metrics: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration photos as the run takes them, columns X (a pixel run's (12288, m) in [0, 1], a
+    landmark run's features (42, m)), and their signs (m,); ImageError for a missing sign, a sign with
+    too many photos, an unreadable file, or a photo in which a landmark run sees no hand."""
+    files = sign_folder_files(folder, int(metrics.get("classes", 6)))
     for sign, found in enumerate(files):
         if len(found) > MOST_PHOTOS:
             raise ImageError(f"{folder}/{sign}: holds {len(found)} photos; calibration takes 1 to "
                              f"{MOST_PHOTOS} per sign (more is a training set: train with tfsigns.train)")
     paths = [path for found in files for path in found]
-    return load_images(paths), np.array([int(path.parent.name) for path in paths], dtype=np.int64)
+    signs = np.array([int(path.parent.name) for path in paths], dtype=np.int64)
+    if metrics["config"].get("arch") not in LANDMARK_FAMILIES:
+        return load_images(paths), signs
+    frames = [load_frame(path) for path in paths]
+    return landmark_inputs(frames, [str(path) for path in paths], metrics), signs
+
+
+def landmark_inputs(frames: list[np.ndarray], names: list[str], metrics: dict) -> np.ndarray:
+    """A landmark run's features (42, m) of uint8 photos, through the hand model its input contract
+    names; ImageError naming the first photo in which it sees no hand (calibration must see each)."""
+    contract = metrics.get("input") or {}
+    X, found = feature_columns(hands_of(frames, str(contract.get("hand_model", "full"))))
+    if not found.all():
+        raise ImageError(f"{names[int(np.flatnonzero(~found)[0])]}: the hand model sees no hand in it; "
+                         "calibration needs each sign's hand clearly in the photo")
+    return X
 
 
 def check_out(out: Path) -> None:
@@ -66,11 +85,12 @@ def calibrate(run_dir: str, X_new: np.ndarray, y_new: np.ndarray, out: Path, dat
     from tfsigns.networks import get_network
     from tfsigns.training import trainer
     from tfsigns.training.inference import load_model
-    from tfsigns.training.train import run_metrics
+    from tfsigns.training.train import run_metrics, training_data
 
     started = time.time()
     config, parameters, input_shape = load_model(run_dir)
-    X_signs, Y_signs, X_test, Y_test, classes = load_signs(data_dir, config.framing)
+    X_signs, Y_signs, X_test, Y_test, _ = training_data(config, data_dir)
+    classes = range(Y_signs.shape[0])
     if config.framing == "hand":
         X_new = frame_columns(X_new, IMAGE_SHAPE)
     Y_new = convert_to_one_hot(y_new, len(classes))
@@ -86,7 +106,9 @@ def calibrate(run_dir: str, X_new: np.ndarray, y_new: np.ndarray, out: Path, dat
         _, history = trainer.train(tuned, X_train, Y_train, {"test": test, "calibration photos": new},
                                    checkpoint_dir=partial / "checkpoints", initial=parameters)
         data = {"validation_fraction": 0.0, "split_seed": 0}
+        original = finished_run(run_dir)[0]
         metrics = {**run_metrics(tuned, {}, input_shape, len(classes), data_dir, data, history, started),
+                   **{key: original[key] for key in ("input", "no_hand") if key in original},
                    "calibrated_from": str(run_dir), "calibration_photos": int(len(y_new))}
         write_json(partial / "metrics.json", metrics)
         os.rename(partial, out)
@@ -114,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     try:
         metrics, _ = finished_run(args.model)
-        X_new, y_new = read_photos(args.photos, int(metrics.get("classes", 6)))
         check_out(out)
+        X_new, y_new = read_photos(args.photos, metrics)
         data_dir = find_data_dir(args.data_dir)
         result = calibrate(args.model, X_new, y_new, out, data_dir, args.seed, args.epochs)
-    except (CheckpointError, ImageError, OutputError, DataError, ConfigError) as err:
+    except (CheckpointError, ImageError, OutputError, DataError, ConfigError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     accuracy = result["accuracy"]

@@ -30,7 +30,8 @@ def as_json(image: str, probabilities, landmarks: bool = False) -> dict:
     none, the class and probabilities are null)."""
     if landmarks and np.isnan(probabilities).any():
         return {"image": image, "class": None, "hand": False, "probabilities": None}
-    answer = {"image": image, "class": int(probabilities.argmax()), "probabilities": [float(p) for p in probabilities]}
+    answer = {"image": image, "class": int(probabilities.argmax()),
+              "probabilities": [float(p) for p in probabilities]}
     return {**answer, "hand": True} if landmarks else answer
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per image, for programs")
     args = parser.parse_args(argv)
     try:
-        metrics, _ = finished_run(args.model)  # an unfinished run or unreadable image: one line, before TensorFlow
+        metrics, _ = finished_run(args.model)  # a bad run or image: one line, before TensorFlow loads
         landmarks = metrics["config"].get("arch") in LANDMARK_FAMILIES
         images = [load_frame(path) for path in args.images] if landmarks else load_images(args.images)
         from tfsigns.training.inference import Reader

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tfsigns.images.photos import ImageError, load_sign_folders
+from tfsigns.hands.files import ModelError
+from tfsigns.images.photos import ImageError, load_sign_frames
+from tfsigns.images.scenes import paste, scene
 from tfsigns.images.shifts import SHIFTS, apply_shift
 from tfsigns.images.signs import (
     DataError,
     convert_to_one_hot,
-    flatten_and_normalize,
     load_dataset,
     train_validation_split,
 )
@@ -42,15 +44,20 @@ GALLERY_IMAGES = 3  # test images shown per shift, of different classes
 OUT_FOLDERS = {"test": "robustness", "validation": "robustness-validation"}
 
 
-def score(run_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
-    """Test accuracy of a finished run on images uint8 (m, 64, 64, 3) with labels (m,), clean and
-    under every shift at every level: {"clean": a, "shifts": {name: [{"level", "label",
-    "accuracy"}, ...]}}. One pass of the model over all the sets together."""
-    from tfsigns.training.inference import classify  # loads TensorFlow: only once the input is checked
+def answers(reader, frames: Sequence[np.ndarray]) -> np.ndarray:
+    """The sign a Reader (tfsigns.training.inference) reads in each uint8 photo (h, w, 3) at its own
+    size, or -1 where a landmark run sees no hand (which counts as wrong)."""
+    probabilities, _ = reader.read(frames)
+    return np.where(np.isnan(probabilities).any(axis=1), -1, np.nan_to_num(probabilities).argmax(axis=1))
+
+
+def score(reader, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """Accuracy of a Reader on images uint8 (m, 64, 64, 3) with labels (m,), clean and under every shift
+    at every level: {"clean": a, "shifts": {name: [{"level", "label", "accuracy"}, ...]}}. One pass of
+    the model over all the sets together."""
     cases = [(name, level) for name, shift in SHIFTS.items() for level in shift.levels]
     sets = [images] + [apply_shift(images, name, level, seed) for name, level in cases]
-    X = np.concatenate([flatten_and_normalize(s) for s in sets], axis=1)
-    predictions = classify(X, run_dir).argmax(axis=1)
+    predictions = answers(reader, [image for batch in sets for image in batch])
     accuracy = [float(np.mean(p == labels)) for p in np.split(predictions, len(sets))]
     shifts: dict[str, list[dict]] = {name: [] for name in SHIFTS}
     for (name, level), value in zip(cases, accuracy[1:], strict=True):
@@ -58,19 +65,28 @@ def score(run_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, se
     return {"clean": accuracy[0], "shifts": shifts}
 
 
-def score_photos(run_dir: str | os.PathLike, X: np.ndarray, labels: np.ndarray, folder: str) -> dict:
-    """A finished run on real photos, columns X (h*w*c, m) with signs (m,): {"folder", "images",
-    "accuracy", "sign_accuracy" (a sign's share read right), "confusion" (rows: the true sign,
-    columns: the answer)}."""
-    from tfsigns.training.inference import classify
-    probabilities = classify(X, run_dir)
-    answers = probabilities.argmax(axis=1)
-    classes = probabilities.shape[1]
-    confusion = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(confusion, (labels, answers), 1)
+def score_photos(reader, frames: list[np.ndarray], labels: np.ndarray, folder: str) -> dict:
+    """A Reader on real photos (uint8 frames) with signs (m,): {"folder", "images", "accuracy",
+    "sign_accuracy" (a sign's share read right), "confusion" (rows: the true sign, columns: the answer;
+    a last column for "no hand" when the run can say it)}."""
+    found = answers(reader, frames)
+    classes = reader.layout_classes
+    confusion = np.zeros((classes, classes + 1), dtype=np.int64)
+    np.add.at(confusion, (labels, found), 1)  # -1, no hand: the last column
     per_sign = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-    return {"folder": folder, "images": len(labels), "accuracy": float(np.mean(answers == labels)),
-            "sign_accuracy": [float(a) for a in per_sign], "confusion": confusion.tolist()}
+    return {"folder": folder, "images": len(labels), "accuracy": float(np.mean(found == labels)),
+            "sign_accuracy": [float(a) for a in per_sign],
+            "confusion": (confusion if reader.hands is not None else confusion[:, :-1]).tolist()}
+
+
+def score_scenes(reader, frames: list[np.ndarray], labels: np.ndarray, seed: int = 0) -> dict:
+    """A Reader on the photos pasted anywhere in cluttered 640x480 scenes (tfsigns.images.scenes; the
+    accuracy) and on as many empty scenes (the share answered "no hand"; a pixel run never says it)."""
+    pasted = [paste(frame, seed + k)[0] for k, frame in enumerate(frames)]
+    empty = [scene(seed + len(frames) + k) for k in range(len(frames))]
+    found = answers(reader, pasted + empty)
+    return {"images": len(frames), "accuracy": float(np.mean(found[:len(frames)] == labels)),
+            "empty_scenes_no_hand": float(np.mean(found[len(frames):] == -1))}
 
 
 def summarize(scores: dict) -> dict:
@@ -99,6 +115,9 @@ def table(results: dict) -> str:
         signs = "  ".join(f"{sign}: {a:.2f}" for sign, a in enumerate(photos["sign_accuracy"]))
         lines.append(f"photos in {photos['folder']}: {photos['accuracy']:.3f} of {photos['images']} "
                      f"(by sign {signs})")
+    if scenes := results.get("scenes"):
+        lines.append(f"the same photos pasted into cluttered 640x480 scenes: {scenes['accuracy']:.3f}; empty "
+                     f"scenes answered 'no hand': {scenes['empty_scenes_no_hand']:.3f}")
     return "\n".join(lines)
 
 
@@ -188,14 +207,21 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else Path(args.model) / OUT_FOLDERS[args.split]
         images, labels = (validation_images(args.model, args.data_dir) if args.split == "validation"
                           else test_images(args.data_dir))
-        photos = load_sign_folders(args.photos)[:2] if args.photos else None
+        photos = load_sign_frames(args.photos) if args.photos else None
         check_writable(out)
-        results = {"model": str(args.model), "split": args.split, "images": len(labels), "seed": args.seed,
-                   **summarize(score(args.model, images, labels, args.seed))}
-        if photos:
-            results["photos"] = score_photos(args.model, *photos, args.photos)
+        from tfsigns.training.inference import Reader  # loads TensorFlow: only once the input is checked
+        reader = Reader(args.model)
+        try:
+            results = {"model": str(args.model), "split": args.split, "images": len(labels),
+                       "seed": args.seed,
+                       **summarize(score(reader, images, labels, args.seed))}
+            if photos:
+                results["photos"] = score_photos(reader, *photos, args.photos)
+                results["scenes"] = score_scenes(reader, *photos, args.seed)
+        finally:
+            reader.close()
         write_outputs(out, results, images, labels, args.seed)
-    except (CheckpointError, DataError, OutputError, ImageError) as err:
+    except (CheckpointError, DataError, OutputError, ImageError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # --out became unwritable after the check (full disk, removed)

@@ -2,21 +2,25 @@
 
 Serves a page (GET /) that reads hand signs from the webcam, several times a second, and from an
 uploaded photo, and POST /predict, which answers an image file sent as the request's body with the
-JSON object `python -m tfsigns.predict --json` prints (`?input=1` adds the 64x64 input as the
-network sees it, a PNG data URL). Every photo is read by tfsigns.images.photos and
-tfsigns.training.inference, as the command line reads files: the page sends the camera's whole
-frame, never a preparation of its own. Starlette (with uvicorn) serves it: a small, well-kept server
-library with no front-end build step, so the page is plain HTML and JavaScript in
-tfsigns/reader/page.html.
+JSON object `python -m tfsigns.predict --json` prints, and "ms", the server's milliseconds for it. A
+landmark run (--arch landmarks) finds the hand anywhere in the photo and adds "landmarks", the hand's
+21 (x, y) in [0, 1] of the photo (null with "hand": false); `?track=1` says the photo is the camera's
+next frame, so that the previous frame's hand gives the region first, as MediaPipe's tracking does. A
+pixel run reads the centre square; `?input=1` adds its 64x64 input as the network sees it, a PNG data
+URL. Every photo is read by tfsigns.images.photos and tfsigns.training.inference, as the command line
+reads files: the page sends the camera's whole frame, never a preparation of its own. Starlette (with
+uvicorn) serves it: a small, well-kept server library with no front-end build step, so the page is
+plain HTML and JavaScript in tfsigns/reader/page.html.
 
 Calibration from the page: POST /calibrate with a JSON object {"photos": {"0": [data URL, ...],
 ..., "5": [...]}}, 1 to 10 camera photos of every sign, fine-tunes the model on them (tfsigns.calibrate)
 in the background into a new run beside it, RUN-calibrated-N; GET /calibration tells how it goes,
 and once it is done the page reads with the new run.
 
-Bad input (a body that is empty, too large or not an image; calibration photos missing a sign, or
-while one runs) is answered with status 400 and a one-line JSON error, and the server goes on. A
-model folder that is not a finished run, or a busy port, is one line on stderr and exit 2, before
+Bad input (a body that is empty, too large or not an image; calibration photos missing a sign, a photo
+in which a landmark run sees no hand, or calibrating while one runs) is answered with status 400 and a
+one-line JSON error, and the server goes on; a photo with no hand in it is no error (200, "hand": false).
+A model folder that is not a finished run, or a busy port, is one line on stderr and exit 2, before
 anything is served.
 """
 
@@ -29,11 +33,13 @@ import os
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
-from tfsigns.images.photos import ImageError, image_from_bytes
+from tfsigns.hands.files import ModelError
+from tfsigns.images.photos import ImageError, frame_from_bytes, image_from_bytes
 from tfsigns.reader.predict import as_json
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
@@ -52,66 +58,87 @@ def png_data_url(column, size: int = 64) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def reading(reader, body: bytes, name: str, with_input: bool) -> dict:
-    """What POST /predict answers for an image file's bytes: predict --json's object (and the input)."""
+def reading(reader, body: bytes, name: str, with_input: bool, track: bool = False) -> dict:
+    """What POST /predict answers for an image file's bytes: predict --json's object and the ms it took;
+    a landmark run's with the hand's landmarks in [0, 1] of the photo, a pixel run's with its input."""
     if len(body) > MAX_BYTES:
         raise ImageError(f"{name}: too large ({len(body) >> 20} MB; at most {MAX_BYTES >> 20} MB)")
-    column = image_from_bytes(body, name)[:, None]
-    answer = as_json(name, reader.probabilities(column)[0])
-    if with_input:  # framed, for a run trained on framed photos
-        answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
+    started = time.perf_counter()
+    if reader.hands is None:
+        column = image_from_bytes(body, name)[:, None]
+        answer = as_json(name, reader.probabilities(column)[0])
+        if with_input:  # framed, for a run trained on framed photos
+            answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
+    else:
+        frame = frame_from_bytes(body, name)
+        probabilities, (hand,) = reader.read([frame], track)
+        answer = as_json(name, probabilities[0], landmarks=True)
+        answer["landmarks"] = (None if hand is None else
+                               (hand.landmarks[:, :2] / frame.shape[1::-1]).round(4).tolist())
+    answer["ms"] = round((time.perf_counter() - started) * 1000, 1)
     return answer
 
 
 class Calibration:
-    """The page's model and its calibration: which Reader answers, and how fine-tuning a new run on
-    the page's photos goes (idle, running, done, failed), one at a time."""
+    """The page's model and its calibration: which Reader answers, one photo at a time, and how
+    fine-tuning a new run on the page's photos goes (idle, running, done, failed), one at a time."""
 
     def __init__(self, reader, data_dir: str | None):
         self.reader, self.data_dir, self.lock = reader, data_dir, threading.Lock()
+        self.in_use = threading.Lock()  # a Reader (its hand model's interpreters): one thread at once
         self.state = {"status": "idle", "message": "", "run": str(reader.run_dir)}
+
+    def read(self, body: bytes, name: str, with_input: bool, track: bool) -> dict:
+        """reading() with the page's Reader, never two at once (a camera's frames, then, in order)."""
+        with self.in_use:
+            return reading(self.reader, body, name, with_input, track)
 
     def start(self, body: bytes) -> None:
         """Check the photos and start fine-tuning in the background; ImageError (one line) when the
         photos will not do or a calibration is running."""
         from tfsigns.images.signs import DataError, find_data_dir
-        from tfsigns.reader.calibrate import MOST_PHOTOS, check_out
+        from tfsigns.reader.calibrate import MOST_PHOTOS, check_out, landmark_inputs
         from tfsigns.utils.files import OutputError
         try:
             photos = json.loads(body)["photos"]
-            classes = int(finished_run(self.reader.run_dir)[0].get("classes", 6))
+            metrics = finished_run(self.reader.run_dir)[0]
+            classes = int(metrics.get("classes", 6))
             lists = [photos.get(str(sign), []) for sign in range(classes)]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ImageError('calibration wants a JSON object {"photos": {"0": [photo, ...], ...}}') from None
         if short := [sign for sign, found in enumerate(lists) if not 1 <= len(found) <= MOST_PHOTOS]:
             raise ImageError(f"calibration takes 1 to {MOST_PHOTOS} photos of every sign; sign {short[0]} "
                              f"has {len(lists[short[0]])}")
-        columns, signs = [], []
+        landmarks = self.reader.hands is not None
+        images, names, signs = [], [], []  # a landmark run's frames, a pixel run's columns
         for sign, found in enumerate(lists):
             for k, url in enumerate(found):
                 data = url.partition("base64,")[2] if isinstance(url, str) else ""
-                name = f"photo {k + 1} of sign {sign}"
+                names.append(f"photo {k + 1} of sign {sign}")
                 try:
-                    columns.append(image_from_bytes(base64.b64decode(data, validate=True), name))
+                    photo = base64.b64decode(data, validate=True)
+                    images.append(frame_from_bytes(photo, names[-1]) if landmarks else
+                                  image_from_bytes(photo, names[-1]))
                 except ValueError as err:
                     raise ImageError(str(err) if isinstance(err, ImageError) else
-                                     f"{name}: not a base64 data URL") from None
+                                     f"{names[-1]}: not a base64 data URL") from None
                 signs.append(sign)
         run = Path(self.reader.run_dir)
         out = next(run.parent / f"{run.name}-calibrated-{n}" for n in range(1, 10**6)
                    if not (run.parent / f"{run.name}-calibrated-{n}").exists())
         try:
+            X = landmark_inputs(images, names, metrics) if landmarks else np.stack(images, axis=1)
             check_out(out)
             data_dir = find_data_dir(self.data_dir)
-        except (OutputError, DataError) as err:
+        except (OutputError, DataError, ModelError) as err:
             raise ImageError(str(err)) from None
         with self.lock:
             if self.state["status"] == "running":
                 raise ImageError("a calibration is running already; wait for it to finish")
             self.state = {"status": "running", "message": f"fine-tuning on {len(signs)} photos",
                           "run": str(run)}
-        threading.Thread(target=self._fine_tune, args=(np.stack(columns, axis=1), np.array(signs), out,
-                                                      data_dir), daemon=True).start()
+        threading.Thread(target=self._fine_tune, args=(X, np.array(signs), out, data_dir),
+                         daemon=True).start()
 
     def _fine_tune(self, X: np.ndarray, y: np.ndarray, out: Path, data_dir: Path) -> None:
         from tfsigns.reader.calibrate import EPOCHS, calibrate
@@ -158,8 +185,8 @@ def make_app(reader, data_dir: str | None = None):
         name = request.query_params.get("name", "the image")[:100]
         body = await body_of(request, MAX_BYTES)
         try:
-            with_input = request.query_params.get("input") == "1"
-            answer = await run_in_threadpool(reading, model.reader, body, name, with_input)
+            flag = {key: request.query_params.get(key) == "1" for key in ("input", "track")}
+            answer = await run_in_threadpool(model.read, body, name, flag["input"], flag["track"])
         except ImageError as err:
             return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse(answer)

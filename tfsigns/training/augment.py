@@ -164,7 +164,8 @@ def augment_landmarks(rows: tf.Tensor, config: TrainConfig) -> tf.Tensor:
     if config.rotation:
         angle = draws.uniform(-1.0, 1.0) * (config.rotation * math.pi / 180)
         c, s = tf.cos(angle)[:, None], tf.sin(angle)[:, None]
-        points = tf.stack([c * points[..., 0] - s * points[..., 1], s * points[..., 0] + c * points[..., 1]], -1)
+        x, y = points[..., 0], points[..., 1]
+        points = tf.stack([c * x - s * y, s * x + c * y], axis=-1)
     if config.zoom:
         points = points * draws.uniform(1.0 - config.zoom, 1.0 + config.zoom)[:, None, None]
     if config.noise:

@@ -14,7 +14,7 @@ import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.config import HAND_MODELS, LANDMARK_FAMILIES, ConfigError, TrainConfig
-from tfsigns.hands.features import VERSION, features, read_hand
+from tfsigns.hands.features import VERSION, features, hands_of, read_hand
 from tfsigns.hands.model import Hand, HandModel
 from tfsigns.images.framing import frame_columns
 from tfsigns.images.photos import square_column
@@ -24,6 +24,7 @@ from tfsigns.training.checkpoint import UNREADABLE, first_line
 from tfsigns.training.graph import TrainedParameters, example_batches, logits, statistics_shapes
 from tfsigns.training.runs import CheckpointError, finished_run
 
+BATCH_HANDS = 8  # from this many photos at once, the hand model reads them on threads (hands_of)
 SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "input_shape" and "classes" were trained on
 
 
@@ -108,7 +109,7 @@ def hand_model_of(run_dir: str | os.PathLike, metrics: dict) -> HandModel:
     if not isinstance(contract, dict) or contract.get("features") != VERSION:
         raise CheckpointError(f"--model {run_dir}: a landmarks run without this version's input contract "
                               f"({VERSION}); train it again")
-    model = HandModel(str(contract.get("hand_model")) if contract.get("hand_model") in HAND_MODELS else "full")
+    model = HandModel(contract["hand_model"] if contract.get("hand_model") in HAND_MODELS else "full")
     if sorted(model.sha256.values()) != sorted(dict(contract.get("models") or {}).values()):
         raise CheckpointError(f"--model {run_dir}: was trained through other hand model files than those "
                               f"found ({contract.get('models')}); train it again with these")
@@ -150,13 +151,18 @@ class Reader:
         sees none; `track`: frames of one video, in order), a pixel run its centre square at 64x64. With
         the hands found (None where none is, and for a pixel run)."""
         if self.hands is None:
-            return self.probabilities(np.stack([square_column(f) for f in frames], axis=1)), [None] * len(frames)
-        hands = [read_hand(self.hands, frame, track) for frame in frames]
+            X = np.stack([square_column(frame) for frame in frames], axis=1)
+            return self.probabilities(X), [None] * len(frames)
+        if track or len(frames) < BATCH_HANDS:
+            hands = [read_hand(self.hands, frame, track) for frame in frames]
+        else:
+            hands = hands_of(frames, self.hands.complexity)
         probabilities = np.full((len(frames), self.layout_classes), np.nan, np.float32)
         found = [i for i, hand in enumerate(hands) if hand is not None]
         if found:
             X = np.stack([features(hands[i]) for i in found], axis=1)
-            probabilities[found] = self.layout.rows(_in_batches(self.session, self.out, self.x, X, self.layout))
+            read = _in_batches(self.session, self.out, self.x, X, self.layout)
+            probabilities[found] = self.layout.rows(read)
         return probabilities, hands
 
     def as_seen(self, X: np.ndarray) -> np.ndarray:

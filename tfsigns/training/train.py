@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the network family: mlp, the course's first network, cnn, its convolutional one "
                         "(which trains with the CNN notebook's learning rate 0.009, 100 epochs and minibatch "
                         "64 unless told otherwise), or landmarks, the MLP on a hand's landmarks from "
-                        "MediaPipe's hand model (learning rate 0.003, 300 epochs, minibatch 64, layers 64,32)")
+                        "MediaPipe's hand model (learning rate 0.003, 300 epochs, minibatch 64, layers "
+                        "64,32)")
     p.add_argument("--epochs", dest="num_epochs", type=int, default=d.num_epochs, help="epochs to train")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="alpha (before decay)")
     p.add_argument("--minibatch-size", type=int, default=d.minibatch_size, help="examples per step")
