@@ -21,6 +21,8 @@ setup(
         "matplotlib",
         "tqdm",
         "Pillow",  # reading your own photos (tfsigns.predict)
+        # the hand model's TensorFlow Lite runtime (tfsigns.hands; elsewhere TensorFlow's own, tf.lite)
+        "ai-edge-litert; sys_platform == 'linux' or sys_platform == 'darwin'",
         "starlette",  # the live reader page (tfsigns.serve)
         "uvicorn",
     ],

@@ -30,6 +30,29 @@ REAL_DATA = Path(os.environ.get("TFSIGNS_DATA") or Path(__file__).resolve().pare
 requires_real_data = pytest.mark.skipif(
     not (REAL_DATA / "train_signs.h5").is_file(),
     reason=f"real SIGNS data not found in {REAL_DATA} (set TFSIGNS_DATA or provide ../shared/data/signs)")
+# MediaPipe's hand models (tfsigns.hands): the offline mirror, or $TFSIGNS_MODELS. Set for every test, so that
+# no test fetches them from the network (where they are missing, a hand model is one line: not found).
+HAND_MODELS = Path(os.environ.get("TFSIGNS_MODELS") or
+                   Path(__file__).resolve().parents[2] / "shared/models/mediapipe-hands")
+os.environ["TFSIGNS_MODELS"] = str(HAND_MODELS)
+requires_hands = pytest.mark.skipif(
+    not ((HAND_MODELS / "hand_landmark_full.tflite").is_file() and (REAL_DATA / "train_signs.h5").is_file()),
+    reason=f"needs MediaPipe's hand models ({HAND_MODELS}: set TFSIGNS_MODELS or provide "
+           f"../shared/models/mediapipe-hands) and the SIGNS data ({REAL_DATA})")
+
+
+class SmallSigns:
+    """SIGNS files of a few real photos of each sign (the first `per_sign` train and test photos of each),
+    where a command must find hands in them quickly (the landmark reader's end-to-end tests)."""
+
+    def __init__(self, folder, per_sign: int = 2):
+        self.dir = Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for split, (name, x_key, y_key) in SPLITS.items():
+            with h5py.File(REAL_DATA / name) as f:
+                x, y = np.array(f[x_key]), np.array(f[y_key])
+            keep = np.concatenate([np.flatnonzero(y == c)[:per_sign] for c in CLASSES])
+            write_split(self.dir, split, x[keep], y[keep])
 
 
 @pytest.fixture(scope="session")

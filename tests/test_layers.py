@@ -23,18 +23,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 # entries): a module imports from a folder below its own, or from its own folder a module of a
 # lower layer (LAYERS), in function bodies too. So imports only go down and there is no cycle.
 # Below backend nothing needs TensorFlow.
-FOLDERS = ["images", "config", "utils", "backend", "course", "networks", "training", "search", "reader",
-           "grading", "commands"]
+FOLDERS = ["images", "config", "utils", "hands", "backend", "course", "networks", "training", "search",
+           "reader", "grading", "commands"]
 LAYERS = {
     # a folder's __init__ (its docstring; the network interface in networks') is imported with any of its
     # modules, so each is at the bottom of its folder and needs no TensorFlow
     "images": 0, "utils": 0, "course": 0, "training": 0, "search": 0, "reader": 0, "grading": 0,
-    "images.framing": 0, "images.photos": 0, "images.signs": 1, "images.shifts": 1,
+    "images.framing": 0, "images.photos": 0, "images.scenes": 0, "images.signs": 1, "images.shifts": 1,
     "config": 0,
     "utils.files": 0, "utils.cli": 0, "utils.plots": 1,
+    "hands": 0, "hands.files": 0, "hands.palm": 0, "hands.model": 1, "hands.features": 2,
     "backend": 0,
     "course.softmax": 0, "course.convolution": 0, "course.basics": 0,
-    "networks": 0, "networks.layers": 1, "networks.mlp": 2, "networks.cnn": 3,
+    "networks": 0, "networks.layers": 1, "networks.mlp": 2, "networks.cnn": 3, "networks.landmarks": 3,
     "training.runs": 0, "training.checkpoint": 1, "training.graph": 0, "training.monitor": 0,
     "training.augment": 1, "training.population": 1, "training.inference": 2, "training.trainer": 2,
     "training.train": 3,

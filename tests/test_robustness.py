@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REAL_DATA, FakeSigns, copy_of, requires_real_data, run_main, snapshot
+from tests.conftest import (
+    REAL_DATA,
+    FakeSigns,
+    SmallSigns,
+    copy_of,
+    requires_hands,
+    requires_real_data,
+    run_main,
+    snapshot,
+)
 from tfsigns.images.shifts import SHIFTS, apply_shift
 from tfsigns.images.signs import (
     convert_to_one_hot,
@@ -248,10 +257,12 @@ def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
 READER = Path(__file__).resolve().parents[1] / "tfsigns" / "reader.json"
 
 
-def test_make_reader_trains_the_readers_settings_into_runs_reader(fake_data, tmp_path):
+@requires_hands
+def test_make_reader_trains_the_readers_settings_into_runs_reader(tmp_path):
     """`make reader` itself, in a folder laid out as the project (its tfsigns and setup.py, and an
-    install stamp newer than setup.py, so that make installs nothing), on fake data for 1 epoch:
-    it trains the reader's settings into runs/reader and scores that run in runs/reader/robustness."""
+    install stamp newer than setup.py, so that make installs nothing), on 2 real photos of each sign
+    (the landmark reader needs hands) for 1 epoch: it trains the reader's settings into runs/reader and
+    scores that run in runs/reader/robustness."""
     import os
     import shutil
     import subprocess
@@ -265,8 +276,9 @@ def test_make_reader_trains_the_readers_settings_into_runs_reader(fake_data, tmp
     stamp.touch()
     command = ["make", "-C", str(tmp_path), "-f", str(project / "Makefile"), "reader", f"PY={sys.executable}",
                f"STAMP={stamp}", "ARGS=--epochs 1 --quiet"]
+    small = SmallSigns(tmp_path / "signs")
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TFSIGNS_DATA": str(fake_data.dir)})
+                            env={**os.environ, "TFSIGNS_DATA": str(small.dir)})
     assert result.returncode == 0, result.stdout + result.stderr
     run = tmp_path / "runs" / "reader"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -274,7 +286,7 @@ def test_make_reader_trains_the_readers_settings_into_runs_reader(fake_data, tmp
     assert trained == {**trained, **json.loads(READER.read_text()), "num_epochs": 1}  # every reader setting
     results = json.loads((run / "robustness" / "results.json").read_text())
     assert results["model"] == "runs/reader"  # as make passed it, from the project's folder
-    assert results["images"] == len(fake_data.arrays["test"][1])
+    assert results["images"] == 12
     assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS
 
 

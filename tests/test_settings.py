@@ -194,6 +194,7 @@ PLAUSIBLE = {
     "blur": st.floats(0, 10), "noise": st.floats(0, 1),
     "normalize": st.sampled_from(["none", "per-image", "dataset"]),
     "framing": st.sampled_from(["none", "hand"]),
+    "hand_model": st.sampled_from(["full", "lite"]),
 }
 
 

@@ -12,11 +12,14 @@ hands this read 0.99 against 0.96 for the palm's region alone and 0.98 for the w
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ import numpy as np
 from tfsigns.hands.files import cache_dir, model_paths, sha256
 from tfsigns.hands.model import MIN_SIDE, PRESENCE_THRESHOLD, Hand, HandModel
 from tfsigns.hands.palm import PALM_THRESHOLD, Palm, Rect, landmarks_rect, palm_rect
-from tfsigns.images.signs import SPLITS, convert_to_one_hot, find_data_dir, load_dataset
+from tfsigns.images.signs import SPLITS, DataError, convert_to_one_hot, find_data_dir, load_dataset
 from tfsigns.utils.files import atomic_write_bytes
 
 N_FEATURES = 42  # 21 landmarks' x and y
@@ -132,21 +135,35 @@ def cached_features(images: np.ndarray, source: Path, complexity: str = "full",
     key = hashlib.sha256("|".join([VERSION, sha256(source), *sorted(model.sha256.values()),
                                    str(model.threshold)]).encode()).hexdigest()[:24]
     path = cache_dir().parent / f"features-{source.stem}-{complexity}-{key}.npz"
-    if path.is_file():
+    with cache_lock(path):  # two processes wanting the same features: one computes, the other reads
+        if path.is_file():
+            try:
+                with np.load(path) as stored:
+                    return stored["X"], stored["found"]
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache file is computed again
+        X, found = feature_columns(hands_of(images, complexity, models_dir))
+        buffer = io.BytesIO()
+        np.savez(buffer, X=X, found=found)
         try:
-            with np.load(path) as stored:
-                return stored["X"], stored["found"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is computed again
-    X, found = feature_columns(hands_of(images, complexity, models_dir))
-    buffer = io.BytesIO()
-    np.savez(buffer, X=X, found=found)
+            atomic_write_bytes(path, buffer.getvalue())
+        except OSError:
+            pass  # a read-only cache: computed each time, still right
+    return X, found
+
+
+@contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`'s lock file while the block runs, where the cache can be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, buffer.getvalue())
+        lock = open(path.with_suffix(".lock"), "a")
     except OSError:
-        pass  # a read-only cache: computed each time, still right
-    return X, found
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def load_signs_landmarks(data_dir: str | os.PathLike | None = None, complexity: str = "full",
@@ -157,6 +174,10 @@ def load_signs_landmarks(data_dir: str | os.PathLike | None = None, complexity: 
     train_x, train_y, test_x, test_y, classes = load_dataset(folder)
     data = {}
     for split, x, y in (("train", train_x, train_y), ("test", test_x, test_y)):
-        X, found = cached_features(x, folder / SPLITS[split][0], complexity, models_dir)
+        path = folder / SPLITS[split][0]
+        X, found = cached_features(x, path, complexity, models_dir)
+        if not found.any():
+            raise DataError(f"{path}: the hand model sees no hand in any of its {len(found)} photos; a "
+                            "landmark reader needs photos of hands")
         data[split] = (X[:, found], convert_to_one_hot(y, len(classes))[:, found], found)
     return data

@@ -1,7 +1,8 @@
 """MediaPipe's hand models as files: where they are found, and proof that they are the expected ones.
 
 The four TensorFlow Lite files (palm detection and hand landmarks, full and lite; Apache-2.0, The
-MediaPipe Authors) are found by `--hand-models DIR`, else `$TFSIGNS_MODELS`, else the cache
+MediaPipe Authors) are found in `$TFSIGNS_MODELS` when it is set (the Makefile points it at the offline
+mirror ../shared/models/mediapipe-hands when that exists), else in the cache
 (`$XDG_CACHE_HOME/tfsigns/mediapipe-hands`, ~/.cache by default). When none holds them, they are
 taken out of MediaPipe's 0.10.21 wheel, which pip downloads from the package registry (the package is
 never installed: it pins numpy<2 and protobuf<5), into the cache. Every file is checked against its
@@ -67,7 +68,7 @@ def model_paths(complexity: str = "full", models_dir: str | os.PathLike | None =
     names = {"palm": f"palm_detection_{complexity}.tflite", "landmark": f"hand_landmark_{complexity}.tflite"}
     if models_dir or os.environ.get(MODELS_ENV):
         folder = Path(models_dir or os.environ[MODELS_ENV])
-        origin = "--hand-models" if models_dir else f"${MODELS_ENV}"
+        origin = "the folder given" if models_dir else f"${MODELS_ENV}"
     else:
         folder, origin = cache_dir(), "the cache"
         if fetch and not all((folder / name).is_file() for name in names.values()):
@@ -103,7 +104,7 @@ def fetch_models(folder: Path) -> None:
         if done.returncode or not wheel.is_file():
             said = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
             raise ModelError(f"could not download MediaPipe's hand models with pip ({said}); give "
-                             f"--hand-models DIR or ${MODELS_ENV} a folder that holds them")
+                             f"${MODELS_ENV} a folder that holds them")
         if sha256(wheel) != WHEEL_SHA256:
             raise ModelError(f"the downloaded {WHEEL} is not the expected one (SHA-256 differs)")
         with zipfile.ZipFile(wheel) as archive:

@@ -38,8 +38,8 @@ def interpreter(path: os.PathLike, threads: int = 1):
     """A TensorFlow Lite interpreter of the model at `path`, its tensors allocated."""
     try:
         from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # the same runtime, as TensorFlow ships it
-        from tfsigns.backend import tf
+    except ImportError:  # where ai-edge-litert has no build: the same runtime, as TensorFlow ships it
+        import tensorflow as tf
         Interpreter = tf.lite.Interpreter
     with quiet_native_stderr():  # the runtime's note on stderr that it made its CPU delegate
         model = Interpreter(model_path=str(path), num_threads=threads)

@@ -202,6 +202,98 @@ def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.Pa
     save_figure(fig, path)
 
 
+# MediaPipe's hand topology (its HAND_CONNECTIONS): the bones between the 21 landmarks, 0 the wrist, then four
+# points up each finger from its base, 1-4 the thumb, 5-8 the index, 9-12 the middle, 13-16 the ring and
+# 17-20 the little finger
+HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11),
+              (11, 12), (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (17, 18), (18, 19), (19, 20),
+              (0, 17))
+
+
+def draw_hand(ax, image: np.ndarray, landmarks: np.ndarray | None, title: str = "") -> None:
+    """A photo (h, w, 3) on `ax` with a hand's landmarks (21, 2 or 3; x and y in the photo's pixels,
+    0 at its top-left edge, as tfsigns.hands gives them) drawn over it: the bones as lines, the points
+    as dots, the wrist larger; "no hand" in the title where `landmarks` is None."""
+    h, w = image.shape[:2]
+    ax.imshow(image, extent=(0, w, h, 0), interpolation="nearest")
+    if landmarks is not None:
+        x, y = landmarks[:, 0], landmarks[:, 1]
+        for a, b in HAND_BONES:
+            ax.plot([x[a], x[b]], [y[a], y[b]], color="white", linewidth=1.2, alpha=0.9)
+        ax.scatter(x, y, s=9, color="tab:red", zorder=3)
+        ax.scatter(x[:1], y[:1], s=30, color="tab:red", edgecolor="white", zorder=3)
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.axis("off")
+    ax.set_title(title if landmarks is not None else f"{title}: no hand" if title else "no hand", fontsize=9)
+
+
+def plot_landmarks(images: list[np.ndarray], landmarks: list[np.ndarray | None], titles: list[str],
+                   path: str | os.PathLike, columns: int = 6) -> None:
+    """A grid of photos (h, w, 3), each of its own size, with the hand's landmarks drawn over it
+    (draw_hand; None: no hand)."""
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.3 * rows), squeeze=False)
+    for ax in axes.flat[len(images):]:
+        ax.axis("off")
+    for ax, image, points, title in zip(axes.flat, images, landmarks, titles, strict=False):
+        draw_hand(ax, image, points, title)
+    save_figure(fig, path)
+
+
+def plot_confusion_counts(panels: dict[str, np.ndarray], path: str | os.PathLike, title: str = "") -> None:
+    """Confusion matrices given as counts, side by side, each titled by its key: rows the true class,
+    columns the answer; a matrix with one column more than rows has its last column labelled "no hand"
+    (a landmark reader's answer where it sees none)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    for ax, (name, counts) in zip(axes.flat, panels.items(), strict=True):
+        counts = np.asarray(counts)
+        C, columns = counts.shape
+        ax.imshow(counts, cmap="Blues")
+        for (i, j), n in np.ndenumerate(counts):
+            colour = "white" if n > counts.max() / 2 else "black"
+            ax.text(j, i, str(n), ha="center", va="center", color=colour)
+        ax.set_xticks(range(columns), [str(c) for c in range(C)] + ["no\nhand"] * (columns - C))
+        ax.set_yticks(range(C))
+        ax.set_xlabel("answer")
+        ax.set_ylabel("true sign")
+        ax.set_title(name, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+
+
+def plot_hand_reading(image: np.ndarray, landmarks: np.ndarray | None, probabilities: np.ndarray,
+                      path: str | os.PathLike, title: str = "") -> None:
+    """What a landmark reader read in one photo (h, w, 3) at its own size: the photo with the hand's
+    landmarks drawn (draw_hand) beside the class probabilities (C,) as bars, the answer in a darker
+    colour and named in the title; where it saw no hand (landmarks None), the photo alone and the
+    answer "no hand", never a class."""
+    if landmarks is None:
+        fig, left = plt.subplots(figsize=(4, 3.4))
+        draw_hand(left, image, None, f"the photo, {image.shape[1]}x{image.shape[0]}")
+        fig.suptitle(f"{title}: answer no hand" if title else "answer no hand", fontsize=10)
+        save_figure(fig, path)
+        return
+    answer = int(np.argmax(probabilities))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4),
+                                      gridspec_kw={"width_ratios": [1, 1.3], "wspace": 0.45})
+    draw_hand(left, image, landmarks, f"the photo, {image.shape[1]}x{image.shape[0]}")
+    classes = np.arange(len(probabilities))
+    colours = ["tab:blue" if c == answer else "lightsteelblue" for c in classes]
+    right.barh(classes, probabilities, color=colours)
+    for c, p in zip(classes, probabilities, strict=True):
+        right.text(p + 0.01, c, f"{p:.3f}", va="center", fontsize=8)
+    right.set_yticks(classes, [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
+    right.invert_yaxis()
+    right.set_xlim(0, 1.15)
+    right.set_xticks(np.linspace(0, 1, 6))
+    right.set_xlabel("probability")
+    heading = f"answer {answer} (p = {probabilities[answer]:.3f})"
+    fig.suptitle(f"{title}: {heading}" if title else heading, fontsize=10)
+    save_figure(fig, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m tfsigns.utils.plots RUN_DIR... --out curves.png`: learning curves of runs side by side."""
     line_buffered_output()
