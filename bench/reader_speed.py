@@ -1,4 +1,4 @@
-"""The reader's training epoch (tfsigns/reader.json: a CNN with batch norm and augmentation) with
+"""The pixel reader's training epoch (tfsigns/reader_pixels.json: a CNN with batch norm and augmentation) with
 its conv layers' batch norm in TensorFlow's fused kernel (what tfsigns builds), by the lecture's
 formulas (tfsigns.networks.layers.batch_norm_layer), and without batch norm (the plain CNN), side by side.
 
@@ -8,7 +8,7 @@ Each contender trains the reader's settings on the SIGNS training photos in tfsi
 loop (tfsigns.training.trainer.train) for --epochs epochs, the first left out (graph start-up); they take
 turns for --rounds rounds in this process, so that the machine's drift falls on all alike. Prints
 each one's ms per epoch (median over the rounds), its ratio to the fused one (median and range of
-the per-round ratios) and what make reader's 100 epochs would take at that speed.
+the per-round ratios) and what its 100 epochs would take at that speed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tfsigns.config import RunSettings, TrainConfig
 from tfsigns.training.trainer import train
 from tfsigns.utils.cli import FILE_RUN_SETTINGS, read_settings
 
-READER = Path(tfsigns.__file__).with_name("reader.json")
+READER = Path(tfsigns.__file__).with_name("reader_pixels.json")
 FUSED = "fused batch norm (tfsigns)"
 
 
