@@ -151,6 +151,10 @@ def test_missing_models_are_taken_out_of_the_wheel_pip_downloads(tmp_path, monke
     assert "mediapipe==0.10.21" in asked[0] and "--no-deps" in asked[0]
     model_paths("full")  # now cached: pip is not asked again
     assert len(asked) == 1
+    damaged = tmp_path / "cache/tfsigns/mediapipe-hands/hand_landmark_full.tflite"
+    damaged.write_bytes(b"damaged")
+    model_paths("full")  # a damaged file in the cache is fetched again
+    assert len(asked) == 2 and files.expected(damaged)
 
 
 def test_a_wheel_that_is_not_the_expected_one_or_a_failing_pip_is_one_line(tmp_path, monkeypatch):

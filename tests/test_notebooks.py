@@ -24,6 +24,8 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER", str(users))
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_OWN_READER", str(tmp_path / "own"))  # trained by the notebook,
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER_EPOCHS", "3")  # briefly: what it reads is not checked here
+    others = REAL_DATA.parent / "otherhands"  # other people's hands, beside the data when the mirror has them
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_OTHERHANDS", str(others))
     monkeypatch.setenv("TFSIGNS_DATA", str(REAL_DATA))
     notebook = nbformat.read(NOTEBOOKS / "TensorFlow_Tutorial.ipynb", as_version=4)
     assert any(cell.get("outputs") for cell in notebook.cells), "stored without outputs"
@@ -35,7 +37,7 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     assert {p.name for p in tmp_path.glob("*.png")} >= {"samples.png", "batch_norm_curves.png", "search.png",
                                                         "confusion.png", "cnn_vs_mlp.png",
                                                         "first_layer_filters.png", "shifts.png",
-                                                        "reading.png"}
+                                                        "landmarks.png", "reading.png", "reading_no_hand.png"}
     # the CNN section: its parameter count, and 20 epochs of cnn_model with the cost every 5
     assert "course CNN: 1,286 parameters" in text and "the CNN has 1/239 of the MLP's parameters" in text
     (cnn_training,) = [c for c in notebook.cells if c.cell_type == "code" and "cnn_model(" in c.source]
@@ -47,5 +49,16 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     for shift in ("darker", "mirror", "phone framing"):
         assert f"\n{shift:<14}" in text
     assert "IMG_0007.jpg: 832x624 pixels, EXIF orientation" in text
+    # the landmark reader says no hand where there is none, never a sign
+    assert "a room with no hand in it: no hand" in text
+    # other people's hands: the three networks' accuracy and a confusion matrix, then a calibration on 5
+    # photos per sign measured on the rest; or, without the photos, the section says so
+    if (others / "0").is_dir():
+        assert "\nother people's hands, " in text and " photos: sign reader " in text
+        assert "course MLP" in text and "; the reader saw no hand in " in text
+        assert (tmp_path / "otherhands_confusion.png").is_file()
+        assert "not tuned on" in text and "\nthe reader  " in text and "\ncalibrated on 30  " in text
+    else:
+        assert f"no photos of other people's hands in {others}" in text
     assert (tmp_path / "own" / "metrics.json").is_file() and snapshot(users) == before
     assert "the run has not finished" in text and f"leaves {users} as it is" in text

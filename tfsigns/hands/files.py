@@ -61,8 +61,8 @@ def cache_dir() -> Path:
 def model_paths(complexity: str = "full", models_dir: str | os.PathLike | None = None,
                 fetch: bool = True) -> dict[str, Path]:
     """{"palm": path, "landmark": path} of the verified model files of `complexity` (full or lite):
-    from `models_dir`, else $TFSIGNS_MODELS, else the cache (fetched into it when missing and
-    `fetch`); ModelError when a file is missing there or is not the expected one."""
+    from `models_dir`, else $TFSIGNS_MODELS, else the cache (fetched into it when missing or damaged,
+    and `fetch`); ModelError when a file is missing there or is not the expected one."""
     if complexity not in COMPLEXITIES:
         raise ModelError(f"unknown hand model {complexity!r}; choose from {', '.join(COMPLEXITIES)}")
     names = {"palm": f"palm_detection_{complexity}.tflite", "landmark": f"hand_landmark_{complexity}.tflite"}
@@ -71,7 +71,7 @@ def model_paths(complexity: str = "full", models_dir: str | os.PathLike | None =
         origin = "the folder given" if models_dir else f"${MODELS_ENV}"
     else:
         folder, origin = cache_dir(), "the cache"
-        if fetch and not all((folder / name).is_file() for name in names.values()):
+        if fetch and not all(expected(folder / name) for name in names.values()):  # missing or damaged
             fetch_models(folder)
     paths = {}
     for role, name in names.items():
@@ -84,6 +84,11 @@ def model_paths(complexity: str = "full", models_dir: str | os.PathLike | None =
                              f"expected {MODELS[name][1][:12]}...)")
         paths[role] = path
     return paths
+
+
+def expected(path: Path) -> bool:
+    """Whether `path` is there and is the model file of its name, by its SHA-256."""
+    return path.is_file() and sha256(path) == MODELS[path.name][1]
 
 
 def fetch_models(folder: Path) -> None:
