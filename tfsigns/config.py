@@ -54,8 +54,10 @@ def pixel_setting(arch: str, name: str) -> str | None:
         return None
     if name in LANDMARK_AUGMENTATIONS:
         return None
-    return (f"the {arch} family reads hand landmarks, not pixels; of augmentation it takes "
-            f"{', '.join(LANDMARK_AUGMENTATIONS)}")
+    if name in AUGMENTATIONS:
+        return (f"the {arch} family reads hand landmarks, not pixels; of augmentation it takes "
+                f"{', '.join(LANDMARK_AUGMENTATIONS)}")
+    return f"the {arch} family reads hand landmarks, not pixels: it takes no {name} of photos"
 
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")

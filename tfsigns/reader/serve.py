@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfsigns.training.inference import Reader
     try:
         reader = Reader(args.model)
-    except CheckpointError as err:
+    except (CheckpointError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     import uvicorn
