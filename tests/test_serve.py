@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -26,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REAL_DATA, run_main
+from tests.conftest import REAL_DATA, copy_of, run_main
 from tfsigns.images.photos import image_from_bytes
 from tfsigns.images.scenes import paste, scene
 from tfsigns.predict import main as predict_main
@@ -47,7 +48,8 @@ def serving(run: Path, data_dir: Path | None = None):
     """The page for `run` on a free loopback port, in a thread of this process; yields its address."""
     import uvicorn
     reader, port = Reader(run), free_port()
-    config = uvicorn.Config(make_app(reader, data_dir), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(make_app(reader, data_dir, "127.0.0.1", port), host="127.0.0.1", port=port,
+                            log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -62,13 +64,21 @@ def serving(run: Path, data_dir: Path | None = None):
         reader.close()
 
 
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, method="POST")
+def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    """(status, JSON) of a POST as the page sends it: an image to /predict, JSON to /calibrate."""
+    kind = {"Content-Type": "application/json" if "/calibrate" in url else "image/png"}
+    request = urllib.request.Request(url, data=body, method="POST", headers={**kind, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
+
+
+def calibrated_runs(run: Path) -> list[Path]:
+    """The page's calibrations of `run` beside it, oldest first (named by the time they were made)."""
+    return sorted(path for path in run.parent.iterdir()
+                  if re.fullmatch(re.escape(run.name) + r"-calibrated-\d{8}-\d{6}(-\d+)?", path.name))
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -108,6 +118,69 @@ def test_post_predict_answers_as_predict_json_and_refuses_bad_bodies(fake_run, t
             assert status == 400 and message in refused["error"], refused
         with urllib.request.urlopen(url + "/calibration", timeout=30) as state:
             assert json.loads(state.read())["status"] == "idle"
+
+
+def test_the_page_answers_only_itself_as_another_site_or_a_rebound_name_would_ask(fake_run, tmp_path):
+    """The attacks of a web page the user happens to visit: a cross-origin 'simple' POST (text/plain needs
+    no preflight) to retrain the reader, the same with the image type, DNS rebinding (the attacker's name
+    resolving to 127.0.0.1, so Host is the attacker's), a decompression bomb, a body of another type."""
+    photo = png(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    one = "data:image/png;base64," + base64.b64encode(photo).decode()
+    calibration = json.dumps({"photos": {str(sign): [one] for sign in range(6)}}).encode()
+    bomb = io.BytesIO()
+    Image.new("RGB", (9000, 9000)).save(bomb, format="PNG")  # 236 KB that decode to 243 MB
+    with serving(fake_run) as url:
+        port = url.rsplit(":", 1)[1]
+        attacks = [
+            ("/calibrate", calibration, {"Origin": "http://evil.example", "Content-Type": "text/plain"}, 403),
+            ("/calibrate", calibration, {"Origin": "http://evil.example"}, 403),
+            ("/predict", photo, {"Origin": "https://evil.example"}, 403),
+            ("/predict", photo, {"Origin": "null"}, 403),
+            ("/calibrate", calibration, {"Host": f"evil.example:{port}"}, 403),
+            ("/predict", photo, {"Host": f"evil.example:{port}"}, 403),
+            ("/calibrate", calibration, {"Content-Type": "text/plain"}, 400),
+            ("/predict", photo, {"Content-Type": "text/plain"}, 400),
+        ]
+        for path, body, headers, code in attacks:
+            status, refused = post(url + path, body, headers)
+            assert status == code and list(refused) == ["error"], (headers, refused)
+            assert "\n" not in refused["error"]
+        rebound = urllib.request.Request(url + "/calibration", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(rebound, timeout=30)
+        assert err.value.code == 403
+        started = time.perf_counter()
+        status, refused = post(url + "/predict", bomb.getvalue())
+        assert status == 400 and "too many pixels (9000x9000" in refused["error"]
+        assert time.perf_counter() - started < 5  # refused from its header, not decoded
+        status, answer = post(url + "/predict", photo, {"Origin": url})  # the page's own origin
+        assert status == 200 and answer["class"] in range(6)
+        with urllib.request.urlopen(url + "/calibration", timeout=30) as state:
+            assert json.loads(state.read())["status"] == "idle"  # nothing was retrained
+    assert not [path for path in fake_run.parent.iterdir() if "calibrated" in path.name]
+
+
+def test_errors_leave_out_the_servers_folders_and_calibrations_start_from_the_original(fake_run, tmp_path):
+    from tfsigns.reader.serve import KEEP_CALIBRATED, Calibration, original_run, public
+    said = public("--out /home/me/runs/reader-calibrated-1 exists: choose a new folder")
+    assert said == "--out reader-calibrated-1 exists: choose a new folder"
+    calibrated = copy_of(fake_run, tmp_path)
+    metrics = json.loads((calibrated / "metrics.json").read_text())
+    (calibrated / "metrics.json").write_text(json.dumps({**metrics, "calibrated_from": str(fake_run)}))
+    assert original_run(calibrated) == fake_run and original_run(fake_run) == fake_run
+    base = copy_of(fake_run, tmp_path)
+    made = []
+    for k in range(KEEP_CALIBRATED + 2):  # page calibrations by time, and one a user named
+        made.append(base.parent / f"run-calibrated-20261205-1200{k:02d}")
+        shutil.copytree(base, made[-1])
+    shutil.copytree(base, base.parent / "run-calibrated-mine")
+    reader = Reader(base)
+    try:
+        Calibration(reader, None)._prune(made[-1])
+    finally:
+        reader.close()
+    left = sorted(path.name for path in base.parent.iterdir() if "calibrated" in path.name)
+    assert left == [path.name for path in made[-KEEP_CALIBRATED:]] + ["run-calibrated-mine"]
 
 
 def test_the_input_shown_is_what_the_network_takes_framed_for_a_framed_run(fake_run, tmp_path):
@@ -259,9 +332,11 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(confident_run
                 page.find_element(By.ID, "capture").click()
             assert text("captured") == "0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1"
             page.find_element(By.ID, "finetune").click()
-            new = f"{confident_run}-calibrated-1"
-            wait_for(lambda: text("calibration").endswith(f"reading with {new}"), 120, "the fine-tuned run")
-            assert json.loads((Path(new) / "metrics.json").read_text())["calibration_photos"] == 6
+            wait_for(lambda: "reading with run-calibrated-" in text("calibration"), 120, "the fine-tuned run")
+            new = calibrated_runs(confident_run)[-1]
+            assert text("calibration").endswith(f"reading with {new.name}") and str(new.parent) not in text(
+                "calibration")
+            assert json.loads((new / "metrics.json").read_text())["calibration_photos"] == 6
             status, answer = post(f"{url}/predict", upload.read_bytes())
             assert status == 200 and answer["class"] in range(6)
         finally:
@@ -343,9 +418,9 @@ def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates
                 state = json.loads(response.read())
             return state if state["status"] != "running" else None
         state = wait_for(calibrated, 120, "the calibration to finish")
-        new = f"{landmark_run}-calibrated-1"
-        assert state["status"] == "done" and state["run"] == new, state
-        assert json.loads((Path(new) / "metrics.json").read_text())["input"]["features"]
+        (new,) = calibrated_runs(landmark_run)
+        assert state["status"] == "done" and state["run"] == new.name, state
+        assert json.loads((new / "metrics.json").read_text())["input"]["features"]
         status, answer = post(f"{url}/predict", photo.read_bytes())  # read with the new run
         assert status == 200 and answer["class"] == 3 and len(answer["landmarks"]) == 21
 

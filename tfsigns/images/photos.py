@@ -59,12 +59,14 @@ def load_image(path: str | os.PathLike, size: int = 64) -> np.ndarray:
     return _column(_read(_checked(path), str(path), lambda image: _square_rgb(image, size)))
 
 
-def image_from_bytes(data: bytes, name: str = "the image", size: int = 64) -> np.ndarray:
+def image_from_bytes(data: bytes, name: str = "the image", size: int = 64, most_pixels: int | None = None
+                     ) -> np.ndarray:
     """An image file's bytes (an upload, a camera frame) as load_image reads a file: a (size*size*3,)
-    float32 column in [0, 1]; ImageError naming `name` when they are not a readable image."""
+    float32 column in [0, 1]; ImageError naming `name` when they are not a readable image, or hold more
+    than `most_pixels` pixels (told by the header, before any is decoded)."""
     if not data:
         raise ImageError(f"{name}: is empty")
-    return _column(_read(io.BytesIO(data), name, lambda image: _square_rgb(image, size)))
+    return _column(_read(io.BytesIO(data), name, lambda image: _square_rgb(image, size), most_pixels))
 
 
 def load_frame(path: str | os.PathLike, longest: int = FRAME_SIDE) -> np.ndarray:
@@ -74,11 +76,13 @@ def load_frame(path: str | os.PathLike, longest: int = FRAME_SIDE) -> np.ndarray
     return _read(_checked(path), str(path), lambda image: _frame_rgb(image, longest))
 
 
-def frame_from_bytes(data: bytes, name: str = "the image", longest: int = FRAME_SIDE) -> np.ndarray:
-    """An image file's bytes as load_frame reads a file; ImageError naming `name` when unreadable."""
+def frame_from_bytes(data: bytes, name: str = "the image", longest: int = FRAME_SIDE,
+                     most_pixels: int | None = None) -> np.ndarray:
+    """An image file's bytes as load_frame reads a file; ImageError naming `name` when unreadable or over
+    `most_pixels` pixels (told by the header, before any is decoded)."""
     if not data:
         raise ImageError(f"{name}: is empty")
-    return _read(io.BytesIO(data), name, lambda image: _frame_rgb(image, longest))
+    return _read(io.BytesIO(data), name, lambda image: _frame_rgb(image, longest), most_pixels)
 
 
 def square_column(frame: np.ndarray, size: int = 64) -> np.ndarray:
@@ -103,13 +107,19 @@ def _column(pixels: np.ndarray) -> np.ndarray:
     return (pixels.reshape(-1) / 255.0).astype(np.float32)
 
 
-def _read(source: Path | io.BytesIO, path: str, prepare) -> np.ndarray:
-    """The image in `source` (named `path` in errors), opened and made into pixels by `prepare`."""
+def _read(source: Path | io.BytesIO, path: str, prepare, most_pixels: int | None = None) -> np.ndarray:
+    """The image in `source` (named `path` in errors), opened and made into pixels by `prepare`; ImageError
+    before decoding when its header gives more than `most_pixels` pixels."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
+                if most_pixels and image.width * image.height > most_pixels:
+                    raise ImageError(f"{path}: too many pixels ({image.width}x{image.height}; at most "
+                                     f"{most_pixels / 1e6:g} million)")
                 pixels = prepare(image)
+    except ImageError:
+        raise
     except PermissionError:
         raise ImageError(f"{path}: cannot be read (permission denied)") from None
     except UnidentifiedImageError:

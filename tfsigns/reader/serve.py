@@ -30,6 +30,8 @@ import base64
 import io
 import json
 import os
+import re
+import shutil
 import socket
 import sys
 import threading
@@ -47,6 +49,11 @@ from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 PROG = "tfsigns.serve"
 PAGE = Path(__file__).with_name("page.html")
 MAX_BYTES = 10 << 20  # a phone's photo is a few MB; more is not a photo to read
+MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; more is refused from its header, before decoding
+MAX_IN_FLIGHT = 4  # requests being read at once; more are answered 503 at once (the reads go one at a time)
+KEEP_CALIBRATED = 3  # calibrated runs kept beside a model; a newer one replaces the oldest
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+IMAGE_TYPES = ("image/", "application/octet-stream")  # what POST /predict takes as its body
 
 
 def png_data_url(column, size: int = 64) -> str:
@@ -62,15 +69,15 @@ def reading(reader, body: bytes, name: str, with_input: bool, track: bool = Fals
     """What POST /predict answers for an image file's bytes: predict --json's object and the ms it took;
     a landmark run's with the hand's landmarks in [0, 1] of the photo, a pixel run's with its input."""
     if len(body) > MAX_BYTES:
-        raise ImageError(f"{name}: too large ({len(body) >> 20} MB; at most {MAX_BYTES >> 20} MB)")
+        raise ImageError(f"{name}: too large (over {MAX_BYTES >> 20} MB)")
     started = time.perf_counter()
     if reader.hands is None:
-        column = image_from_bytes(body, name)[:, None]
+        column = image_from_bytes(body, name, most_pixels=MAX_PIXELS)[:, None]
         answer = as_json(name, reader.probabilities(column)[0])
         if with_input:  # framed, for a run trained on framed photos
             answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
     else:
-        frame = frame_from_bytes(body, name)
+        frame = frame_from_bytes(body, name, most_pixels=MAX_PIXELS)
         probabilities, (hand,) = reader.read([frame], track)
         answer = as_json(name, probabilities[0], landmarks=True)
         answer["landmarks"] = (None if hand is None else
@@ -79,14 +86,28 @@ def reading(reader, body: bytes, name: str, with_input: bool, track: bool = Fals
     return answer
 
 
+def public(message: str) -> str:
+    """An error's first line for a web page: every absolute path in it cut to its last part, so that the
+    server's folders are not told to whoever sent the request."""
+    return re.sub(r"(?:/[^/\s'\"(),:]+)+/([^/\s'\"(),:]+)", r"\1", message.splitlines()[0] if message else "")
+
+
+def original_run(run: Path) -> Path:
+    """The run a calibration starts from: `run`, or the run it was itself calibrated from (never a chain)."""
+    origin = finished_run(run)[0].get("calibrated_from")
+    return Path(origin) if origin and (Path(origin) / "metrics.json").is_file() else run
+
+
 class Calibration:
     """The page's model and its calibration: which Reader answers, one photo at a time, and how
-    fine-tuning a new run on the page's photos goes (idle, running, done, failed), one at a time."""
+    fine-tuning a new run on the page's photos goes (idle, running, done, failed), one at a time, always
+    from the original run, into at most KEEP_CALIBRATED runs beside it."""
 
     def __init__(self, reader, data_dir: str | None):
         self.reader, self.data_dir, self.lock = reader, data_dir, threading.Lock()
         self.in_use = threading.Lock()  # a Reader (its hand model's interpreters): one thread at once
-        self.state = {"status": "idle", "message": "", "run": str(reader.run_dir)}
+        self.original = original_run(Path(reader.run_dir))
+        self.state = {"status": "idle", "message": "", "run": Path(reader.run_dir).name}
 
     def read(self, body: bytes, name: str, with_input: bool, track: bool) -> dict:
         """reading() with the page's Reader, never two at once (a camera's frames, then, in order)."""
@@ -101,14 +122,16 @@ class Calibration:
         from tfsigns.utils.files import OutputError
         try:
             photos = json.loads(body)["photos"]
-            metrics = finished_run(self.reader.run_dir)[0]
+            metrics = finished_run(self.original)[0]
             classes = int(metrics.get("classes", 6))
             lists = [photos.get(str(sign), []) for sign in range(classes)]
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, CheckpointError):
             raise ImageError('calibration wants a JSON object {"photos": {"0": [photo, ...], ...}}') from None
-        if short := [sign for sign, found in enumerate(lists) if not 1 <= len(found) <= MOST_PHOTOS]:
+        if short := [sign for sign, found in enumerate(lists) if not isinstance(found, list)
+                     or not 1 <= len(found) <= MOST_PHOTOS]:
+            found = lists[short[0]]
             raise ImageError(f"calibration takes 1 to {MOST_PHOTOS} photos of every sign; sign {short[0]} "
-                             f"has {len(lists[short[0]])}")
+                             f"has {len(found) if isinstance(found, list) else 'none'}")
         landmarks = self.reader.hands is not None
         images, names, signs = [], [], []  # a landmark run's frames, a pixel run's columns
         for sign, found in enumerate(lists):
@@ -117,53 +140,140 @@ class Calibration:
                 names.append(f"photo {k + 1} of sign {sign}")
                 try:
                     photo = base64.b64decode(data, validate=True)
-                    images.append(frame_from_bytes(photo, names[-1]) if landmarks else
-                                  image_from_bytes(photo, names[-1]))
+                    read = frame_from_bytes if landmarks else image_from_bytes
+                    images.append(read(photo, names[-1], most_pixels=MAX_PIXELS))
                 except ValueError as err:
                     raise ImageError(str(err) if isinstance(err, ImageError) else
                                      f"{names[-1]}: not a base64 data URL") from None
                 signs.append(sign)
-        run = Path(self.reader.run_dir)
-        out = next(run.parent / f"{run.name}-calibrated-{n}" for n in range(1, 10**6)
-                   if not (run.parent / f"{run.name}-calibrated-{n}").exists())
+        # the last photo of each sign is held out to measure the new run on, where every sign has two or more
+        signs = np.array(signs)
+        held = (np.array([np.flatnonzero(signs == sign)[-1] for sign in range(classes)])
+                if all(len(found) >= 2 for found in lists) else np.array([], dtype=int))
+        tuned = np.setdiff1d(np.arange(len(signs)), held)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        named = [self.original.parent / f"{self.original.name}-calibrated-{stamp}{suffix}"
+                 for suffix in ("", *(f"-{n}" for n in range(2, 100)))]
+        out = next((path for path in named if not path.exists()), named[-1])
         try:
-            X = landmark_inputs(images, names, metrics) if landmarks else np.stack(images, axis=1)
+            if landmarks:
+                X = landmark_inputs([images[i] for i in tuned], [names[i] for i in tuned], metrics)
+            else:
+                X = np.stack([images[i] for i in tuned], axis=1)
             check_out(out)
             data_dir = find_data_dir(self.data_dir)
         except (OutputError, DataError, ModelError) as err:
-            raise ImageError(str(err)) from None
+            raise ImageError(public(str(err))) from None
         with self.lock:
             if self.state["status"] == "running":
                 raise ImageError("a calibration is running already; wait for it to finish")
-            self.state = {"status": "running", "message": f"fine-tuning on {len(signs)} photos",
-                          "run": str(run)}
-        threading.Thread(target=self._fine_tune, args=(X, np.array(signs), out, data_dir),
+            self.state = {"status": "running", "message": f"fine-tuning on {len(tuned)} photos",
+                          "run": self.original.name}
+        kept = [images[i] for i in held], signs[held]
+        threading.Thread(target=self._fine_tune, args=(X, signs[tuned], kept, out, data_dir),
                          daemon=True).start()
 
-    def _fine_tune(self, X: np.ndarray, y: np.ndarray, out: Path, data_dir: Path) -> None:
+    def _fine_tune(self, X: np.ndarray, y: np.ndarray, kept: tuple[list, np.ndarray], out: Path,
+                   data_dir: Path) -> None:
         from tfsigns.reader.calibrate import EPOCHS, calibrate
         from tfsigns.training.inference import Reader
         try:
-            metrics = calibrate(str(self.reader.run_dir), X, y, out, data_dir, seed=0, epochs=EPOCHS)
+            metrics = calibrate(str(self.original), X, y, out, data_dir, seed=0, epochs=EPOCHS)
             reader = Reader(out)
+            with self.in_use:
+                before = self._accuracy(self.reader, *kept)
+            after = self._accuracy(reader, *kept)
         except Exception as err:  # noqa: BLE001  (whatever stops it is told on the page)
             with self.lock:
-                self.state = {**self.state, "status": "failed", "message": str(err).splitlines()[0]}
+                self.state = {**self.state, "status": "failed", "message": public(str(err))}
             return
+        with self.in_use:
+            self.reader, old = reader, self.reader
+            old.close()
+        self._prune(out)
+        measured = (f"the {len(kept[1])} photos held out {after:.2f} (before: {before:.2f})" if len(kept[1])
+                    else "no photo held out to measure it on (give two or more of each sign)")
         with self.lock:
-            self.reader = reader
-            accuracy = metrics["accuracy"]
-            self.state = {"status": "done", "run": str(out), "message": (
-                f"fine-tuned in {metrics['wall_seconds']:.0f} s: the page's photos "
-                f"{accuracy['calibration photos']:.2f}, SIGNS test {accuracy['test']:.3f}")}
+            self.state = {"status": "done", "run": out.name, "message": (
+                f"fine-tuned in {metrics['wall_seconds']:.0f} s: {measured}, SIGNS test "
+                f"{metrics['accuracy']['test']:.3f}")}
+
+    @staticmethod
+    def _accuracy(reader, images: list, signs: np.ndarray) -> float:
+        """The share of the held-out photos (frames, or a pixel run's columns) the Reader reads right."""
+        from tfsigns.reader.robustness import answers
+        if not len(signs):
+            return float("nan")
+        if reader.hands is not None:
+            return float(np.mean(answers(reader, images) == signs))  # no hand: wrong
+        return float(np.mean(reader.probabilities(np.stack(images, axis=1)).argmax(axis=1) == signs))
+
+    def _prune(self, newest: Path) -> None:
+        """Remove the oldest of this model's page calibrations beyond KEEP_CALIBRATED (never `newest`)."""
+        page_made = re.compile(re.escape(self.original.name) + r"-calibrated-\d{8}-\d{6}(-\d+)?")
+        found = sorted(path for path in self.original.parent.iterdir()
+                       if page_made.fullmatch(path.name) and (path / "metrics.json").is_file())
+        for path in [path for path in found if path != newest][:max(0, len(found) - KEEP_CALIBRATED)]:
+            shutil.rmtree(path, ignore_errors=True)
 
 
-def make_app(reader, data_dir: str | None = None):
-    """The Starlette application: the page, POST /predict over `reader`
+def own_hosts(host: str, port: int) -> set[str]:
+    """The Host headers (and, after a scheme, the origins) of requests for the page itself, served on
+    host:port: the loopback names when it serves on loopback, else the address it serves on."""
+    names = {"127.0.0.1", "localhost", "[::1]"} if host in LOOPBACK else {
+        f"[{host}]" if ":" in host else host}
+    return {f"{name}:{port}" for name in names}
+
+
+def refusal(scope: dict, hosts: set[str]) -> tuple[int, str] | None:
+    """Why a request is refused, as (status, one line), or None: a Host that is not the page's own (DNS
+    rebinding), an Origin that is not the page's (another site's page posting here), or a body of the
+    wrong type (JSON for /calibrate; an image for /predict), which another site cannot send without
+    asking first."""
+    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+    if headers.get("host", "") not in hosts:
+        return 403, f"this page answers requests for itself only, not for host {headers.get('host')!r}"[:200]
+    origin = headers.get("origin")
+    if origin is not None and origin.removeprefix("http://").removeprefix("https://") not in hosts:
+        return 403, f"this page answers its own page only, not a page from {origin!r}"[:200]
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    if scope["method"] == "POST" and scope["path"] == "/calibrate" and kind != "application/json":
+        return 400, "POST /calibrate takes a JSON body, Content-Type: application/json"
+    if scope["method"] == "POST" and scope["path"] == "/predict" and not kind.startswith(IMAGE_TYPES):
+        return 400, "POST /predict takes an image file as its body, Content-Type: image/... "
+    return None
+
+
+class Guard:
+    """ASGI middleware in front of the page: refused requests (refusal) are answered with their status and a
+    one-line JSON error, and at most MAX_IN_FLIGHT POST requests are taken at once (503 beyond)."""
+
+    def __init__(self, app, hosts: set[str]):
+        self.app, self.hosts, self.in_flight = app, hosts, 0
+
+    async def __call__(self, scope, receive, send):
+        from starlette.responses import JSONResponse
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        refused = refusal(scope, self.hosts)
+        if refused is None and scope["method"] == "POST" and self.in_flight >= MAX_IN_FLIGHT:
+            refused = 503, f"busy: {MAX_IN_FLIGHT} requests are being read; try again"
+        if refused:
+            return await JSONResponse({"error": refused[1]}, status_code=refused[0])(scope, receive, send)
+        self.in_flight += scope["method"] == "POST"
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= scope["method"] == "POST"
+
+
+def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000):
+    """The Starlette application for a page served on host:port: the page, POST /predict over `reader`
     (tfsigns.training.inference.Reader), and calibration (its SIGNS data from `data_dir`, else
-    $TFSIGNS_DATA, then data/)."""
+    $TFSIGNS_DATA, then data/), behind Guard."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.middleware import Middleware
     from starlette.responses import HTMLResponse, JSONResponse
     from starlette.routing import Route
 
@@ -206,7 +316,8 @@ def make_app(reader, data_dir: str | None = None):
 
     return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
                              Route("/calibrate", calibrate, methods=["POST"]),
-                             Route("/calibration", calibration)])
+                             Route("/calibration", calibration)],
+                     middleware=[Middleware(Guard, hosts=own_hosts(host, port))])
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -246,9 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine can use the page",
-              file=sys.stderr)
+    if args.host not in LOOPBACK:
+        print(f"{PROG}: warning: serving on {args.host}: anyone who can reach this machine can use the page; "
+              "a browser opens the camera only for https or localhost, so from another machine the page "
+              "reads uploads, not the camera", file=sys.stderr)
     from tfsigns.training.inference import Reader
     try:
         reader = Reader(args.model)
@@ -257,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
     print(f"serving the reader of {args.model} on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-    uvicorn.run(make_app(reader, args.data_dir), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(make_app(reader, args.data_dir, args.host, args.port), host=args.host, port=args.port,
+                log_level="warning")
     return 0
 
 
