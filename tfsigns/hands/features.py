@@ -154,10 +154,11 @@ def cached_features(images: np.ndarray, source: Path, complexity: str = "full",
 
 @contextmanager
 def cache_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path`'s lock file while the block runs, where the cache can be written."""
+    """An exclusive lock on the cache's lock file, beside `path`, while the block runs (where the cache
+    can be written)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(path.with_suffix(".lock"), "a")
+        lock = open(path.parent / "features.lock", "a")
     except OSError:
         yield
         return
