@@ -5,15 +5,16 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-from tests.conftest import REAL_DATA, requires_real_data, snapshot
+from tests.conftest import REAL_DATA, requires_hands, snapshot
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-@requires_real_data
+@requires_hands  # the SIGNS data and MediaPipe's hand models
 def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_EPOCHS", "20")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_TRIALS", "2")
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_SHIFTED", "12")  # the hand model on 12 x 47 photos, not 120 x 47
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_OUT", str(tmp_path))
     # the user's reader: a `make reader` interrupted before it finished, which the notebook must leave alone
     users = tmp_path / "reader"
