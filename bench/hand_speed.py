@@ -7,7 +7,8 @@ from ai-edge-litert (what tfsigns uses) and from TensorFlow (tf.lite).
 
 Each contender reads the same frames once per round, the rounds taking turns in this process so that the
 machine's drift falls on all alike. Prints each one's median ms per frame over its frames and rounds, and
-its ratio to the first (tfsigns' own way: full models, ai-edge-litert, a photo's search, the classifier).
+its ratio to the first (tfsigns' own way: full models through ai-edge-litert, a photo's search, the
+classifier).
 The classifier is the run's session (tfsigns.training.inference.Reader.read), one frame a call, as the live
 page reads.
 """
@@ -26,11 +27,13 @@ from tfsigns.images.signs import load_dataset
 from tfsigns.training.inference import Reader
 
 
-def frames_for(count: int, data_dir: str | None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """`count` scenes with a SIGNS test photo pasted in and `count` empty ones."""
+def frames_for(count: int, data_dir: str | None) -> dict[str, list[np.ndarray]]:
+    """`count` frames each of: scenes with a SIGNS test photo pasted in (a different scene and hand each),
+    one scene with a hand moving across it (a video's frames), and empty scenes."""
     photos = load_dataset(data_dir)[2]
-    return ([paste(photos[k % len(photos)], k)[0] for k in range(count)],
-            [scene(10_000 + k) for k in range(count)])
+    return {"hands": [paste(photos[k % len(photos)], k)[0] for k in range(count)],
+            "moving": [paste(photos[0], 7, at=(t, 0.2 + 0.6 * t))[0] for t in np.linspace(0, 1, count)],
+            "empty": [scene(10_000 + k) for k in range(count)]}
 
 
 def per_frame_ms(reader: Reader, models: hand_model.HandModel, frames: list[np.ndarray], track: bool
@@ -54,19 +57,23 @@ def main() -> None:
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     reader = Reader(args.model)
-    with_hand, empty = frames_for(args.frames, args.data_dir)
+    frames = frames_for(args.frames, args.data_dir)
     full, lite = hand_model.HandModel("full"), hand_model.HandModel("lite")
     litert = hand_model.interpreter
     contenders = {
-        "full, ai-edge-litert (tfsigns)": (full, with_hand, False),
-        "full, tracking frame to frame": (full, with_hand, True),
-        "lite models": (lite, with_hand, False),
-        "empty scenes (no hand, full)": (full, empty, False),
+        "a hand in a new scene each frame": (full, frames["hands"], False),
+        "lite models": (lite, frames["hands"], False),
+        "empty scenes (no hand)": (full, frames["empty"], False),
+        "a hand moving: searched each frame": (full, frames["moving"], False),
+        "a hand moving: tracked (the page)": (full, frames["moving"], True),
     }
     try:
+        import warnings
+
         import tensorflow as tf
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
         hand_model.interpreter = lambda path, threads=1: _tf_interpreter(tf, path, threads)
-        contenders["full, TensorFlow's tf.lite"] = (hand_model.HandModel("full"), with_hand, False)
+        contenders["TensorFlow's tf.lite instead"] = (hand_model.HandModel("full"), frames["hands"], False)
     finally:
         hand_model.interpreter = litert
     times: dict[str, list[float]] = {name: [] for name in contenders}
