@@ -125,14 +125,14 @@ except OSError:
     grades = read_grades(out)
     full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
     assert grades["correct.ipynb"]["score"] == f"{full:g}" == grades["correct.ipynb"]["max_score"], failures(
-        out / "correct")
+        out / "submissions" / "correct.ipynb")
     assert grades["blank.ipynb"]["score"] == "0"
     assert grades["looping.ipynb"]["sigmoid"] == "0" and grades["looping.ipynb"]["model"] == "3"
     assert "ran past 20 s" in grades["looping.ipynb"]["note"]
     hostile = grades["hostile.ipynb"]
     assert hostile["sigmoid"] == hostile["one_hot_matrix"] == "0" and hostile["score"] == f"{full - 2:g}", \
-        failures(out / "hostile")
-    results = json.loads((out / "hostile" / "results.json").read_text())
+        failures(out / "submissions" / "hostile.ipynb")
+    results = json.loads((out / "submissions" / "hostile.ipynb" / "results.json").read_text())
     (sigmoid,) = [test for test in results["tests"] if test["name"] == "sigmoid"]
     assert "tfsigns' own tfsigns.course.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
     assert results["score"] == full - 2 and "bubblewrap" in results["output"]
@@ -153,7 +153,8 @@ def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp
     assert code == 0, err
     grades = read_grades(out)["blocking.ipynb"]
     full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
-    assert grades["sigmoid"] == "0" and grades["score"] == f"{full - 1:g}", failures(out / "blocking")
+    assert grades["sigmoid"] == "0" and grades["score"] == f"{full - 1:g}", failures(
+        out / "submissions" / "blocking.ipynb")
     assert "gave no answer in 16 s and was stopped; a new process was started for cost on" in grades["note"]
 
 
@@ -191,7 +192,38 @@ def test_a_submission_that_cannot_be_graded_is_one_line_and_the_others_are_grade
     full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values()) - 3 + 10
     assert grades["correct.ipynb"]["score"] == f"{full:g}" and grades["correct.ipynb"]["model"] == "10"
     assert grades["broken.ipynb"]["score"] == "0"
-    assert "process limits only" in json.loads((out / "correct" / "results.json").read_text())["output"]
+    report = json.loads((out / "submissions" / "correct.ipynb" / "results.json").read_text())
+    assert "process limits only" in report["output"]
+
+
+def test_a_forged_channel_message_and_same_named_files_cost_only_their_own_rows(tmp_path):
+    """A cell that writes to the grader's channel itself (found through the calling frame, as an attacker who
+    read the child's code would) gets its own row's zeros, not a stopped class; alice's and bob's notebooks of
+    one name are two rows and two reports; a submission named like the grader's own files harms nothing."""
+    for name in ("mallory", "alice", "bob", "carol"):
+        (tmp_path / name).mkdir()
+    message = json.dumps({"cell_errors": [], "defined": {"linear_function": 7}})
+    forged = notebook(tmp_path / "mallory" / "Exercises.ipynb",
+                      "import sys\nchannel = sys._getframe().f_back.f_locals['results']\n"
+                      f"channel.write('tfsigns-result ' + {message!r} + '\\n')\nchannel.flush()\n")
+    for name in ("alice", "bob"):
+        notebook(tmp_path / name / "Exercises.ipynb", IMPORTS, correct_answers())
+    clash = notebook(tmp_path / "carol" / "grades.csv.ipynb", "x = 1")
+    out = tmp_path / "grades"
+    alice, bob = (tmp_path / name / "Exercises.ipynb" for name in ("alice", "bob"))
+    code, stdout, err = run_main(main, [*map(str, (forged, alice, bob, clash)), "--out", str(out),
+                                        "--no-sandbox", "--workers", "2", "--timeout", "60"])
+    assert code == 0, err
+    grades = read_grades(out)
+    assert set(grades) == {"mallory/Exercises.ipynb", "alice/Exercises.ipynb", "bob/Exercises.ipynb",
+                           "carol/grades.csv.ipynb"}
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["alice/Exercises.ipynb"]["score"] == grades["bob/Exercises.ipynb"]["score"] == f"{full:g}"
+    assert grades["mallory/Exercises.ipynb"]["score"] == "0"
+    assert "sent data the grader does not take" in grades["mallory/Exercises.ipynb"]["note"]
+    for name in grades:
+        assert json.loads((out / "submissions" / name / "results.json").read_text())["max_score"] >= 0
+    assert (out / "grades.csv").is_file() and (out / "class.png").is_file()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -10,8 +10,9 @@ nothing the submission changes in its own process (tfsigns included) reaches the
 answer that is tfsigns' own function scores 0. The parent scores the exercises by the rubric (or
 --points) and writes:
 
-  DIR/grades.csv                  submission, score, max_score, then one column per exercise
-  DIR/<notebook>/results.json     Gradescope's format: score, tests (name, score, max_score, output)
+  DIR/grades.csv                  submission (its path from the folder all are in), score, max_score, then
+                                  one column per exercise
+  DIR/submissions/<path>/results.json   Gradescope's format: score, tests (name, score, max_score, output)
   DIR/class.png                   the share of the class that passed each exercise
 
 A submission that cannot be graded (missing, not a notebook, another assignment) gets one line on
@@ -222,11 +223,40 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
                        "answer: scores 0")
     with CHECKING:
         remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"])
-        passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
+        try:
+            passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
+        except SubmissionGone:
+            raise
+        except Exception as err:  # noqa: BLE001  (an answer the checks cannot read scores 0; the class goes on)
+            return False, (f"{name}: FAIL\n  its answer could not be read as the grader asked "
+                           f"({type(err).__name__}): scores 0")
     return passed, "\n".join(lines)
 
 
 RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
+NOTE_LENGTH = 300  # a note from a submission's process is cut to this many characters
+DESCRIPTION = {"kind": str, "callable": bool, "numpy_alone": bool, "module": str, "name": str}
+
+
+class Malformed(ValueError):
+    """What a submission's process sent is not what the grader's protocol allows."""
+
+
+def checked_ready(ready, names: Sequence[str]) -> dict:
+    """The submission's first message ({"cell_errors": [...], "defined": {name: description}}) checked as
+    untrusted data: the exercises' names only, each description's fields of their types, notes cut to
+    NOTE_LENGTH; Malformed otherwise (a cell that wrote to the grader's channel itself, say)."""
+    if not isinstance(ready, dict) or set(ready) != {"cell_errors", "defined"}:
+        raise Malformed("its first message is not the grader's")
+    errors, defined = ready["cell_errors"], ready["defined"]
+    if not isinstance(errors, list) or not isinstance(defined, dict) or \
+            not all(isinstance(error, str) for error in errors):
+        raise Malformed("its cells' report is not the grader's")
+    for name, description in defined.items():
+        if name not in names or not isinstance(description, dict) or set(description) != set(DESCRIPTION) or \
+                not all(type(description[key]) is kind for key, kind in DESCRIPTION.items()):
+            raise Malformed(f"what it says of {str(name)[:40]!r} is not the grader's")
+    return {"cell_errors": [error[:NOTE_LENGTH] for error in errors[:20]], "defined": defined}
 
 
 @contextlib.contextmanager
@@ -271,6 +301,7 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
             ready = None
             try:
                 with _submission_process(job, Path(work), args) as (submission, ready):
+                    ready = checked_ready(ready, job["names"])
                     if attempt == 0:
                         graded.notes += ready["cell_errors"]
                     while pending and not submission.gone:
@@ -280,6 +311,9 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
                     gone = submission.gone
             except SubmissionGone as stopped:
                 gone = str(stopped)
+            except ValueError as bad:  # Malformed, or a line that is not JSON
+                first = str(bad).splitlines()[0][:NOTE_LENGTH] if str(bad) else type(bad).__name__
+                gone, ready = f"its process sent data the grader does not take ({first})", None
             if not pending:
                 break
             if ready is None or attempt == RESTARTS:  # it never got through its cells: no new try
@@ -290,6 +324,21 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
         graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
     graded.seconds = time.time() - start
     return graded
+
+
+def submission_names(paths: Sequence[Path]) -> list[str]:
+    """Each submission's name in the reports: its path relative to the folder all of them are in
+    (alice/Exercises.ipynb), unique (a second mention of one file gets " (2)")."""
+    resolved = [path.resolve() for path in paths]
+    common = Path(os.path.commonpath([path.parent for path in resolved]))
+    names, seen = [], set()
+    for path in resolved:
+        name = path.relative_to(common).as_posix()
+        name = next(f"{name} ({n})" if n > 1 else name for n in range(1, len(paths) + 2)
+                    if (f"{name} ({n})" if n > 1 else name) not in seen)
+        seen.add(name)
+        names.append(name)
+    return names
 
 
 def read_points(path: str | None, rubric: dict[str, float]) -> dict[str, float]:
@@ -332,11 +381,18 @@ def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[st
         tests = [{"name": key[1], "score": points[key[1]] * graded.exercises[key][0],
                   "max_score": points[key[1]], "output": graded.exercises[key][1]} for key in mine]
         summary = graded.problem or "; ".join([f"graded with {isolation}", *graded.notes])
-        (out / Path(graded.submission).stem).mkdir(exist_ok=True)
-        write_json(out / Path(graded.submission).stem / "results.json",
-                   {"score": score, "max_score": max_score, "output": summary, "tests": tests})
+        report = report_folder(out, graded.submission)
+        report.mkdir(parents=True, exist_ok=True)
+        write_json(report / "results.json", {"score": score, "max_score": max_score, "output": summary,
+                                             "tests": tests})
     atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
     plot_class(class_results, columns, labels, out / "class.png")
+
+
+def report_folder(out: Path, submission: str) -> Path:
+    """Where a submission's results.json goes: DIR/submissions/<its name>, apart from the grader's own
+    files (grades.csv, class.png), whatever the submission is called."""
+    return out / "submissions" / submission.replace("..", "__")
 
 
 def plot_class(class_results: list[Graded], columns: list[tuple[str, str]], labels: list[str],
@@ -410,9 +466,17 @@ def main(argv: list[str] | None = None) -> int:
     isolation = "process limits only (--no-sandbox)" if args.no_sandbox else "a bubblewrap sandbox"
     exercises_of = {name: list(a.exercises) for name, a in ASSIGNMENTS.items()}
     paths = [Path(p) for p in args.submissions]
+    names = submission_names(paths)
+
+    def graded(path: Path, name: str) -> Graded:
+        try:
+            result = grade_submission(path, args, list(ASSIGNMENTS), exercises_of)
+        except Exception as err:  # noqa: BLE001  (a grader's failure on one submission is that row's problem)
+            result = Graded(path.name, problem=f"the grader failed on it ({type(err).__name__}: {err})"[:300])
+        result.submission = name
+        return result
     with ThreadPoolExecutor(args.workers) as pool:
-        class_results = list(pool.map(
-            lambda path: grade_submission(path, args, list(ASSIGNMENTS), exercises_of), paths))
+        class_results = list(pool.map(graded, paths, names))
     columns = list(dict.fromkeys(key for graded in class_results for key in graded.exercises))
     write_reports(out, class_results, columns, points, isolation)
     for graded in class_results:
