@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import csv
 import importlib.util
 import io
 import json
@@ -38,7 +37,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfsigns.grading.answers import (
@@ -52,8 +50,9 @@ from tfsigns.grading.answers import (
     time_limit,
 )
 from tfsigns.grading.feedback import kind
+from tfsigns.grading.reports import Graded, read_points, submission_names, write_reports
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
-from tfsigns.utils.files import OutputError, atomic_write_bytes, prepare_out_dir, write_json
+from tfsigns.utils.files import OutputError, prepare_out_dir
 
 PROG = "tfsigns.grader"
 
@@ -112,17 +111,6 @@ def child_main() -> int:
 
 
 # ------------------------------------------------------------------ the parent: a class
-
-
-@dataclass
-class Graded:
-    """One submission's outcome: each exercise's (passed, output), or why it could not be graded."""
-
-    submission: str
-    exercises: dict[tuple[str, str], tuple[bool, str]] = field(default_factory=dict)
-    problem: str = ""
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -324,91 +312,6 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
         graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
     graded.seconds = time.time() - start
     return graded
-
-
-def submission_names(paths: Sequence[Path]) -> list[str]:
-    """Each submission's name in the reports: its path relative to the folder all of them are in
-    (alice/Exercises.ipynb), unique (a second mention of one file gets " (2)")."""
-    resolved = [path.resolve() for path in paths]
-    common = Path(os.path.commonpath([path.parent for path in resolved]))
-    names, seen = [], set()
-    for path in resolved:
-        name = path.relative_to(common).as_posix()
-        name = next(f"{name} ({n})" if n > 1 else name for n in range(1, len(paths) + 2)
-                    if (f"{name} ({n})" if n > 1 else name) not in seen)
-        seen.add(name)
-        names.append(name)
-    return names
-
-
-def read_points(path: str | None, rubric: dict[str, float]) -> dict[str, float]:
-    """Points per exercise: the rubric's, with a JSON object of {exercise: points} over them."""
-    if path is None:
-        return rubric
-    try:
-        given = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"--points {path}: not a readable JSON file ({err})") from None
-    if not isinstance(given, dict):
-        raise ValueError(f"--points {path}: must be a JSON object of exercise names and points")
-    for name, points in given.items():
-        if name not in rubric:
-            raise ValueError(f"--points {path}: {name!r} is not an exercise; the exercises are "
-                             f"{', '.join(rubric)}")
-        if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points < 1e6:
-            raise ValueError(f"--points {path}: {name}: points must be a number from 0, got {points!r}")
-    return {**rubric, **{name: float(points) for name, points in given.items()}}
-
-
-def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[str, str]],
-                  points: dict[str, float], isolation: str) -> None:
-    """grades.csv, each submission's results.json and class.png, each written atomically."""
-    labels = [name for _, name in columns]
-    if len(set(labels)) < len(labels):  # exercises of two assignments share a name: say whose
-        labels = [f"{assignment}.{name}" for assignment, name in columns]
-    table = io.StringIO()
-    writer = csv.writer(table)
-    writer.writerow(["submission", "score", "max_score", *labels, "note"])
-    for graded in class_results:
-        mine = [key for key in columns if key in graded.exercises]
-        scores = {key: points[key[1]] * graded.exercises[key][0] if key in graded.exercises else ""
-                  for key in columns}
-        score = sum(s for s in scores.values() if s != "")
-        max_score = sum(points[key[1]] for key in mine) if mine else 0
-        writer.writerow([graded.submission, f"{score:g}", f"{max_score:g}",
-                         *(s if s == "" else f"{s:g}" for s in scores.values()),
-                         graded.problem or "; ".join(graded.notes)])
-        tests = [{"name": key[1], "score": points[key[1]] * graded.exercises[key][0],
-                  "max_score": points[key[1]], "output": graded.exercises[key][1]} for key in mine]
-        summary = graded.problem or "; ".join([f"graded with {isolation}", *graded.notes])
-        report = report_folder(out, graded.submission)
-        report.mkdir(parents=True, exist_ok=True)
-        write_json(report / "results.json", {"score": score, "max_score": max_score, "output": summary,
-                                             "tests": tests})
-    atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
-    plot_class(class_results, columns, labels, out / "class.png")
-
-
-def report_folder(out: Path, submission: str) -> Path:
-    """Where a submission's results.json goes: DIR/submissions/<its name>, apart from the grader's own
-    files (grades.csv, class.png), whatever the submission is called."""
-    return out / "submissions" / submission.replace("..", "__")
-
-
-def plot_class(class_results: list[Graded], columns: list[tuple[str, str]], labels: list[str],
-               path: Path) -> None:
-    """The share of graded submissions that passed each exercise, as bars."""
-    from tfsigns.utils.plots import plt, save_figure
-    graded = [g for g in class_results if not g.problem]
-    shares = [sum(g.exercises.get(key, (False,))[0] for g in graded) / max(1, len(graded)) for key in columns]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(columns) + 2), 4))
-    ax.bar(range(len(columns)), shares, color="tab:blue")
-    ax.set_xticks(range(len(columns)), labels, rotation=40, ha="right", fontsize=8)
-    ax.set(ylim=(0, 1.05), ylabel="share of the class that passed",
-           title=f"{len(graded)} submissions graded" + (f", {len(class_results) - len(graded)} not"
-                                                        if len(graded) < len(class_results) else ""))
-    ax.grid(axis="y", alpha=0.3)
-    save_figure(fig, path)
 
 
 def build_parser() -> Parser:

@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tfsigns.config import HAND_MODELS
 from tfsigns.utils.files import atomic_write_bytes
 
 MODELS_ENV = "TFSIGNS_MODELS"
@@ -36,7 +37,6 @@ MODELS = {
                                   "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6"),
 }
 LICENSE = "mediapipe-0.10.21.dist-info/LICENSE"
-COMPLEXITIES = ("full", "lite")
 
 
 class ModelError(ValueError):
@@ -63,8 +63,8 @@ def model_paths(complexity: str = "full", models_dir: str | os.PathLike | None =
     """{"palm": path, "landmark": path} of the verified model files of `complexity` (full or lite):
     from `models_dir`, else $TFSIGNS_MODELS, else the cache (fetched into it when missing or damaged,
     and `fetch`); ModelError when a file is missing there or is not the expected one."""
-    if complexity not in COMPLEXITIES:
-        raise ModelError(f"unknown hand model {complexity!r}; choose from {', '.join(COMPLEXITIES)}")
+    if complexity not in HAND_MODELS:
+        raise ModelError(f"unknown hand model {complexity!r}; choose from {', '.join(HAND_MODELS)}")
     names = {"palm": f"palm_detection_{complexity}.tflite", "landmark": f"hand_landmark_{complexity}.tflite"}
     if models_dir or os.environ.get(MODELS_ENV):
         folder = Path(models_dir or os.environ[MODELS_ENV])

@@ -187,19 +187,23 @@ def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.Pa
     left.imshow(image, interpolation="nearest")
     left.set_title(f"as the network sees it: {image.shape[1]}x{image.shape[0]}", fontsize=9)
     left.axis("off")
-    classes = np.arange(len(probabilities))
-    colours = ["tab:blue" if c == answer else "lightsteelblue" for c in classes]
-    right.barh(classes, probabilities, color=colours)
-    for c, p in zip(classes, probabilities, strict=True):
-        right.text(p + 0.01, c, f"{p:.3f}", va="center", fontsize=8)
-    right.set_yticks(classes, [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
-    right.invert_yaxis()
-    right.set_xlim(0, 1.15)
-    right.set_xticks(np.linspace(0, 1, 6))
-    right.set_xlabel("probability")
+    probability_bars(right, probabilities, answer)
     heading = f"answer {answer} (p = {probabilities[answer]:.3f})"
     fig.suptitle(f"{title}: {heading}" if title else heading, fontsize=10)
     save_figure(fig, path)
+
+
+def probability_bars(ax, probabilities: np.ndarray, answer: int) -> None:
+    """The class probabilities as horizontal bars, the answer's in a stronger colour, each with its value."""
+    classes = np.arange(len(probabilities))
+    ax.barh(classes, probabilities, color=["tab:blue" if c == answer else "lightsteelblue" for c in classes])
+    for c, p in zip(classes, probabilities, strict=True):
+        ax.text(p + 0.01, c, f"{p:.3f}", va="center", fontsize=8)
+    ax.set_yticks(classes, [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.15)
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("probability")
 
 
 # MediaPipe's hand topology (its HAND_CONNECTIONS): the bones between the 21 landmarks, 0 the wrist, then four
@@ -279,16 +283,7 @@ def plot_hand_reading(image: np.ndarray, landmarks: np.ndarray | None, probabili
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4),
                                       gridspec_kw={"width_ratios": [1, 1.3], "wspace": 0.45})
     draw_hand(left, image, landmarks, f"the photo, {image.shape[1]}x{image.shape[0]}")
-    classes = np.arange(len(probabilities))
-    colours = ["tab:blue" if c == answer else "lightsteelblue" for c in classes]
-    right.barh(classes, probabilities, color=colours)
-    for c, p in zip(classes, probabilities, strict=True):
-        right.text(p + 0.01, c, f"{p:.3f}", va="center", fontsize=8)
-    right.set_yticks(classes, [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
-    right.invert_yaxis()
-    right.set_xlim(0, 1.15)
-    right.set_xticks(np.linspace(0, 1, 6))
-    right.set_xlabel("probability")
+    probability_bars(right, probabilities, answer)
     heading = f"answer {answer} (p = {probabilities[answer]:.3f})"
     fig.suptitle(f"{title}: {heading}" if title else heading, fontsize=10)
     save_figure(fig, path)
