@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -226,8 +227,35 @@ def test_a_forged_channel_message_and_same_named_files_cost_only_their_own_rows(
     assert (out / "grades.csv").is_file() and (out / "class.png").is_file()
 
 
+def test_a_submission_that_catches_its_time_limits_is_stopped_at_its_total(tmp_path):
+    """`except BaseException: pass` around a sleep outlives every per-cell alarm; the total, kept from
+    outside, stops it (before it, the grader waited 2 s for each cell and 60 more)."""
+    catching = notebook(tmp_path / "catching.ipynb", "import time\nwhile True:\n    try:\n"
+                        "        time.sleep(100)\n    except BaseException:\n        pass\n", "x = 1")
+    out = tmp_path / "grades"
+    started = time.monotonic()
+    code, _, err = run_main(main, [str(catching), "--out", str(out), "--no-sandbox", "--timeout", "2",
+                                   "--total", "5"])
+    assert code == 0, err
+    assert time.monotonic() - started < 50
+    grades = read_grades(out)["catching.ipynb"]
+    assert grades["score"] == "0" and "gave no answer in 5 s and was stopped" in grades["note"]
+
+
+def test_a_child_that_cannot_run_tensorflow_stops_the_class_with_its_own_words(tmp_path):
+    """Under --memory 512 TensorFlow cannot start: the grader says so, with the child's last line, before
+    grading anyone (before the check, every student got 0 and the command exited 0)."""
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(NOTEBOOKS / "Exercises.ipynb"), "--out", str(out), "--no-sandbox",
+                                   "--memory", "512"])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "the grader's child cannot run TensorFlow without a sandbox within --memory 512 MB" in err
+    assert "exit code" in err and not out.exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--timeout", "0"], "--timeout must be a positive number"),
+    (["--total", "-1"], "--total must be a positive number"),
     (["--memory", "10"], "--memory must be at least 256 MB"),
     (["--seed", "-3"], "--seed must be a whole number from 0, got -3"),
     (["--assignment", "calculus"], "--assignment 'calculus': the assignments are"),

@@ -24,7 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -306,8 +306,8 @@ class Submission:
     """A submission's process, answering one JSON line per request; `grace` seconds beyond a
     request's own time limit before it is stopped."""
 
-    def __init__(self, process: subprocess.Popen, grace: float = 30.0):
-        self.process, self.grace, self.gone = process, grace, ""
+    def __init__(self, process: subprocess.Popen, grace: float = 30.0, stderr: IO[bytes] | None = None):
+        self.process, self.grace, self.gone, self.stderr = process, grace, "", stderr
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -326,11 +326,12 @@ class Submission:
             line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             self.stop()
-            self.gone = f"the submission's process gave no answer in {seconds:g} s and was stopped"
+            self.gone = f"the submission's process gave no answer in {seconds:.3g} s and was stopped"
             raise SubmissionGone(self.gone) from None
         if line is None:
             code = self.process.wait()
-            self.gone = f"the submission's process ended (exit code {code}: out of memory, or it exited)"
+            said = f": {last}" if (last := self.last_error()) else ": out of memory, or it exited"
+            self.gone = f"the submission's process ended (exit code {code}{said})"
             raise SubmissionGone(self.gone)
         return json.loads(line)
 
@@ -347,6 +348,14 @@ class Submission:
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self.process.kill()
+
+    def last_error(self) -> str:
+        """The last line the process wrote on stderr (at most 200 characters), or ""."""
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(max(0, self.stderr.seek(0, 2) - 4096))
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1][:200] if lines else ""
 
 
 class Remote:

@@ -255,16 +255,41 @@ def _submission_process(job: dict, work: Path, args: argparse.Namespace):
     command = [sys.executable, "-m", "tfsigns.grading.classroom", "--child"]
     if not args.no_sandbox:
         command = [*sandbox_command(work), *command]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, cwd=work, env=env,
-                               start_new_session=True)
-    submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)))
-    try:
-        submission.send(job)
-        yield submission, submission.receive(args.timeout * len(job["cells"]) + 60)  # each cell at its limit
-    finally:
-        submission.stop()
-        process.wait()
+    with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                   text=True, cwd=work, env=env, start_new_session=True)
+        submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)), stderr=stderr)
+        try:
+            submission.send(job)
+            cells = args.timeout * len(job["cells"]) + 60  # each cell at its limit, within the total
+            yield submission, submission.receive(min(cells, max(1.0, job["deadline"] - time.monotonic())))
+        finally:
+            submission.stop()
+            process.wait()
+
+
+# What every exercise needs of the child: TensorFlow, a graph and a session
+CHILD_CHECK = ("import tensorflow as tf\nwith tf.compat.v1.Session() as session:\n"
+               "    session.run(tf.constant(1))\n")
+
+
+def child_problem(args: argparse.Namespace) -> str | None:
+    """Why the grader's child cannot run as the submissions' will (sandboxed unless --no-sandbox, within
+    --memory), with the child's own words, or None: a child is started once, with one cell that runs a
+    TensorFlow session."""
+    job = {"cells": [CHILD_CHECK], "names": [], "timeout": max(args.timeout, 60.0), "memory_mb": args.memory,
+           "deadline": time.monotonic() + 180}
+    where = "without a sandbox" if args.no_sandbox else "in the sandbox"
+    with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
+        try:
+            with _submission_process(job, Path(work), args) as (_, ready):
+                said = checked_ready(ready, [])["cell_errors"]
+        except (SubmissionGone, ValueError) as gone:
+            said = [str(gone)]
+    if said:
+        return (f"the grader's child cannot run TensorFlow {where} within --memory {args.memory} MB "
+                f"({said[0]})")
+    return None
 
 
 def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
@@ -282,7 +307,7 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
                      "worth a look" for module in tfsigns_imports(cells)]
     job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
-           "memory_mb": args.memory}
+           "memory_mb": args.memory, "deadline": time.monotonic() + args.total}
     gone = ""
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
@@ -293,6 +318,9 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
                     if attempt == 0:
                         graded.notes += ready["cell_errors"]
                     while pending and not submission.gone:
+                        if time.monotonic() > job["deadline"]:
+                            submission.gone = f"it ran past its total of {args.total:g} s and was stopped"
+                            break
                         assignment, name = pending.pop(0)
                         graded.exercises[assignment, name] = grade_exercise(
                             submission, ready["defined"].get(name), name, assignment, args)
@@ -304,7 +332,7 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
                 gone, ready = f"its process sent data the grader does not take ({first})", None
             if not pending:
                 break
-            if ready is None or attempt == RESTARTS:  # it never got through its cells: no new try
+            if ready is None or attempt == RESTARTS or time.monotonic() > job["deadline"]:  # no new try
                 graded.notes.append(gone)
                 break
             graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
@@ -324,6 +352,9 @@ def build_parser() -> Parser:
     parser.add_argument("--points", help="JSON object {exercise: points} over the assignment's rubric")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each cell and exercise")
     parser.add_argument("--memory", type=int, default=4096, help="memory limit of a submission, in MB")
+    parser.add_argument("--total", type=float, default=900.0,
+                        help="seconds for a whole submission, its cells and exercises together, however its "
+                             "code handles the per-cell limit")
     parser.add_argument("--seed", type=int, default=0,
                         help="draws the grading's cases: set your own, so that they are not the published "
                              "package's")
@@ -350,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = f"--seed must be a whole number from 0, got {args.seed}"
     elif args.workers < 1:
         problem = f"--workers must be at least 1, got {args.workers}"
+    elif not (args.total > 0 and args.total < 1e6):
+        problem = f"--total must be a positive number of seconds, got {args.total:g}"
     elif not args.no_sandbox and not sandbox_works():
         problem = ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here; install it "
                    "(apt-get install bubblewrap) or pass --no-sandbox for trusted submissions")
@@ -358,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         points = read_points(args.points, rubric) if problem is None else rubric
     except ValueError as err:
         problem = str(err)
+    if problem is None:  # the class's children must be able to start before any is graded
+        problem = child_problem(args)
     if problem is None:
         try:
             out = prepare_out_dir(args.out)
