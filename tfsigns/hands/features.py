@@ -4,8 +4,9 @@ region's own turn; or no hand. The features of SIGNS are computed once per hand 
 and cached, keyed by their SHA-256s.
 
 Which region: the best palm's region (the palm found in the whole photo, else in its square tiles), and
-where that covers half the photo or more (a hand close up, as in SIGNS), shows no hand, or no palm is
-found, also the whole photo; the one where the model is surer a hand is there is kept. On other people's
+where that covers half the photo or more (a hand close up, as in SIGNS) or shows no hand, or where no palm
+is found in a photo no larger than the detector's input, also the whole photo; the one where the model is
+surer a hand is there is kept. On other people's
 hands this read 0.99 against 0.96 for the palm's region alone and 0.98 for the whole photo alone
 (docs/reader.md).
 """
@@ -26,14 +27,14 @@ import numpy as np
 
 from tfsigns.hands.files import cache_dir, model_paths, sha256
 from tfsigns.hands.model import MIN_SIDE, PRESENCE_THRESHOLD, Hand, HandModel
-from tfsigns.hands.palm import PALM_THRESHOLD, Palm, Rect, landmarks_rect, palm_rect
+from tfsigns.hands.palm import PALM_SIZE, PALM_THRESHOLD, Palm, Rect, landmarks_rect, palm_rect
 from tfsigns.images.signs import SPLITS, DataError, convert_to_one_hot, find_data_dir, load_dataset
 from tfsigns.utils.files import atomic_write_bytes
 
 N_FEATURES = 42  # 21 landmarks' x and y
 UNIT = 0.1  # metres: features in decimetres
 WHOLE_IMAGE_SHARE = 0.5  # a palm's region this share of the photo's long side or more: try the whole too
-VERSION = "world-xy-wrist-dm/best-region/2"  # changes whenever features would come out differently
+VERSION = "world-xy-wrist-dm/best-region/3"  # changes whenever features would come out differently
 
 
 def input_contract(complexity: str = "full", models_dir: str | os.PathLike | None = None) -> dict:
@@ -44,9 +45,10 @@ def input_contract(complexity: str = "full", models_dir: str | os.PathLike | Non
             "models": {path.name: sha256(path) for path in paths.values()},
             "image": "RGB uint8 at the photo's own size, upright by its EXIF orientation",
             "region": f"the best palm's region (score >= {PALM_THRESHOLD}; in the whole photo, else in "
-                      "square tiles of its short side along its long one, half overlapping); also the whole "
-                      f"photo when that region covers {WHOLE_IMAGE_SHARE} of its long side or more, shows no "
-                      "hand, or no palm is found; the region with the higher presence score",
+                      "square tiles of its short side along its long one, half overlapping); also the "
+                      f"whole photo when that region covers {WHOLE_IMAGE_SHARE} of its long side or more or "
+                      f"shows no hand, or when no palm is found in a photo of at most {PALM_SIZE} pixels a "
+                      "side; the region with the higher presence score",
             "presence_threshold": PRESENCE_THRESHOLD,
             "feature_rule": "world landmarks' x and y less the wrist's, in decimetres, 21 x (x, y) row-major",
             "handedness": "not used: training mirrors the landmarks (flip)"}
@@ -67,22 +69,25 @@ def read_hand(model: HandModel, image: np.ndarray, track: bool = False) -> Hand 
     hand = model.landmarks(image, model.previous) if track and model.previous is not None else None
     if hand is None or hand.presence < model.threshold:
         hand = best_hand(model, image)
-    found = hand.presence >= model.threshold
+    found = hand is not None and hand.presence >= model.threshold
     model.previous = landmarks_rect(hand.landmarks) if track and found else None
     return hand if found else None
 
 
-def best_hand(model: HandModel, image: np.ndarray) -> Hand:
+def best_hand(model: HandModel, image: np.ndarray) -> Hand | None:
     """What the landmark model sees in the best region of a uint8 RGB photo (h, w, 3), hand or not: the
     best palm's region; also the whole photo where that region covers WHOLE_IMAGE_SHARE of the photo's
-    long side or more, shows no hand, or no palm is found; the one with the higher presence score."""
+    long side or more, or shows no hand, and where no palm is found in a photo no larger than the
+    detector's input (SIGNS' 64x64: a palm that small is often missed; in a camera's frame a hand close
+    up was found 120 times in 120); the one with the higher presence score. None: no region to try."""
     h, w = image.shape[:2]
     palms = find_palms(model, image)
     tried = [model.landmarks(image, palm_rect(palms[0]), palms[0].score)] if palms else []
     close_up = tried and tried[0].rect.size >= WHOLE_IMAGE_SHARE * max(h, w)
-    if not tried or tried[0].presence < model.threshold or close_up:
+    small = max(h, w) <= PALM_SIZE
+    if (tried and (tried[0].presence < model.threshold or close_up)) or (not tried and small):
         tried.append(model.landmarks(image, Rect(w / 2, h / 2, float(max(h, w)), 0.0)))
-    return max(tried, key=lambda found: found.presence)
+    return max(tried, key=lambda found: found.presence) if tried else None
 
 
 def find_palms(model: HandModel, image: np.ndarray) -> list[Palm]:
