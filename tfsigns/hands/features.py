@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfsigns.hands.files import cache_dir, model_paths, sha256
+from tfsigns.hands.files import cache_dir, digests, model_paths, sha256
 from tfsigns.hands.model import MIN_SIDE, PRESENCE_THRESHOLD, Hand, HandModel
 from tfsigns.hands.palm import PALM_SIZE, PALM_THRESHOLD, Palm, Rect, landmarks_rect, palm_rect
 from tfsigns.images.signs import SPLITS, DataError, convert_to_one_hot, find_data_dir, load_dataset
@@ -40,9 +40,8 @@ VERSION = "world-xy-wrist-dm/best-region/3"  # changes whenever features would c
 def input_contract(complexity: str = "full", models_dir: str | os.PathLike | None = None) -> dict:
     """What a landmark run reads, stored with it (metrics.json's "input") and checked by every reader of
     the run: the hand model and its SHA-256s, the region, the presence threshold, the features."""
-    paths = model_paths(complexity, models_dir)
     return {"kind": "landmarks", "features": VERSION, "hand_model": complexity,
-            "models": {path.name: sha256(path) for path in paths.values()},
+            "models": digests(model_paths(complexity, models_dir)),
             "image": "RGB uint8 at the photo's own size, upright by its EXIF orientation",
             "region": f"the best palm's region (score >= {PALM_THRESHOLD}; in the whole photo, else in "
                       "square tiles of its short side along its long one, half overlapping); also the "
@@ -136,9 +135,9 @@ def cached_features(images: np.ndarray, source: Path, complexity: str = "full",
                     models_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """feature_columns of the uint8 photos (m, h, w, 3) read from the data file `source`, from the cache
     when it holds them for this file, hand model and VERSION, else computed and cached (atomically)."""
-    model = HandModel(complexity, models_dir)
-    key = hashlib.sha256("|".join([VERSION, sha256(source), *sorted(model.sha256.values()),
-                                   str(model.threshold)]).encode()).hexdigest()[:24]
+    models = digests(model_paths(complexity, models_dir))
+    key = hashlib.sha256("|".join([VERSION, sha256(source), *sorted(models.values()),
+                                   str(PRESENCE_THRESHOLD)]).encode()).hexdigest()[:24]
     path = cache_dir().parent / f"features-{source.stem}-{complexity}-{key}.npz"
     with cache_lock(path):  # two processes wanting the same features: one computes, the other reads
         if path.is_file():

@@ -86,6 +86,11 @@ def model_paths(complexity: str = "full", models_dir: str | os.PathLike | None =
     return paths
 
 
+def digests(paths: dict[str, Path]) -> dict[str, str]:
+    """{file name: SHA-256} of model files model_paths returned: verified there, so their expected ones."""
+    return {path.name: MODELS[path.name][1] for path in paths.values()}
+
+
 def expected(path: Path) -> bool:
     """Whether `path` is there and is the model file of its name, by its SHA-256."""
     return path.is_file() and sha256(path) == MODELS[path.name][1]

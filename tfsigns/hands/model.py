@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from tfsigns.hands.files import model_paths, sha256
+from tfsigns.hands.files import digests, model_paths
 from tfsigns.hands.palm import (
     PALM_SIZE,
     PALM_THRESHOLD,
@@ -101,7 +101,7 @@ class HandModel:
                  threshold: float = PRESENCE_THRESHOLD):
         paths = model_paths(complexity, models_dir)
         self.complexity, self.threshold = complexity, threshold
-        self.sha256 = {role: sha256(path) for role, path in paths.items()}
+        self.sha256 = digests(paths)  # {file name: SHA-256}
         self.palm_model, self.landmark_model = interpreter(paths["palm"]), interpreter(paths["landmark"])
         self.previous: Rect | None = None  # tracking: the last frame's landmarks' region
 

@@ -90,10 +90,10 @@ def calibrate(run_dir: str, X_new: np.ndarray, y_new: np.ndarray, out: Path, dat
     started = time.time()
     config, parameters, input_shape = load_model(run_dir)
     X_signs, Y_signs, X_test, Y_test, _ = training_data(config, data_dir)
-    classes = range(Y_signs.shape[0])
+    n_y = Y_signs.shape[0]
     if config.framing == "hand":
         X_new = frame_columns(X_new, IMAGE_SHAPE)
-    Y_new = convert_to_one_hot(y_new, len(classes))
+    Y_new = convert_to_one_hot(y_new, n_y)
     X_train = np.concatenate([X_signs, np.tile(X_new, REPEATS)], axis=1)
     Y_train = np.concatenate([Y_signs, np.tile(Y_new, REPEATS)], axis=1)
     tuned = dataclasses.replace(config, num_epochs=epochs, learning_rate=config.learning_rate * RATE_FACTOR,
@@ -107,7 +107,7 @@ def calibrate(run_dir: str, X_new: np.ndarray, y_new: np.ndarray, out: Path, dat
                                    checkpoint_dir=partial / "checkpoints", initial=parameters)
         data = {"validation_fraction": 0.0, "split_seed": 0}
         original = finished_run(run_dir)[0]
-        metrics = {**run_metrics(tuned, {}, input_shape, len(classes), data_dir, data, history, started),
+        metrics = {**run_metrics(tuned, {}, input_shape, n_y, data_dir, data, history, started),
                    **{key: original[key] for key in ("input", "no_hand") if key in original},
                    "calibrated_from": str(run_dir), "calibration_photos": int(len(y_new))}
         write_json(partial / "metrics.json", metrics)
