@@ -239,7 +239,7 @@ def test_a_submission_that_catches_its_time_limits_is_stopped_at_its_total(tmp_p
     assert code == 0, err
     assert time.monotonic() - started < 50
     grades = read_grades(out)["catching.ipynb"]
-    assert grades["score"] == "0" and "gave no answer in 5 s and was stopped" in grades["note"]
+    assert grades["score"] == "0" and "gave no answer in its total of 5 s and was stopped" in grades["note"]
 
 
 def test_a_child_that_cannot_run_tensorflow_stops_the_class_with_its_own_words(tmp_path):

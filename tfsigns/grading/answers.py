@@ -317,8 +317,9 @@ class Submission:
                 self.lines.put(line[len(RESULT):])
         self.lines.put(None)
 
-    def receive(self, seconds: float) -> dict:
-        """The next answer, waiting at most `seconds`; SubmissionGone (the process stopped) if none."""
+    def receive(self, seconds: float, limit: str = "") -> dict:
+        """The next answer, waiting at most `seconds` (`limit`: what they are, for the message, when not
+        just a number of seconds); SubmissionGone (the process stopped) if none."""
         if self.gone:
             raise SubmissionGone(self.gone)
         deadline = time.monotonic() + seconds
@@ -326,7 +327,8 @@ class Submission:
             line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             self.stop()
-            self.gone = f"the submission's process gave no answer in {seconds:.3g} s and was stopped"
+            waited = limit or f"{seconds:.3g} s"
+            self.gone = f"the submission's process gave no answer in {waited} and was stopped"
             raise SubmissionGone(self.gone) from None
         if line is None:
             code = self.process.wait()

@@ -262,7 +262,9 @@ def _submission_process(job: dict, work: Path, args: argparse.Namespace):
         try:
             submission.send(job)
             cells = args.timeout * len(job["cells"]) + 60  # each cell at its limit, within the total
-            yield submission, submission.receive(min(cells, max(1.0, job["deadline"] - time.monotonic())))
+            left = max(1.0, job["deadline"] - time.monotonic())
+            said = f"its total of {job['total']:g} s" if left < cells else ""
+            yield submission, submission.receive(min(cells, left), said)
         finally:
             submission.stop()
             process.wait()
@@ -278,7 +280,7 @@ def child_problem(args: argparse.Namespace) -> str | None:
     --memory), with the child's own words, or None: a child is started once, with one cell that runs a
     TensorFlow session."""
     job = {"cells": [CHILD_CHECK], "names": [], "timeout": max(args.timeout, 60.0), "memory_mb": args.memory,
-           "deadline": time.monotonic() + 180}
+           "deadline": time.monotonic() + 180, "total": 180}
     where = "without a sandbox" if args.no_sandbox else "in the sandbox"
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         try:
@@ -307,7 +309,7 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
                      "worth a look" for module in tfsigns_imports(cells)]
     job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
-           "memory_mb": args.memory, "deadline": time.monotonic() + args.total}
+           "memory_mb": args.memory, "deadline": time.monotonic() + args.total, "total": args.total}
     gone = ""
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
