@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from tests import test_grader
-from tests.conftest import run_main
+from tests.conftest import REAL_DATA, run_main
 from tfsigns.grader import ASSIGNMENTS, grade_lines
 from tfsigns.grading.answers import on_constants
 from tfsigns.grading.classroom import main, sandbox_works, tfsigns_imports
@@ -86,26 +86,45 @@ def read_grades(out: Path) -> dict[str, dict[str, str]]:
         return {row["submission"]: row for row in csv.DictReader(table)}
 
 
-def test_a_class_of_four_is_graded_in_sandboxes(sandbox, tmp_path, listener):
+def test_a_class_is_graded_in_sandboxes_that_hold_nothing_but_python_and_the_submission(
+        sandbox, tmp_path, listener, monkeypatch):
+    """carol's notebook is an attacker's who read the grader: the references by import_module behind a
+    wrapper, their source read from tfsigns' folder, the checks patched, the project written, the network,
+    alice's notebook, the grader's home and environment. Each fails in the sandbox, and says so."""
     port, reached = listener
+    monkeypatch.setenv("TFSIGNS_TEST_TOKEN", "grader-token-41")  # a secret of the grader's environment
     escaped = NOTEBOOKS.parent / f".escaped-{os.getpid()}"  # the sandbox's /tmp is its own: try the project
-    correct = notebook(tmp_path / "correct.ipynb", IMPORTS, correct_answers(), 'grade("sigmoid", sigmoid)')
-    blank = tmp_path / "blank.ipynb"
-    shutil.copy(NOTEBOOKS / "Exercises.ipynb", blank)
-    looping = notebook(tmp_path / "looping.ipynb", IMPORTS, correct_answers(),
-                       "def sigmoid(z):\n    while True:\n        pass\n",  # never returns
-                       "while True:\n    pass\n")  # a cell that never ends
-    hostile = notebook(tmp_path / "hostile.ipynb", IMPORTS, correct_answers(), f"""
-import socket
-import tfsigns.grading.checks, tfsigns.grading.feedback, tfsigns.grader
-from tfsigns.course import basics
-# The checks' own functions, patched in the submission's process: the checks run in the grader's.
-tfsigns.grading.grader.grade_lines = lambda name, *args, **kwargs: (True, [name + ": PASS"])
-tfsigns.grading.checks.difference = tfsigns.grading.feedback.difference = lambda *args, **kwargs: None
+    for name in ("alice", "bob", "carol"):
+        (tmp_path / name).mkdir()
+    loads_signs = "import h5py, os\nwith h5py.File(os.environ['TFSIGNS_DATA'] + '/train_signs.h5') as f:\n" \
+                  "    assert f['train_set_x'].shape == (1080, 64, 64, 3)\n" if REAL_DATA.is_dir() else ""
+    alice = notebook(tmp_path / "alice" / "Exercises.ipynb", IMPORTS, correct_answers(),
+                     "# alice-answer-7131\n" + loads_signs, 'grade("sigmoid", sigmoid)')
+    blank = shutil.copy(NOTEBOOKS / "Exercises.ipynb", tmp_path / "bob" / "Exercises.ipynb")
+    carol = notebook(tmp_path / "carol" / "Exercises.ipynb", IMPORTS, correct_answers(), f"""
+import importlib, os, socket, sys
+import tfsigns
+try:
+    _R = importlib.import_module("tfsigns.grading." + "exercises").REFERENCES
+except ImportError:
+    _R = None
+def sigmoid(*args, **kwargs):  # the reference, behind a wrapper
+    return _R["sigmoid"](*args, **kwargs)
+_source = {{}}
+for _path in (os.path.join(os.path.dirname(tfsigns.__file__), "course", "basics.py"),
+              {str(Path(__file__).resolve().parents[1] / "tfsigns" / "course" / "basics.py")!r}):
+    try:
+        exec(open(_path).read(), _source)
+    except OSError:
+        pass
+def one_hot_matrix(labels, C):  # the reference, from its file
+    return _source["one_hot_matrix"](labels, C)
+try:
+    _checks = importlib.import_module("tfsigns.grading.grader")
+    _checks.grade_lines = lambda name, *args, **kwargs: (True, [name + ": PASS"])
+except ImportError:
+    pass
 np.allclose = lambda *args, **kwargs: True
-def one_hot_matrix(labels, C):  # wrong, whatever the patches say
-    return np.zeros((C, len(labels)))
-sigmoid = basics.sigmoid  # tfsigns' answer, not its own
 try:
     open({str(escaped)!r}, "w").write("out of the sandbox")
 except OSError:
@@ -114,33 +133,54 @@ try:
     socket.create_connection(("127.0.0.1", {port}), timeout=2)
 except OSError:
     pass
+""", f"""
+found = []
+for top in ("/", os.path.expanduser("~"), "..", {str(tmp_path)!r}, {str(Path.home())!r}):
+    for folder, folders, files in os.walk(top):
+        folders[:] = [f for f in folders if not (folder == "/" and f in ("proc", "sys", "dev"))]
+        found += [os.path.join(folder, f) for f in files
+                  if f.endswith((".ipynb", ".bash_history")) or "tfsigns" in folder and f in (
+                      "exercises.py", "checks.py", "mistakes.py", "basics.py", "signs.py")]
+raise ValueError("LEAK " + repr(sorted(set(found))) + " " + repr(
+    [value for key, value in os.environ.items() if "TOKEN" in key]))
 """)
     out = tmp_path / "grades"
     try:
-        code, stdout, err = run_main(main, [str(p) for p in (correct, blank, looping, hostile)] + [
-            "--out", str(out), "--timeout", "20", "--workers", "2"])
+        code, stdout, err = run_main(main, [str(p) for p in (alice, blank, carol)] + [
+            "--out", str(out), "--timeout", "60", "--workers", "2"])
         assert not escaped.exists() and not reached, "the sandbox let the submission out"
     finally:
         escaped.unlink(missing_ok=True)
     assert code == 0, err
     grades = read_grades(out)
     full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
-    assert grades["correct.ipynb"]["score"] == f"{full:g}" == grades["correct.ipynb"]["max_score"], failures(
-        out / "submissions" / "correct.ipynb")
-    assert grades["blank.ipynb"]["score"] == "0"
-    assert grades["looping.ipynb"]["sigmoid"] == "0" and grades["looping.ipynb"]["model"] == "3"
-    assert "ran past 20 s" in grades["looping.ipynb"]["note"]
-    hostile = grades["hostile.ipynb"]
-    assert hostile["sigmoid"] == hostile["one_hot_matrix"] == "0" and hostile["score"] == f"{full - 2:g}", \
-        failures(out / "submissions" / "hostile.ipynb")
-    results = json.loads((out / "submissions" / "hostile.ipynb" / "results.json").read_text())
-    (sigmoid,) = [test for test in results["tests"] if test["name"] == "sigmoid"]
-    assert "tfsigns' own tfsigns.course.basics.sigmoid" in sigmoid["output"] and sigmoid["score"] == 0
+    alice, carol = grades["alice/Exercises.ipynb"], grades["carol/Exercises.ipynb"]
+    assert alice["score"] == f"{full:g}" == alice["max_score"], failures(out / "submissions" / "alice")
+    assert "raised" not in alice["note"], alice["note"]  # SIGNS, read only, is there
+    assert grades["bob/Exercises.ipynb"]["score"] == "0"
+    assert carol["sigmoid"] == carol["one_hot_matrix"] == "0" and carol["score"] == f"{full - 2:g}", \
+        failures(out / "submissions" / "carol" / "Exercises.ipynb")
+    assert "raised ValueError: LEAK [] []" in carol["note"]  # it looked everywhere, and found nothing
+    everything = (out / "grades.csv").read_text() + "".join(
+        path.read_text() for path in (out / "submissions").rglob("results.json"))
+    assert "alice-answer-7131" not in everything and "grader-token-41" not in everything
+    results = json.loads((out / "submissions" / "carol" / "Exercises.ipynb" / "results.json").read_text())
     assert results["score"] == full - 2 and "bubblewrap" in results["output"]
-    assert "imports tfsigns.course.basics, tfsigns' own code" in results["output"]
     assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
-    assert list(read_grades(out)["correct.ipynb"])[:3 + len(TENSORFLOW)] == [
-        "submission", "score", "max_score", *TENSORFLOW]
+    assert list(alice)[:3 + len(TENSORFLOW)] == ["submission", "score", "max_score", *TENSORFLOW]
+
+
+def test_a_looping_cell_and_a_looping_answer_are_stopped_at_their_limit(sandbox, tmp_path):
+    looping = notebook(tmp_path / "looping.ipynb", IMPORTS, correct_answers(),
+                       "def sigmoid(z):\n    while True:\n        pass\n",  # never returns
+                       "while True:\n    pass\n")  # a cell that never ends
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(looping), "--out", str(out), "--timeout", "3"])
+    assert code == 0, err
+    grades = read_grades(out)["looping.ipynb"]
+    assert grades["sigmoid"] == "0" and grades["linear_function"] == "1", failures(out / "submissions" /
+                                                                                   "looping.ipynb")
+    assert "cell 3 (while True:) ran past 3 s and was stopped" in grades["note"]
 
 
 def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp_path):
@@ -225,6 +265,54 @@ def test_a_forged_channel_message_and_same_named_files_cost_only_their_own_rows(
     for name in grades:
         assert json.loads((out / "submissions" / name / "results.json").read_text())["max_score"] >= 0
     assert (out / "grades.csv").is_file() and (out / "class.png").is_file()
+
+
+def test_answers_forged_in_the_submissions_process_score_0_each_and_never_stop_the_class(tmp_path):
+    """mallory replaces the child's answer() (python -m runs it as __main__) with one that sends what the
+    grader must not trust: an array that is not .npy, an error with a 100 000-letter class name, a key that
+    cannot be one, JSON nested past any parser, a megabyte of message, 65 MB on one line."""
+    forged = notebook(tmp_path / "mallory.ipynb", IMPORTS, correct_answers(), """
+import sys
+_main = sys.modules["__main__"]
+_honest = _main.answer
+def _forged(namespace, request):
+    channel, name = sys._getframe(1).f_locals["results"], request["exercise"]
+    if name == "linear_function":
+        return {"value": {"array": "not .npy at all", "scalar": False}}
+    if name == "sigmoid":
+        return {"raised": {"type": "E" * 100000, "message": 5, "frames": "x"}}
+    if name == "cost":
+        return {"value": {"dict": [[{"list": []}, 1]]}}
+    if name == "one_hot_matrix":
+        channel.write("tfsigns-result " + "[" * 100000 + "\\n")
+        channel.flush()
+        return {"blank": True}
+    if name == "ones":
+        return {"raised": {"type": "ValueError", "message": "x" * 10**6, "frames": ["f" * 1000] * 10**4}}
+    if name == "prepare_dataset":
+        channel.write("tfsigns-result " + " " * (65 << 20) + "\\n")
+    return _honest(namespace, request)
+_main.answer = _forged
+""")
+    honest = notebook(tmp_path / "alice.ipynb", IMPORTS, correct_answers())
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(forged), str(honest), "--out", str(out), "--no-sandbox", "--timeout",
+                                   "60"])
+    assert code == 0, err
+    grades = read_grades(out)
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["alice.ipynb"]["score"] == f"{full:g}"
+    mallory = grades["mallory.ipynb"]
+    forged_ones = ["linear_function", "sigmoid", "cost", "one_hot_matrix", "ones", "prepare_dataset"]
+    assert all(mallory[name] == "0" for name in forged_ones), mallory
+    assert "sent more than 64 MB in one answer" in mallory["note"] and len(mallory["note"]) <= 2000
+    results = json.loads((out / "submissions" / "mallory.ipynb" / "results.json").read_text())
+    outputs = {test["name"]: test["output"] for test in results["tests"]}
+    assert all("could not check the result" in outputs[name]
+               for name in ("linear_function", "sigmoid", "cost", "one_hot_matrix")), outputs
+    # the megabyte of message, cut (the extra line one_hot_matrix wrote answered a later question)
+    assert any("xxxx" in output for output in outputs.values())
+    assert max(map(len, outputs.values())) <= 1000
 
 
 def test_a_submission_that_catches_its_time_limits_is_stopped_at_its_total(tmp_path):

@@ -43,7 +43,7 @@ LAYERS = {
     "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
     "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
     "grading.mistakes_cnn": 1, "grading.exercises": 3, "grading.exercises_cnn": 3, "grading.grader": 4,
-    "grading.classroom": 5, "grading.reports": 0,
+    "grading.classroom": 5, "grading.reports": 0, "grading.child": 2,
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
 }
 # What users type: `python -m tfsigns.<command>`. Each is a thin entry whose code lives in its folder.
@@ -60,7 +60,7 @@ TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
     "reader.calibrate", "reader.serve", "train", "tune", "predict", "robustness", "calibrate", "serve"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
 # grader's adapters and the batch-norm exercise's check, which run a candidate's graph.
-SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.exercises"}
+SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers"}
 MAX_LINES = 450
 MAX_TOP_LEVEL = 12
 
@@ -247,3 +247,21 @@ def test_an_old_path_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "tfsigns.plots", "--help"], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0 and "learning curves" in result.stdout, result.stderr
+
+
+def test_the_graded_submissions_sandbox_binds_every_module_its_child_imports_and_no_answer():
+    """tfsigns.grading.child.CHILD_MODULES is all of tfsigns a submission's sandbox holds: what the child
+    imports, all the way down, and nothing that holds a reference, a check or a case."""
+    from tfsigns.grading.child import CHILD_MODULES
+    trees, needed, todo = modules(), set(), ["grading.child"]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo += [other for other in imported(trees[name]) if other]
+    needed |= {".".join(name.split(".")[:i]) for name in needed for i in range(1, name.count(".") + 1)}
+    as_paths = {name.replace(".", "/") + ("/__init__" if (PACKAGE / name).is_dir() else "")
+                for name in needed} | {"__init__"}
+    assert as_paths == set(CHILD_MODULES)
+    assert not {"grading/exercises", "grading/checks", "grading/mistakes", "course/basics",
+                "images/signs"} & set(CHILD_MODULES)

@@ -177,6 +177,30 @@ def graph_of(fn: Candidate) -> Callable[..., tuple[tf.Graph, CandidateError | No
     return build
 
 
+@adapter
+def batch_norm_outputs(fn: Candidate) -> Callable[[np.ndarray, dict], tuple[dict, int]]:
+    """Outputs of fn in training and test mode, then the moving averages after running UPDATE_OPS
+    once; and how many update ops fn added."""
+    return lambda X, params: _batch_norm_outputs(fn, X, params)
+
+
+def _batch_norm_outputs(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
+    with tf.Graph().as_default() as graph:
+        variables = {key: tf.Variable(value, name=key) for key, value in params.items()}
+        training = v1.placeholder_with_default(True, shape=[], name="training")
+        ZL = fn(tf.constant(X), variables, training)
+        updates = graph.get_collection(v1.GraphKeys.UPDATE_OPS)
+        moving = {key: var for key, var in variables.items() if key.startswith("moving")}
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            out = {"training": sess.run(ZL), "test": sess.run(ZL, {training: False})}
+            if updates:
+                sess.run(updates)
+            out["moving"] = sess.run(moving)
+    return out, len(updates)
+
+
+
 # ------------------------------------------------------------------ answers as data
 
 
@@ -213,14 +237,21 @@ def error_data(err: BaseException) -> dict:
 
 
 _ERROR_CLASSES: dict[tuple[str, type], type] = {}
+MESSAGE_LENGTH = 500  # an error's message from a submission's process is cut to this many characters
 
 
 def rebuilt(data: dict, base: type = Exception) -> Exception:
     """An exception like the one `data` describes: its class's name, its message, the functions it
-    went through (learner_frames)."""
-    cls = _ERROR_CLASSES.setdefault((data["type"], base), type(data["type"], (base,), {}))
-    err = cls(data["message"])
-    err.frames = data.get("frames", [])
+    went through (learner_frames); checked as untrusted data, ValueError if it is not such a description."""
+    name, message, frames = data["type"], data["message"], data.get("frames", [])
+    if not (isinstance(name, str) and name.isidentifier() and len(name) <= 80 and isinstance(message, str)
+            and isinstance(frames, list) and all(isinstance(frame, str) for frame in frames)):
+        raise ValueError("an error described otherwise than the grader's protocol says")
+    cls = _ERROR_CLASSES.get((name, base)) or type(name, (base,), {})
+    if len(_ERROR_CLASSES) < 1000:  # one class a name, for names a learner's code raises
+        _ERROR_CLASSES.setdefault((name, base), cls)
+    err = cls(message[:MESSAGE_LENGTH])
+    err.frames = [frame[:80] for frame in frames[-20:]]
     return err
 
 
@@ -300,6 +331,7 @@ class SubmissionGone(Exception):
 
 
 RESULT = "tfsigns-result "  # the lines the submission's process answers on begin with this
+LINE_LIMIT = 64 << 20  # the longest answer taken from a submission's process, in characters
 
 
 class Submission:
@@ -312,7 +344,10 @@ class Submission:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        while line := self.process.stdout.readline(LINE_LIMIT + 1):
+            if len(line) > LINE_LIMIT:
+                self.stop(f"its process sent more than {LINE_LIMIT >> 20} MB in one answer and was stopped")
+                break
             if line.startswith(RESULT):
                 self.lines.put(line[len(RESULT):])
         self.lines.put(None)
@@ -333,9 +368,12 @@ class Submission:
         if line is None:
             code = self.process.wait()
             said = f": {last}" if (last := self.last_error()) else ": out of memory, or it exited"
-            self.gone = f"the submission's process ended (exit code {code}{said})"
+            self.gone = self.gone or f"the submission's process ended (exit code {code}{said})"
             raise SubmissionGone(self.gone)
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except (ValueError, RecursionError):
+            raise ValueError("an answer that is not JSON") from None
 
     def send(self, message: dict) -> None:
         if self.gone:
@@ -347,7 +385,9 @@ class Submission:
             self.gone = "the submission's process ended before it was asked"
             raise SubmissionGone(self.gone) from None
 
-    def stop(self) -> None:
+    def stop(self, why: str = "") -> None:
+        """Kill the process; `why` is what the grader will say of it."""
+        self.gone = self.gone or why
         with contextlib.suppress(OSError):
             self.process.kill()
 

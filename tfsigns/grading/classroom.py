@@ -1,13 +1,15 @@
 """Grading a class: `python -m tfsigns.grader SUBMISSION.ipynb... --out DIR`.
 
-Each submitted notebook runs in a process of its own (a child: `python -m tfsigns.grading.classroom
---child`), inside a bubblewrap sandbox where one is installed: no network, the file system read
-only but for the submission's own temporary folder, a memory limit, and a time limit per cell and
-per exercise. The child runs the notebook's code cells and then answers the grader's requests
-(tfsigns.grading.answers): the grader, in this process, runs each exercise's checks on cases it draws from
---seed, and the child calls the learner's function on them and sends back the answer as data. So
-nothing the submission changes in its own process (tfsigns included) reaches the checks, and an
-answer that is tfsigns' own function scores 0. The parent scores the exercises by the rubric (or
+Each submitted notebook runs in a process of its own (tfsigns.grading.child), inside a bubblewrap
+sandbox where one is installed. The sandbox is a root of its own that binds only the system's
+libraries, Python (symlinks resolved), the few tfsigns modules the child needs (child.CHILD_MODULES:
+no reference, check or case), the SIGNS files read only, and an empty /tmp of --disk MB, its home;
+no network, no other process, nothing of the grader's home or of other submissions, a memory limit.
+The child runs the notebook's code cells and then answers the grader's requests
+(tfsigns.grading.answers): the grader, in this process, runs each exercise's checks on cases it draws
+from --seed, and the child calls the learner's function on them and sends back the answer as data,
+which is checked as untrusted before any check reads it. Time limits are kept from here: per cell and
+exercise (--timeout) and per submission (--total). The parent scores the exercises by the rubric (or
 --points) and writes:
 
   DIR/grades.csv                  submission (its path from the folder all are in), score, max_score, then
@@ -25,10 +27,8 @@ import argparse
 import ast
 import contextlib
 import importlib.util
-import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -39,17 +39,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tfsigns.grading.answers import (
-    RESULT,
-    Remote,
-    Submission,
-    SubmissionGone,
-    Timeout,
-    answer,
-    numpy_alone,
-    time_limit,
-)
-from tfsigns.grading.feedback import kind
+from tfsigns.grading.answers import Remote, Submission, SubmissionGone
+from tfsigns.grading.child import CHILD_MODULES, cell_code
 from tfsigns.grading.reports import Graded, read_points, submission_names, write_reports
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.utils.files import OutputError, prepare_out_dir
@@ -57,69 +48,18 @@ from tfsigns.utils.files import OutputError, prepare_out_dir
 PROG = "tfsigns.grader"
 
 
-# ------------------------------------------------------------------ the child: one submission
-
-
-def _cell_code(source: str) -> str:
-    """A code cell's Python: IPython's magics and shell lines (%..., !...) left out."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
-def _describe(value) -> dict:
-    """What the grader needs to know of a name a notebook defined, before it asks for answers."""
-    return {"kind": kind(value), "callable": callable(value), "numpy_alone": numpy_alone(value),
-            "module": getattr(value, "__module__", None) or "", "name": getattr(value, "__qualname__", "")}
-
-
-def child_main() -> int:
-    """`python -m tfsigns.grading.classroom --child`: the job (a JSON line) on stdin, then the grader's
-    requests, one a line; the answers (tfsigns.grading.answers) on stdout, which the submission's own
-    prints never reach."""
-    job = json.loads(sys.stdin.readline())
-    limit = job["memory_mb"] << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    results = os.fdopen(os.dup(1), "w")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    from tfsigns.grading import grader  # every adapter registered before any of the submission's code runs
-    # the notebook's own grade() calls print nothing: the grader asks below. The notebook imports them
-    # from the entry tfsigns.grader, which takes these when it loads, or is given them if it has
-    for module in (grader, sys.modules.get("tfsigns.grader")):
-        if module is not None:
-            module.grade = module.grade_all = lambda *args, **kwargs: None
-    namespace: dict = {"__name__": "__main__"}
-    cell_errors = []
-    for number, source in enumerate(job["cells"], 1):
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                    time_limit(job["timeout"]):
-                exec(compile(_cell_code(source), f"<cell {number}>", "exec"), namespace)
-        except Timeout:
-            cell_errors.append(f"cell {number} ran past {job['timeout']:g} s and was stopped")
-        except BaseException as err:  # noqa: BLE001  (whatever a cell raises, the grading goes on)
-            first = str(err).splitlines()[0] if str(err) else ""
-            cell_errors.append(f"cell {number} raised {type(err).__name__}: {first}")
-    defined = {name: _describe(namespace[name]) for name in job["names"] if name in namespace}
-    results.write(RESULT + json.dumps({"cell_errors": cell_errors, "defined": defined}) + "\n")
-    results.flush()
-    for line in sys.stdin:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            reply = answer(namespace, json.loads(line))
-        results.write(RESULT + json.dumps(reply) + "\n")
-        results.flush()
-    return 0
-
-
 # ------------------------------------------------------------------ the parent: a class
 
 
-def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(code cells' sources, the assignments it holds), or ValueError saying what is wrong with it."""
+def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[list], list[str]]:
+    """(code cells as [their index in the notebook, source], the assignments it holds), or ValueError
+    saying what is wrong with it."""
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
-        cells = notebook["cells"]
-        sources = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                   for cell in cells if cell.get("cell_type") == "code"]
+        sources = [[index, "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]]
+                   for index, cell in enumerate(notebook["cells"]) if cell.get("cell_type") == "code"]
+        if not all(isinstance(source, str) for _, source in sources):
+            raise TypeError
     except FileNotFoundError:
         raise ValueError("no such file") from None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
@@ -148,7 +88,7 @@ def tfsigns_imports(cells: Sequence[str]) -> list[str]:
             # one thread at a time: on Python 3.11 two threads building ASTs at once can fail with
             # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905)
             with CHECKING:
-                tree = ast.parse(_cell_code(source))
+                tree = ast.parse(cell_code(source))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -170,24 +110,54 @@ def _imported_module(module: str, name: str) -> str:
     return f"{module}.{name}" if found else module
 
 
-def sandbox_command(work: Path) -> list[str]:
-    """bubblewrap around the child: everything read only, no network, its own empty /tmp, and `work`
-    (the submission's folder) writable. Python and tfsigns are mounted again over that /tmp, read only,
-    where they live under it (a clone in /tmp)."""
-    code = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[2]}  # the project
-    again = [arg for path in sorted(code) if path.is_relative_to("/tmp")
-             for arg in ("--ro-bind", str(path), str(path))]
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *again,
-            "--bind", str(work), str(work), "--chdir", str(work), "--unshare-all", "--die-with-parent",
-            "--new-session", "--setenv", "HOME", str(work)]
+# the system's libraries and fonts, which Python, TensorFlow and matplotlib load
+SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/ld.so.conf",
+          "/etc/ld.so.conf.d", "/etc/fonts")
+
+
+def sandbox_command(disk_mb: int) -> list[str]:
+    """bubblewrap around the child: a root of its own with the system's libraries, Python's prefixes
+    (symlinks resolved), of tfsigns only CHILD_MODULES (any other copy of the package there hidden),
+    SIGNS' files read only, and an empty /tmp of `disk_mb` MB, its home; no network, no other process."""
+    package = Path(__file__).resolve().parents[1]
+    roots = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix)})
+    hidden = {package, *(Path(entry).resolve() / "tfsigns" for entry in sys.path if entry)}
+    hidden = [path for path in sorted(hidden) if path.is_dir() and any(path.is_relative_to(r) for r in roots)]
+    files = [package / f"{name}.py" for name in CHILD_MODULES] + _signs_files()
+    environment = [arg for item in child_environment("/tmp").items() for arg in ("--setenv", *item)]
+    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *environment,
+            "--dev", "/dev", "--proc", "/proc", "--size", str(disk_mb << 20), "--tmpfs", "/tmp",
+            *(arg for path in SYSTEM for arg in ("--ro-bind-try", path, path)),
+            *(arg for path in roots for arg in ("--ro-bind", str(path), str(path))),
+            *(arg for path in hidden for arg in ("--tmpfs", str(path))),
+            *(arg for path in files for arg in ("--ro-bind", str(path), str(path))),
+            "--remount-ro", "/", "--chdir", "/tmp"]
+
+
+def _signs_files() -> list[Path]:
+    """SIGNS' two files where the grader finds them ($TFSIGNS_DATA, else data/): notebooks load them."""
+    from tfsigns.images.signs import DataError, find_data_dir
+    try:
+        folder = find_data_dir().resolve()
+    except DataError:
+        return []
+    return [path for path in (folder / "train_signs.h5", folder / "test_signs.h5") if path.is_file()]
+
+
+def child_environment(home: str) -> dict[str, str]:
+    """The child's whole environment (none of the grader's own variables: tokens, paths)."""
+    files = _signs_files()
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": "/tmp" if home == "/tmp" else home,
+            "LANG": "C.UTF-8", "MPLCONFIGDIR": home, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2", **({"TFSIGNS_DATA": str(files[0].parent)} if files else {})}
 
 
 def sandbox_works() -> bool:
     """Whether bubblewrap is installed and can start a sandbox here."""
     if shutil.which("bwrap") is None:
         return False
-    with tempfile.TemporaryDirectory() as work:
-        return subprocess.run([*sandbox_command(Path(work)), "true"], capture_output=True).returncode == 0
+    command = [*sandbox_command(16), sys.executable, "-c", ""]
+    return subprocess.run(command, capture_output=True).returncode == 0
 
 
 # The checks of several submissions run in threads of this process, one at a time: references use
@@ -251,10 +221,11 @@ def checked_ready(ready, names: Sequence[str]) -> dict:
 def _submission_process(job: dict, work: Path, args: argparse.Namespace):
     """A child process for the submission (sandboxed unless --no-sandbox) that has run its cells:
     (Submission, what it defined); stopped on leaving."""
-    env = {**os.environ, "HOME": str(work), "MPLCONFIGDIR": str(work), "MPLBACKEND": "Agg"}
-    command = [sys.executable, "-m", "tfsigns.grading.classroom", "--child"]
-    if not args.no_sandbox:
-        command = [*sandbox_command(work), *command]
+    command = [sys.executable, "-m", "tfsigns.grading.child"]
+    if args.no_sandbox:  # trusted: the grader's environment, a temporary folder of the host
+        env = {**os.environ, **child_environment(str(work))}
+    else:
+        env, command = child_environment("/tmp"), [*sandbox_command(args.disk), *command]  # bwrap sets it
     with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                    text=True, cwd=work, env=env, start_new_session=True)
@@ -279,8 +250,8 @@ def child_problem(args: argparse.Namespace) -> str | None:
     """Why the grader's child cannot run as the submissions' will (sandboxed unless --no-sandbox, within
     --memory), with the child's own words, or None: a child is started once, with one cell that runs a
     TensorFlow session."""
-    job = {"cells": [CHILD_CHECK], "names": [], "timeout": max(args.timeout, 60.0), "memory_mb": args.memory,
-           "deadline": time.monotonic() + 180, "total": 180}
+    job = {"cells": [[0, CHILD_CHECK]], "names": [], "timeout": max(args.timeout, 60.0),
+           "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + 180, "total": 180}
     where = "without a sandbox" if args.no_sandbox else "in the sandbox"
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         try:
@@ -307,9 +278,10 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
         return graded
     pending = [(assignment, name) for assignment in assignments for name in exercises_of[assignment]]
     graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
-                     "worth a look" for module in tfsigns_imports(cells)]
+                     "worth a look" for module in tfsigns_imports([source for _, source in cells])]
     job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
-           "memory_mb": args.memory, "deadline": time.monotonic() + args.total, "total": args.total}
+           "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + args.total,
+           "total": args.total}
     gone = ""
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
@@ -354,6 +326,8 @@ def build_parser() -> Parser:
     parser.add_argument("--points", help="JSON object {exercise: points} over the assignment's rubric")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each cell and exercise")
     parser.add_argument("--memory", type=int, default=4096, help="memory limit of a submission, in MB")
+    parser.add_argument("--disk", type=int, default=256,
+                        help="MB a submission may write: the size of its sandbox's /tmp, held in memory")
     parser.add_argument("--total", type=float, default=900.0,
                         help="seconds for a whole submission, its cells and exercises together, however its "
                              "code handles the per-cell limit")
@@ -379,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = f"--timeout must be a positive number of seconds, got {args.timeout:g}"
     elif not 256 <= args.memory <= 1 << 22:
         problem = f"--memory must be at least 256 MB, got {args.memory}"
+    elif not 16 <= args.disk <= 1 << 20:
+        problem = f"--disk must be at least 16 MB, got {args.disk}"
     elif args.seed < 0:
         problem = f"--seed must be a whole number from 0, got {args.seed}"
     elif args.workers < 1:
@@ -430,8 +406,3 @@ def main(argv: list[str] | None = None) -> int:
           "(grades.csv, class.png, one results.json per submission)")
     return 0
 
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--child"]:
-        sys.exit(child_main())
-    sys.exit(main())

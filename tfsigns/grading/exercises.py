@@ -10,15 +10,15 @@ tfsigns.grading.mistakes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from tfsigns.backend import tf, v1
+from tfsigns.backend import tf
 from tfsigns.course import basics
-from tfsigns.grading.answers import adapter, evaluated, on_constants
+from tfsigns.grading.answers import batch_norm_outputs, evaluated, on_constants
 from tfsigns.grading.checks import (
     Assignment,
     Candidate,
@@ -104,33 +104,10 @@ def _reference_bn(X: tf.Tensor, parameters: dict, training: tf.Tensor) -> tf.Ten
     return COURSE["forward_propagation"](X, parameters, batch_norm=True, training=training)
 
 
-@adapter
-def _run_bn(fn: Candidate) -> Callable[[np.ndarray, dict], tuple[dict, int]]:
-    """Outputs of fn in training and test mode, then the moving averages after running UPDATE_OPS
-    once; and how many update ops fn added."""
-    return lambda X, params: _bn_outputs(fn, X, params)
-
-
-def _bn_outputs(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
-    with tf.Graph().as_default() as graph:
-        variables = {key: tf.Variable(value, name=key) for key, value in params.items()}
-        training = v1.placeholder_with_default(True, shape=[], name="training")
-        ZL = fn(tf.constant(X), variables, training)
-        updates = graph.get_collection(v1.GraphKeys.UPDATE_OPS)
-        moving = {key: var for key, var in variables.items() if key.startswith("moving")}
-        with v1.Session(graph=graph) as sess:
-            sess.run(v1.global_variables_initializer())
-            out = {"training": sess.run(ZL), "test": sess.run(ZL, {training: False})}
-            if updates:
-                sess.run(updates)
-            out["moving"] = sess.run(moving)
-    return out, len(updates)
-
-
 def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
     X, params = bn_inputs()
-    expected, _ = _run_bn(_reference_bn)(X, params)
-    got, n_updates = _run_bn(candidate)(X, params)
+    expected, _ = batch_norm_outputs(_reference_bn)(X, params)
+    got, n_updates = batch_norm_outputs(candidate)(X, params)
     modes = (("training", "test", "mu and sigma^2 of the minibatch in training mode"),
              ("test", "training", "moving_mean and moving_variance in test mode"))
     for mode, other, right in modes:

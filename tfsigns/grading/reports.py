@@ -60,6 +60,14 @@ def read_points(path: str | None, rubric: dict[str, float]) -> dict[str, float]:
     return {**rubric, **{name: float(points) for name, points in given.items()}}
 
 
+NOTE_LIMIT, OUTPUT_LIMIT = 2000, 4000  # characters of a row's note and of an exercise's output
+
+
+def capped(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters where it is longer (a submission's errors are its own to size)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[str, str]],
                   points: dict[str, float], isolation: str) -> None:
     """grades.csv, each submission's results.json and class.png, each written atomically."""
@@ -77,10 +85,11 @@ def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[st
         max_score = sum(points[key[1]] for key in mine) if mine else 0
         writer.writerow([graded.submission, f"{score:g}", f"{max_score:g}",
                          *(s if s == "" else f"{s:g}" for s in scores.values()),
-                         graded.problem or "; ".join(graded.notes)])
+                         capped(graded.problem or "; ".join(graded.notes), NOTE_LIMIT)])
         tests = [{"name": key[1], "score": points[key[1]] * graded.exercises[key][0],
-                  "max_score": points[key[1]], "output": graded.exercises[key][1]} for key in mine]
-        summary = graded.problem or "; ".join([f"graded with {isolation}", *graded.notes])
+                  "max_score": points[key[1]], "output": capped(graded.exercises[key][1], OUTPUT_LIMIT)}
+                 for key in mine]
+        summary = capped(graded.problem or "; ".join([f"graded with {isolation}", *graded.notes]), NOTE_LIMIT)
         report = report_folder(out, graded.submission)
         report.mkdir(parents=True, exist_ok=True)
         write_json(report / "results.json", {"score": score, "max_score": max_score, "output": summary,
