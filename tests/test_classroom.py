@@ -170,17 +170,19 @@ raise ValueError("LEAK " + repr(sorted(set(found))) + " " + repr(
     assert list(alice)[:3 + len(TENSORFLOW)] == ["submission", "score", "max_score", *TENSORFLOW]
 
 
-def test_a_looping_cell_and_a_looping_answer_are_stopped_at_their_limit(sandbox, tmp_path):
+def test_a_looping_cell_a_looping_answer_and_a_full_disk_are_stopped_at_their_limit(sandbox, tmp_path):
     looping = notebook(tmp_path / "looping.ipynb", IMPORTS, correct_answers(),
                        "def sigmoid(z):\n    while True:\n        pass\n",  # never returns
-                       "while True:\n    pass\n")  # a cell that never ends
+                       "while True:\n    pass\n",  # a cell that never ends
+                       "with open('big', 'wb') as f:\n    f.write(bytes(64 << 20))\n")  # past --disk 16
     out = tmp_path / "grades"
-    code, _, err = run_main(main, [str(looping), "--out", str(out), "--timeout", "3"])
+    code, _, err = run_main(main, [str(looping), "--out", str(out), "--timeout", "3", "--disk", "16"])
     assert code == 0, err
     grades = read_grades(out)["looping.ipynb"]
     assert grades["sigmoid"] == "0" and grades["linear_function"] == "1", failures(out / "submissions" /
                                                                                    "looping.ipynb")
     assert "cell 3 (while True:) ran past 3 s and was stopped" in grades["note"]
+    assert "cell 4 (with open('big', 'wb') as f:) raised OSError: [Errno 28] No space left" in grades["note"]
 
 
 def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp_path):
@@ -345,6 +347,7 @@ def test_a_child_that_cannot_run_tensorflow_stops_the_class_with_its_own_words(t
     (["--timeout", "0"], "--timeout must be a positive number"),
     (["--total", "-1"], "--total must be a positive number"),
     (["--memory", "10"], "--memory must be at least 256 MB"),
+    (["--disk", "8"], "--disk must be at least 16 MB, got 8"),
     (["--seed", "-3"], "--seed must be a whole number from 0, got -3"),
     (["--assignment", "calculus"], "--assignment 'calculus': the assignments are"),
     (["--points", "{tmp}/points.json"], "'integrals' is not an exercise"),
