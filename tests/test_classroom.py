@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -165,7 +166,10 @@ raise ValueError("LEAK " + repr(sorted(set(found))) + " " + repr(
         path.read_text() for path in (out / "submissions").rglob("results.json"))
     assert "alice-answer-7131" not in everything and "grader-token-41" not in everything
     results = json.loads((out / "submissions" / "carol" / "Exercises.ipynb" / "results.json").read_text())
-    assert results["score"] == full - 2 and "bubblewrap" in results["output"]
+    assert results["score"] == full - 2 and "LEAK" in results["output"]  # what its cells raised: its own
+    assert "bubblewrap" not in results["output"]  # the instructor's notes stay in grades.csv
+    record = json.loads((out / "submissions" / "carol" / "Exercises.ipynb" / "grading.json").read_text())
+    assert record["isolation"] == "a bubblewrap sandbox"
     assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
     assert list(alice)[:3 + len(TENSORFLOW)] == ["submission", "score", "max_score", *TENSORFLOW]
 
@@ -236,7 +240,9 @@ def test_a_submission_that_cannot_be_graded_is_one_line_and_the_others_are_grade
     assert grades["correct.ipynb"]["score"] == f"{full:g}" and grades["correct.ipynb"]["model"] == "10"
     assert grades["broken.ipynb"]["score"] == "0"
     report = json.loads((out / "submissions" / "correct.ipynb" / "results.json").read_text())
-    assert "process limits only" in report["output"]
+    assert report["tests"][0]["status"] in ("passed", "failed") and report["visibility"] == "visible"
+    record = json.loads((out / "submissions" / "correct.ipynb" / "grading.json").read_text())
+    assert record["isolation"] == "process limits only (--no-sandbox)"
 
 
 def test_a_forged_channel_message_and_same_named_files_cost_only_their_own_rows(tmp_path):
@@ -377,3 +383,54 @@ def test_the_note_names_the_tfsigns_modules_a_submission_imports():
              "from tfsigns.grader import grade\nfrom tfsigns.training.trainer import model\nimport tfsigns"]
     assert tfsigns_imports(cells) == ["tfsigns.cnn", "tfsigns.course.basics", "tfsigns.grading.checks",
                                       "tfsigns.training.trainer"]
+
+
+def test_a_class_is_saved_as_it_goes_survives_ctrl_c_and_resumes(tmp_path):
+    """Each submission's reports are written as it finishes, with a line of progress; Ctrl-C keeps them
+    and says how to go on; --resume grades only the rest. A notebook of another assignment than the
+    class's is its own row's problem, with the points it could have had."""
+    sigmoid = ("def sigmoid(z):\n    x = v1.placeholder(tf.float32)\n    with v1.Session() as session:\n"
+               "        return session.run(tf.sigmoid(x), {x: z})\n")
+    paths = [notebook(tmp_path / f"student{k}.ipynb", IMPORTS, sigmoid) for k in range(4)]
+    paths.append(shutil.copy(NOTEBOOKS / "Convolution_Exercises.ipynb", tmp_path / "wrong.ipynb"))
+    out = tmp_path / "grades"
+    command = [sys.executable, "-m", "tfsigns.grader", *map(str, paths), "--out", str(out), "--no-sandbox",
+               "--workers", "1", "--timeout", "30"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": ""})
+    first = process.stdout.readline()
+    while first.startswith("grading "):
+        first = process.stdout.readline()
+    assert first.startswith("[1/5] student0.ipynb: 1 of 18 points, 1 of 15 exercises pass"), first
+    process.send_signal(signal.SIGINT)
+    rest, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (rest, err)
+    assert err.splitlines()[-1].startswith("tfsigns.grader: interrupted: ") and "--resume" in err, err
+    assert "Traceback" not in err
+    kept = read_grades(out)
+    assert 1 <= len(kept) < 5 and kept["student0.ipynb"]["sigmoid"] == "1"
+    refused = subprocess.run(command, capture_output=True, text=True)
+    assert refused.returncode == 2 and "holds a class graded before" in refused.stderr
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({len(kept)} graded before, in {out})" in resumed.stdout
+    grades = read_grades(out)
+    assert sorted(grades) == sorted(path.name for path in paths)
+    assert all(grades[f"student{k}.ipynb"]["score"] == "1" for k in range(4))
+    wrong = grades["wrong.ipynb"]
+    assert wrong["note"].startswith("not graded: a notebook of convolution_step_by_step, convolution_"
+                                    "application, where the class's is tensorflow"), wrong
+    assert wrong["max_score"] == "18"
+    assert "wrong.ipynb: not graded" in (out / "problems.txt").read_text()
+    assert "[" in resumed.stderr and "wrong.ipynb: not graded" in resumed.stderr + err
+
+
+def test_the_rubric_is_shown_and_optional_exercises_are_worth_nothing_unless_given(tmp_path):
+    code, out, err = run_main(main, ["--rubric"])
+    assert code == 0, err
+    assert "  conv_backward                0   optional: no points unless --points gives them; worth 2" in out
+    assert "convolution_step_by_step (5 points)" in out and "tensorflow (18 points)" in out
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps({"conv_backward": 2}))
+    code, out, err = run_main(main, ["--rubric", "--points", str(points)])
+    assert "convolution_step_by_step (7 points)" in out and "optional: worth 2 in the course" in out

@@ -43,7 +43,7 @@ LAYERS = {
     "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
     "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
     "grading.mistakes_cnn": 1, "grading.exercises": 3, "grading.exercises_cnn": 3, "grading.grader": 4,
-    "grading.classroom": 5, "grading.reports": 0, "grading.child": 2,
+    "grading.classroom": 5, "grading.reports": 0, "grading.child": 2, "grading.sandbox": 3,
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
 }
 # What users type: `python -m tfsigns.<command>`. Each is a thin entry whose code lives in its folder.

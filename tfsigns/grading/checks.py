@@ -241,6 +241,7 @@ class Exercise:
     points: float = 1.0
     error_hints: ErrorHints = ()
     tensorflow: bool = False  # the exercise is about TensorFlow: an answer in NumPy alone fails
+    optional: bool = False  # the notebook says so: a class's grading gives it no points unless told to
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import collections
+import concurrent.futures
 import contextlib
 import importlib.util
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,10 +40,26 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tfsigns.grading.answers import Remote, Submission, SubmissionGone
-from tfsigns.grading.child import CHILD_MODULES, cell_code
-from tfsigns.grading.reports import Graded, read_points, submission_names, write_reports
+from tfsigns.grading.child import cell_code
+from tfsigns.grading.reports import (
+    Graded,
+    finished,
+    read_points,
+    submission_names,
+    write_submission,
+    write_summary,
+)
+from tfsigns.grading.sandbox import (
+    NOTE_LENGTH,
+    STOPPING,
+    checked_ready,
+    child_problem,
+    sandbox_works,
+    stop_all,
+    submission_process,
+)
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
-from tfsigns.utils.files import OutputError, prepare_out_dir
+from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir
 
 PROG = "tfsigns.grader"
 
@@ -110,56 +126,6 @@ def _imported_module(module: str, name: str) -> str:
     return f"{module}.{name}" if found else module
 
 
-# the system's libraries and fonts, which Python, TensorFlow and matplotlib load
-SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/ld.so.conf",
-          "/etc/ld.so.conf.d", "/etc/fonts")
-
-
-def sandbox_command(disk_mb: int) -> list[str]:
-    """bubblewrap around the child: a root of its own with the system's libraries, Python's prefixes
-    (symlinks resolved), of tfsigns only CHILD_MODULES (any other copy of the package there hidden),
-    SIGNS' files read only, and an empty /tmp of `disk_mb` MB, its home; no network, no other process."""
-    package = Path(__file__).resolve().parents[1]
-    roots = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix)})
-    hidden = {package, *(Path(entry).resolve() / "tfsigns" for entry in sys.path if entry)}
-    hidden = [path for path in sorted(hidden) if path.is_dir() and any(path.is_relative_to(r) for r in roots)]
-    files = [package / f"{name}.py" for name in CHILD_MODULES] + _signs_files()
-    environment = [arg for item in child_environment("/tmp").items() for arg in ("--setenv", *item)]
-    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *environment,
-            "--dev", "/dev", "--proc", "/proc", "--size", str(disk_mb << 20), "--tmpfs", "/tmp",
-            *(arg for path in SYSTEM for arg in ("--ro-bind-try", path, path)),
-            *(arg for path in roots for arg in ("--ro-bind", str(path), str(path))),
-            *(arg for path in hidden for arg in ("--tmpfs", str(path))),
-            *(arg for path in files for arg in ("--ro-bind", str(path), str(path))),
-            "--remount-ro", "/", "--chdir", "/tmp"]
-
-
-def _signs_files() -> list[Path]:
-    """SIGNS' two files where the grader finds them ($TFSIGNS_DATA, else data/): notebooks load them."""
-    from tfsigns.images.signs import DataError, find_data_dir
-    try:
-        folder = find_data_dir().resolve()
-    except DataError:
-        return []
-    return [path for path in (folder / "train_signs.h5", folder / "test_signs.h5") if path.is_file()]
-
-
-def child_environment(home: str) -> dict[str, str]:
-    """The child's whole environment (none of the grader's own variables: tokens, paths)."""
-    files = _signs_files()
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": "/tmp" if home == "/tmp" else home,
-            "LANG": "C.UTF-8", "MPLCONFIGDIR": home, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2", **({"TFSIGNS_DATA": str(files[0].parent)} if files else {})}
-
-
-def sandbox_works() -> bool:
-    """Whether bubblewrap is installed and can start a sandbox here."""
-    if shutil.which("bwrap") is None:
-        return False
-    command = [*sandbox_command(16), sys.executable, "-c", ""]
-    return subprocess.run(command, capture_output=True).returncode == 0
-
-
 # The checks of several submissions run in threads of this process, one at a time: references use
 # NumPy's global generator (np.random.seed, as the lesson does). A check lets go while a submission
 # works on an answer, so the submissions' processes work side by side. Parsing a notebook's cells
@@ -192,87 +158,29 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
 
 
 RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
-NOTE_LENGTH = 300  # a note from a submission's process is cut to this many characters
-DESCRIPTION = {"kind": str, "callable": bool, "numpy_alone": bool, "module": str, "name": str}
-
-
-class Malformed(ValueError):
-    """What a submission's process sent is not what the grader's protocol allows."""
-
-
-def checked_ready(ready, names: Sequence[str]) -> dict:
-    """The submission's first message ({"cell_errors": [...], "defined": {name: description}}) checked as
-    untrusted data: the exercises' names only, each description's fields of their types, notes cut to
-    NOTE_LENGTH; Malformed otherwise (a cell that wrote to the grader's channel itself, say)."""
-    if not isinstance(ready, dict) or set(ready) != {"cell_errors", "defined"}:
-        raise Malformed("its first message is not the grader's")
-    errors, defined = ready["cell_errors"], ready["defined"]
-    if not isinstance(errors, list) or not isinstance(defined, dict) or \
-            not all(isinstance(error, str) for error in errors):
-        raise Malformed("its cells' report is not the grader's")
-    for name, description in defined.items():
-        if name not in names or not isinstance(description, dict) or set(description) != set(DESCRIPTION) or \
-                not all(type(description[key]) is kind for key, kind in DESCRIPTION.items()):
-            raise Malformed(f"what it says of {str(name)[:40]!r} is not the grader's")
-    return {"cell_errors": [error[:NOTE_LENGTH] for error in errors[:20]], "defined": defined}
-
-
-@contextlib.contextmanager
-def _submission_process(job: dict, work: Path, args: argparse.Namespace):
-    """A child process for the submission (sandboxed unless --no-sandbox) that has run its cells:
-    (Submission, what it defined); stopped on leaving."""
-    command = [sys.executable, "-m", "tfsigns.grading.child"]
-    if args.no_sandbox:  # trusted: the grader's environment, a temporary folder of the host
-        env = {**os.environ, **child_environment(str(work))}
-    else:
-        env, command = child_environment("/tmp"), [*sandbox_command(args.disk), *command]  # bwrap sets it
-    with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                   text=True, cwd=work, env=env, start_new_session=True)
-        submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)), stderr=stderr)
-        try:
-            submission.send(job)
-            cells = args.timeout * len(job["cells"]) + 60  # each cell at its limit, within the total
-            left = max(1.0, job["deadline"] - time.monotonic())
-            said = f"its total of {job['total']:g} s" if left < cells else ""
-            yield submission, submission.receive(min(cells, left), said)
-        finally:
-            submission.stop()
-            process.wait()
-
-
-# What every exercise needs of the child: TensorFlow, a graph and a session
-CHILD_CHECK = ("import tensorflow as tf\nwith tf.compat.v1.Session() as session:\n"
-               "    session.run(tf.constant(1))\n")
-
-
-def child_problem(args: argparse.Namespace) -> str | None:
-    """Why the grader's child cannot run as the submissions' will (sandboxed unless --no-sandbox, within
-    --memory), with the child's own words, or None: a child is started once, with one cell that runs a
-    TensorFlow session."""
-    job = {"cells": [[0, CHILD_CHECK]], "names": [], "timeout": max(args.timeout, 60.0),
-           "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + 180, "total": 180}
-    where = "without a sandbox" if args.no_sandbox else "in the sandbox"
-    with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
-        try:
-            with _submission_process(job, Path(work), args) as (_, ready):
-                said = checked_ready(ready, [])["cell_errors"]
-        except (SubmissionGone, ValueError) as gone:
-            said = [str(gone)]
-    if said:
-        return (f"the grader's child cannot run TensorFlow {where} within --memory {args.memory} MB "
-                f"({said[0]})")
-    return None
+def class_assignments(paths: Sequence[Path], assignment: str | None, known: Sequence[str]) -> list[str]:
+    """The class's assignments: --assignment, else what most of the notebooks say they are."""
+    if assignment:
+        return [assignment]
+    said: collections.Counter = collections.Counter()
+    for path in paths:
+        with contextlib.suppress(ValueError):
+            said[tuple(read_notebook(path, None, known)[1])] += 1
+    return list(said.most_common(1)[0][0]) if said else [known[0]]
 
 
 def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
-                     exercises_of: dict[str, list[str]]) -> Graded:
-    """Grade one notebook: its cells run in a child process, the checks here; its exercises'
-    outcomes, or the reason it was not graded."""
-    graded = Graded(path.name)
+                     exercises_of: dict[str, list[str]], assignments: list[str]) -> Graded:
+    """Grade one notebook of a class of `assignments`: its cells run in a child process, the checks
+    here; its exercises' outcomes, or the reason it was not graded."""
+    graded = Graded(path.name, possible=[name for a in assignments for name in exercises_of[a]])
     start = time.time()
     try:
-        cells, assignments = read_notebook(path, args.assignment, known)
+        cells, said = read_notebook(path, args.assignment, known)
+        if said != assignments:
+            raise ValueError(f"a notebook of {', '.join(said)}, where the class's is "
+                             f"{', '.join(assignments)} "
+                             "(--assignment grades every notebook as one)")
     except ValueError as err:
         graded.problem = str(err)
         return graded
@@ -287,10 +195,11 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
         for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
             ready = None
             try:
-                with _submission_process(job, Path(work), args) as (submission, ready):
+                with submission_process(job, Path(work), args) as (submission, ready):
                     ready = checked_ready(ready, job["names"])
                     if attempt == 0:
                         graded.notes += ready["cell_errors"]
+                        graded.shown += ready["cell_errors"]
                     while pending and not submission.gone:
                         if time.monotonic() > job["deadline"]:
                             submission.gone = f"it ran past its total of {args.total:g} s and was stopped"
@@ -319,9 +228,14 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
 def build_parser() -> Parser:
     parser = Parser(prog=PROG, formatter_class=HelpFormatter,
                     description="Grade a class's exercise notebooks, each in a sandboxed process of its own.")
-    parser.add_argument("submissions", nargs="+", help="the submitted notebooks (.ipynb)")
-    parser.add_argument("--out", required=True,
-                        help="folder for grades.csv, a results.json per submission, and class.png")
+    parser.add_argument("submissions", nargs="*", help="the submitted notebooks (.ipynb)")
+    parser.add_argument("--out", help="folder for grades.csv, problems.txt, class.png, and a results.json "
+                                      "per submission (what its student sees), each written as it is graded")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with a class graded in --out before: grade only the submissions not "
+                             "there")
+    parser.add_argument("--rubric", action="store_true",
+                        help="print the assignments, their exercises and points (with --points), and stop")
     parser.add_argument("--assignment", help="grade as this assignment (default: what each notebook says)")
     parser.add_argument("--points", help="JSON object {exercise: points} over the assignment's rubric")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for each cell and exercise")
@@ -340,37 +254,82 @@ def build_parser() -> Parser:
     return parser
 
 
+def rubric_lines(points: dict[str, float]) -> list[str]:
+    """--rubric: each assignment's exercises and their points in this class, the optional ones marked."""
+    from tfsigns.grading.grader import ASSIGNMENTS
+    lines = []
+    for name, assignment in ASSIGNMENTS.items():
+        total = sum(points[exercise] for exercise in assignment.exercises)
+        lines.append(f"{name} ({total:g} points)")
+        lines += [f"  {exercise:<26}{points[exercise]:>4g}" + (
+            f"   optional: {'worth' if points[exercise] else 'no points unless --points gives them; worth'} "
+            f"{details.points:g} in the course" if details.optional else "")
+            for exercise, details in assignment.exercises.items()]
+    return lines
+
+
+def check_args(args: argparse.Namespace, assignments: Sequence[str]) -> str | None:
+    """What is wrong with the command's values, in one line, or None."""
+    folders = [path for path in args.submissions if Path(path).is_dir()]
+    if args.assignment is not None and args.assignment not in assignments:
+        return f"--assignment {args.assignment!r}: the assignments are {', '.join(assignments)}"
+    if not args.rubric and (not args.submissions or args.out is None):
+        return "give the submissions and --out (or --rubric to see the points)"
+    if folders:
+        return f"{folders[0]} is a folder: give the notebooks in it ({folders[0]}/*.ipynb)"
+    if not (args.timeout > 0 and args.timeout < 1e6):
+        return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+    if not 256 <= args.memory <= 1 << 22:
+        return f"--memory must be at least 256 MB, got {args.memory}"
+    if not 16 <= args.disk <= 1 << 20:
+        return f"--disk must be at least 16 MB, got {args.disk}"
+    if args.seed < 0:
+        return f"--seed must be a whole number from 0, got {args.seed}"
+    if args.workers < 1:
+        return f"--workers must be at least 1, got {args.workers}"
+    if not (args.total > 0 and args.total < 1e6):
+        return f"--total must be a positive number of seconds, got {args.total:g}"
+    if not args.rubric and not args.no_sandbox and not sandbox_works():
+        return ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here; install it "
+                "(apt-get install bubblewrap) or pass --no-sandbox for trusted submissions")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 when the class was graded (a submission that could not be is in the report),
-    2 on bad input."""
+    2 on bad input, 130 when interrupted (what was graded is kept: --resume goes on)."""
     line_buffered_output()
     args = build_parser().parse_args(argv)
     from tfsigns.grading.grader import ASSIGNMENTS
-    problem = None
-    if args.assignment is not None and args.assignment not in ASSIGNMENTS:
-        problem = f"--assignment {args.assignment!r}: the assignments are {', '.join(ASSIGNMENTS)}"
-    elif not (args.timeout > 0 and args.timeout < 1e6):
-        problem = f"--timeout must be a positive number of seconds, got {args.timeout:g}"
-    elif not 256 <= args.memory <= 1 << 22:
-        problem = f"--memory must be at least 256 MB, got {args.memory}"
-    elif not 16 <= args.disk <= 1 << 20:
-        problem = f"--disk must be at least 16 MB, got {args.disk}"
-    elif args.seed < 0:
-        problem = f"--seed must be a whole number from 0, got {args.seed}"
-    elif args.workers < 1:
-        problem = f"--workers must be at least 1, got {args.workers}"
-    elif not (args.total > 0 and args.total < 1e6):
-        problem = f"--total must be a positive number of seconds, got {args.total:g}"
-    elif not args.no_sandbox and not sandbox_works():
-        problem = ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here; install it "
-                   "(apt-get install bubblewrap) or pass --no-sandbox for trusted submissions")
-    rubric = {name: exercise.points for a in ASSIGNMENTS.values() for name, exercise in a.exercises.items()}
+    problem = check_args(args, list(ASSIGNMENTS))
+    rubric = {name: 0.0 if exercise.optional else exercise.points
+              for a in ASSIGNMENTS.values() for name, exercise in a.exercises.items()}
     try:
         points = read_points(args.points, rubric) if problem is None else rubric
     except ValueError as err:
         problem = str(err)
-    if problem is None:  # the class's children must be able to start before any is graded
-        problem = child_problem(args)
+    if problem is None and args.rubric:
+        print("\n".join(rubric_lines(points)))
+        return 0
+    paths = [Path(p) for p in args.submissions]
+    names = submission_names(paths) if problem is None else []
+    done = {}
+    if problem is None:
+        try:
+            check_writable(args.out)
+            done = finished(Path(args.out)) if Path(args.out).is_dir() else {}
+        except OutputError as err:
+            problem = str(err)
+    if problem is None and done and not args.resume:
+        problem = (f"--out {args.out} holds a class graded before ({len(done)} submissions): --resume goes "
+                   "on with it, or choose another folder")
+    try:
+        if problem is None:  # the class's children must be able to start before any is graded
+            problem = child_problem(args)
+    except KeyboardInterrupt:
+        stop_all()
+        print(f"{PROG}: interrupted before any submission was graded", file=sys.stderr)
+        return 130
     if problem is None:
         try:
             out = prepare_out_dir(args.out)
@@ -379,30 +338,63 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
+    return grade_class(args, out, list(zip(paths, names, strict=True)), done, points)
+
+
+def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Path, str]],
+                done: dict[str, Graded], points: dict[str, float]) -> int:
+    """Grade the submissions not `done`, each one's reports written as it finishes, a line of progress
+    each; then the class's summary from every record in `out`. Ctrl-C keeps what is finished."""
+    from tfsigns.grading.grader import ASSIGNMENTS
     isolation = "process limits only (--no-sandbox)" if args.no_sandbox else "a bubblewrap sandbox"
     exercises_of = {name: list(a.exercises) for name, a in ASSIGNMENTS.items()}
-    paths = [Path(p) for p in args.submissions]
-    names = submission_names(paths)
+    assignments = class_assignments([path for path, _ in submissions], args.assignment, list(ASSIGNMENTS))
+    todo = [(path, name) for path, name in submissions if name not in done]
+    before = len(submissions) - len(todo)
+    print(f"grading {len(todo)} submissions of {', '.join(assignments)} with {isolation}"
+          + (f" ({before} graded before, in {out})" if before else ""))
 
     def graded(path: Path, name: str) -> Graded:
         try:
-            result = grade_submission(path, args, list(ASSIGNMENTS), exercises_of)
+            result = grade_submission(path, args, list(ASSIGNMENTS), exercises_of, assignments)
         except Exception as err:  # noqa: BLE001  (a grader's failure on one submission is that row's problem)
-            result = Graded(path.name, problem=f"the grader failed on it ({type(err).__name__}: {err})"[:300])
+            result = Graded(path.name, problem=f"the grader failed on it ({type(err).__name__}: {err})"[:300],
+                            possible=[n for a in assignments for n in exercises_of[a]])
         result.submission = name
         return result
-    with ThreadPoolExecutor(args.workers) as pool:
-        class_results = list(pool.map(graded, paths, names))
-    columns = list(dict.fromkeys(key for graded in class_results for key in graded.exercises))
-    write_reports(out, class_results, columns, points, isolation)
-    for graded in class_results:
-        if graded.problem:
-            print(f"{PROG}: {graded.submission}: not graded: {graded.problem}", file=sys.stderr)
-        else:
-            passed = sum(ok for ok, _ in graded.exercises.values())
-            print(f"{graded.submission}: {passed} of {len(graded.exercises)} exercises pass "
-                  f"({graded.seconds:.1f} s)")
-    print(f"{len(class_results)} submissions, graded with {isolation}; results in {out}/ "
-          "(grades.csv, class.png, one results.json per submission)")
+    pool = ThreadPoolExecutor(args.workers)
+    futures = [pool.submit(graded, path, name) for path, name in todo]
+    try:
+        for count, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            result = future.result()
+            if STOPPING.is_set():
+                break
+            write_submission(out, result, points, isolation)
+            print(progress(result, points, count, len(todo)),
+                  file=sys.stderr if result.problem else sys.stdout)
+    except KeyboardInterrupt:
+        stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        records = finished(out)
+        write_summary(out, [records[name] for _, name in submissions if name in records], points)
+        print(f"{PROG}: interrupted: {len(records)} of {len(submissions)} submissions graded and kept in "
+              f"{out}/; the same command with --resume grades the rest", file=sys.stderr)
+        return 130
+    pool.shutdown()
+    records = finished(out)
+    write_summary(out, [records[name] for _, name in submissions if name in records], points)
+    print(f"{len(submissions)} submissions graded; results in {out}/ (grades.csv, problems.txt, class.png, "
+          "a results.json per submission under submissions/)")
     return 0
 
+
+def progress(graded: Graded, points: dict[str, float], count: int, total: int) -> str:
+    """One submission's line as it finishes: its score, or why it was not graded."""
+    if graded.problem:
+        return f"{PROG}: [{count}/{total}] {graded.submission}: not graded: {graded.problem}"
+    score = sum(points[name] * passed for (_, name), (passed, _) in graded.exercises.items())
+    passed = sum(ok for ok, _ in graded.exercises.values())
+    notes = f"; {len(graded.notes)} notes" if graded.notes else ""
+    possible = sum(points[name] for name in graded.possible)
+    return (f"[{count}/{total}] {graded.submission}: {score:g} of {possible:g} points, {passed} of "
+            f"{len(graded.exercises)} exercises pass ({graded.seconds:.1f} s{notes})")

@@ -128,23 +128,24 @@ STEP_BY_STEP = Assignment(
         "cache", error_hints=(("zero-size array", STEP.EMPTY_WINDOW_HINT),)),
      "create_mask_from_window": Exercise(
         value_check(create_mask_from_window, STEP.mask_cases, STEP.MASK_MISTAKES, exact=True),
-        "True where the window holds its largest value, False elsewhere: an array of the window's shape"),
+        "True where the window holds its largest value, False elsewhere: an array of the window's shape",
+        optional=True),
      "distribute_value": Exercise(
         value_check(distribute_value, STEP.distribute_cases, STEP.DISTRIBUTE_MISTAKES),
         "an array of the given shape, every entry the same share of dz: each input counted that much in the "
-        "mean"),
+        "mean", optional=True),
      "pool_backward": Exercise(
         value_check(STEP.pool_gradient, STEP.pool_backward_cases, STEP.POOL_BACKWARD_MISTAKES,
                     axes=STEP.IMAGE_AXES),
         "dA_prev of A_prev's shape, zeros; for every example, output position and channel, add that "
         "output's gradient to its window: through the mask of the max (mode max), or spread evenly "
-        "(average)", points=2),
+        "(average)", points=2, optional=True),
      "conv_backward": Exercise(
         value_check(STEP.conv_gradients, STEP.conv_backward_cases, STEP.CONV_BACKWARD_MISTAKES,
                     axes=STEP.IMAGE_AXES, levels=(("dA_prev", "dW", "db"),)),
         "pad A_prev and a dA_prev of zeros alike; for every example, position and filter, the output's "
         "gradient goes back to its window through the filter (dA_prev), to the filter through the window "
-        "(dW), and to the bias (db); take the padding off dA_prev at the end", points=2)},
+        "(dW), and to the bias (db); take the padding off dA_prev at the end", points=2, optional=True)},
     {"zero_pad": zero_pad, "conv_single_step": conv_single_step, "conv_forward": conv_forward,
      "pool_forward": pool_forward, "create_mask_from_window": create_mask_from_window,
      "distribute_value": distribute_value, "pool_backward": pool_backward, "conv_backward": conv_backward},

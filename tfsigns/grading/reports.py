@@ -17,13 +17,30 @@ from tfsigns.utils.files import atomic_write_bytes, write_json
 
 @dataclass
 class Graded:
-    """One submission's outcome: each exercise's (passed, output), or why it could not be graded."""
+    """One submission's outcome: each exercise's (passed, output), or why it could not be graded; notes
+    for the instructor, and of them those the student sees too (what its cells raised)."""
 
     submission: str
     exercises: dict[tuple[str, str], tuple[bool, str]] = field(default_factory=dict)
     problem: str = ""
     notes: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    possible: list[str] = field(default_factory=list)  # the exercises it is (or would be) graded on
+
+    def record(self) -> dict:
+        return {"submission": self.submission, "problem": self.problem, "notes": self.notes,
+                "shown": self.shown, "seconds": self.seconds, "possible": self.possible,
+                "exercises": [[*key, *outcome] for key, outcome in self.exercises.items()]}
+
+    @classmethod
+    def from_record(cls, data: dict) -> Graded:
+        exercises = {(a, name): (passed, output) for a, name, passed, output in data["exercises"]}
+        return cls(data["submission"], exercises, data["problem"], data["notes"], data["shown"],
+                   data["seconds"], data["possible"])
+
+
+RECORD = "grading.json"  # beside each results.json: the instructor's record of it, which --resume reads
 
 
 def submission_names(paths: Sequence[Path]) -> list[str]:
@@ -68,33 +85,62 @@ def capped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def write_reports(out: Path, class_results: list[Graded], columns: list[tuple[str, str]],
-                  points: dict[str, float], isolation: str) -> None:
-    """grades.csv, each submission's results.json and class.png, each written atomically."""
+def write_submission(out: Path, graded: Graded, points: dict[str, float], isolation: str) -> None:
+    """A finished submission's two files, each written atomically: results.json, what its student sees
+    (Gradescope's format), and the instructor's record (RECORD)."""
+    tests = [{"name": name, "score": points[name] * passed, "max_score": points[name],
+              "status": "passed" if passed else "failed", "visibility": "visible",
+              "output": capped(output + ("\n(optional: worth no points in this class)" if not points[name]
+                                         else ""), OUTPUT_LIMIT)}
+             for (_, name), (passed, output) in graded.exercises.items()]
+    shown = graded.problem and f"not graded: {graded.problem}" or "; ".join(graded.shown)
+    report = report_folder(out, graded.submission)
+    report.mkdir(parents=True, exist_ok=True)
+    write_json(report / "results.json", {
+        "score": sum(test["score"] for test in tests), "max_score": max_score(graded, points),
+        "output": capped(shown, NOTE_LIMIT), "visibility": "visible", "stdout_visibility": "hidden",
+        "tests": tests})
+    write_json(report / RECORD, {**graded.record(), "isolation": isolation})
+
+
+def max_score(graded: Graded, points: dict[str, float]) -> float:
+    """What the submission could score, graded or not: the points of the exercises it is graded on."""
+    return sum(points[name] for name in graded.possible)
+
+
+def finished(out: Path) -> dict[str, Graded]:
+    """The submissions graded in `out` so far, by name, from their records."""
+    found = {}
+    for path in sorted((out / "submissions").rglob(RECORD)):
+        try:
+            graded = Graded.from_record(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # half a folder from an older grader: graded again
+        found[graded.submission] = graded
+    return found
+
+
+def write_summary(out: Path, class_results: list[Graded], points: dict[str, float]) -> None:
+    """grades.csv (with the instructor's notes), problems.txt and class.png, from the class's records."""
+    columns = list(dict.fromkeys(key for graded in class_results for key in graded.exercises))
     labels = [name for _, name in columns]
     if len(set(labels)) < len(labels):  # exercises of two assignments share a name: say whose
         labels = [f"{assignment}.{name}" for assignment, name in columns]
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["submission", "score", "max_score", *labels, "note"])
+    problems = []
     for graded in class_results:
-        mine = [key for key in columns if key in graded.exercises]
         scores = {key: points[key[1]] * graded.exercises[key][0] if key in graded.exercises else ""
                   for key in columns}
+        note = graded.problem and f"not graded: {graded.problem}" or "; ".join(graded.notes)
         score = sum(s for s in scores.values() if s != "")
-        max_score = sum(points[key[1]] for key in mine) if mine else 0
-        writer.writerow([graded.submission, f"{score:g}", f"{max_score:g}",
-                         *(s if s == "" else f"{s:g}" for s in scores.values()),
-                         capped(graded.problem or "; ".join(graded.notes), NOTE_LIMIT)])
-        tests = [{"name": key[1], "score": points[key[1]] * graded.exercises[key][0],
-                  "max_score": points[key[1]], "output": capped(graded.exercises[key][1], OUTPUT_LIMIT)}
-                 for key in mine]
-        summary = capped(graded.problem or "; ".join([f"graded with {isolation}", *graded.notes]), NOTE_LIMIT)
-        report = report_folder(out, graded.submission)
-        report.mkdir(parents=True, exist_ok=True)
-        write_json(report / "results.json", {"score": score, "max_score": max_score, "output": summary,
-                                             "tests": tests})
+        writer.writerow([graded.submission, f"{score:g}", f"{max_score(graded, points):g}",
+                         *(s if s == "" else f"{s:g}" for s in scores.values()), capped(note, NOTE_LIMIT)])
+        if note:
+            problems.append(f"{graded.submission}: {note}")
     atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
+    atomic_write_bytes(out / "problems.txt", "".join(f"{line}\n" for line in problems).encode())
     plot_class(class_results, columns, labels, out / "class.png")
 
 
