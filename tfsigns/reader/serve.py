@@ -86,6 +86,30 @@ def reading(reader, body: bytes, name: str, with_input: bool, track: bool = Fals
     return answer
 
 
+TRIM_PIXELS = 2_000_000  # a photo larger than this is decoded into memory worth handing back at once
+
+
+def pixels(body: bytes) -> int:
+    """The pixels an image file says it has (its header only), 0 when it does not say."""
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(body)) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001  (not an image: reading() has said so already)
+        return 0
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system: glibc keeps it in each thread's arena, and the server's
+    requests run on changing threads, so a few large photos would hold hundreds of MB (935 MB against
+    703 MB after 16 reads of 15 megapixels, measured). About 1 ms; nothing where malloc_trim is missing."""
+    import ctypes
+    import ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    if hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
 def public(message: str) -> str:
     """An error's first line for a web page: every absolute path in it cut to its last part, so that the
     server's folders are not told to whoever sent the request."""
@@ -110,9 +134,14 @@ class Calibration:
         self.state = {"status": "idle", "message": "", "run": Path(reader.run_dir).name}
 
     def read(self, body: bytes, name: str, with_input: bool, track: bool) -> dict:
-        """reading() with the page's Reader, never two at once (a camera's frames, then, in order)."""
-        with self.in_use:
-            return reading(self.reader, body, name, with_input, track)
+        """reading() with the page's Reader, never two at once (a camera's frames, then, in order); the
+        memory a large photo took is given back."""
+        try:
+            with self.in_use:
+                return reading(self.reader, body, name, with_input, track)
+        finally:
+            if pixels(body) > TRIM_PIXELS:
+                give_back_memory()
 
     def start(self, body: bytes) -> None:
         """Check the photos and start fine-tuning in the background; ImageError (one line) when the
