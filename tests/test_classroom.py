@@ -4,6 +4,7 @@ hostile submission, each in its own sandboxed process, and the reports an instru
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import os
 import shutil
@@ -434,3 +435,31 @@ def test_the_rubric_is_shown_and_optional_exercises_are_worth_nothing_unless_giv
     points.write_text(json.dumps({"conv_backward": 2}))
     code, out, err = run_main(main, ["--rubric", "--points", str(points)])
     assert "convolution_step_by_step (7 points)" in out and "optional: worth 2 in the course" in out
+
+
+def test_model_is_graded_with_the_reference_helpers_in_place_of_the_learners_broken_ones(sandbox, tmp_path):
+    """initialize_parameters with zeros for the weights fails, and so does a model() that calls it (no
+    unit can learn apart from the others): model() is graded in a process of its own with the reference
+    helpers, so the slip costs its 1 point, not 4, and model's feedback names the helper."""
+    slip = ("def initialize_parameters(layer_dims):\n    parameters = {}\n"
+            "    for l in range(1, len(layer_dims)):\n"
+            "        parameters[f'W{l}'] = v1.get_variable(f'W{l}', [layer_dims[l], layer_dims[l - 1]], "
+            "initializer=v1.zeros_initializer())\n"
+            "        parameters[f'b{l}'] = v1.get_variable(f'b{l}', [layer_dims[l], 1], "
+            "initializer=v1.zeros_initializer())\n    return parameters\n")
+    # the learner's model(), calling the helper by the exercise's name as the notebook's does
+    model = inspect.getsource(test_grader.course_model).replace("course_model", "model").replace(
+        "course_initialize_parameters(", "initialize_parameters(")
+    path = notebook(tmp_path / "slip.ipynb", IMPORTS, correct_answers(), slip + model)
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(path), "--out", str(out), "--timeout", "60"])
+    assert code == 0, err
+    grades = read_grades(out)["slip.ipynb"]
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["initialize_parameters"] == "0" and grades["model"] == "3" and \
+        grades["score"] == f"{full - 1:g}", \
+        failures(out / "submissions" / "slip.ipynb")
+    results = json.loads((out / "submissions" / "slip.ipynb" / "results.json").read_text())
+    (model,) = [test for test in results["tests"] if test["name"] == "model"]
+    said = "model: PASS\n  graded with the reference initialize_parameters in place of yours, which fail"
+    assert model["output"].startswith(said), model["output"]

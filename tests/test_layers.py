@@ -249,19 +249,26 @@ def test_an_old_path_runs_as_a_command():
     assert result.returncode == 0 and "learning curves" in result.stdout, result.stderr
 
 
-def test_the_graded_submissions_sandbox_binds_every_module_its_child_imports_and_no_answer():
-    """tfsigns.grading.child.CHILD_MODULES is all of tfsigns a submission's sandbox holds: what the child
-    imports, all the way down, and nothing that holds a reference, a check or a case."""
-    from tfsigns.grading.child import CHILD_MODULES
-    trees, needed, todo = modules(), set(), ["grading.child"]
+def closure(*starts: str) -> set[str]:
+    """The modules `starts` import, all the way down, as paths under tfsigns/ (a folder's as its __init__)."""
+    trees, needed, todo = modules(), set(), list(starts)
     while todo:
         name = todo.pop()
         if name not in needed:
             needed.add(name)
             todo += [other for other in imported(trees[name]) if other]
     needed |= {".".join(name.split(".")[:i]) for name in needed for i in range(1, name.count(".") + 1)}
-    as_paths = {name.replace(".", "/") + ("/__init__" if (PACKAGE / name).is_dir() else "")
-                for name in needed} | {"__init__"}
-    assert as_paths == set(CHILD_MODULES)
-    assert not {"grading/exercises", "grading/checks", "grading/mistakes", "course/basics",
-                "images/signs"} & set(CHILD_MODULES)
+    paths = {name.replace(".", "/") + ("/__init__" if (PACKAGE / name).is_dir() else "") for name in needed}
+    return paths | {"__init__"}
+
+
+def test_the_graded_submissions_sandbox_binds_every_module_its_child_imports_and_no_answer():
+    """tfsigns.grading.child.CHILD_MODULES is all of tfsigns a submission's sandbox holds: what the child
+    imports, all the way down, and nothing that holds a reference, a check or a case. Where model() is
+    graded with the reference helpers, HELPER_MODULES are added: theirs, and still no reference model."""
+    from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES
+    assert closure("grading.child") == set(CHILD_MODULES)
+    assert closure("networks.mlp", "networks.cnn", "images.signs") <= set(CHILD_MODULES + HELPER_MODULES)
+    assert not {"grading/exercises", "grading/checks", "grading/mistakes", "course/basics", "images/signs",
+                "training/trainer"} & set(CHILD_MODULES)
+    assert not {"grading/exercises", "training/trainer", "course/basics"} & set(HELPER_MODULES)

@@ -242,6 +242,9 @@ class Exercise:
     error_hints: ErrorHints = ()
     tensorflow: bool = False  # the exercise is about TensorFlow: an answer in NumPy alone fails
     optional: bool = False  # the notebook says so: a class's grading gives it no points unless told to
+    # model(): the exercises it calls, each with its reference ("module:function"), which a class's grading
+    # puts in place of the learner's when one of them fails, so that a slip costs its own points once
+    helpers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ CHECKING = threading.Lock()
 
 
 def grade_exercise(submission: Submission, defined: dict | None, name: str, assignment: str,
-                   args: argparse.Namespace) -> tuple[bool, str]:
+                   args: argparse.Namespace, helpers: bool = False) -> tuple[bool, str]:
     """Whether the submission's `name` passes, and the report on it: the checks run here, on answers
     the submission's process sends as data."""
     from tfsigns.grading.grader import grade_lines
@@ -146,7 +146,7 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
         return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
                        "answer: scores 0")
     with CHECKING:
-        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"])
+        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"], helpers)
         try:
             passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
         except SubmissionGone:
@@ -158,6 +158,8 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
 
 
 RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
+
+
 def class_assignments(paths: Sequence[Path], assignment: str | None, known: Sequence[str]) -> list[str]:
     """The class's assignments: --assignment, else what most of the notebooks say they are."""
     if assignment:
@@ -190,39 +192,74 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
            "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + args.total,
            "total": args.total}
-    gone = ""
+    deferred: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
-        for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
-            ready = None
-            try:
-                with submission_process(job, Path(work), args) as (submission, ready):
-                    ready = checked_ready(ready, job["names"])
-                    if attempt == 0:
-                        graded.notes += ready["cell_errors"]
-                        graded.shown += ready["cell_errors"]
-                    while pending and not submission.gone:
-                        if time.monotonic() > job["deadline"]:
-                            submission.gone = f"it ran past its total of {args.total:g} s and was stopped"
-                            break
-                        assignment, name = pending.pop(0)
-                        graded.exercises[assignment, name] = grade_exercise(
-                            submission, ready["defined"].get(name), name, assignment, args)
-                    gone = submission.gone
-            except SubmissionGone as stopped:
-                gone = str(stopped)
-            except ValueError as bad:  # Malformed, or a line that is not JSON
-                first = str(bad).splitlines()[0][:NOTE_LENGTH] if str(bad) else type(bad).__name__
-                gone, ready = f"its process sent data the grader does not take ({first})", None
-            if not pending:
-                break
-            if ready is None or attempt == RESTARTS or time.monotonic() > job["deadline"]:  # no new try
-                graded.notes.append(gone)
-                break
-            graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
+        gone = _grade_in_processes(pending, job, Path(work), args, graded, deferred)
+        if deferred:  # model() in a process of its own, the reference helpers in place of the broken ones
+            helpers = {name: where for a, n in deferred for name, where in _exercise(a, n).helpers.items()}
+            later = list(deferred)
+            gone = _grade_in_processes(later, {**job, "helpers": helpers}, Path(work), args, graded) or gone
+            pending += later
     for assignment, name in pending:
         graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
+    for assignment, name in [key for key in deferred if key not in pending]:  # say so, under the verdict
+        passed, output = graded.exercises[assignment, name]
+        verdict, _, rest = output.partition("\n")
+        broken = ", ".join(_broken_helpers(graded, assignment, name))
+        said = f"  graded with the reference {broken} in place of yours, which fail above"
+        graded.exercises[assignment, name] = passed, "\n".join(filter(None, [verdict, said, rest]))
     graded.seconds = time.time() - start
     return graded
+
+
+def _exercise(assignment: str, name: str):
+    from tfsigns.grading.grader import ASSIGNMENTS
+    return ASSIGNMENTS[assignment].exercises[name]
+
+
+def _broken_helpers(graded: Graded, assignment: str, name: str) -> list[str]:
+    """The helpers of exercise `name` (model()) that the submission got wrong."""
+    return [helper for helper in _exercise(assignment, name).helpers
+            if not graded.exercises.get((assignment, helper), (True,))[0]]
+
+
+def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, args: argparse.Namespace,
+                        graded: Graded, deferred: list | None = None) -> str:
+    """Grade the `pending` exercises (taken off it as they are graded) in the submission's process,
+    starting a new one (RESTARTS at most) where one had to be stopped; a model() whose helpers failed goes
+    to `deferred` when given. What stopped the last process, or ""."""
+    gone = ""
+    for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
+        ready = None
+        try:
+            with submission_process(job, work, args) as (submission, ready):
+                ready = checked_ready(ready, job["names"])
+                if attempt == 0 and deferred is not None:  # the cells' errors, noted once
+                    graded.notes += ready["cell_errors"]
+                    graded.shown += ready["cell_errors"]
+                while pending and not submission.gone:
+                    if time.monotonic() > job["deadline"]:
+                        submission.gone = f"it ran past its total of {args.total:g} s and was stopped"
+                        break
+                    assignment, name = pending.pop(0)
+                    if deferred is not None and _broken_helpers(graded, assignment, name):
+                        deferred.append((assignment, name))
+                        continue
+                    graded.exercises[assignment, name] = grade_exercise(
+                        submission, ready["defined"].get(name), name, assignment, args, "helpers" in job)
+                gone = submission.gone
+        except SubmissionGone as stopped:
+            gone = str(stopped)
+        except ValueError as bad:  # Malformed, or a line that is not JSON
+            first = str(bad).splitlines()[0][:NOTE_LENGTH] if str(bad) else type(bad).__name__
+            gone, ready = f"its process sent data the grader does not take ({first})", None
+        if not pending:
+            break
+        if ready is None or attempt == RESTARTS or time.monotonic() > job["deadline"]:  # no new try
+            graded.notes.append(gone)
+            break
+        graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
+    return gone
 
 
 def build_parser() -> Parser:

@@ -270,7 +270,8 @@ _EXERCISES: dict[str, Exercise] = {
         model_check(MLP_MODEL),
         "build the graph from the data's shapes (placeholders, parameters, forward pass, cost, Adam), run "
         "the optimizer on every minibatch of every epoch, and return the trained parameters' values",
-        points=3),
+        points=3, helpers={**{name: f"tfsigns.networks.mlp:{name}" for name in COURSE},
+                           "random_mini_batches": "tfsigns.images.signs:random_mini_batches"}),
 }
 # Every exercise is about TensorFlow but the data's preparation, the minibatches and the samplers (NumPy),
 # so an answer in NumPy alone fails them, as it fails the CNN's.

@@ -180,6 +180,7 @@ APPLICATION = Assignment(
         model_check(CNN_MODEL),
         "placeholders from the data's shapes, the parameters, the forward pass, the cost and Adam; run the "
         "optimizer on every minibatch of every epoch and return the trained parameters' values",
-        points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS)}.items()},
+        points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS,
+        helpers={name: f"tfsigns.networks.cnn:{name}" for name in CNN_COURSE})}.items()},
     {**CNN_COURSE, "model": cnn_model},
     mistakes_cnn.APPLICATION_ERROR_HINTS)

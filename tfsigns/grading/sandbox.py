@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfsigns.grading.answers import Submission, SubmissionGone
-from tfsigns.grading.child import CHILD_MODULES
+from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES
 
 # the system's libraries and fonts, which Python, TensorFlow and matplotlib load
 SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/ld.so.conf",
           "/etc/ld.so.conf.d", "/etc/fonts")
 
 
-def sandbox_command(disk_mb: int) -> list[str]:
+def sandbox_command(disk_mb: int, helpers: bool = False) -> list[str]:
     """bubblewrap around the child: a root of its own with the system's libraries, Python's prefixes
     (symlinks resolved), of tfsigns only CHILD_MODULES (any other copy of the package there hidden),
     SIGNS' files read only, and an empty /tmp of `disk_mb` MB, its home; no network, no other process."""
@@ -34,7 +34,8 @@ def sandbox_command(disk_mb: int) -> list[str]:
     roots = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix)})
     hidden = {package, *(Path(entry).resolve() / "tfsigns" for entry in sys.path if entry)}
     hidden = [path for path in sorted(hidden) if path.is_dir() and any(path.is_relative_to(r) for r in roots)]
-    files = [package / f"{name}.py" for name in CHILD_MODULES] + _signs_files()
+    modules = CHILD_MODULES + (HELPER_MODULES if helpers else ())
+    files = [package / f"{name}.py" for name in modules] + _signs_files()
     environment = [arg for item in child_environment("/tmp").items() for arg in ("--setenv", *item)]
     return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *environment,
             "--dev", "/dev", "--proc", "/proc", "--size", str(disk_mb << 20), "--tmpfs", "/tmp",
@@ -104,7 +105,8 @@ def submission_process(job: dict, work: Path, args: argparse.Namespace):
     if args.no_sandbox:  # trusted: the grader's environment, a temporary folder of the host
         env = {**os.environ, **child_environment(str(work))}
     else:
-        env, command = child_environment("/tmp"), [*sandbox_command(args.disk), *command]  # bwrap sets it
+        sandbox = sandbox_command(args.disk, helpers=bool(job.get("helpers")))
+        env, command = child_environment("/tmp"), [*sandbox, *command]  # bwrap sets it
     with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
         with LIVE_LOCK:
             if STOPPING.is_set():
