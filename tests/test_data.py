@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLASSES, N_TEST, N_TRAIN, REAL_DATA, SPLIT_KEYS, fake_images, requires_real_data
-from tfsigns.images import signs as data
+from tfsigns.images import dataset as data
 from tfsigns.images.signs import (
     DATA_ENV,
     DataError,
