@@ -17,14 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-import tensorflow as tf
 
 from tests import test_grader
 from tests.conftest import REAL_DATA, run_main
 from tfsigns.grader import ASSIGNMENTS, grade_lines
-from tfsigns.grading.answers import on_constants
-from tfsigns.grading.classroom import main, sandbox_works, tfsigns_imports
-from tfsigns.grading.mistakes import forward_cases
+from tfsigns.grading.classroom import main, sandbox_works
+from tfsigns.grading.submission import tfsigns_imports
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 TENSORFLOW = list(ASSIGNMENTS["tensorflow"].exercises)
@@ -47,6 +45,16 @@ def correct_answers() -> str:
     start, end = source.index("def tf_linear_function"), source.index("SOLUTIONS = {")
     names = "".join(f"{name} = {fn.__name__}\n" for name, fn in test_grader.SOLUTIONS.items())
     return source[start:end] + names
+
+
+def learner_answers() -> str:
+    """correct_answers(), with a model() that calls the helpers by the exercises' names, as a learner's
+    notebook does (so that a learner's broken helper reaches it)."""
+    model = inspect.getsource(test_grader.course_model).replace("def course_model", "def model")
+    helpers = ("create_placeholders", "initialize_parameters", "forward_propagation", "random_mini_batches")
+    for helper in helpers:
+        model = model.replace(f"course_{helper}(", f"{helper}(")
+    return correct_answers() + "\n" + model
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +106,8 @@ def test_a_class_is_graded_in_sandboxes_that_hold_nothing_but_python_and_the_sub
     escaped = NOTEBOOKS.parent / f".escaped-{os.getpid()}"  # the sandbox's /tmp is its own: try the project
     for name in ("alice", "bob", "carol"):
         (tmp_path / name).mkdir()
-    loads_signs = "import h5py, os\nwith h5py.File(os.environ['TFSIGNS_DATA'] + '/train_signs.h5') as f:\n" \
-                  "    assert f['train_set_x'].shape == (1080, 64, 64, 3)\n" if REAL_DATA.is_dir() else ""
+    loads_signs = "from tfsigns.images.dataset import load_dataset\n" \
+                  "assert load_dataset()[0].shape == (1080, 64, 64, 3)\n" if REAL_DATA.is_dir() else ""
     alice = notebook(tmp_path / "alice" / "Exercises.ipynb", IMPORTS, correct_answers(),
                      "# alice-answer-7131\n" + loads_signs, 'grade("sigmoid", sigmoid)')
     blank = shutil.copy(NOTEBOOKS / "Exercises.ipynb", tmp_path / "bob" / "Exercises.ipynb")
@@ -206,17 +214,25 @@ def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp
     assert "gave no answer in 16 s and was stopped; a new process was started for cost on" in grades["note"]
 
 
-def test_the_cases_are_drawn_from_the_graders_seed():
-    """An answer that memorised the published cases (seed 0) passes them, and fails an instructor's."""
-    reference = ASSIGNMENTS["tensorflow"].references["forward_propagation"]
-    published = [on_constants(reference)(*case.args) for case in forward_cases()]
+@pytest.mark.parametrize("name", ["forward_propagation", "one_hot_matrix", "random_mini_batches",
+                                  "sample_learning_rate"])
+def test_the_cases_are_drawn_from_the_graders_seed(name):
+    """An answer that memorised the published cases (the notebooks' seed, 0) passes them, and fails an
+    instructor's: the reference's answers, replayed in the order the checks ask."""
+    reference = ASSIGNMENTS["tensorflow"].references[name]
+    published = []
+
+    def recording(*args):
+        published.append(reference(*args))
+        return published[-1]
+    assert grade_lines(name, recording)[0]
 
     def memorised():
         answers = iter(published)
-        return lambda X, parameters: tf.constant(next(answers))
-    assert grade_lines("forward_propagation", memorised())[0]
-    passed, lines = grade_lines("forward_propagation", memorised(), seed=2026)
-    assert not passed and "values differ" in "\n".join(lines), lines
+        return lambda *args: next(answers)
+    assert grade_lines(name, memorised())[0]
+    passed, lines = grade_lines(name, memorised(), seed=2026)
+    assert not passed, lines
 
 
 def test_a_submission_that_cannot_be_graded_is_one_line_and_the_others_are_graded(tmp_path):
@@ -355,7 +371,7 @@ def test_a_child_that_cannot_run_tensorflow_stops_the_class_with_its_own_words(t
     (["--total", "-1"], "--total must be a positive number"),
     (["--memory", "10"], "--memory must be at least 256 MB"),
     (["--disk", "8"], "--disk must be at least 16 MB, got 8"),
-    (["--seed", "-3"], "--seed must be a whole number from 0, got -3"),
+    (["--seed", "0"], "--seed must be a whole number from 1 (0 draws the notebooks' own cases), got 0"),
     (["--assignment", "calculus"], "--assignment 'calculus': the assignments are"),
     (["--points", "{tmp}/points.json"], "'integrals' is not an exercise"),
     (["--points", "{tmp}/a-file"], "--points {tmp}/a-file: not a readable JSON file"),
@@ -447,10 +463,7 @@ def test_model_is_graded_with_the_reference_helpers_in_place_of_the_learners_bro
             "initializer=v1.zeros_initializer())\n"
             "        parameters[f'b{l}'] = v1.get_variable(f'b{l}', [layer_dims[l], 1], "
             "initializer=v1.zeros_initializer())\n    return parameters\n")
-    # the learner's model(), calling the helper by the exercise's name as the notebook's does
-    model = inspect.getsource(test_grader.course_model).replace("course_model", "model").replace(
-        "course_initialize_parameters(", "initialize_parameters(")
-    path = notebook(tmp_path / "slip.ipynb", IMPORTS, correct_answers(), slip + model)
+    path = notebook(tmp_path / "slip.ipynb", IMPORTS, learner_answers(), slip)
     out = tmp_path / "grades"
     code, _, err = run_main(main, [str(path), "--out", str(out), "--timeout", "60"])
     assert code == 0, err
@@ -463,3 +476,13 @@ def test_model_is_graded_with_the_reference_helpers_in_place_of_the_learners_bro
     (model,) = [test for test in results["tests"] if test["name"] == "model"]
     said = "model: PASS\n  graded with the reference initialize_parameters in place of yours, which fail"
     assert model["output"].startswith(said), model["output"]
+
+
+@pytest.mark.parametrize("seed", [1, 77, 2026, 987654])
+def test_every_reference_passes_the_cases_any_seed_draws(seed):
+    """The cases an instructor's seed draws are fair: the references pass all of them."""
+    for assignment, spec in ASSIGNMENTS.items():
+        for name, reference in spec.references.items():
+            if name != "model":
+                passed, lines = grade_lines(name, reference, assignment, seed=seed)
+                assert passed, lines

@@ -29,7 +29,8 @@ LAYERS = {
     # a folder's __init__ (its docstring; the network interface in networks') is imported with any of its
     # modules, so each is at the bottom of its folder and needs no TensorFlow
     "images": 0, "utils": 0, "course": 0, "training": 0, "search": 0, "reader": 0, "grading": 0,
-    "images.framing": 0, "images.photos": 0, "images.scenes": 0, "images.signs": 1, "images.shifts": 1,
+    "images.framing": 0, "images.dataset": 0, "images.photos": 0, "images.scenes": 0, "images.signs": 1,
+    "images.shifts": 1,
     "config": 0,
     "utils.files": 0, "utils.cli": 0, "utils.plots": 1,
     "hands": 0, "hands.files": 0, "hands.palm": 0, "hands.model": 1, "hands.features": 2,
@@ -43,7 +44,8 @@ LAYERS = {
     "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
     "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
     "grading.mistakes_cnn": 1, "grading.exercises": 3, "grading.exercises_cnn": 3, "grading.grader": 4,
-    "grading.classroom": 5, "grading.reports": 0, "grading.child": 2, "grading.sandbox": 3,
+    "grading.classroom": 6, "grading.reports": 0, "grading.child": 2, "grading.sandbox": 3,
+    "grading.submission": 5,
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
 }
 # What users type: `python -m tfsigns.<command>`. Each is a thin entry whose code lives in its folder.
@@ -266,9 +268,11 @@ def test_the_graded_submissions_sandbox_binds_every_module_its_child_imports_and
     """tfsigns.grading.child.CHILD_MODULES is all of tfsigns a submission's sandbox holds: what the child
     imports, all the way down, and nothing that holds a reference, a check or a case. Where model() is
     graded with the reference helpers, HELPER_MODULES are added: theirs, and still no reference model."""
-    from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES
+    from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES, NOTEBOOK_MODULES
     assert closure("grading.child") == set(CHILD_MODULES)
-    assert closure("networks.mlp", "networks.cnn", "images.signs") <= set(CHILD_MODULES + HELPER_MODULES)
+    assert closure("images.dataset") <= set(CHILD_MODULES + NOTEBOOK_MODULES)
+    assert closure("networks.mlp", "networks.cnn", "images.signs") <= set(
+        CHILD_MODULES + NOTEBOOK_MODULES + HELPER_MODULES)
     assert not {"grading/exercises", "grading/checks", "grading/mistakes", "course/basics", "images/signs",
-                "training/trainer"} & set(CHILD_MODULES)
+                "training/trainer"} & set(CHILD_MODULES + NOTEBOOK_MODULES)
     assert not {"grading/exercises", "training/trainer", "course/basics"} & set(HELPER_MODULES)

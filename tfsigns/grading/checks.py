@@ -191,7 +191,7 @@ def sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
     """A check of a hyperparameter sampler: n samples within [low, high], spread evenly over the
     bins spec.ranges gives (the right scale), the same for a seed and different for another."""
     def check(candidate: Candidate, report: Report) -> None:
-        for low, high, n, seed, edges in spec.ranges:
+        for low, high, n, seed, edges in spec.cases():
             label = f"({low:g}, {high:g}, n={n}, seed={seed})"
             samples = numbers(candidate(low, high, n, seed))
             if samples is None or samples.shape != (n,):

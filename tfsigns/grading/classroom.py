@@ -1,46 +1,32 @@
-"""Grading a class: `python -m tfsigns.grader SUBMISSION.ipynb... --out DIR`.
+"""Grading a class: `python -m tfsigns.grader SUBMISSION.ipynb... --out DIR` (and `--rubric`).
 
-Each submitted notebook runs in a process of its own (tfsigns.grading.child), inside a bubblewrap
-sandbox where one is installed. The sandbox is a root of its own that binds only the system's
-libraries, Python (symlinks resolved), the few tfsigns modules the child needs (child.CHILD_MODULES:
-no reference, check or case), the SIGNS files read only, and an empty /tmp of --disk MB, its home;
-no network, no other process, nothing of the grader's home or of other submissions, a memory limit.
-The child runs the notebook's code cells and then answers the grader's requests
-(tfsigns.grading.answers): the grader, in this process, runs each exercise's checks on cases it draws
-from --seed, and the child calls the learner's function on them and sends back the answer as data,
-which is checked as untrusted before any check reads it. Time limits are kept from here: per cell and
-exercise (--timeout) and per submission (--total). The parent scores the exercises by the rubric (or
---points) and writes:
+Each submitted notebook is graded by tfsigns.grading.submission, its cells run in a sandboxed process
+of its own (tfsigns.grading.sandbox, tfsigns.grading.child) and its exercises checked here, on cases
+drawn from --seed (by default one drawn for the class), several submissions at once (--workers). As
+each finishes, its reports are written (tfsigns.grading.reports) and a line of progress printed:
 
-  DIR/grades.csv                  submission (its path from the folder all are in), score, max_score, then
-                                  one column per exercise
-  DIR/submissions/<path>/results.json   Gradescope's format: score, tests (name, score, max_score, output)
-  DIR/class.png                   the share of the class that passed each exercise
+  DIR/submissions/<path>/results.json   what its student sees, in Gradescope's format
+  DIR/submissions/<path>/grading.json   the instructor's record of it, which --resume reads
+  DIR/grades.csv, DIR/problems.txt      the class's scores and the instructor's notes, one row a
+  DIR/class.png, DIR/class.json         submission; the share passing each exercise; the seed
 
-A submission that cannot be graded (missing, not a notebook, another assignment) gets one line on
-stderr and a row of zeros with its reason; the others are graded.
+Ctrl-C keeps every finished submission and rebuilds the summary from them; --resume goes on. A
+submission that cannot be graded (missing, not a notebook, another assignment than the class's) is one
+line on stderr and a row with its reason; the others are graded.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import collections
 import concurrent.futures
-import contextlib
-import importlib.util
 import json
 import os
+import secrets
 import sys
-import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tfsigns.grading.answers import Remote, Submission, SubmissionGone
-from tfsigns.grading.child import cell_code
 from tfsigns.grading.reports import (
     Graded,
     finished,
@@ -50,216 +36,16 @@ from tfsigns.grading.reports import (
     write_summary,
 )
 from tfsigns.grading.sandbox import (
-    NOTE_LENGTH,
     STOPPING,
-    checked_ready,
     child_problem,
     sandbox_works,
     stop_all,
-    submission_process,
 )
+from tfsigns.grading.submission import class_assignments, grade_submission
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
-from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir
+from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir, write_json
 
 PROG = "tfsigns.grader"
-
-
-# ------------------------------------------------------------------ the parent: a class
-
-
-def read_notebook(path: Path, assignment: str | None, known: Sequence[str]) -> tuple[list[list], list[str]]:
-    """(code cells as [their index in the notebook, source], the assignments it holds), or ValueError
-    saying what is wrong with it."""
-    try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-        sources = [[index, "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]]
-                   for index, cell in enumerate(notebook["cells"]) if cell.get("cell_type") == "code"]
-        if not all(isinstance(source, str) for _, source in sources):
-            raise TypeError
-    except FileNotFoundError:
-        raise ValueError("no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"not a readable notebook ({type(err).__name__})") from None
-    said = notebook.get("metadata", {}).get("tfsigns", {}).get("assignments") if isinstance(
-        notebook.get("metadata"), dict) else None
-    if assignment:
-        if said and assignment not in said:
-            raise ValueError(f"a notebook of {', '.join(said)}, not of {assignment}")
-        return sources, [assignment]
-    if not said:
-        raise ValueError("the notebook does not say its assignment (metadata tfsigns.assignments): "
-                         "pass --assignment")
-    unknown = [name for name in said if name not in known]
-    if unknown:
-        raise ValueError(f"unknown assignment {unknown[0]!r} in its metadata")
-    return sources, list(said)
-
-
-def tfsigns_imports(cells: Sequence[str]) -> list[str]:
-    """The tfsigns modules the cells import besides tfsigns.grader: they hold the reference solutions,
-    so an answer that calls them deserves a look."""
-    found = set()
-    for source in cells:
-        try:
-            # one thread at a time: on Python 3.11 two threads building ASTs at once can fail with
-            # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905)
-            with CHECKING:
-                tree = ast.parse(cell_code(source))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                found |= {alias.name for alias in node.names if alias.name.startswith("tfsigns")}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tfsigns":
-                found |= {_imported_module(node.module, alias.name) for alias in node.names}
-    return sorted(found - {"tfsigns", "tfsigns.grader"})
-
-
-def _imported_module(module: str, name: str) -> str:
-    """The module that `from module import name` takes from tfsigns: module.name where that is a
-    module (`from tfsigns.course import basics`, or an old path: `from tfsigns import basics`, which
-    tfsigns.MOVED finds), else module."""
-    try:
-        found = importlib.util.find_spec(f"{module}.{name}")
-    except ImportError:  # module is not a package: name is a function or a class
-        found = None
-    return f"{module}.{name}" if found else module
-
-
-# The checks of several submissions run in threads of this process, one at a time: references use
-# NumPy's global generator (np.random.seed, as the lesson does). A check lets go while a submission
-# works on an answer, so the submissions' processes work side by side. Parsing a notebook's cells
-# takes it too (tfsigns_imports: Python 3.11 cannot build two ASTs in two threads at once).
-CHECKING = threading.Lock()
-
-
-def grade_exercise(submission: Submission, defined: dict | None, name: str, assignment: str,
-                   args: argparse.Namespace, helpers: bool = False) -> tuple[bool, str]:
-    """Whether the submission's `name` passes, and the report on it: the checks run here, on answers
-    the submission's process sends as data."""
-    from tfsigns.grading.grader import grade_lines
-    if defined is None:
-        return False, f"{name}: FAIL\n  not defined: no cell defines {name}"
-    if not defined["callable"]:
-        return False, f"{name}: FAIL\n  expected a function, got {defined['kind']}"
-    if defined["module"] == "tfsigns" or defined["module"].startswith("tfsigns."):
-        return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
-                       "answer: scores 0")
-    with CHECKING:
-        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"], helpers)
-        try:
-            passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
-        except SubmissionGone:
-            raise
-        except Exception as err:  # noqa: BLE001  (an answer the checks cannot read scores 0; the class goes on)
-            return False, (f"{name}: FAIL\n  its answer could not be read as the grader asked "
-                           f"({type(err).__name__}): scores 0")
-    return passed, "\n".join(lines)
-
-
-RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
-
-
-def class_assignments(paths: Sequence[Path], assignment: str | None, known: Sequence[str]) -> list[str]:
-    """The class's assignments: --assignment, else what most of the notebooks say they are."""
-    if assignment:
-        return [assignment]
-    said: collections.Counter = collections.Counter()
-    for path in paths:
-        with contextlib.suppress(ValueError):
-            said[tuple(read_notebook(path, None, known)[1])] += 1
-    return list(said.most_common(1)[0][0]) if said else [known[0]]
-
-
-def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
-                     exercises_of: dict[str, list[str]], assignments: list[str]) -> Graded:
-    """Grade one notebook of a class of `assignments`: its cells run in a child process, the checks
-    here; its exercises' outcomes, or the reason it was not graded."""
-    graded = Graded(path.name, possible=[name for a in assignments for name in exercises_of[a]])
-    start = time.time()
-    try:
-        cells, said = read_notebook(path, args.assignment, known)
-        if said != assignments:
-            raise ValueError(f"a notebook of {', '.join(said)}, where the class's is "
-                             f"{', '.join(assignments)} "
-                             "(--assignment grades every notebook as one)")
-    except ValueError as err:
-        graded.problem = str(err)
-        return graded
-    pending = [(assignment, name) for assignment in assignments for name in exercises_of[assignment]]
-    graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
-                     "worth a look" for module in tfsigns_imports([source for _, source in cells])]
-    job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
-           "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + args.total,
-           "total": args.total}
-    deferred: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
-        gone = _grade_in_processes(pending, job, Path(work), args, graded, deferred)
-        if deferred:  # model() in a process of its own, the reference helpers in place of the broken ones
-            helpers = {name: where for a, n in deferred for name, where in _exercise(a, n).helpers.items()}
-            later = list(deferred)
-            gone = _grade_in_processes(later, {**job, "helpers": helpers}, Path(work), args, graded) or gone
-            pending += later
-    for assignment, name in pending:
-        graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
-    for assignment, name in [key for key in deferred if key not in pending]:  # say so, under the verdict
-        passed, output = graded.exercises[assignment, name]
-        verdict, _, rest = output.partition("\n")
-        broken = ", ".join(_broken_helpers(graded, assignment, name))
-        said = f"  graded with the reference {broken} in place of yours, which fail above"
-        graded.exercises[assignment, name] = passed, "\n".join(filter(None, [verdict, said, rest]))
-    graded.seconds = time.time() - start
-    return graded
-
-
-def _exercise(assignment: str, name: str):
-    from tfsigns.grading.grader import ASSIGNMENTS
-    return ASSIGNMENTS[assignment].exercises[name]
-
-
-def _broken_helpers(graded: Graded, assignment: str, name: str) -> list[str]:
-    """The helpers of exercise `name` (model()) that the submission got wrong."""
-    return [helper for helper in _exercise(assignment, name).helpers
-            if not graded.exercises.get((assignment, helper), (True,))[0]]
-
-
-def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, args: argparse.Namespace,
-                        graded: Graded, deferred: list | None = None) -> str:
-    """Grade the `pending` exercises (taken off it as they are graded) in the submission's process,
-    starting a new one (RESTARTS at most) where one had to be stopped; a model() whose helpers failed goes
-    to `deferred` when given. What stopped the last process, or ""."""
-    gone = ""
-    for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
-        ready = None
-        try:
-            with submission_process(job, work, args) as (submission, ready):
-                ready = checked_ready(ready, job["names"])
-                if attempt == 0 and deferred is not None:  # the cells' errors, noted once
-                    graded.notes += ready["cell_errors"]
-                    graded.shown += ready["cell_errors"]
-                while pending and not submission.gone:
-                    if time.monotonic() > job["deadline"]:
-                        submission.gone = f"it ran past its total of {args.total:g} s and was stopped"
-                        break
-                    assignment, name = pending.pop(0)
-                    if deferred is not None and _broken_helpers(graded, assignment, name):
-                        deferred.append((assignment, name))
-                        continue
-                    graded.exercises[assignment, name] = grade_exercise(
-                        submission, ready["defined"].get(name), name, assignment, args, "helpers" in job)
-                gone = submission.gone
-        except SubmissionGone as stopped:
-            gone = str(stopped)
-        except ValueError as bad:  # Malformed, or a line that is not JSON
-            first = str(bad).splitlines()[0][:NOTE_LENGTH] if str(bad) else type(bad).__name__
-            gone, ready = f"its process sent data the grader does not take ({first})", None
-        if not pending:
-            break
-        if ready is None or attempt == RESTARTS or time.monotonic() > job["deadline"]:  # no new try
-            graded.notes.append(gone)
-            break
-        graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
-    return gone
 
 
 def build_parser() -> Parser:
@@ -282,9 +68,9 @@ def build_parser() -> Parser:
     parser.add_argument("--total", type=float, default=900.0,
                         help="seconds for a whole submission, its cells and exercises together, however its "
                              "code handles the per-cell limit")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="draws the grading's cases: set your own, so that they are not the published "
-                             "package's")
+    parser.add_argument("--seed", type=int,
+                        help="draws the grading's cases (default: drawn at random for the class, kept in "
+                             "--out's class.json for --resume): never the notebooks' own cases")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at once")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (a process and its limits only): trusted submissions")
@@ -305,6 +91,21 @@ def rubric_lines(points: dict[str, float]) -> list[str]:
     return lines
 
 
+def class_seed(args: argparse.Namespace) -> str | None:
+    """Set args.seed: --seed, else the one --out's class.json keeps (--resume), else one drawn at random;
+    or say why --seed does not go with the class in --out."""
+    saved = Path(args.out) / "class.json"
+    try:
+        kept = json.loads(saved.read_text())["seed"] if args.resume and saved.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = None
+    if kept is not None and args.seed not in (None, kept):
+        return (f"--seed {args.seed}: the class in --out {args.out} was graded with --seed {kept}: "
+                "resume with that")
+    args.seed = args.seed or kept or secrets.randbelow((1 << 31) - 1) + 1
+    return None
+
+
 def check_args(args: argparse.Namespace, assignments: Sequence[str]) -> str | None:
     """What is wrong with the command's values, in one line, or None."""
     folders = [path for path in args.submissions if Path(path).is_dir()]
@@ -320,8 +121,8 @@ def check_args(args: argparse.Namespace, assignments: Sequence[str]) -> str | No
         return f"--memory must be at least 256 MB, got {args.memory}"
     if not 16 <= args.disk <= 1 << 20:
         return f"--disk must be at least 16 MB, got {args.disk}"
-    if args.seed < 0:
-        return f"--seed must be a whole number from 0, got {args.seed}"
+    if args.seed is not None and args.seed < 1:
+        return f"--seed must be a whole number from 1 (0 draws the notebooks' own cases), got {args.seed}"
     if args.workers < 1:
         return f"--workers must be at least 1, got {args.workers}"
     if not (args.total > 0 and args.total < 1e6):
@@ -360,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem is None and done and not args.resume:
         problem = (f"--out {args.out} holds a class graded before ({len(done)} submissions): --resume goes "
                    "on with it, or choose another folder")
+    if problem is None:
+        problem = class_seed(args)
     try:
         if problem is None:  # the class's children must be able to start before any is graded
             problem = child_problem(args)
@@ -388,7 +191,9 @@ def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Pat
     assignments = class_assignments([path for path, _ in submissions], args.assignment, list(ASSIGNMENTS))
     todo = [(path, name) for path, name in submissions if name not in done]
     before = len(submissions) - len(todo)
-    print(f"grading {len(todo)} submissions of {', '.join(assignments)} with {isolation}"
+    write_json(out / "class.json", {"seed": args.seed, "assignments": assignments})
+    print(f"grading {len(todo)} submissions of {', '.join(assignments)} with {isolation}, cases drawn from "
+          f"--seed {args.seed}"
           + (f" ({before} graded before, in {out})" if before else ""))
 
     def graded(path: Path, name: str) -> Graded:

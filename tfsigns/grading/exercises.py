@@ -45,7 +45,6 @@ from tfsigns.grading.mistakes import (
     LINEAR_CASES,
     LINEAR_MISTAKES,
     MINIBATCH_MISTAKES,
-    ONE_HOT_CASES,
     ONE_HOT_MISTAKES,
     ONES_CASES,
     PLACEHOLDER_SIZES,
@@ -59,6 +58,7 @@ from tfsigns.grading.mistakes import (
     minibatch_cases,
     model_data,
     momentum_flipped,
+    one_hot_cases,
 )
 from tfsigns.images.signs import convert_to_one_hot, flatten_and_normalize, random_mini_batches
 from tfsigns.networks import get_network
@@ -216,7 +216,7 @@ _EXERCISES: dict[str, Exercise] = {
         "two placeholders, for the logits and the labels, given to "
         "tf.nn.sigmoid_cross_entropy_with_logits by keyword, evaluated in a session"),
     "one_hot_matrix": Exercise(
-        value_check(basics.one_hot_matrix, ONE_HOT_CASES, ONE_HOT_MISTAKES, axes=("classes", "examples")),
+        value_check(basics.one_hot_matrix, one_hot_cases, ONE_HOT_MISTAKES, axes=("classes", "examples")),
         "tf.one_hot makes the matrix, and its axis argument decides where the classes go: one column per "
         "example here; evaluate it in a session"),
     "ones": Exercise(value_check(basics.ones, ONES_CASES),

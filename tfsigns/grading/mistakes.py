@@ -112,6 +112,12 @@ def case_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed if grading == 0 else (grading, seed))
 
 
+def case_seed(seed: int) -> int:
+    """A seed a case hands to the learner's function: `seed` in a notebook, one drawn from the grading's
+    seed in a class (so that minibatches or samples memorised for the notebook's seeds do not pass)."""
+    return seed if CASE_SEED.get() == 0 else int(case_rng(seed).integers(1, 1 << 20))
+
+
 def _network(dims: Sequence[int], seed: int, batch_norm: bool = False) -> dict[str, np.ndarray]:
     """Fixed float32 parameters of a network; with batch_norm, the hidden layers get gamma, beta and
     moving averages (variances in [0.5, 2]) instead of b."""
@@ -136,8 +142,17 @@ COST_CASES = (Case("cost(sigmoid([0.2, 0.4, 0.7, 0.9]), labels=[0, 0, 1, 1])",
                    (_sigmoid([0.2, 0.4, 0.7, 0.9]), np.array([0.0, 0.0, 1.0, 1.0]))),
               Case("cost(logits=[-1.5, 0.3, 2.0], labels=[1, 0, 1])",
                    (np.array([-1.5, 0.3, 2.0]), np.array([1.0, 0.0, 1.0]))))
-ONE_HOT_CASES = tuple(Case(f"one_hot_matrix(labels={labels}, C={C})", (np.array(labels), C))
-                      for labels, C in (([1, 2, 3, 0, 2, 1], 4), ([0, 5, 2, 5], 6)))
+
+
+def one_hot_cases() -> tuple[Case, ...]:
+    """Labels and C: the notebook's example and another in a notebook, drawn from the grading's seed in a
+    class."""
+    drawn = (([1, 2, 3, 0, 2, 1], 4), ([0, 5, 2, 5], 6)) if CASE_SEED.get() == 0 else tuple(
+        (case_rng(40 + C).integers(0, C, m).tolist(), C) for C, m in ((4, 7), (6, 5)))
+    return tuple(Case(f"one_hot_matrix(labels={labels}, C={C})", (np.array(labels), C))
+                 for labels, C in drawn)
+
+
 ONES_CASES = tuple(Case(f"ones({shape})", (shape,)) for shape in ((3,), (2, 3)))
 
 
@@ -171,10 +186,11 @@ def minibatch_cases() -> tuple[Case, ...]:
     """Numbered columns (so that a shuffle shows) and random labels, with and without a partial last
     minibatch."""
     return tuple(
-        Case(f"random_mini_batches(X {(n_x, m)}, Y {(n_y, m)}, mini_batch_size={size}, seed={seed})",
+        Case(f"random_mini_batches(X {(n_x, m)}, Y {(n_y, m)}, mini_batch_size={size}, seed={drawn})",
              (np.arange(n_x * m, dtype=float).reshape(n_x, m),
-              case_rng(seed).integers(0, 2, (n_y, m)).astype(float), size, seed))
-        for n_x, n_y, m, size, seed in ((4, 1, 148, 64, 0), (3, 2, 12, 4, 1), (2, 3, 10, 3, 7)))
+              case_rng(seed).integers(0, 2, (n_y, m)).astype(float), size, drawn))
+        for n_x, n_y, m, size, seed in ((4, 1, 148, 64, 0), (3, 2, 12, 4, 1), (2, 3, 10, 3, 7))
+        for drawn in [case_seed(seed)])
 
 
 PLACEHOLDER_SIZES = ((12288, 6), (5, 3))
@@ -206,6 +222,29 @@ class Sampling:
     outside_hint: str  # when the samples are the exponents r themselves
     range_hint: str  # when they are not: a range written into the code instead of low and high
     log_hint: str  # when they do not spread evenly over the decades
+    draw: Callable[[np.random.Generator], tuple[float, float, tuple[float, ...]]]  # (low, high, edges)
+
+    def cases(self) -> tuple[tuple[float, float, int, int, tuple[float, ...]], ...]:
+        """The ranges: the notebook's, or (low, high, bins and seed) drawn from the grading's seed."""
+        if CASE_SEED.get() == 0:
+            return self.ranges
+        drawn = [self.draw(case_rng(50 + k)) for k in range(len(self.ranges))]
+        return tuple((low, high, n, case_seed(seed), edges)
+                     for (low, high, edges), (_, _, n, seed, _) in zip(drawn, self.ranges, strict=True))
+
+
+def _rate_range(rng: np.random.Generator) -> tuple[float, float, tuple[float, ...]]:
+    """Two to four decades of learning rates, from 1e-6 to 1e-1 at most: (low, high, the decades' edges)."""
+    first = -int(rng.integers(3, 7))
+    last = first + int(rng.integers(2, 5))
+    return 10.0 ** first, 10.0 ** last, tuple(10.0 ** k for k in range(first, last + 1))
+
+
+def _beta_range(rng: np.random.Generator) -> tuple[float, float, tuple[float, ...]]:
+    """Betas whose 1 - beta spans two or three decades, from 0.9 or 0.99 up: (low, high, the edges)."""
+    first = int(rng.integers(1, 3))
+    last = first + int(rng.integers(2, 4))
+    return 1 - 10.0 ** -first, 1 - 10.0 ** -last, tuple(1 - 10.0 ** -k for k in range(first, last + 1))
 
 
 SAMPLINGS = {
@@ -216,7 +255,8 @@ SAMPLINGS = {
         "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]",
         "draw r between log10(low) and log10(high) of the low and high you are given, not from a range "
         "written into the code",
-        "sample on a log scale: r = np.random.uniform(log10(low), log10(high), size=n); alpha = 10**r"),
+        "sample on a log scale: r = np.random.uniform(log10(low), log10(high), size=n); alpha = 10**r",
+        _rate_range),
     "sample_beta": Sampling(
         ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
         "; the values near 1, where beta matters most (it averages over about 1/(1 - beta) steps), are "
@@ -227,7 +267,7 @@ SAMPLINGS = {
         "draw r between log10(1 - high) and log10(1 - low) of the low and high you are given, not from a "
         "range written into the code",
         "sample 1 - beta on a log scale: r = np.random.uniform(log10(1 - high), log10(1 - low), size=n); "
-        "beta = 1 - 10**r"),
+        "beta = 1 - 10**r", _beta_range),
 }
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tfsigns.grading.answers import Submission, SubmissionGone
-from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES
+from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES, NOTEBOOK_MODULES
 
 # the system's libraries and fonts, which Python, TensorFlow and matplotlib load
 SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/ld.so.conf",
@@ -34,7 +34,7 @@ def sandbox_command(disk_mb: int, helpers: bool = False) -> list[str]:
     roots = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix)})
     hidden = {package, *(Path(entry).resolve() / "tfsigns" for entry in sys.path if entry)}
     hidden = [path for path in sorted(hidden) if path.is_dir() and any(path.is_relative_to(r) for r in roots)]
-    modules = CHILD_MODULES + (HELPER_MODULES if helpers else ())
+    modules = CHILD_MODULES + NOTEBOOK_MODULES + (HELPER_MODULES if helpers else ())
     files = [package / f"{name}.py" for name in modules] + _signs_files()
     environment = [arg for item in child_environment("/tmp").items() for arg in ("--setenv", *item)]
     return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *environment,
@@ -48,7 +48,7 @@ def sandbox_command(disk_mb: int, helpers: bool = False) -> list[str]:
 
 def _signs_files() -> list[Path]:
     """SIGNS' two files where the grader finds them ($TFSIGNS_DATA, else data/): notebooks load them."""
-    from tfsigns.images.signs import DataError, find_data_dir
+    from tfsigns.images.dataset import DataError, find_data_dir
     try:
         folder = find_data_dir().resolve()
     except DataError:
