@@ -1,6 +1,6 @@
 """Grading a class: the wall time and peak memory of N submissions of a realistic mix.
 
-    python bench/class_grading.py [--submissions 200] [--blank-share 0.1] [--slip-share 0.25]
+    python -m bench.class_grading [--submissions 200] [--blank-share 0.1] [--slip-share 0.25]
                                   [--looping-share 0.05] [--workers 2] [--timeout 30] [--no-sandbox]
 
 Writes N notebooks of the TensorFlow assignment into a temporary folder: a share blank (the Exercises

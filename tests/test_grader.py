@@ -105,6 +105,8 @@ MISTAKES = [
      ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
     ("prepare_dataset", lambda X, Y, C: (X.reshape(-1, X.shape[0]) / 255, np.eye(C)[Y.reshape(-1)].T),
      ["reshape(n_x, m) mixes the pixels of different images"]),
+    ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T // 255, np.eye(C)[Y.reshape(-1)].T),
+     ["divided with // (floor division): every pixel below 255 became 0", "hint: divide with /"]),
     ("create_placeholders", placeholders_swapped,
      ["expected shape (12288, None): 12288 features x any number of examples", "got (None, 12288), looks "
       "transposed"]),
@@ -115,7 +117,7 @@ MISTAKES = [
     ("forward_propagation", forward_with_softmax, ["softmax applied to the output", "compute_cost"]),
     ("sample_learning_rate", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.1, 1]",
-      "hint: sample on a log scale: r = np.random.uniform(log10(low), log10(high), size=n); alpha = 10**r"]),
+      "hint: sample on a log scale: draw the n exponents r at once, uniform between log10(low)"]),
     ("sample_learning_rate", exponent_not_raised, ["outside [0.0001, 1]", "alpha = 10**r, not r"]),
     ("sample_beta", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.9, 0.99]", "1/(1 - beta)",
@@ -386,3 +388,15 @@ def test_a_sampler_with_its_range_written_in_is_told_so_not_to_raise_10_to_r(cap
     passed, out = run_grade(capsys, "sample_learning_rate", hard_coded_range)
     assert not passed and "outside [0.001, 0.1]" in out, out
     assert "not from a range written into the code" in out and "not r" not in out, out
+
+
+def test_grade_returns_a_verdict_that_a_notebook_does_not_echo(capsys):
+    """grade() prints its verdict; what it returns still says whether it passed, and Jupyter shows
+    nothing of it under the printed lines (before, every grade cell ended in a bare True or False)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    verdict = grade("ones", REFERENCES["ones"])
+    results = grade_all({"ones": REFERENCES["ones"]}, "tensorflow")
+    assert verdict and verdict == True and repr(verdict) == "True" and results["ones"] == 1  # noqa: E712
+    formatter = InteractiveShell.instance().display_formatter
+    assert formatter.format(verdict) == ({}, {}) and formatter.format(results) == ({}, {})
+    assert "ones: PASS" in capsys.readouterr().out

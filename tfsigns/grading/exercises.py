@@ -90,8 +90,8 @@ def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
                         INIT_RULES[0][3])
 
 
-PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[n_x, None], name='X'), Y likewise with n_y: "
-                    "one column per example, None leaves the number of examples open")
+PLACEHOLDER_HINT = ("a float32 placeholder named 'X' with n_x rows and None columns, and one named 'Y' with "
+                    "n_y rows: one column per example, None leaves the number of examples open")
 BN_MOMENTUM = 0.99
 UPDATE_OPS_HINT = ("for moving_mean and moving_variance make op = moving.assign(0.99 * moving + "
                    "0.01 * batch_stat) and v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, op); "

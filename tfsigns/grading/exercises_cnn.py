@@ -151,9 +151,8 @@ STEP_BY_STEP = Assignment(
      "distribute_value": distribute_value, "pool_backward": pool_backward, "conv_backward": conv_backward},
     mistakes_cnn.STEP_ERROR_HINTS)
 
-CNN_PLACEHOLDER_HINT = ("X = v1.placeholder(tf.float32, shape=[None, n_H0, n_W0, n_C0], name='X'), Y = "
-                        "v1.placeholder(tf.float32, shape=[None, n_y], name='Y'): one row per example, None "
-                        "leaves the number of examples open")
+CNN_PLACEHOLDER_HINT = ("a float32 placeholder named 'X' of shape (None, n_H0, n_W0, n_C0) and one named 'Y' "
+                        "of shape (None, n_y): one row per example, None leaves the number of examples open")
 APPLICATION = Assignment(
     {name: replace(exercise, tensorflow=True) for name, exercise in {"create_placeholders": Exercise(
         placeholder_check(mistakes_cnn.PLACEHOLDER_SIZES, lambda h, w, c, n_y: ((None, h, w, c), (None, n_y)),

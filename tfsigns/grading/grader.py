@@ -79,12 +79,40 @@ def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow",
     return passed, lines
 
 
-def grade(name: str, candidate: Candidate, assignment: str = "tensorflow") -> bool:
-    """Check exercise `name` of `assignment` and print "name: PASS", or "name: FAIL" with one line per
-    failed check and a hint. Returns whether it passed; never raises because of the candidate."""
-    passed, lines = grade_lines(name, candidate, assignment)
+class Verdict(int):
+    """Whether an exercise passed: 1 or 0, true or false as a bool is, and shown as nothing in a notebook,
+    where grade() has printed the verdict already (a bare True under it would only repeat it)."""
+
+    def __new__(cls, passed: bool):
+        return super().__new__(cls, bool(passed))
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
+
+    def _ipython_display_(self) -> None:  # Jupyter shows nothing for it
+        pass
+
+
+class Verdicts(dict):
+    """grade_all()'s {exercise: Verdict}, shown as nothing in a notebook (it has printed each verdict)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def grade(name: str, candidate: Candidate, assignment: str | None = None) -> Verdict:
+    """Check exercise `name` of `assignment` (by default the one assignment that has it, else the
+    TensorFlow one) and print "name: PASS", or "name: FAIL" with one line per failed check and a hint.
+    Returns whether it passed; never raises because of the candidate."""
+    passed, lines = grade_lines(name, candidate, assignment or assignment_of(name))
     print("\n".join(lines))
-    return passed
+    return Verdict(passed)
+
+
+def assignment_of(name: str) -> str:
+    """The assignment of exercise `name`: the one that has it, "tensorflow" where several do."""
+    having = [assignment for assignment, spec in ASSIGNMENTS.items() if name in spec.exercises]
+    return having[0] if len(having) == 1 else "tensorflow"
 
 
 # The assignments each notebook holds, known by an exercise that only that notebook defines.
@@ -102,17 +130,17 @@ def notebook_assignments(namespace: Mapping[str, Any]) -> tuple[str, ...]:
     return found[0]
 
 
-def grade_all(namespace: Mapping[str, Any], assignment: str | None = None) -> dict[str, bool]:
+def grade_all(namespace: Mapping[str, Any], assignment: str | None = None) -> Verdicts:
     """Grade every exercise of `assignment` (default: the assignments of the notebook whose globals()
     `namespace` is) in lesson order, an exercise the namespace does not define as a FAIL."""
-    results = {}
+    results = Verdicts()
     for each in (assignment,) if assignment else notebook_assignments(namespace):
         for name, exercise in _assignment(each).exercises.items():
             if name in namespace:
                 results[name] = grade(name, namespace[name], each)
             else:
                 print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\nhint: {exercise.hint}")
-                results[name] = False
+                results[name] = Verdict(False)
     print(f"{sum(results.values())} of {len(results)} exercises pass")
     return results
 

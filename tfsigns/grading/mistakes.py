@@ -255,7 +255,8 @@ SAMPLINGS = {
         "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]",
         "draw r between log10(low) and log10(high) of the low and high you are given, not from a range "
         "written into the code",
-        "sample on a log scale: r = np.random.uniform(log10(low), log10(high), size=n); alpha = 10**r",
+        "sample on a log scale: draw the n exponents r at once, uniform between log10(low) and log10(high); "
+        "each learning rate is 10 to the power r",
         _rate_range),
     "sample_beta": Sampling(
         ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
@@ -266,8 +267,8 @@ SAMPLINGS = {
         "uniform in [log10(1 - high), log10(1 - low)]",
         "draw r between log10(1 - high) and log10(1 - low) of the low and high you are given, not from a "
         "range written into the code",
-        "sample 1 - beta on a log scale: r = np.random.uniform(log10(1 - high), log10(1 - low), size=n); "
-        "beta = 1 - 10**r", _beta_range),
+        "sample 1 - beta on a log scale: draw the n exponents r at once, uniform between log10(1 - high) and "
+        "log10(1 - low); each beta is 1 - 10 to the power r", _beta_range),
 }
 
 
@@ -289,6 +290,9 @@ DATASET_MISTAKES = (
     Mistake("the pixels were not divided by 255: the network would be fed 0 to 255",
             "X = X_flatten / 255., so that the inputs lie in [0, 1]",
             lambda X, Y, C: _prepared(X, Y, C, _columns, scale=1.0)),
+    Mistake("the pixels were divided with // (floor division): every pixel below 255 became 0",
+            "divide with /, which keeps the fractions: X_flatten / 255.",
+            lambda X, Y, C: (_columns(X) // 255, convert_to_one_hot(Y, C))),
     Mistake("the pixels were divided by the largest one, not by 255",
             "divide by 255, the largest value a pixel can take, the same for every set",
             lambda X, Y, C: _prepared(X, Y, C, _columns, scale=None)),
@@ -337,8 +341,8 @@ FORWARD_MISTAKES = (
     Mistake("no bias: Z[l] is W[l] A[l-1] alone", "Z[l] = tf.matmul(W[l], A[l-1]) + b[l]: add the bias b[l] "
             "in every layer", lambda X, p: _np_forward(X, p, bias=False)),
 )
-GLOROT_HINT = ("W{l} = v1.get_variable('W{l}', [layer_dims[l], layer_dims[l-1]], "
-               "initializer=v1.glorot_uniform_initializer(seed=1))")
+GLOROT_HINT = ("make W{l} with v1.get_variable: layer_dims[l] rows, layer_dims[l-1] columns, and the "
+               "Glorot/Xavier uniform initializer seeded with 1")
 
 
 def glorot_bound(shape: Sequence[int]) -> float:
@@ -364,8 +368,8 @@ def init_rules(weight_hint: str, bias_hint: str) -> tuple:
     )
 
 
-INIT_RULES = init_rules(GLOROT_HINT, "b{l} = v1.get_variable('b{l}', [layer_dims[l], 1], "
-                                     "initializer=v1.zeros_initializer())")
+INIT_RULES = init_rules(GLOROT_HINT, "make b{l} with v1.get_variable: one column of layer_dims[l] "
+                                     "zeros (the zeros initializer)")
 COST_SLIPS = {  # a slip in compute_cost -> (what, hint)
     "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("
                 "logits=tf.transpose(ZL), labels=tf.transpose(Y))"),

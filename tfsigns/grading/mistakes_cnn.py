@@ -312,10 +312,11 @@ FORWARD_MISTAKES = (  # graph builders: the grader runs them on the case's input
     Mistake("b3 was not added", "the fully connected layer is Z3 = tf.matmul(F, W3) + b3",
             lambda X, p: cnn.forward_propagation(X, p) - p["b3"]),
 )
-INIT_HINT = ("W1 = v1.get_variable('W1', [4, 4, 3, 8], initializer=v1.glorot_uniform_initializer(seed=0)), "
-             "W2 [2, 2, 8, 16] likewise; and the fully connected layer's W3 [64, 6] (Glorot/Xavier) and "
-             "b3 [6] (zeros), which the course's tf.contrib.layers.fully_connected made itself")
-INIT_RULES = init_rules(INIT_HINT, "b3 = v1.get_variable('b3', [6], initializer=v1.zeros_initializer())")
+INIT_HINT = ("make W1 of shape [4, 4, 3, 8] with v1.get_variable and the Glorot/Xavier uniform initializer "
+             "seeded with 0, W2 [2, 2, 8, 16] likewise; and the fully connected layer's W3 [64, 6] "
+             "(Glorot/Xavier) and b3 [6] (zeros), which the course's tf.contrib.layers.fully_connected made "
+             "itself")
+INIT_RULES = init_rules(INIT_HINT, "make b3 with v1.get_variable: 6 zeros (the zeros initializer)")
 COST_SLIPS_CNN = {
     **COST_SLIPS,
     "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("

@@ -70,7 +70,7 @@ def tfsigns_imports(cells: Sequence[str]) -> list[str]:
                 found |= {alias.name for alias in node.names if alias.name.startswith("tfsigns")}
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tfsigns":
                 found |= {_imported_module(node.module, alias.name) for alias in node.names}
-    return sorted(found - {"tfsigns", "tfsigns.grader", "tfsigns.images.dataset"})
+    return sorted(found - {"tfsigns", "tfsigns.grader", "tfsigns.images.dataset", "tfsigns.backend"})
 
 
 def _imported_module(module: str, name: str) -> str:
