@@ -100,6 +100,16 @@ def model_with_fixed_input_size(X_train, Y_train, X_test, Y_test, **settings):
     return REFERENCES["model"](np.zeros((12288, 1), np.float32), Y_train[:, :1], X_test, Y_test, **settings)
 
 
+def natural_log_rates(low, high, n, seed):
+    np.random.seed(seed)
+    return 10 ** np.random.uniform(np.log(low), np.log(high), size=n)
+
+
+def natural_log_betas(low, high, n, seed):
+    np.random.seed(seed)
+    return 1 - 10 ** np.random.uniform(np.log(1 - high), np.log(1 - low), size=n)
+
+
 MISTAKES = [
     ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T.astype(float), np.eye(C)[Y.reshape(-1)].T),
      ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
@@ -119,6 +129,9 @@ MISTAKES = [
      ["look uniform on a linear scale", "of samples fall in [0.1, 1]",
       "hint: sample on a log scale: draw the n exponents r at once, uniform between log10(low)"]),
     ("sample_learning_rate", exponent_not_raised, ["outside [0.0001, 1]", "alpha = 10**r, not r"]),
+    ("sample_learning_rate", natural_log_rates,
+     ["exponents were drawn between natural logarithms", "hint: np.log is the natural logarithm"]),
+    ("sample_beta", natural_log_betas, ["exponents were drawn between natural logarithms"]),
     ("sample_beta", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.9, 0.99]", "1/(1 - beta)",
       "hint: sample 1 - beta on a log scale"]),

@@ -8,6 +8,7 @@ checks that run graphs, the exercises and the grade() calls.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,6 +188,21 @@ def numbers(value: Any) -> np.ndarray | None:
         return None
 
 
+NATURAL_LOG_HINT = ("np.log is the natural logarithm, but the exponent r is a power of 10: draw it between "
+                    "the base-10 logarithms of the ends (np.log10)")
+
+
+def _natural_exponents(spec: Sampling, low: float, high: float, samples: np.ndarray) -> bool:
+    """Whether the samples' exponents lie between the ends' natural logarithms, not their base-10 ones
+    (np.log where np.log10 belongs)."""
+    with np.errstate(all="ignore"):
+        r = spec.exponent_of(samples)
+    first, last = spec.exponents(low, high)
+    tolerance = 1e-6 * max(1.0, abs(first), abs(last))
+    return bool(np.isfinite(r).all() and r.min() >= first * math.log(10) - tolerance
+                and r.max() <= last * math.log(10) + tolerance and (r < first - tolerance).any())
+
+
 def sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
     """A check of a hyperparameter sampler: n samples within [low, high], spread evenly over the
     bins spec.ranges gives (the right scale), the same for a seed and different for another."""
@@ -200,6 +216,10 @@ def sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
                             "draw all n at once: np.random.uniform(a, b, size=n)")
                 continue
             outside = (samples < low * (1 - 1e-9)) | (samples > high * (1 + 1e-9))
+            if outside.any() and _natural_exponents(spec, low, high, samples):
+                report.fail(f"{label}: {outside.sum()} of {n} samples lie outside [{low:g}, {high:g}]: their "
+                            "exponents were drawn between natural logarithms", NATURAL_LOG_HINT)
+                continue
             if outside.any():
                 first, last = spec.exponents(low, high)
                 exponents = bool(np.all((samples >= first - 1e-9) & (samples <= last + 1e-9)))

@@ -223,6 +223,7 @@ class Sampling:
     range_hint: str  # when they are not: a range written into the code instead of low and high
     log_hint: str  # when they do not spread evenly over the decades
     draw: Callable[[np.random.Generator], tuple[float, float, tuple[float, ...]]]  # (low, high, edges)
+    exponent_of: Callable[[np.ndarray], np.ndarray]  # samples -> the exponents r they were made of
 
     def cases(self) -> tuple[tuple[float, float, int, int, tuple[float, ...]], ...]:
         """The ranges: the notebook's, or (low, high, bins and seed) drawn from the grading's seed."""
@@ -257,7 +258,7 @@ SAMPLINGS = {
         "written into the code",
         "sample on a log scale: draw the n exponents r at once, uniform between log10(low) and log10(high); "
         "each learning rate is 10 to the power r",
-        _rate_range),
+        _rate_range, np.log10),
     "sample_beta": Sampling(
         ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
         "; the values near 1, where beta matters most (it averages over about 1/(1 - beta) steps), are "
@@ -268,7 +269,7 @@ SAMPLINGS = {
         "draw r between log10(1 - high) and log10(1 - low) of the low and high you are given, not from a "
         "range written into the code",
         "sample 1 - beta on a log scale: draw the n exponents r at once, uniform between log10(1 - high) and "
-        "log10(1 - low); each beta is 1 - 10 to the power r", _beta_range),
+        "log10(1 - low); each beta is 1 - 10 to the power r", _beta_range, lambda beta: np.log10(1 - beta)),
 }
 
 
