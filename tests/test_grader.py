@@ -110,6 +110,12 @@ def natural_log_betas(low, high, n, seed):
     return 1 - 10 ** np.random.uniform(np.log(1 - high), np.log(1 - low), size=n)
 
 
+def forward_without_b2(X, parameters):
+    Z1 = tf.matmul(parameters["W1"], X) + parameters["b1"]
+    Z2 = tf.matmul(parameters["W2"], tf.nn.relu(Z1))
+    return tf.matmul(parameters["W3"], tf.nn.relu(Z2)) + parameters["b3"]
+
+
 MISTAKES = [
     ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T.astype(float), np.eye(C)[Y.reshape(-1)].T),
      ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
@@ -132,6 +138,8 @@ MISTAKES = [
     ("sample_learning_rate", natural_log_rates,
      ["exponents were drawn between natural logarithms", "hint: np.log is the natural logarithm"]),
     ("sample_beta", natural_log_betas, ["exponents were drawn between natural logarithms"]),
+    ("forward_propagation", forward_without_b2,
+     ["b2 left out: Z2 is W2 A1 alone", "hint: add the bias in every layer, b2 too"]),
     ("sample_beta", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.9, 0.99]", "1/(1 - beta)",
       "hint: sample 1 - beta on a log scale"]),

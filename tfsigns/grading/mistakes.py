@@ -50,13 +50,13 @@ def _sigmoid(z: Any) -> np.ndarray:
 
 
 def _np_forward(X: np.ndarray, parameters: dict, hidden_relu: bool = True, last_relu: bool = False,
-                softmax_axis: int | None = None, bias: bool = True) -> np.ndarray:
+                softmax_axis: int | None = None, bias: bool = True, without_bias: int = 0) -> np.ndarray:
     """LINEAR -> RELU ... -> LINEAR in NumPy on parameters W1, b1, ..., WL, bL, with the ReLUs, the biases
-    and a final softmax switchable."""
+    (all, or layer `without_bias`'s) and a final softmax switchable."""
     L = len(parameters) // 2
     A = X
     for l in range(1, L + 1):
-        Z = parameters[f"W{l}"] @ A + (parameters[f"b{l}"] if bias else 0)
+        Z = parameters[f"W{l}"] @ A + (parameters[f"b{l}"] if bias and l != without_bias else 0)
         A = np.maximum(Z, 0) if (last_relu if l == L else hidden_relu) else Z
     return A if softmax_axis is None else np.exp(log_softmax(A, softmax_axis))
 
@@ -341,6 +341,8 @@ FORWARD_MISTAKES = (
               lambda X, p, axis=axis: _np_forward(X, p, softmax_axis=axis)) for axis in (0, 1)),
     Mistake("no bias: Z[l] is W[l] A[l-1] alone", "Z[l] = tf.matmul(W[l], A[l-1]) + b[l]: add the bias b[l] "
             "in every layer", lambda X, p: _np_forward(X, p, bias=False)),
+    *(Mistake(f"b{l} left out: Z{l} is W{l} A{l - 1} alone", f"add the bias in every layer, b{l} too",
+              lambda X, p, l=l: _np_forward(X, p, without_bias=l)) for l in (1, 2, 3)),
 )
 GLOROT_HINT = ("make W{l} with v1.get_variable: layer_dims[l] rows, layer_dims[l-1] columns, and the "
                "Glorot/Xavier uniform initializer seeded with 1")
