@@ -116,6 +116,11 @@ def forward_without_b2(X, parameters):
     return tf.matmul(parameters["W3"], tf.nn.relu(Z2)) + parameters["b3"]
 
 
+def cost_by_hand(ZL, Y):
+    exp = tf.exp(ZL)
+    return -tf.reduce_mean(tf.reduce_sum(Y * tf.math.log(exp / tf.reduce_sum(exp, axis=0)), axis=0))
+
+
 MISTAKES = [
     ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T.astype(float), np.eye(C)[Y.reshape(-1)].T),
      ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
@@ -138,6 +143,9 @@ MISTAKES = [
     ("sample_learning_rate", natural_log_rates,
      ["exponents were drawn between natural logarithms", "hint: np.log is the natural logarithm"]),
     ("sample_beta", natural_log_betas, ["exponents were drawn between natural logarithms"]),
+    ("compute_cost", cost_by_hand,
+     ["logits near 1000", "the softmax written out by hand: exp(1000) overflows",
+      "hint: tf.nn.softmax_cross_entropy_with_logits computes"]),
     ("forward_propagation", forward_without_b2,
      ["b2 left out: Z2 is W2 A1 alone", "hint: add the bias in every layer, b2 too"]),
     ("sample_beta", sampled_uniformly,

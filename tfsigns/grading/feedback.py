@@ -202,7 +202,7 @@ def difference(expected: Any, got: Any, axes: Sequence[str] = (), levels: Sequen
     if got_array.shape != expected_array.shape:
         return shape_message(expected_array.shape, got_array.shape, axes)
     same = (np.array_equal(got_array, expected_array) if exact
-            else np.allclose(got_array, expected_array, rtol=RTOL, atol=ATOL))
+            else np.allclose(got_array, expected_array, rtol=RTOL, atol=ATOL, equal_nan=True))
     return None if same else value_difference(expected_array, got_array)
 
 

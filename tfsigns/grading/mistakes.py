@@ -179,7 +179,10 @@ def compute_cost_cases() -> tuple[Case, ...]:
         Case(f"compute_cost(ZL {(C, m)}, Y {(C, m)})",
              ((2 * case_rng(seed).normal(size=(C, m))).astype(np.float32),
               convert_to_one_hot(case_rng(seed + 1).integers(0, C, m), C)))
-        for C, m, seed in ((4, 6, 0), (6, 3, 2)))
+        for C, m, seed in ((4, 6, 0), (6, 3, 2))) + (
+        Case("compute_cost(ZL (3, 4) of logits near 1000, Y (3, 4))",
+             ((1000 + 4 * case_rng(5).normal(size=(3, 4))).astype(np.float32),
+              convert_to_one_hot(case_rng(6).integers(0, 3, 4), 3))),)
 
 
 def minibatch_cases() -> tuple[Case, ...]:
@@ -409,7 +412,17 @@ def softmax_first_mistake(logits: str, class_axis: int) -> Mistake:
                    lambda ZL, Y: _np_cost(np.exp(log_softmax(ZL, class_axis)), Y, False, class_axis, "mean"))
 
 
-COMPUTE_COST_MISTAKES = (*compute_cost_mistakes(COST_SLIPS, class_axis=0), softmax_first_mistake("ZL", 0))
+def _by_hand_cost(ZL: np.ndarray, Y: np.ndarray) -> np.floating:
+    """The cost with its softmax written out, exp over sum of exp, in float32: exp(1000) overflows."""
+    with np.errstate(all="ignore"):
+        exp = np.exp(ZL.astype(np.float32))
+        return -(Y * np.log(exp / exp.sum(axis=0))).sum(axis=0).mean()
+
+
+COMPUTE_COST_MISTAKES = (*compute_cost_mistakes(COST_SLIPS, class_axis=0), softmax_first_mistake("ZL", 0),
+                         Mistake("the softmax written out by hand: exp(1000) overflows, and the cost is NaN",
+                                 "tf.nn.softmax_cross_entropy_with_logits computes the softmax and its log "
+                                 "together, safely for large logits: give it the logits", _by_hand_cost))
 MINIBATCH_SLIPS = (  # (what, hint, the slip as options of _np_minibatches)
     ("the last, smaller minibatch is missing", "after the floor(m / mini_batch_size) full minibatches, add "
      "one more with the m % mini_batch_size columns left", {"partial": False}),
