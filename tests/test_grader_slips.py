@@ -4,6 +4,7 @@ slip in this exercise of this assignment, never one meant for another exercise o
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -187,3 +188,16 @@ def test_a_blank_exercise_is_guided_not_handed_the_answer(capsys, assignment):
         hint = out.splitlines()[-1]
         assert hint.startswith("hint: ") and " = " not in hint, hint
         assert not re.search(r"\w\([^)]*\w\(", hint), f"a call nested in a call: {hint}"
+
+
+def test_numpys_warnings_about_a_candidates_overflows_stay_out_of_the_report(capsys):
+    """A NumPy answer that overflows on the way (here to inf, then back to the right values) is graded
+    without RuntimeWarnings printed under the verdict."""
+    def zero_pad(X, pad):
+        np.float32(3e38) * np.float32(10)  # overflows: NumPy warns
+        return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert grade("zero_pad", zero_pad, "convolution_step_by_step")
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
+    assert capsys.readouterr().out.strip() == "zero_pad: PASS"
