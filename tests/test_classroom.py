@@ -195,6 +195,7 @@ def test_a_looping_cell_a_looping_answer_and_a_full_disk_are_stopped_at_their_li
     assert grades["sigmoid"] == "0" and grades["linear_function"] == "1", failures(out / "submissions" /
                                                                                    "looping.ipynb")
     assert "cell 3 (while True:) ran past 3 s and was stopped" in grades["note"]
+    assert "sigmoid ran past its time limit of 3 s" in grades["note"]  # the instructor sees it too
     assert "cell 4 (with open('big', 'wb') as f:) raised OSError: [Errno 28] No space left" in grades["note"]
 
 

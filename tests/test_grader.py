@@ -121,6 +121,13 @@ def cost_by_hand(ZL, Y):
     return -tf.reduce_mean(tf.reduce_sum(Y * tf.math.log(exp / tf.reduce_sum(exp, axis=0)), axis=0))
 
 
+def cost_in_its_own_session(ZL, Y):
+    losses = tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(ZL), labels=tf.transpose(Y))
+    cost = tf.reduce_mean(losses)
+    with v1.Session() as session:
+        return session.run(cost)
+
+
 MISTAKES = [
     ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T.astype(float), np.eye(C)[Y.reshape(-1)].T),
      ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
@@ -143,6 +150,7 @@ MISTAKES = [
     ("sample_learning_rate", natural_log_rates,
      ["exponents were drawn between natural logarithms", "hint: np.log is the natural logarithm"]),
     ("sample_beta", natural_log_betas, ["exponents were drawn between natural logarithms"]),
+    ("compute_cost", cost_in_its_own_session, ["a value computed already, not a tensor of the graph"]),
     ("compute_cost", cost_by_hand,
      ["logits near 1000", "the softmax written out by hand: exp(1000) overflows",
       "hint: tf.nn.softmax_cross_entropy_with_logits computes"]),

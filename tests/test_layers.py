@@ -62,7 +62,7 @@ TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
     "reader.calibrate", "reader.serve", "train", "tune", "predict", "robustness", "calibrate", "serve"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
 # grader's adapters and the batch-norm exercise's check, which run a candidate's graph.
-SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers"}
+SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.child"}
 MAX_LINES = 450
 MAX_TOP_LEVEL = 12
 

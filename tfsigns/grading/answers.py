@@ -160,8 +160,16 @@ def _constants(args: Sequence[Any]) -> list[Any]:
 
 @adapter
 def on_constants(fn: Candidate) -> Candidate:
-    """fn of NumPy arrays (and dicts of them): called on tf.constant copies in a fresh graph, evaluated."""
-    return evaluated(lambda *args: fn(*_constants(args)))
+    """fn of NumPy arrays (and dicts of them): called on tf.constant copies in a fresh graph, evaluated.
+    An answer with no tensor in it is the candidate's error: model() builds on the tensor it returns."""
+    return evaluated(lambda *args: _tensor_of(fn(*_constants(args))))
+
+
+def _tensor_of(value: Any) -> Any:
+    if not any(is_symbolic(leaf) for leaf in tf.nest.flatten(value)):
+        raise CandidateError(TypeError(f"returned {kind(value)}, a value computed already, not a tensor of "
+                                       "the graph: return the tensor, which model() runs in its own session"))
+    return value
 
 
 @adapter
@@ -176,30 +184,6 @@ def graph_of(fn: Candidate) -> Callable[..., tuple[tf.Graph, CandidateError | No
                 return graph, err
         return graph, None
     return build
-
-
-@adapter
-def batch_norm_outputs(fn: Candidate) -> Callable[[np.ndarray, dict], tuple[dict, int]]:
-    """Outputs of fn in training and test mode, then the moving averages after running UPDATE_OPS
-    once; and how many update ops fn added."""
-    return lambda X, params: _batch_norm_outputs(fn, X, params)
-
-
-def _batch_norm_outputs(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
-    with tf.Graph().as_default() as graph:
-        variables = {key: tf.Variable(value, name=key) for key, value in params.items()}
-        training = v1.placeholder_with_default(True, shape=[], name="training")
-        ZL = fn(tf.constant(X), variables, training)
-        updates = graph.get_collection(v1.GraphKeys.UPDATE_OPS)
-        moving = {key: var for key, var in variables.items() if key.startswith("moving")}
-        with v1.Session(graph=graph) as sess:
-            sess.run(v1.global_variables_initializer())
-            out = {"training": sess.run(ZL), "test": sess.run(ZL, {training: False})}
-            if updates:
-                sess.run(updates)
-            out["moving"] = sess.run(moving)
-    return out, len(updates)
-
 
 
 # ------------------------------------------------------------------ answers as data

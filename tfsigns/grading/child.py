@@ -19,6 +19,9 @@ import sys
 import types
 from collections.abc import Callable
 
+import numpy as np
+
+from tfsigns.backend import tf, v1
 from tfsigns.grading.answers import (
     RESULT,
     Candidate,
@@ -112,6 +115,29 @@ def child_main() -> int:
         results.flush()
     return 0
 
+
+
+@adapter
+def batch_norm_outputs(fn: Candidate) -> Callable[[np.ndarray, dict], tuple[dict, int]]:
+    """Outputs of fn in training and test mode, then the moving averages after running UPDATE_OPS
+    once; and how many update ops fn added."""
+    return lambda X, params: _batch_norm_outputs(fn, X, params)
+
+
+def _batch_norm_outputs(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dict, int]:
+    with tf.Graph().as_default() as graph:
+        variables = {key: tf.Variable(value, name=key) for key, value in params.items()}
+        training = v1.placeholder_with_default(True, shape=[], name="training")
+        ZL = fn(tf.constant(X), variables, training)
+        updates = graph.get_collection(v1.GraphKeys.UPDATE_OPS)
+        moving = {key: var for key, var in variables.items() if key.startswith("moving")}
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            out = {"training": sess.run(ZL), "test": sess.run(ZL, {training: False})}
+            if updates:
+                sess.run(updates)
+            out["moving"] = sess.run(moving)
+    return out, len(updates)
 
 if __name__ == "__main__":
     sys.exit(child_main())

@@ -18,7 +18,7 @@ import numpy as np
 
 from tfsigns.backend import tf
 from tfsigns.course import basics
-from tfsigns.grading.answers import batch_norm_outputs, evaluated, on_constants
+from tfsigns.grading.answers import evaluated, on_constants
 from tfsigns.grading.checks import (
     Assignment,
     Candidate,
@@ -33,6 +33,7 @@ from tfsigns.grading.checks import (
     sampler_check,
     value_check,
 )
+from tfsigns.grading.child import batch_norm_outputs
 from tfsigns.grading.feedback import difference
 from tfsigns.grading.mistakes import (
     COMPUTE_COST_MISTAKES,

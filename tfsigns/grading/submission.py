@@ -212,6 +212,8 @@ def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, a
                         continue
                     outcome = grade_exercise(submission, ready["defined"].get(name), name, assignment, args,
                                              "helpers" in job)
+                    if _timed_out(outcome[1]):  # for the instructor's note too
+                        graded.notes.append(f"{name} ran past its time limit of {args.timeout:g} s")
                     if broken and not outcome[0] and BLANK not in outcome[1]:
                         deferred.append((assignment, name))  # failed with a broken helper: again with theirs
                         continue
