@@ -1,0 +1,275 @@
+"""A submission against the grader: each in a sandbox that holds nothing but Python and the submission
+(an attacker's notebook that read the grader's code finds nothing), answers forged in its process, time
+limits it catches or shuts out, a disk it fills, a child that cannot start, and model() graded with the
+reference helpers in place of the learner's broken ones. The class's grading: tests/test_classroom.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_DATA, run_main
+from tests.test_classroom import (
+    IMPORTS,
+    NOTEBOOKS,
+    SIGMOID,
+    TENSORFLOW,
+    correct_answers,
+    failures,
+    learner_answers,
+    notebook,
+    read_grades,
+)
+from tfsigns.grader import ASSIGNMENTS
+from tfsigns.grading.classroom import main, sandbox_works
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """bubblewrap, which .ci/run installs; elsewhere the sandboxed tests skip with the reason."""
+    if not sandbox_works():
+        pytest.skip("bubblewrap (bwrap) is not installed or cannot start here (apt-get install bubblewrap)")
+
+
+@pytest.fixture
+def listener():
+    """A loopback server that records whether anything connected to it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(30)
+    reached = []
+
+    def accept():
+        try:
+            reached.append(server.accept())
+        except OSError:
+            pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], reached
+    server.close()
+
+
+def test_a_class_is_graded_in_sandboxes_that_hold_nothing_but_python_and_the_submission(
+        sandbox, tmp_path, listener, monkeypatch):
+    """carol's notebook is an attacker's who read the grader: the references by import_module behind a
+    wrapper, their source read from tfsigns' folder, the checks patched, the project written, the network,
+    alice's notebook, the grader's home and environment. Each fails in the sandbox, and says so."""
+    port, reached = listener
+    monkeypatch.setenv("TFSIGNS_TEST_TOKEN", "grader-token-41")  # a secret of the grader's environment
+    escaped = NOTEBOOKS.parent / f".escaped-{os.getpid()}"  # the sandbox's /tmp is its own: try the project
+    for name in ("alice", "bob", "carol"):
+        (tmp_path / name).mkdir()
+    loads_signs = "from tfsigns.images.dataset import load_dataset\n" \
+                  "assert load_dataset()[0].shape == (1080, 64, 64, 3)\n" if REAL_DATA.is_dir() else ""
+    alice = notebook(tmp_path / "alice" / "Exercises.ipynb", IMPORTS, correct_answers(),
+                     "# alice-answer-7131\n" + loads_signs, 'grade("sigmoid", sigmoid)')
+    blank = shutil.copy(NOTEBOOKS / "Exercises.ipynb", tmp_path / "bob" / "Exercises.ipynb")
+    carol = notebook(tmp_path / "carol" / "Exercises.ipynb", IMPORTS, correct_answers(), f"""
+import importlib, os, socket, sys
+import tfsigns
+try:
+    _R = importlib.import_module("tfsigns.grading." + "exercises").REFERENCES
+except ImportError:
+    _R = None
+def sigmoid(*args, **kwargs):  # the reference, behind a wrapper
+    return _R["sigmoid"](*args, **kwargs)
+_source = {{}}
+for _path in (os.path.join(os.path.dirname(tfsigns.__file__), "course", "basics.py"),
+              {str(Path(__file__).resolve().parents[1] / "tfsigns" / "course" / "basics.py")!r}):
+    try:
+        exec(open(_path).read(), _source)
+    except OSError:
+        pass
+def one_hot_matrix(labels, C):  # the reference, from its file
+    return _source["one_hot_matrix"](labels, C)
+try:
+    _checks = importlib.import_module("tfsigns.grading.grader")
+    _checks.grade_lines = lambda name, *args, **kwargs: (True, [name + ": PASS"])
+except ImportError:
+    pass
+np.allclose = lambda *args, **kwargs: True
+try:
+    open({str(escaped)!r}, "w").write("out of the sandbox")
+except OSError:
+    pass
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2)
+except OSError:
+    pass
+""", f"""
+found = []
+for top in ("/", os.path.expanduser("~"), "..", {str(tmp_path)!r}, {str(Path.home())!r}):
+    for folder, folders, files in os.walk(top):
+        folders[:] = [f for f in folders if not (folder == "/" and f in ("proc", "sys", "dev"))]
+        found += [os.path.join(folder, f) for f in files
+                  if f.endswith((".ipynb", ".bash_history")) or "tfsigns" in folder and f in (
+                      "exercises.py", "checks.py", "mistakes.py", "basics.py", "signs.py")]
+raise ValueError("LEAK " + repr(sorted(set(found))) + " " + repr(
+    [value for key, value in os.environ.items() if "TOKEN" in key]))
+""")
+    out = tmp_path / "grades"
+    try:
+        code, stdout, err = run_main(main, [str(p) for p in (alice, blank, carol)] + [
+            "--out", str(out), "--timeout", "60", "--workers", "2"])
+        assert not escaped.exists() and not reached, "the sandbox let the submission out"
+    finally:
+        escaped.unlink(missing_ok=True)
+    assert code == 0, err
+    grades = read_grades(out)
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    alice, carol = grades["alice/Exercises.ipynb"], grades["carol/Exercises.ipynb"]
+    assert alice["score"] == f"{full:g}" == alice["max_score"], failures(out / "submissions" / "alice")
+    assert "raised" not in alice["note"], alice["note"]  # SIGNS, read only, is there
+    assert grades["bob/Exercises.ipynb"]["score"] == "0"
+    assert carol["sigmoid"] == carol["one_hot_matrix"] == "0" and carol["score"] == f"{full - 2:g}", \
+        failures(out / "submissions" / "carol" / "Exercises.ipynb")
+    assert "raised ValueError: LEAK [] []" in carol["note"]  # it looked everywhere, and found nothing
+    everything = (out / "grades.csv").read_text() + "".join(
+        path.read_text() for path in (out / "submissions").rglob("results.json"))
+    assert "alice-answer-7131" not in everything and "grader-token-41" not in everything
+    results = json.loads((out / "submissions" / "carol" / "Exercises.ipynb" / "results.json").read_text())
+    assert results["score"] == full - 2 and "LEAK" in results["output"]  # what its cells raised: its own
+    assert "bubblewrap" not in results["output"]  # the instructor's notes stay in grades.csv
+    record = json.loads((out / "submissions" / "carol" / "Exercises.ipynb" / "grading.json").read_text())
+    assert record["isolation"] == "a bubblewrap sandbox"
+    assert (out / "class.png").read_bytes()[:4] == b"\x89PNG"
+    assert list(alice)[:3 + len(TENSORFLOW)] == ["submission", "score", "max_score", *TENSORFLOW]
+
+
+def test_a_looping_cell_a_looping_answer_and_a_full_disk_are_stopped_at_their_limit(sandbox, tmp_path):
+    looping = notebook(tmp_path / "looping.ipynb", IMPORTS, correct_answers(),
+                       "def sigmoid(z):\n    while True:\n        pass\n",  # never returns
+                       "while True:\n    pass\n",  # a cell that never ends
+                       "with open('big', 'wb') as f:\n    f.write(bytes(64 << 20))\n")  # past --disk 16
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(looping), "--out", str(out), "--timeout", "3", "--disk", "16"])
+    assert code == 0, err
+    grades = read_grades(out)["looping.ipynb"]
+    assert grades["sigmoid"] == "0" and grades["linear_function"] == "1", failures(out / "submissions" /
+                                                                                   "looping.ipynb")
+    assert "cell 3 (while True:) ran past 3 s and was stopped" in grades["note"]
+    assert "sigmoid ran past its time limit of 3 s" in grades["note"]  # the instructor sees it too
+    assert "cell 4 (with open('big', 'wb') as f:) raised OSError: [Errno 28] No space left" in grades["note"]
+
+
+def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp_path):
+    """An answer that ignores the alarm and never returns is stopped from outside; a new process
+    grades the exercises after it."""
+    blocking = notebook(tmp_path / "blocking.ipynb", IMPORTS, correct_answers(),
+                        "import signal\ndef sigmoid(z):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                        "    while True:\n        pass\n")
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(blocking), "--out", str(out), "--no-sandbox", "--timeout", "8"])
+    assert code == 0, err
+    grades = read_grades(out)["blocking.ipynb"]
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["sigmoid"] == "0" and grades["score"] == f"{full - 1:g}", failures(
+        out / "submissions" / "blocking.ipynb")
+    assert "gave no answer in 16 s and was stopped; a new process was started for cost on" in grades["note"]
+
+
+def test_answers_forged_in_the_submissions_process_score_0_each_and_never_stop_the_class(tmp_path):
+    """mallory replaces the child's answer() (python -m runs it as __main__) with one that sends what the
+    grader must not trust: an array that is not .npy, an error with a 100 000-letter class name, a key that
+    cannot be one, JSON nested past any parser, a megabyte of message, 65 MB on one line."""
+    forged = notebook(tmp_path / "mallory.ipynb", IMPORTS, correct_answers(), """
+import sys
+_main = sys.modules["__main__"]
+_honest = _main.answer
+def _forged(namespace, request):
+    channel, name = sys._getframe(1).f_locals["results"], request["exercise"]
+    if name == "linear_function":
+        return {"value": {"array": "not .npy at all", "scalar": False}}
+    if name == "sigmoid":
+        return {"raised": {"type": "E" * 100000, "message": 5, "frames": "x"}}
+    if name == "cost":
+        return {"value": {"dict": [[{"list": []}, 1]]}}
+    if name == "one_hot_matrix":
+        channel.write("tfsigns-result " + "[" * 100000 + "\\n")
+        channel.flush()
+        return {"blank": True}
+    if name == "ones":
+        return {"raised": {"type": "ValueError", "message": "x" * 10**6, "frames": ["f" * 1000] * 10**4}}
+    if name == "prepare_dataset":
+        channel.write("tfsigns-result " + " " * (65 << 20) + "\\n")
+    return _honest(namespace, request)
+_main.answer = _forged
+""")
+    honest = notebook(tmp_path / "alice.ipynb", IMPORTS, SIGMOID)
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(forged), str(honest), "--out", str(out), "--no-sandbox", "--timeout",
+                                   "60"])
+    assert code == 0, err
+    grades = read_grades(out)
+    assert grades["alice.ipynb"]["score"] == "1"
+    mallory = grades["mallory.ipynb"]
+    forged_ones = ["linear_function", "sigmoid", "cost", "one_hot_matrix", "ones", "prepare_dataset"]
+    assert all(mallory[name] == "0" for name in forged_ones), mallory
+    assert "sent more than 64 MB in one answer" in mallory["note"] and len(mallory["note"]) <= 2000
+    results = json.loads((out / "submissions" / "mallory.ipynb" / "results.json").read_text())
+    outputs = {test["name"]: test["output"] for test in results["tests"]}
+    assert all("could not check the result" in outputs[name]
+               for name in ("linear_function", "sigmoid", "cost", "one_hot_matrix")), outputs
+    # the megabyte of message, cut (the extra line one_hot_matrix wrote answered a later question)
+    assert any("xxxx" in output for output in outputs.values())
+    assert max(map(len, outputs.values())) <= 1000
+
+
+def test_a_submission_that_catches_its_time_limits_is_stopped_at_its_total(tmp_path):
+    """`except BaseException: pass` around a sleep outlives every per-cell alarm; the total, kept from
+    outside, stops it (before it, the grader waited 2 s for each cell and 60 more)."""
+    catching = notebook(tmp_path / "catching.ipynb", "import time\nwhile True:\n    try:\n"
+                        "        time.sleep(100)\n    except BaseException:\n        pass\n", "x = 1")
+    out = tmp_path / "grades"
+    started = time.monotonic()
+    code, _, err = run_main(main, [str(catching), "--out", str(out), "--no-sandbox", "--timeout", "2",
+                                   "--total", "5"])
+    assert code == 0, err
+    assert time.monotonic() - started < 50
+    grades = read_grades(out)["catching.ipynb"]
+    assert grades["score"] == "0" and "gave no answer in its total of 5 s and was stopped" in grades["note"]
+
+
+def test_a_child_that_cannot_run_tensorflow_stops_the_class_with_its_own_words(tmp_path):
+    """Under --memory 512 TensorFlow cannot start: the grader says so, with the child's last line, before
+    grading anyone (before the check, every student got 0 and the command exited 0)."""
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(NOTEBOOKS / "Exercises.ipynb"), "--out", str(out), "--no-sandbox",
+                                   "--memory", "512"])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "the grader's child cannot run TensorFlow without a sandbox within --memory 512 MB" in err
+    assert "exit code" in err and not out.exists()
+
+
+def test_model_is_graded_with_the_reference_helpers_in_place_of_the_learners_broken_ones(sandbox, tmp_path):
+    """initialize_parameters with zeros for the weights fails, and so does a model() that calls it (no
+    unit can learn apart from the others): model() is graded in a process of its own with the reference
+    helpers, so the slip costs its 1 point, not 4, and model's feedback names the helper."""
+    slip = ("def initialize_parameters(layer_dims):\n    parameters = {}\n"
+            "    for l in range(1, len(layer_dims)):\n"
+            "        parameters[f'W{l}'] = v1.get_variable(f'W{l}', [layer_dims[l], layer_dims[l - 1]], "
+            "initializer=v1.zeros_initializer())\n"
+            "        parameters[f'b{l}'] = v1.get_variable(f'b{l}', [layer_dims[l], 1], "
+            "initializer=v1.zeros_initializer())\n    return parameters\n")
+    path = notebook(tmp_path / "slip.ipynb", IMPORTS, learner_answers(), slip)
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(path), "--out", str(out), "--timeout", "60"])
+    assert code == 0, err
+    grades = read_grades(out)["slip.ipynb"]
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["initialize_parameters"] == "0" and grades["model"] == "3" and \
+        grades["score"] == f"{full - 1:g}", \
+        failures(out / "submissions" / "slip.ipynb")
+    results = json.loads((out / "submissions" / "slip.ipynb" / "results.json").read_text())
+    (model,) = [test for test in results["tests"] if test["name"] == "model"]
+    said = "model: PASS\n  graded with the reference initialize_parameters in place of yours, which fail"
+    assert model["output"].startswith(said), model["output"]
