@@ -133,10 +133,20 @@ CHILD_CHECK = ("import tensorflow as tf\nwith tf.compat.v1.Session() as session:
                "    session.run(tf.constant(1))\n")
 
 
+CHILDREN_CHECKED: dict[tuple, str | None] = {}  # child_problem's answers in this process, by its settings
+
+
 def child_problem(args: argparse.Namespace) -> str | None:
     """Why the grader's child cannot run as the submissions' will (sandboxed unless --no-sandbox, within
-    --memory), with the child's own words, or None: a child is started once, with one cell that runs a
-    TensorFlow session."""
+    --memory and --disk), with the child's own words, or None: a child is started once with these
+    settings in this process, with one cell that runs a TensorFlow session."""
+    settings = (args.no_sandbox, args.memory, args.disk)
+    if settings not in CHILDREN_CHECKED:
+        CHILDREN_CHECKED[settings] = _child_problem(args)
+    return CHILDREN_CHECKED[settings]
+
+
+def _child_problem(args: argparse.Namespace) -> str | None:
     job = {"cells": [[0, CHILD_CHECK]], "names": [], "timeout": max(args.timeout, 60.0),
            "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + 180, "total": 180}
     where = "without a sandbox" if args.no_sandbox else "in the sandbox"
