@@ -206,6 +206,7 @@ def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Pat
         return result
     pool = ThreadPoolExecutor(args.workers)
     futures = [pool.submit(graded, path, name) for path, name in todo]
+    interrupted = False
     try:
         for count, future in enumerate(concurrent.futures.as_completed(futures), 1):
             result = future.result()
@@ -215,16 +216,15 @@ def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Pat
             print(progress(result, points, count, len(todo)),
                   file=sys.stderr if result.problem else sys.stdout)
     except KeyboardInterrupt:
+        interrupted = True
         stop_all()
-        pool.shutdown(wait=True, cancel_futures=True)
-        records = finished(out)
-        write_summary(out, [records[name] for _, name in submissions if name in records], points)
+    pool.shutdown(wait=True, cancel_futures=True)
+    records = finished(out)  # the summary, from what is on disk: this run's and any run's before
+    write_summary(out, [records[name] for _, name in submissions if name in records], points)
+    if interrupted:
         print(f"{PROG}: interrupted: {len(records)} of {len(submissions)} submissions graded and kept in "
               f"{out}/; the same command with --resume grades the rest", file=sys.stderr)
         return 130
-    pool.shutdown()
-    records = finished(out)
-    write_summary(out, [records[name] for _, name in submissions if name in records], points)
     print(f"{len(submissions)} submissions graded; results in {out}/ (grades.csv, problems.txt, class.png, "
           "a results.json per submission under submissions/)")
     return 0
