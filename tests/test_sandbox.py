@@ -147,11 +147,58 @@ raise ValueError("LEAK " + repr(sorted(set(found))) + " " + repr(
     assert list(alice)[:3 + len(TENSORFLOW)] == ["submission", "score", "max_score", *TENSORFLOW]
 
 
+# planted in the sandbox's /tmp, the folder Python imports from first: whoever imports wave next runs it
+PLANTED = "raise ImportError('planted by an earlier submission')\n"
+# a process that outlives its submission: it plants the module again and again, and kills every newer one
+LINGERING = f"""
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+mine = os.getpid()
+for _ in range(6000):
+    try:
+        open("/tmp/wave.py", "w").write({PLANTED!r})
+    except OSError:
+        pass
+    for pid in [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) > mine]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    time.sleep(0.01)
+"""
+
+
+def test_nothing_of_one_submission_meets_the_next_in_a_sandbox_that_forks_them(sandbox, tmp_path):
+    """Submissions share a sandbox whose first process forks them: one leaves a module in /tmp and a
+    process that plants it again and kills any newer process. alice, next, imports the planted module's
+    name and is graded in full, untouched. The third kills the process that forks them, and ends its own
+    sandbox with it; alice again is graded in full."""
+    first = notebook(tmp_path / "a_linger.ipynb", IMPORTS, correct_answers(),
+                     f"import os, subprocess, sys, time\nopen('/tmp/wave.py', 'w').write({PLANTED!r})\n"
+                     f"subprocess.Popen([sys.executable, '-c', {LINGERING!r}], start_new_session=True)\n"
+                     "time.sleep(0.5)\nos._exit(0)\n")  # its own process ends: what it started lives on
+    alice = notebook(tmp_path / "b_alice.ipynb", "import wave\n", IMPORTS, correct_answers())
+    killer = notebook(tmp_path / "c_fork_killer.ipynb", IMPORTS, correct_answers(),
+                      "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    again = shutil.copy(alice, tmp_path / "d_alice.ipynb")
+    out = tmp_path / "grades"
+    code, _, err = run_main(main, [str(p) for p in (first, alice, killer, again)] + [
+        "--out", str(out), "--timeout", "30", "--workers", "1"])
+    assert code == 0, err
+    grades = read_grades(out)
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    for name in ("b_alice.ipynb", "d_alice.ipynb"):
+        assert grades[name]["score"] == f"{full:g}", failures(out / "submissions" / name)
+        assert grades[name]["note"] == "", grades[name]["note"]
+    assert "the submission's process ended" in grades["c_fork_killer.ipynb"]["note"]  # its sandbox, with it
+
+
 def test_a_looping_cell_a_looping_answer_and_a_full_disk_are_stopped_at_their_limit(sandbox, tmp_path):
     looping = notebook(tmp_path / "looping.ipynb", IMPORTS, correct_answers(),
                        "def sigmoid(z):\n    while True:\n        pass\n",  # never returns
                        "while True:\n    pass\n",  # a cell that never ends
-                       "with open('big', 'wb') as f:\n    f.write(bytes(64 << 20))\n")  # past --disk 16
+                       "for name in 'ab':\n    with open(name, 'wb') as f:\n"
+                       "        f.write(bytes(12 << 20))\n")  # 24 MB in all, past --disk 16
     out = tmp_path / "grades"
     code, _, err = run_main(main, [str(looping), "--out", str(out), "--timeout", "3", "--disk", "16"])
     assert code == 0, err
@@ -160,7 +207,7 @@ def test_a_looping_cell_a_looping_answer_and_a_full_disk_are_stopped_at_their_li
                                                                                    "looping.ipynb")
     assert "cell 3 (while True:) ran past 3 s and was stopped" in grades["note"]
     assert "sigmoid ran past its time limit of 3 s" in grades["note"]  # the instructor sees it too
-    assert "cell 4 (with open('big', 'wb') as f:) raised OSError: [Errno 28] No space left" in grades["note"]
+    assert "cell 4 (for name in 'ab':) raised OSError: [Errno 28] No space left" in grades["note"]
 
 
 def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp_path):

@@ -351,7 +351,11 @@ class Submission:
             self.gone = f"the submission's process gave no answer in {waited} and was stopped"
             raise SubmissionGone(self.gone) from None
         if line is None:
-            code = self.process.wait()
+            try:  # it closed its channel to the grader: it ends, or it is made to
+                code = self.process.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                code = self.process.wait()
             said = f": {last}" if (last := self.last_error()) else ": out of memory, or it exited"
             self.gone = self.gone or f"the submission's process ended (exit code {code}{said})"
             raise SubmissionGone(self.gone)
@@ -378,11 +382,14 @@ class Submission:
 
     def last_error(self) -> str:
         """The last line the process wrote on stderr (at most 200 characters), or ""."""
-        if self.stderr is None:
-            return ""
-        self.stderr.seek(max(0, self.stderr.seek(0, 2) - 4096))
-        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
-        return lines[-1][:200] if lines else ""
+        return "" if self.stderr is None else last_line(self.stderr)
+
+
+def last_line(file: IO[bytes]) -> str:
+    """The last line written to `file` (at most 200 characters), or ""."""
+    file.seek(max(0, file.seek(0, 2) - 4096))
+    lines = file.read().decode(errors="replace").strip().splitlines()
+    return lines[-1][:200] if lines else ""
 
 
 class Remote:

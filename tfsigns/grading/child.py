@@ -14,8 +14,14 @@ import importlib
 import io
 import json
 import os
+import random
 import resource
+import select
+import shutil
+import signal
+import socket
 import sys
+import time
 import types
 from collections.abc import Callable
 
@@ -139,5 +145,89 @@ def _batch_norm_outputs(fn: Candidate, X: np.ndarray, params: dict) -> tuple[dic
             out["moving"] = sess.run(moving)
     return out, len(updates)
 
+
+def zygote_main(control: socket.socket) -> int:
+    """A sandbox's first process, TensorFlow imported once: for each b"run" on `control` (a SEQPACKET
+    socket to the grader, with the new child's stdin, stdout and stderr), fork a child_main; on b"kill",
+    or when it exits, end every other process of the sandbox and empty its writable folders, then say
+    "<exit code> <1 if clean>". Not clean: it exits, and the grader starts a new sandbox."""
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 16, 3)
+        if not message:
+            return 0  # the grader is gone
+        if message != b"run" or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            continue  # a kill for a child that had ended already
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+            for fd in [int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)  # the grader's socket, and whatever the import left open
+            np.random.seed()
+            random.seed()
+            os._exit(child_main())
+        for fd in fds:
+            os.close(fd)
+        code, grader_gone = _until_ended(pid, control)
+        clean = _sweep()
+        if grader_gone:
+            return 0
+        control.send(f"{code} {int(clean)}".encode())
+        if not clean:
+            return 1
+
+
+def _until_ended(pid: int, control: socket.socket) -> tuple[int, bool]:
+    """The child's exit code once it ends on its own or b"kill" ends it (with every process it started);
+    and whether the grader went away meanwhile."""
+    ended = os.pidfd_open(pid)
+    grader_gone = False
+    while ended not in select.select([ended, control], [], [])[0]:
+        message = control.recv(16)
+        grader_gone = not message
+        if message in (b"", b"kill"):
+            os.kill(-1, signal.SIGKILL)  # every process here but this one and the sandbox's init
+    os.close(ended)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), grader_gone
+
+
+def _sweep(seconds: float = 5.0) -> bool:
+    """End every other process of the sandbox (what a child left running) and empty /tmp and /dev/shm,
+    so that nothing of one submission meets the next; whether that worked within `seconds`."""
+    me, deadline = os.getpid(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        if not [pid for pid in _processes() if pid not in (1, me)]:
+            break
+        time.sleep(0.01)
+    else:
+        return False
+    folders = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
+    for entry in [entry for folder in folders for entry in os.scandir(folder)]:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)  # what cannot go (a folder made unwritable) stays,
+        else:  # and the sandbox is not clean
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    return not any(os.listdir(folder) for folder in folders)
+
+
+def _processes() -> list[int]:
+    """The pids of this sandbox's live processes (zombies, which do nothing, left out)."""
+    alive = []
+    for name in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if name.isdigit() and open(f"/proc/{name}/stat").read().rpartition(")")[2].split()[0] != "Z":
+                alive.append(int(name))
+    return alive
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--zygote"]:
+        sys.exit(zygote_main(socket.socket(fileno=int(sys.argv[2]))))
     sys.exit(child_main())

@@ -38,6 +38,7 @@ from tfsigns.grading.reports import (
 from tfsigns.grading.sandbox import (
     STOPPING,
     child_problem,
+    close_zygotes,
     sandbox_works,
     stop_all,
 )
@@ -178,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
-    return grade_class(args, out, list(zip(paths, names, strict=True)), done, points)
+    try:
+        return grade_class(args, out, list(zip(paths, names, strict=True)), done, points)
+    finally:
+        close_zygotes()
 
 
 def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Path, str]],
