@@ -44,37 +44,55 @@ def loop_conv_single_step(a_slice_prev, W, b):
 
 
 def loop_conv_forward(A_prev, W, b, hparameters, size_pad=True, size_stride=True, slide_stride=True,
-                      single_step=loop_conv_single_step, pick=lambda array, c: array[..., c]):
+                      single_step=loop_conv_single_step, pick=lambda array, c: array[..., c], padded=True,
+                      divide=lambda a, b: a // b, across=None):
     """The course's four loops, with the padding and the stride switchable in the output size and the
-    stride in the slices, and the single step and the way filter c is picked out of W and b."""
+    stride in the slices (`across`: the columns' own), the single step and the way filter c is picked out
+    of W and b, whether the slices are of the padded input, and the division of the output size."""
     (m, n_H_prev, n_W_prev, _), (f, _, _, n_C) = A_prev.shape, W.shape
     stride, pad = hparameters["stride"], hparameters["pad"]
-    size = [(n + 2 * pad * size_pad - f) // (stride if size_stride else 1) + 1 for n in (n_H_prev, n_W_prev)]
+    size = [divide(n + 2 * pad * size_pad - f, stride if size_stride else 1) + 1
+            for n in (n_H_prev, n_W_prev)]
     step = stride if slide_stride else 1
-    A_prev_pad = loop_zero_pad(A_prev, pad)
+    across = step if across is None else across
+    A_prev_pad = loop_zero_pad(A_prev, pad) if padded else A_prev
     Z = np.zeros((m, *size, n_C))
     for i in range(m):
         for h in range(size[0]):
             for w in range(size[1]):
-                a_slice = A_prev_pad[i, h * step:h * step + f, w * step:w * step + f, :]
+                a_slice = A_prev_pad[i, h * step:h * step + f, w * across:w * across + f, :]
                 for c in range(n_C):
                     Z[i, h, w, c] = single_step(a_slice, pick(W, c), pick(b, c))
     return Z, (A_prev, W, b, hparameters)
 
 
-def loop_pool_forward(A_prev, hparameters, mode="max", slide_stride=True, modes=None):
+def loop_pool_forward(A_prev, hparameters, mode="max", slide_stride=True, modes=None, step=None, width=None):
+    """The course's loops; the windows move `step` pixels (stride, or 1 unless `slide_stride`) and are
+    `width` wide (f)."""
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     f, stride = hparameters["f"], hparameters["stride"]
     n_H, n_W = 1 + (n_H_prev - f) // stride, 1 + (n_W_prev - f) // stride
-    step = stride if slide_stride else 1
+    step = step or (stride if slide_stride else 1)
+    width = width or f
     reduce = (modes or {"max": np.max, "average": np.mean})[mode]
     A = np.zeros((m, n_H, n_W, n_C))
     for i in range(m):
         for h in range(n_H):
             for w in range(n_W):
                 for c in range(n_C):
-                    A[i, h, w, c] = reduce(A_prev[i, h * step:h * step + f, w * step:w * step + f, c])
+                    A[i, h, w, c] = reduce(A_prev[i, h * step:h * step + width, w * step:w * step + width, c])
     return A, (A_prev, hparameters)
+
+
+def conv_single_step(a_slice_prev, W, b):
+    """A learner's, right: called by the conv_forward below that hands it the wrong piece of W."""
+    return float(np.sum(a_slice_prev * W) + b.item())
+
+
+def filters_picked_on_the_channels(A_prev, W, b, hparameters):
+    """W[:, :, c, :] for filter c: conv_single_step, which is right, raises, and is not to blame."""
+    return loop_conv_forward(A_prev, W, b, hparameters, single_step=conv_single_step,
+                             pick=lambda array, c: array[:, :, c, :] if array is W else array[..., c])
 
 
 def loop_create_mask_from_window(x):
@@ -227,6 +245,23 @@ MISTAKES = [
      ["the stride is ignored", "a stride-1 convolution"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_stride=False),
      ["raised ValueError: operands could not be broadcast", "a slice came out smaller than the filter"]),
+    (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, padded=False),
+     ["the slices are of A_prev, not of the padded A_prev_pad", "a_prev_pad = A_prev_pad[i]"]),
+    (STEP, "conv_forward", filters_picked_on_the_channels,
+     ["raised ValueError: operands could not be broadcast together with shapes (3,3,4) (3,3,8) in your "
+      "conv_single_step (called by conv_forward)",
+      "hint: a slice of A_prev_pad is (f, f, n_C_prev) and so is filter c, which is W[..., c] "
+      "(W[:, :, :, c])"]),
+    (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, divide=lambda a, b: a / b),
+     ["raised TypeError: 'float' object cannot be interpreted as an integer", "/ divides into a float",
+      "floor division, //"]),
+    (STEP, "conv_forward", lambda A, W, b, hp: loop_conv_forward(A, W, b, hp, across=1),
+     ["the horizontal slices are not strided: horiz_start = w instead of w * stride"]),
+    (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, step=hp["stride"] + 1),
+     ["the stride is off by one: the windows move stride + 1 pixels", "vert_start = h * stride"]),
+    (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, step=hp["f"],
+                                                                       width=hp["stride"]),
+     ["the window and the stride are swapped: vert_start = h * f, vert_end = vert_start + stride"]),
     (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, "max"),
      ["took the max where mode='average' asks for the mean", "elif mode == 'average'"]),
     (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, slide_stride=False),

@@ -90,7 +90,13 @@ def value_check(reference: Candidate, cases: Sequence[Case] | Callable[[], Seque
     def check(candidate: Candidate, report: Report) -> None:
         run, expect = adapt(candidate), adapt(reference)
         for case in cases() if callable(cases) else cases:
-            compare(report, case.label, expect(*case.args), run(*case.args), mistakes, case.args, **how)
+            try:
+                got = run(*case.args)
+            except CandidateError:
+                if report.failures:  # what an earlier case found wrong says it (a slip that raises here too)
+                    return
+                raise
+            compare(report, case.label, expect(*case.args), got, mistakes, case.args, **how)
     return check
 
 
@@ -299,10 +305,10 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
         return Report([BLANK])
     except CandidateError as err:
         helper = helper_that_raised(err.error, name, assignment.exercises)
-        if helper:
+        if helper:  # its own hints, else the caller's (what it was given), else: grade it first
             report.fail(f"raised {describe_error(err.error)} in your {helper} (called by {name})",
                         error_hint(err.error, (*assignment.exercises[helper].error_hints,
-                                               *assignment.error_hints))
+                                               *assignment.error_hints, *exercise.error_hints))
                         or f"grade {helper} first: grade('{helper}', {helper}) says what is wrong with it")
         else:
             report.fail(f"raised {describe_error(err.error)}", error_hint(err.error, hints))

@@ -40,6 +40,7 @@ from tfsigns.grading.checks import (
     value_check,
 )
 from tfsigns.grading.feedback import shape_message
+from tfsigns.grading.structure import structure_problems
 from tfsigns.networks import cnn, get_network
 from tfsigns.training.trainer import cnn_model
 
@@ -78,7 +79,7 @@ def _check_cnn_forward(candidate: Candidate, report: Report) -> None:
     args = case.args
     expected, _ = graph_of(CNN_COURSE["forward_propagation"])(*args)
     got, error = graph_of(candidate)(*args)
-    problems = mistakes_cnn.structure_problems(expected, got, raised=error is not None)
+    problems = structure_problems(expected, got, raised=error is not None)
     for what, hint in problems:
         report.fail(f"{case.label}: {what}", hint)
     if error and not problems:

@@ -4,14 +4,12 @@ pool_forward) and the TensorFlow application (the course CNN).
 
 NumPy mistakes are computed, as in tfsigns.grading.mistakes, by a version of the lesson with the slip
 switched on. A CNN's structural slips (VALID padding, strides on the batch axis, a pool's window
-and stride confused, no FLATTEN) are read from the graph a candidate builds, since most of them
-make TensorFlow raise rather than return a wrong value.
+and stride confused, no FLATTEN) are read from the graph a candidate builds: tfsigns.grading.structure.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +44,14 @@ def _np_conv(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict
     Z = slide(A_prev, W.shape[0], lambda win: np.tensordot(win, W, axes=([1, 2, 3], [0, 1, 2])),
                   hparameters["stride"], hparameters["pad"], **slips)
     return Z + (b.reshape(-1) if bias else 0), (A_prev, W, b, hparameters)
+
+
+def _unpadded_slices(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict) -> tuple:
+    """conv_forward sized for the padded input but slicing A_prev: slices past its edge are cut short, and
+    broadcast against the filter where NumPy lets them (a_slice_prev * W), as the learner's loop does."""
+    Z = slide(A_prev, W.shape[0], lambda win: (win[..., None] * W).sum(axis=(1, 2, 3)), hparameters["stride"],
+              hparameters["pad"], pad_input=False)
+    return Z + b.reshape(-1), (A_prev, W, b, hparameters)
 
 
 def _np_pool(A_prev: np.ndarray, hparameters: dict, mode: str, across_channels: bool = False,
@@ -95,11 +101,13 @@ def conv_cases() -> tuple[Case, ...]:
 
 
 def pool_cases() -> tuple[Case, ...]:
-    """Volumes, windows and strides, in both modes."""
+    """Volumes, windows and strides, in both modes; in the first, the windows of a stride off by one or of
+    window and stride swapped still hold a value, so those slips are named by what they compute."""
     return tuple(
         Case(f"pool_forward(A_prev {A}, {{'f': {f}, 'stride': {stride}}}, mode={mode!r})",
              (_normal(seed, *A), {"f": f, "stride": stride}, mode))
-        for A, f, stride, seed in (((2, 5, 5, 3), 3, 1, 0), ((2, 7, 8, 3), 3, 2, 1), ((1, 6, 8, 2), 2, 2, 2))
+        for A, f, stride, seed in (((1, 10, 10, 2), 3, 2, 3), ((2, 5, 5, 3), 3, 1, 0),
+                                   ((2, 7, 8, 3), 3, 2, 1), ((1, 6, 8, 2), 2, 2, 2))
         for mode in ("max", "average"))
 
 
@@ -189,8 +197,23 @@ CONV_SLIPS = (  # (what, hint, the slip as options of _np_conv)
     ("the stride is ignored (in the output size and in the slices): a stride-1 convolution",
      f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}", {"size_stride": False, "slide_stride": False}),
 )
-CONV_MISTAKES = tuple(Mistake(what, hint, lambda A, W, b, hp, o=options: _np_conv(A, W, b, hp, **o))
-                      for what, hint, options in CONV_SLIPS)
+WINDOW_SLIPS = (  # (what, how the windows move (steps: rows, columns) and their width, for a stride s and f)
+    ("the horizontal slices are not strided: horiz_start = w instead of w * stride",
+     lambda s, f: {"steps": (s, 1)}),
+    ("the vertical slices are not strided: vert_start = h instead of h * stride",
+     lambda s, f: {"steps": (1, s)}),
+    ("the stride is off by one: the windows move stride + 1 pixels", lambda s, f: {"steps": (s + 1, s + 1)}),
+    ("the window and the stride are swapped: vert_start = h * f, vert_end = vert_start + stride",
+     lambda s, f: {"steps": (f, f), "width": s}))
+CONV_MISTAKES = (
+    *(Mistake(what, hint, lambda A, W, b, hp, o=options: _np_conv(A, W, b, hp, **o))
+      for what, hint, options in CONV_SLIPS),
+    *(Mistake(what, SLICE_HINT,
+              lambda A, W, b, hp, how=how: _np_conv(A, W, b, hp, **how(hp["stride"], W.shape[0])))
+      for what, how in WINDOW_SLIPS),
+    Mistake("the slices are of A_prev, not of the padded A_prev_pad: past its edge they are cut short",
+            "A_prev_pad = zero_pad(A_prev, pad), then a_prev_pad = A_prev_pad[i], and slice a_prev_pad",
+            _unpadded_slices))
 POOL_MISTAKES = (
     Mistake("took the max where mode='average' asks for the mean",
             "if mode == 'max': np.max(a_prev_slice), elif mode == 'average': np.mean(a_prev_slice)",
@@ -206,6 +229,9 @@ POOL_MISTAKES = (
             lambda A, hp, mode: _np_pool(A, hp, mode, slide_stride=False)),
     Mistake("the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride), likewise n_W",
             lambda A, hp, mode: _np_pool(A, hp, mode, size_stride=False)),
+    *(Mistake(what, SLICE_HINT,
+              lambda A, hp, mode, how=how: _np_pool(A, hp, mode, **how(hp["stride"], hp["f"])))
+      for what, how in WINDOW_SLIPS),
 )
 MASK_MISTAKES = (
     Mistake("marked the min, not the max", "mask = (x == np.max(x))", lambda x: x == np.min(x)),
@@ -241,8 +267,8 @@ CONV_BACKWARD_MISTAKES = (
 FLOAT_BIAS_HINT = ("float() of a (1, 1, 1) array fails on NumPy 2 (only a 0-dimensional array converts to "
                    "a number), so the course's float(b) raises: add the bias as b.item(), or "
                    "float(b[0, 0, 0]): Z = np.sum(s) + b.item()")
-EMPTY_WINDOW_HINT = ("a window fell outside A_prev and came out empty: the output size leaves out the "
-                     "stride; n_H = int(1 + (n_H_prev - f) / stride), likewise n_W")
+EMPTY_WINDOW_HINT = ("a window fell outside A_prev and came out empty: n_H = int(1 + (n_H_prev - f) / "
+                     f"stride) outputs (likewise n_W) keep every window inside; {SLICE_HINT}")
 
 
 def conv_broadcast_hint(text: str) -> str:
@@ -251,13 +277,18 @@ def conv_broadcast_hint(text: str) -> str:
     shapes = [tuple(int(n) for n in found.split(",") if n)
               for found in re.findall(r"\((\d+(?:,\d+)*),?\)", text.partition("shapes")[2])]
     if len(shapes) >= 2 and len(shapes[0]) == len(shapes[1]) == 3 and shapes[0][-1] == shapes[1][-1]:
-        return (f"a slice came out smaller than the filter: it ran past the edge of the (padded) input. "
-                f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}")
+        return (f"a slice came out smaller than the filter, {shapes[0]} for {shapes[1]}: it ran past the "
+                "edge of what was sliced. Was it A_prev itself? Slice the padded input, A_prev_pad = "
+                f"zero_pad(A_prev, pad), a_prev_pad = A_prev_pad[i]. Else: {OUTPUT_SIZE_HINT}; {SLICE_HINT}")
     return ("a slice of A_prev_pad is (f, f, n_C_prev) and so is filter c, which is W[..., c] "
             "(W[:, :, :, c]), its bias b[..., c]: W[c] picks along the filter's rows")
 
 
+FLOAT_SIZE_HINT = ("the output size must be a whole number for np.zeros and range(), and / divides into a "
+                   "float: n_H = int((n_H_prev - f + 2 * pad) / stride) + 1 (pool_forward: int(1 + "
+                   "(n_H_prev - f) / stride)), or floor division, //")
 STEP_ERROR_HINTS = (
+    ("cannot be interpreted as an integer", FLOAT_SIZE_HINT),
     # float(b): a TypeError on NumPy 2, a DeprecationWarning from NumPy 1.25 (an error under -W error)
     ("only 0-dimensional arrays can be converted", FLOAT_BIAS_HINT),
     ("Conversion of an array with ndim > 0 to a scalar", FLOAT_BIAS_HINT),
@@ -291,7 +322,6 @@ def compute_cost_cases() -> tuple[Case, ...]:
              ((2 * _normal(seed, m, C)).astype(np.float32),
               convert_to_one_hot(case_rng(seed + 1).integers(0, C, m), C).T))
         for C, m, seed in ((6, 4, 0), (3, 5, 2)))
-
 
 
 def model_data() -> tuple[np.ndarray, ...]:
@@ -338,88 +368,3 @@ APPLICATION_ERROR_HINTS = (
     ("Dimensions must be equal", FLATTEN_HINT),
     ("KeyError", "parameters holds the filters W1 and W2 and the fully connected layer's W3 and b3"),
 )
-
-
-# ------------------------------------------------------------------ a CNN's structure, read from its graph
-
-
-@dataclass(frozen=True)
-class LayerOp:
-    """A convolution or pooling op as built: its kind and its NHWC window, strides and padding."""
-
-    kind: str
-    window: tuple[int, ...]
-    strides: tuple[int, ...]
-    padding: str
-
-
-KINDS = {"Conv2D": "CONV2D", "MaxPool": "MAXPOOL", "AvgPool": "AVGPOOL"}
-VARIABLE_OPS = {"VarHandleOp", "VariableV2"}
-BATCH_STRIDE_HINT = ("strides=[1, s, s, 1]: the first entry steps over the examples and the last over the "
-                     "channels, both stay 1")
-POOL_HINT = ("the window moves by its own size: tf.nn.max_pool(A1, ksize=[1, 8, 8, 1], strides=[1, 8, 8, 1], "
-             "padding='SAME'), then ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1] for the second pool")
-PADDING_HINT = "padding='SAME' in every CONV2D and MAXPOOL, as the network is specified"
-
-
-def layer_ops(graph: tf.Graph) -> list[LayerOp]:
-    """The convolution and pooling ops of a graph, in the order they were built."""
-    ops = []
-    for op in graph.get_operations():
-        if op.type in KINDS:
-            window = tuple(op.get_attr("ksize")) if op.type != "Conv2D" else tuple(op.inputs[1].shape[:2])
-            ops.append(LayerOp(KINDS[op.type], window, tuple(op.get_attr("strides")),
-                               op.get_attr("padding").decode()))
-    return ops
-
-
-def _pool_problem(name: str, got: LayerOp, expected: LayerOp, other: LayerOp | None) -> tuple[str, str]:
-    """What is wrong with a pool whose window or strides differ from the network's."""
-    (k, s), (K, S) = (got.window[1], got.strides[1]), (expected.window[1], expected.strides[1])
-    if k == K and s == 1 != S:
-        return (f"{name} has a {k}x{k} window moving 1 pixel at a time (strides={list(got.strides)}): "
-                f"its stride is {S}, the window's own size", POOL_HINT)
-    if other and {k, s} & {other.window[1], other.strides[1]} - {K, S}:
-        return (f"{name} has a {k}x{k} window and stride {s}: the window and stride of the two pools are "
-                f"mixed up (the first pool is {K}x{K}, stride {S})", POOL_HINT)
-    return (f"{name} has ksize={list(got.window)}, strides={list(got.strides)}; expected "
-            f"ksize={list(expected.window)}, strides={list(expected.strides)}", POOL_HINT)
-
-
-def structure_problems(expected: tf.Graph, got: tf.Graph, raised: bool = False) -> list[tuple[str, str]]:
-    """(what, hint) for each way the CNN built in `got` departs from the reference built in `expected`:
-    its layers, their padding and strides, the FLATTEN, variables of its own. None for a candidate that
-    `raised` before it built all the layers: what it raised says more."""
-    want, have = layer_ops(expected), layer_ops(got)
-    kinds = [op.kind for op in want]
-    if raised and [op.kind for op in have] == kinds[:len(have)] != kinds:
-        return []
-    if [op.kind for op in have] != kinds:
-        found = " -> ".join(op.kind for op in have) or "none"
-        return [(f"the convolution and pooling layers are {found}; expected {' -> '.join(kinds)}",
-                 "CONV2D (tf.nn.conv2d) -> RELU -> MAXPOOL (tf.nn.max_pool), twice")]
-    problems, seen = [], {}
-    for g, e in zip(have, want, strict=True):
-        seen[g.kind] = seen.get(g.kind, 0) + 1
-        name = f"{g.kind} {seen[g.kind]}"
-        if g.strides[0] != 1 or g.strides[3] != 1:
-            problems.append((f"{name} has strides={list(g.strides)}: a stride on the batch axis (the "
-                             "examples) or the channels", BATCH_STRIDE_HINT))
-        elif g.kind == "MAXPOOL" and (g.window, g.strides) != (e.window, e.strides):
-            others = [op for op in want if op.kind == "MAXPOOL" and op is not e]
-            problems.append(_pool_problem(name, g, e, others[0] if others else None))
-        elif g.strides != e.strides:
-            problems.append((f"{name} has strides={list(g.strides)}; expected {list(e.strides)}",
-                             "tf.nn.conv2d(A, W, strides=[1, 1, 1, 1], padding='SAME')"))
-        if g.padding != e.padding:
-            problems.append((f"{name} pads {g.padding}, not {e.padding}", PADDING_HINT))
-    operations = got.get_operations()
-    # A raise cuts the graph short: with other problems, it may have come before the FLATTEN.
-    if not any(op.type == "Reshape" for op in operations) and not (raised and problems):
-        problems.append(("P2 was not flattened: the fully connected layer needs (m, n_H * n_W * n_C)",
-                         FLATTEN_HINT))
-    if made := [op.name for op in operations if op.type in VARIABLE_OPS]:
-        problems.append((f"forward_propagation made variables of its own ({', '.join(made[:3])}), so its "
-                         "fully connected layer is not the one in parameters",
-                         "use parameters['W3'] and parameters['b3']: Z3 = tf.matmul(F, W3) + b3"))
-    return problems
