@@ -20,6 +20,7 @@ from tests import test_grader
 from tests.conftest import REAL_DATA, run_main
 from tests.test_classroom import (
     IMPORTS,
+    ISOLATION,
     NOTEBOOKS,
     SIGMOID,
     TENSORFLOW,
@@ -219,7 +220,7 @@ def test_a_submission_that_shuts_out_the_time_limit_loses_that_exercise_only(tmp
                         "import signal\ndef sigmoid(z):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                         "    while True:\n        pass\n")
     out = tmp_path / "grades"
-    code, _, err = run_main(main, [str(blocking), "--out", str(out), "--no-sandbox", "--timeout", "3"])
+    code, _, err = run_main(main, [str(blocking), "--out", str(out), *ISOLATION, "--timeout", "3"])
     assert code == 0, err
     grades = read_grades(out)["blocking.ipynb"]
     assert grades["sigmoid"] == "0" and grades["cost"] == "1" and grades["score"] == "1", failures(
@@ -256,8 +257,8 @@ _main.answer = _forged
 """)
     honest = notebook(tmp_path / "alice.ipynb", IMPORTS, SIGMOID)
     out = tmp_path / "grades"
-    code, _, err = run_main(main, [str(forged), str(honest), "--out", str(out), "--no-sandbox", "--timeout",
-                                   "60"])
+    code, _, err = run_main(main, [str(forged), str(honest), "--out", str(out), *ISOLATION,
+                                   "--timeout", "60"])
     assert code == 0, err
     grades = read_grades(out)
     assert grades["alice.ipynb"]["score"] == "1"
@@ -281,7 +282,7 @@ def test_a_submission_that_catches_its_time_limits_is_stopped_at_its_total(tmp_p
                         "        time.sleep(100)\n    except BaseException:\n        pass\n", "x = 1")
     out = tmp_path / "grades"
     started = time.monotonic()
-    code, _, err = run_main(main, [str(catching), "--out", str(out), "--no-sandbox", "--timeout", "2",
+    code, _, err = run_main(main, [str(catching), "--out", str(out), *ISOLATION, "--timeout", "2",
                                    "--total", "5"])
     assert code == 0, err
     assert time.monotonic() - started < 50

@@ -267,8 +267,9 @@ CONV_BACKWARD_MISTAKES = (
 FLOAT_BIAS_HINT = ("float() of a (1, 1, 1) array fails on NumPy 2 (only a 0-dimensional array converts to "
                    "a number), so the course's float(b) raises: add the bias as b.item(), or "
                    "float(b[0, 0, 0]): Z = np.sum(s) + b.item()")
-EMPTY_WINDOW_HINT = ("a window fell outside A_prev and came out empty: n_H = int(1 + (n_H_prev - f) / "
-                     f"stride) outputs (likewise n_W) keep every window inside; {SLICE_HINT}")
+EMPTY_WINDOW_HINT = ("a window fell outside A_prev and came out empty: most often the output size leaves "
+                     "out the stride, n_H = int(1 + (n_H_prev - f) / stride), likewise n_W; else the windows "
+                     f"go too far: {SLICE_HINT}")
 
 
 def conv_broadcast_hint(text: str) -> str:
