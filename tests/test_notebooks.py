@@ -12,7 +12,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 @requires_hands  # the SIGNS data and MediaPipe's hand models
 def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
-    monkeypatch.setenv("TFSIGNS_NOTEBOOK_EPOCHS", "20")
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_EPOCHS", "10")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_TRIALS", "2")
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_SHIFTED", "12")  # the hand model on 12 x 47 photos, not 120 x 47
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_OUT", str(tmp_path))
@@ -39,11 +39,11 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
                                                         "confusion.png", "cnn_vs_mlp.png",
                                                         "first_layer_filters.png", "shifts.png",
                                                         "landmarks.png", "reading.png", "reading_no_hand.png"}
-    # the CNN section: its parameter count, and 20 epochs of cnn_model with the cost every 5
+    # the CNN section: its parameter count, and 10 epochs of cnn_model with the cost every 5
     assert "course CNN: 1,286 parameters" in text and "the CNN has 1/239 of the MLP's parameters" in text
     (cnn_training,) = [c for c in notebook.cells if c.cell_type == "code" and "cnn_model(" in c.source]
     cnn_text = "".join(output.get("text", "") for output in cnn_training.outputs)
-    assert "Cost after epoch 15:" in cnn_text and "Test Accuracy:" in cnn_text and "20 epochs in" in cnn_text
+    assert "Cost after epoch 5:" in cnn_text and "Test Accuracy:" in cnn_text and "10 epochs in" in cnn_text
     # the real-photo sections: the reader trained as make reader does, scored under every shift beside the
     # two MLPs, and a phone's JPEG of a test photo read through the photo path
     assert "the reader in" in text and "3 epochs, test accuracy" in text
