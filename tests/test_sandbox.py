@@ -31,6 +31,7 @@ from tests.test_classroom import (
     read_grades,
 )
 from tfsigns.grader import ASSIGNMENTS
+from tfsigns.grading.sandbox import STOPPING, stop_all
 from tfsigns.grading.classroom import main, sandbox_works
 
 
@@ -275,19 +276,37 @@ _main.answer = _forged
     assert max(map(len, outputs.values())) <= 1000
 
 
+CATCHING = ("import time\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n"
+            "        pass\n")
+
+
 def test_a_submission_that_catches_its_time_limits_is_stopped_at_its_total(tmp_path):
     """`except BaseException: pass` around a sleep outlives every per-cell alarm; the total, kept from
-    outside, stops it (before it, the grader waited 2 s for each cell and 60 more)."""
-    catching = notebook(tmp_path / "catching.ipynb", "import time\nwhile True:\n    try:\n"
-                        "        time.sleep(100)\n    except BaseException:\n        pass\n", "x = 1")
+    outside, stops it (before it, the grader waited 2 s for each cell and 60 more). One that also closes
+    its channel to the grader first is stopped after the grace (before, the grader waited for it to end
+    without a limit: a worker held for ever)."""
+    catching = notebook(tmp_path / "catching.ipynb", CATCHING, "x = 1")
+    hiding = notebook(tmp_path / "hiding.ipynb", "import os\nfor fd in range(3, 256):\n    try:\n"
+                      "        os.close(fd)\n    except OSError:\n        pass\n", CATCHING)
     out = tmp_path / "grades"
-    started = time.monotonic()
-    code, _, err = run_main(main, [str(catching), "--out", str(out), *ISOLATION, "--timeout", "2",
-                                   "--total", "5"])
+    started, ended = time.monotonic(), []
+    grading = threading.Thread(target=lambda: ended.append(run_main(main, [
+        str(catching), str(hiding), "--out", str(out), *ISOLATION, "--timeout", "2", "--total", "5"])),
+        daemon=True)
+    grading.start()
+    grading.join(timeout=60)
+    if not ended:  # stop it, so that the suite goes on, and say why
+        stop_all()
+        grading.join()
+        STOPPING.clear()
+        pytest.fail("the grader still waited for a process that had closed its channel, after 60 s")
+    code, _, err = ended[0]
     assert code == 0, err
     assert time.monotonic() - started < 50
-    grades = read_grades(out)["catching.ipynb"]
-    assert grades["score"] == "0" and "gave no answer in its total of 5 s and was stopped" in grades["note"]
+    grades = read_grades(out)
+    assert grades["catching.ipynb"]["score"] == "0"
+    assert "gave no answer in its total of 5 s and was stopped" in grades["catching.ipynb"]["note"]
+    assert "the submission's process ended (exit code" in grades["hiding.ipynb"]["note"]
 
 
 def test_a_child_that_cannot_run_tensorflow_stops_the_class_with_its_own_words(tmp_path):
