@@ -31,8 +31,8 @@ from tests.test_classroom import (
     read_grades,
 )
 from tfsigns.grader import ASSIGNMENTS
-from tfsigns.grading.sandbox import STOPPING, stop_all
 from tfsigns.grading.classroom import main, sandbox_works
+from tfsigns.grading.sandbox import STOPPING, stop_all
 
 
 @pytest.fixture(scope="module")
