@@ -295,6 +295,10 @@ MISTAKES = [
      lambda Z3, Y: tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=tf.transpose(Z3),
                                                                         labels=tf.transpose(Y))),
      ["transposed, so the softmax runs over the examples", "pass them as they are"]),
+    (APPLICATION, "model",
+     lambda X, Y, X_test, Y_test, **settings: course_model(X * 255, Y, X_test * 255, Y_test, **settings),
+     ["it fed the network X_train multiplied by 255, as if its pixels ran from 0 to 255",
+      "hint: X_train comes to model() divided by 255 already: feed its minibatches as they are"]),
     (APPLICATION, "model", lambda *args, **settings: course_model(*args, **settings, train=False),
      ["the cost did not fall", "train accuracy", "hint: run the optimizer on every minibatch"]),
 ]

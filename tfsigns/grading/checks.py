@@ -149,15 +149,17 @@ def _costs(history: Any) -> np.ndarray | None:
     return costs if costs.ndim == 1 and costs.size >= 2 else None
 
 
-def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
-    """A check that model() trains on spec.data: trained parameters of the right shapes, a falling cost,
-    and a train accuracy of at least MIN_TRAIN_ACCURACY."""
+def model_check(spec: ModelGrading, with_its_feeds: Callable[[Candidate], Callable]
+                ) -> Callable[[Candidate, Report], None]:
+    """A check that model() trains on spec.data: trained parameters of the right shapes, X_train fed as
+    it is, a falling cost, and a train accuracy of at least MIN_TRAIN_ACCURACY. `with_its_feeds` runs it
+    and says what it fed the network (tfsigns.grading.child)."""
     def check(candidate: Candidate, report: Report) -> None:
         X_train, Y_train, X_test, Y_test = spec.data()
         layout = get_network(spec.config.arch if spec.config else "mlp").layout
         C = Y_train.shape[layout.class_axis]
         label = f"model(X_train {X_train.shape}, {C} separable classes, {spec.settings['num_epochs']} epochs)"
-        result = in_fresh_graph(candidate)(X_train, Y_train, X_test, Y_test, **spec.settings)
+        result, fed = with_its_feeds(candidate)(X_train, Y_train, X_test, Y_test, **spec.settings)
         parameters, history = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
         if not isinstance(parameters, Mapping) or "W1" not in parameters:
             report.fail(f"{label}: expected the trained parameters (a dict with W1, ...) or (parameters, "
@@ -171,6 +173,8 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
             report.fail(f"{label}: {problem}", spec.shape_hint)
         if report.failures:
             return
+        if problem := _fed_problem(X_train, X_test, fed):
+            report.fail(f"{label}: {problem}", FEED_HINT)
         costs = _costs(history)
         if costs is not None and not costs[-1] < costs[0]:
             report.fail(f"{label}: the cost did not fall: {costs[0]:.4g} after the first epoch, "
@@ -182,6 +186,30 @@ def model_check(spec: ModelGrading) -> Callable[[Candidate, Report], None]:
             report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly "
                         f"(needs at least {MIN_TRAIN_ACCURACY:.2f})", TRAINING_HINT)
     return check
+
+
+FEED_HINT = ("X_train comes to model() divided by 255 already: feed its minibatches as they are, "
+             "feed_dict={X: minibatch_X, Y: minibatch_Y}")
+
+
+def _fed_problem(X_train: np.ndarray, X_test: np.ndarray, fed: Any) -> str | None:
+    """What is wrong with the values model() fed its network, [smallest, largest], against those of X_train
+    and X_test: the pixels scaled by 255 once more (or divided again), or values neither holds; None if
+    right."""
+    span = numbers(fed)
+    if span is None or span.shape != (2,):
+        return None
+    low, high = float(min(X_train.min(), X_test.min())), float(max(X_train.max(), X_test.max()))
+    scale = float(np.abs(span).max()) / max(abs(low), abs(high))
+    for factor, what in ((255.0, "multiplied by 255, as if its pixels ran from 0 to 255"),
+                         (1 / 255, "divided by 255 once more, its pixels squeezed near 0")):
+        if math.isclose(scale, factor, rel_tol=0.01):
+            return f"it fed the network X_train {what} (values from {span[0]:.4g} to {span[1]:.4g})"
+    margin = 1e-3 * max(abs(low), abs(high))
+    if span[0] < low - margin or span[1] > high + margin:
+        return (f"it fed the network values from {span[0]:.4g} to {span[1]:.4g}, where X_train's and "
+                f"X_test's lie from {low:.4g} to {high:.4g}")
+    return None
 
 
 def numbers(value: Any) -> np.ndarray | None:

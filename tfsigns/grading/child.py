@@ -64,6 +64,34 @@ def with_reference_helpers(fn: Candidate) -> Candidate:
     return in_fresh_graph(fn)
 
 
+@adapter
+def with_its_feeds(fn: Candidate) -> Callable:
+    """fn (a learner's model(X_train, ...)) as in_fresh_graph calls it (with HELPERS where the job brought
+    them), returning (its result, [the smallest, the largest] value it fed a session in arrays shaped like
+    X_train's examples, or None): what the network was fed, which the result alone may not tell."""
+    run = with_reference_helpers(fn) if HELPERS else in_fresh_graph(fn)
+    return lambda X_train, *args, **kwargs: _with_feeds(run, X_train, args, kwargs)
+
+
+def _with_feeds(run: Callable, X_train: np.ndarray, args: tuple, kwargs: dict) -> tuple:
+    X, seen = np.asarray(X_train), []
+    owner = next(cls for cls in v1.Session.__mro__ if "run" in vars(cls))  # BaseSession, for every session
+    original = owner.run
+
+    def recording(session, fetches, feed_dict=None, *rest, **named):
+        for value in (feed_dict or {}).values():
+            if isinstance(value, np.ndarray) and value.size and value.ndim == X.ndim and (
+                    value.shape[1:] == X.shape[1:] or value.shape[:-1] == X.shape[:-1]):
+                seen.append((float(np.min(value)), float(np.max(value))))
+        return original(session, fetches, feed_dict, *rest, **named)
+    owner.run = recording
+    try:
+        result = run(X_train, *args, **kwargs)
+    finally:
+        owner.run = original
+    return result, [min(low for low, _ in seen), max(high for _, high in seen)] if seen else None
+
+
 def cell_code(source: str) -> str:
     """A code cell's Python: IPython's magics and shell lines (%..., !...) left out."""
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())

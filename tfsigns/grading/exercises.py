@@ -33,7 +33,7 @@ from tfsigns.grading.checks import (
     sampler_check,
     value_check,
 )
-from tfsigns.grading.child import batch_norm_outputs
+from tfsigns.grading.child import batch_norm_outputs, with_its_feeds
 from tfsigns.grading.feedback import difference
 from tfsigns.grading.mistakes import (
     COMPUTE_COST_MISTAKES,
@@ -268,7 +268,7 @@ _EXERCISES: dict[str, Exercise] = {
         "sample 1 - beta on a log scale: n exponents r uniform between log10(1 - high) and log10(1 - low), "
         "NumPy seeded with seed; beta is 1 - 10 to the power r"),
     "model": Exercise(
-        model_check(MLP_MODEL),
+        model_check(MLP_MODEL, with_its_feeds),
         "build the graph from the data's shapes (placeholders, parameters, forward pass, cost, Adam), run "
         "the optimizer on every minibatch of every epoch, and return the trained parameters' values",
         points=3, helpers={**{name: f"tfsigns.networks.mlp:{name}" for name in COURSE},

@@ -39,6 +39,7 @@ from tfsigns.grading.checks import (
     placeholder_check,
     value_check,
 )
+from tfsigns.grading.child import with_its_feeds
 from tfsigns.grading.feedback import shape_message
 from tfsigns.grading.structure import structure_problems
 from tfsigns.networks import cnn, get_network
@@ -177,7 +178,7 @@ APPLICATION = Assignment(
         error_hints=(("Dimensions must be equal", "logits and labels must have one shape, (m, C): pass Z3 "
                       "and Y as they are, both with one row per example"),)),
      "model": Exercise(
-        model_check(CNN_MODEL),
+        model_check(CNN_MODEL, with_its_feeds),
         "placeholders from the data's shapes, the parameters, the forward pass, the cost and Adam; run the "
         "optimizer on every minibatch of every epoch and return the trained parameters' values",
         points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS,
