@@ -365,14 +365,20 @@ class Submission:
             raise ValueError("an answer that is not JSON") from None
 
     def send(self, message: dict) -> None:
+        """Write a request; a process that does not read it (stopped, its pipe full) is stopped after the
+        grace."""
         if self.gone:
             raise SubmissionGone(self.gone)
+        deaf = threading.Timer(self.grace, self.stop, ("its process stopped reading the grader's requests",))
+        deaf.start()
         try:
             self.process.stdin.write(json.dumps(message) + "\n")
             self.process.stdin.flush()
         except OSError:
-            self.gone = "the submission's process ended before it was asked"
+            self.gone = self.gone or "the submission's process ended before it was asked"
             raise SubmissionGone(self.gone) from None
+        finally:
+            deaf.cancel()
 
     def stop(self, why: str = "") -> None:
         """Kill the process; `why` is what the grader will say of it."""

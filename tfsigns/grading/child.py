@@ -10,6 +10,7 @@ them. The child runs the notebook's code cells, then answers the grader's reques
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import io
 import json
@@ -178,7 +179,12 @@ def zygote_main(control: socket.socket) -> int:
     """A sandbox's first process, TensorFlow imported once: for each b"run" on `control` (a SEQPACKET
     socket to the grader, with the new child's stdin, stdout and stderr), fork a child_main; on b"kill",
     or when it exits, end every other process of the sandbox and empty its writable folders, then say
-    "<exit code> <1 if clean>". Not clean: it exits, and the grader starts a new sandbox."""
+    "<exit code> <1 if clean>". Not clean: it exits, and the grader starts a new sandbox. It is the
+    sandbox's init (bwrap --as-pid-1), which its processes cannot signal, and it makes itself
+    undumpable, which its children inherit: none can trace or write into it, or into the next child."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # no handler: a signal from inside is ignored by an init
+    modes = {folder: os.stat(folder).st_mode & 0o7777 for folder in WRITABLE if os.path.isdir(folder)}
     while True:
         message, fds, _, _ = socket.recv_fds(control, 16, 3)
         if not message:
@@ -201,7 +207,7 @@ def zygote_main(control: socket.socket) -> int:
         for fd in fds:
             os.close(fd)
         code, grader_gone = _until_ended(pid, control)
-        clean = _sweep()
+        clean = _sweep(modes)
         if grader_gone:
             return 0
         control.send(f"{code} {int(clean)}".encode())
@@ -223,26 +229,40 @@ def _until_ended(pid: int, control: socket.socket) -> tuple[int, bool]:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), grader_gone
 
 
-def _sweep(seconds: float = 5.0) -> bool:
-    """End every other process of the sandbox (what a child left running) and empty /tmp and /dev/shm,
-    so that nothing of one submission meets the next; whether that worked within `seconds`."""
+PR_SET_DUMPABLE = 4
+WRITABLE = ("/tmp", "/dev/shm")  # all a sandbox's processes can write (/dev/mqueue holds queues)
+IPC_TABLES = ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem")
+
+
+def _sweep(modes: dict[str, int], seconds: float = 5.0) -> bool:
+    """End every other process of the sandbox (what a child left running), empty WRITABLE and give them
+    back their `modes`, so that nothing of one submission meets the next; whether that worked within
+    `seconds`, and no System V or POSIX IPC object is left (they outlive their processes)."""
     me, deadline = os.getpid(), time.monotonic() + seconds
     while time.monotonic() < deadline:
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
-        if not [pid for pid in _processes() if pid not in (1, me)]:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:  # the orphans the init inherited
+                pass
+        if not [pid for pid in _processes() if pid != me]:
             break
         time.sleep(0.01)
     else:
         return False
-    folders = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
-    for entry in [entry for folder in folders for entry in os.scandir(folder)]:
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)  # what cannot go (a folder made unwritable) stays,
-        else:  # and the sandbox is not clean
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-    return not any(os.listdir(folder) for folder in folders)
+    for folder, mode in modes.items():
+        with contextlib.suppress(OSError):
+            os.chmod(folder, mode)
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)  # what cannot go (a folder made unwritable)
+            else:  # stays, and the sandbox is not clean
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    left = [table for table in IPC_TABLES if os.path.exists(table) and len(open(table).readlines()) > 1]
+    queues = os.listdir("/dev/mqueue") if os.path.isdir("/dev/mqueue") else []
+    return not left and not queues and all(
+        os.stat(folder).st_mode & 0o7777 == mode and not os.listdir(folder) for folder, mode in modes.items())
 
 
 def _processes() -> list[int]:

@@ -28,10 +28,13 @@ SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/
           "/etc/ld.so.conf.d", "/etc/fonts")
 
 
-def sandbox_command(disk_mb: int, helpers: bool = False) -> list[str]:
+def sandbox_command(disk_mb: int, helpers: bool = False, pid_1: bool = False) -> list[str]:
     """bubblewrap around the child: a root of its own with the system's libraries, Python's prefixes
     (symlinks resolved), of tfsigns only CHILD_MODULES (any other copy of the package there hidden),
-    SIGNS' files read only, and an empty /tmp of `disk_mb` MB, its home; no network, no other process."""
+    SIGNS' files read only, and an empty /tmp and /dev/shm of `disk_mb` MB each, /tmp its home; nothing
+    else writable, no capability (run by root, bwrap keeps them all in its namespace), no network, no
+    other process. `pid_1`: the command is the sandbox's init (a Zygote),
+    which no process of the sandbox can signal, trace or outlive."""
     package = Path(__file__).resolve().parents[1]
     roots = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix)})
     hidden = {package, *(Path(entry).resolve() / "tfsigns" for entry in sys.path if entry)}
@@ -39,13 +42,17 @@ def sandbox_command(disk_mb: int, helpers: bool = False) -> list[str]:
     modules = CHILD_MODULES + NOTEBOOK_MODULES + (HELPER_MODULES if helpers else ())
     files = [package / f"{name}.py" for name in modules] + _signs_files()
     environment = [arg for item in child_environment("/tmp").items() for arg in ("--setenv", *item)]
-    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", *environment,
-            "--dev", "/dev", "--proc", "/proc", "--size", str(disk_mb << 20), "--tmpfs", "/tmp",
+    size = str(disk_mb << 20)
+    return ["bwrap", *(["--as-pid-1"] if pid_1 else []), "--unshare-all", "--cap-drop", "ALL",
+            "--die-with-parent", "--new-session", "--clearenv", *environment, "--dev", "/dev",
+            "--size", size, "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue", "--proc", "/proc",
+            "--size", size, "--tmpfs", "/tmp",
             *(arg for path in SYSTEM for arg in ("--ro-bind-try", path, path)),
             *(arg for path in roots for arg in ("--ro-bind", str(path), str(path))),
             *(arg for path in hidden for arg in ("--tmpfs", str(path))),
             *(arg for path in files for arg in ("--ro-bind", str(path), str(path))),
-            "--remount-ro", "/", "--chdir", "/tmp"]
+            *(arg for path in hidden for arg in ("--remount-ro", str(path))),
+            "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
 
 
 def _signs_files() -> list[Path]:
@@ -171,8 +178,8 @@ class Zygote:
     def __init__(self, disk_mb: int):
         self.disk_mb, self.alive, self.stderr = disk_mb, True, tempfile.TemporaryFile()
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [*sandbox_command(disk_mb), sys.executable, "-m", "tfsigns.grading.child", "--zygote",
-                   str(theirs.fileno())]
+        command = [*sandbox_command(disk_mb, pid_1=True), sys.executable, "-m", "tfsigns.grading.child",
+                   "--zygote", str(theirs.fileno())]
         try:
             self.process = _started(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=self.stderr, env=child_environment("/tmp"),
@@ -220,13 +227,18 @@ class Forked:
             self.zygote.process.kill()
 
     def wait(self, timeout: float | None = None) -> int:
+        """Its exit code, once the Zygote has cleaned up after it; TimeoutExpired after `timeout` seconds.
+        Without a timeout, a Zygote that has not answered in ZYGOTE_WAIT seconds has its sandbox killed."""
         with self.lock:
             if self.returncode is None:
-                self.zygote.control.settimeout(timeout)
+                self.zygote.control.settimeout(timeout or ZYGOTE_WAIT)
                 try:
                     said = self.zygote.control.recv(64).split()
                 except TimeoutError:
-                    raise subprocess.TimeoutExpired("a zygote's child", timeout) from None
+                    if timeout is not None:
+                        raise subprocess.TimeoutExpired("a zygote's child", timeout) from None
+                    self.zygote.process.kill()
+                    said = []
                 except OSError:
                     said = []
                 if len(said) != 2 or said[1] != b"1":
@@ -250,6 +262,7 @@ class Forked:
 
 
 ZYGOTES: list[Zygote] = []  # idle, one a worker at most
+ZYGOTE_WAIT = 30.0  # the longest a Zygote may take to clean its sandbox once its child is killed
 
 
 @contextlib.contextmanager
