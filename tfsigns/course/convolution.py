@@ -30,27 +30,24 @@ def output_size(n_prev: int, f: int, pad: int, stride: int) -> int:
     return (n_prev + 2 * pad - f) // stride + 1
 
 
-def window(A: np.ndarray, h: int, w: int, f: int, stride: int, columns_stride: int | None = None
-           ) -> np.ndarray:
+def window(A: np.ndarray, h: int, w: int, f: int, down: int, across: int) -> np.ndarray:
     """The f x f window of every example and channel under output position (h, w): (m, f, f, n_C);
-    it moves `stride` pixels down a row of outputs and `columns_stride` (stride) along one."""
-    across = stride if columns_stride is None else columns_stride
-    return A[:, h * stride:h * stride + f, w * across:w * across + f, :]
+    windows start `down` pixels apart along a column of outputs and `across` along a row (the stride)."""
+    return A[:, h * down:h * down + f, w * across:w * across + f, :]
 
 
 def slide(A: np.ndarray, f: int, reduce: Callable[[np.ndarray], np.ndarray], stride: int, pad: int = 0,
-          *, size_pad: bool = True, size_stride: bool = True, slide_stride: bool = True,
-          pad_input: bool = True, steps: tuple[int, int] | None = None, width: int | None = None
-          ) -> np.ndarray:
+          *, size_pad: bool = True, size_stride: bool = True, pad_input: bool = True,
+          steps: tuple[int, int] | None = None, width: int | None = None) -> np.ndarray:
     """reduce (m, f, f, n_C) -> (m, ...) applied to the window under each output position of A
     (m, n_H_prev, n_W_prev, n_C) padded by `pad`: (m, n_H, n_W, ...). The loop both layers share.
     The keyword switches, all True in the lesson, turn on the slips tfsigns.grading.mistakes_cnn
-    recognises: the padding or the stride left out of the output size, windows that move one
-    pixel at a time, an input that was not padded; `steps` (rows, columns) and `width` move and size
-    the windows otherwise than (stride, stride) and f."""
+    recognises: the padding or the stride left out of the output size, an input that was not padded;
+    `steps` (rows, columns) and `width` move and size the windows otherwise than (stride, stride) and
+    f: (1, 1) for windows that move one pixel at a time."""
     A_in = zero_pad(A, pad) if pad_input else A
     n_H, n_W = (output_size(n, f, pad if size_pad else 0, stride if size_stride else 1) for n in A.shape[1:3])
-    down, across = steps or ((stride, stride) if slide_stride else (1, 1))
+    down, across = steps or (stride, stride)
     windows = [[window(A_in, h, w, width or f, down, across) for w in range(n_W)] for h in range(n_H)]
     return np.stack([np.stack([reduce(win) for win in row], axis=1) for row in windows], axis=1)
 

@@ -40,18 +40,12 @@ from tfsigns.networks import IMAGES, cnn
 
 def _np_conv(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict, bias: bool = True,
              **slips) -> tuple[np.ndarray, tuple]:
-    """conv_forward's (Z, cache) with the slips of convolution.slide, or without the bias."""
-    Z = slide(A_prev, W.shape[0], lambda win: np.tensordot(win, W, axes=([1, 2, 3], [0, 1, 2])),
-                  hparameters["stride"], hparameters["pad"], **slips)
+    """conv_forward's (Z, cache) with the slips of convolution.slide, or without the bias. Each window
+    times the filters as the learner's conv_single_step multiplies them (a_slice_prev * W): a window cut
+    short at an edge broadcasts against the filter where NumPy lets it, as in the learner's loop."""
+    Z = slide(A_prev, W.shape[0], lambda win: (win[..., None] * W).sum(axis=(1, 2, 3)),
+              hparameters["stride"], hparameters["pad"], **slips)
     return Z + (b.reshape(-1) if bias else 0), (A_prev, W, b, hparameters)
-
-
-def _unpadded_slices(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: dict) -> tuple:
-    """conv_forward sized for the padded input but slicing A_prev: slices past its edge are cut short, and
-    broadcast against the filter where NumPy lets them (a_slice_prev * W), as the learner's loop does."""
-    Z = slide(A_prev, W.shape[0], lambda win: (win[..., None] * W).sum(axis=(1, 2, 3)), hparameters["stride"],
-              hparameters["pad"], pad_input=False)
-    return Z + b.reshape(-1), (A_prev, W, b, hparameters)
 
 
 def _np_pool(A_prev: np.ndarray, hparameters: dict, mode: str, across_channels: bool = False,
@@ -193,9 +187,12 @@ CONV_SLIPS = (  # (what, hint, the slip as options of _np_conv)
     ("the output size leaves out the padding", OUTPUT_SIZE_HINT, {"size_pad": False}),
     ("A_prev was not padded", "A_prev_pad = zero_pad(A_prev, pad), and slice A_prev_pad[i], not A_prev",
      {"size_pad": False, "pad_input": False}),
-    ("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT, {"slide_stride": False}),
+    ("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT, {"steps": (1, 1)}),
     ("the stride is ignored (in the output size and in the slices): a stride-1 convolution",
-     f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}", {"size_stride": False, "slide_stride": False}),
+     f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}", {"size_stride": False, "steps": (1, 1)}),
+    ("the slices are of A_prev, not of the padded A_prev_pad: past its edge they are cut short",
+     "A_prev_pad = zero_pad(A_prev, pad), then a_prev_pad = A_prev_pad[i], and slice a_prev_pad",
+     {"pad_input": False}),
 )
 WINDOW_SLIPS = (  # (what, how the windows move (steps: rows, columns) and their width, for a stride s and f)
     ("the horizontal slices are not strided: horiz_start = w instead of w * stride",
@@ -210,10 +207,7 @@ CONV_MISTAKES = (
       for what, hint, options in CONV_SLIPS),
     *(Mistake(what, SLICE_HINT,
               lambda A, W, b, hp, how=how: _np_conv(A, W, b, hp, **how(hp["stride"], W.shape[0])))
-      for what, how in WINDOW_SLIPS),
-    Mistake("the slices are of A_prev, not of the padded A_prev_pad: past its edge they are cut short",
-            "A_prev_pad = zero_pad(A_prev, pad), then a_prev_pad = A_prev_pad[i], and slice a_prev_pad",
-            _unpadded_slices))
+      for what, how in WINDOW_SLIPS))
 POOL_MISTAKES = (
     Mistake("took the max where mode='average' asks for the mean",
             "if mode == 'max': np.max(a_prev_slice), elif mode == 'average': np.mean(a_prev_slice)",
@@ -226,7 +220,7 @@ POOL_MISTAKES = (
             "a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]",
             lambda A, hp, mode: _np_pool(A, hp, mode, across_channels=True)),
     Mistake("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT,
-            lambda A, hp, mode: _np_pool(A, hp, mode, slide_stride=False)),
+            lambda A, hp, mode: _np_pool(A, hp, mode, steps=(1, 1))),
     Mistake("the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride), likewise n_W",
             lambda A, hp, mode: _np_pool(A, hp, mode, size_stride=False)),
     *(Mistake(what, SLICE_HINT,

@@ -113,8 +113,7 @@ def submission_process(job: dict, work: Path, args: argparse.Namespace):
     imported already), except where the job brings the reference helpers: a sandbox of their own."""
     with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
         with LIVE_LOCK:
-            if STOPPING.is_set():
-                raise SubmissionGone("the grading was interrupted")
+            _going_on()
         with _process(job, work, args, stderr) as process:
             submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)), stderr=stderr)
             try:
@@ -155,11 +154,16 @@ def _process(job: dict, work: Path, args: argparse.Namespace, stderr):
 def _started(command: list[str], **popen) -> subprocess.Popen:
     """A process in LIVE (Ctrl-C stops it), in a session of its own; SubmissionGone once interrupted."""
     with LIVE_LOCK:
-        if STOPPING.is_set():
-            raise SubmissionGone("the grading was interrupted")
+        _going_on()
         process = subprocess.Popen(command, text=True, errors="replace", start_new_session=True, **popen)
         LIVE.add(process)
     return process
+
+
+def _going_on() -> None:
+    """SubmissionGone once the grading was interrupted (LIVE_LOCK held: no child starts after stop_all)."""
+    if STOPPING.is_set():
+        raise SubmissionGone("the grading was interrupted")
 
 
 def _ended(process: subprocess.Popen) -> None:
