@@ -24,6 +24,7 @@ import numpy as np
 from tfsigns.hands import model as hand_model
 from tfsigns.images.scenes import paste, scene
 from tfsigns.images.signs import load_dataset
+from tfsigns.portable import hands as pipeline
 from tfsigns.training.inference import Reader
 
 
@@ -59,7 +60,7 @@ def main() -> None:
     reader = Reader(args.model)
     frames = frames_for(args.frames, args.data_dir)
     full, lite = hand_model.HandModel("full"), hand_model.HandModel("lite")
-    litert = hand_model.interpreter
+    litert = pipeline.interpreter
     contenders = {
         "a hand in a new scene each frame": (full, frames["hands"], False),
         "lite models": (lite, frames["hands"], False),
@@ -72,10 +73,10 @@ def main() -> None:
 
         import tensorflow as tf
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-        hand_model.interpreter = lambda path, threads=1: _tf_interpreter(tf, path, threads)
+        pipeline.interpreter = lambda path, threads=1: _tf_interpreter(tf, path, threads)
         contenders["TensorFlow's tf.lite instead"] = (hand_model.HandModel("full"), frames["hands"], False)
     finally:
-        hand_model.interpreter = litert
+        pipeline.interpreter = litert
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, (models, frames, track) in contenders.items():

@@ -39,7 +39,7 @@ def argv(run, photos, out, data):
 
 
 def test_a_calibrated_run_is_a_finished_run_that_predict_reads(fake_run, fake_data, tmp_path):
-    from tfsigns.images.photos import load_sign_folders
+    from tfsigns.portable.photos import load_sign_folders
     from tfsigns.training.inference import classify
     photos = photo_folder(tmp_path / "photos")
     run_before = snapshot(fake_run)

@@ -1,4 +1,4 @@
-"""Framing (tfsigns.images.framing): the hand found against its wall, the wall made plain and the photo
+"""Framing (tfsigns.portable.framing): the hand found against its wall, the wall made plain and the photo
 cropped to the hand, the same in training and in every photo a framed run reads."""
 
 import json
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeSigns, run_main
-from tfsigns.images.framing import PLAIN, frame_columns, frame_hands, handness
 from tfsigns.images.signs import IMAGE_SHAPE, load_signs
+from tfsigns.portable.framing import PLAIN, frame_columns, frame_hands, handness
 from tfsigns.train import main as train_main
 
 SKIN = np.array([0.80, 0.55, 0.45])

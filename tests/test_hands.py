@@ -20,7 +20,7 @@ from tests.conftest import HAND_MODELS, REAL_DATA, copy_of, requires_hands, run_
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.hands import files
 from tfsigns.hands.files import MODELS, ModelError, model_paths
-from tfsigns.hands.palm import ANCHORS, Palm, Rect, decode, landmarks_rect, palm_rect, weighted_nms
+from tfsigns.portable.palm import ANCHORS, Palm, Rect, decode, landmarks_rect, palm_rect, weighted_nms
 
 MODELS_DIR = HAND_MODELS
 
@@ -197,8 +197,8 @@ def test_photos():
 
 
 def test_the_hand_is_found_in_signs_photos_and_none_in_empty_scenes_or_tiny_images(hand_model, test_photos):
-    from tfsigns.hands.features import read_hand
     from tfsigns.images.scenes import scene
+    from tfsigns.portable.hands import read_hand
     photos, _ = test_photos
     hands = [read_hand(hand_model, photo) for photo in photos[:24]]
     assert all(hand is not None and hand.presence >= 0.5 for hand in hands)
@@ -208,8 +208,8 @@ def test_the_hand_is_found_in_signs_photos_and_none_in_empty_scenes_or_tiny_imag
 
 
 def test_a_hand_pasted_into_a_cluttered_scene_is_found_where_it_was_put(hand_model, test_photos):
-    from tfsigns.hands.features import read_hand
     from tfsigns.images.scenes import paste
+    from tfsigns.portable.hands import read_hand
     photos, _ = test_photos
     found = 0
     for seed in range(8):
@@ -224,8 +224,8 @@ def test_a_hand_pasted_into_a_cluttered_scene_is_found_where_it_was_put(hand_mod
 
 def test_tracking_reads_the_previous_frames_region_and_lets_it_go_when_the_hand_leaves(hand_model,
                                                                                       test_photos):
-    from tfsigns.hands.features import read_hand
     from tfsigns.images.scenes import paste, scene
+    from tfsigns.portable.hands import read_hand
     photos, _ = test_photos
     frame, _ = paste(photos[0], 3)
     first = read_hand(hand_model, frame, track=True)
@@ -236,7 +236,7 @@ def test_tracking_reads_the_previous_frames_region_and_lets_it_go_when_the_hand_
 
 
 def test_features_are_the_world_landmarks_about_the_wrist_in_decimetres(hand_model, test_photos):
-    from tfsigns.hands.features import N_FEATURES, features, read_hand
+    from tfsigns.portable.hands import N_FEATURES, features, read_hand
     hand = read_hand(hand_model, test_photos[0][0])
     row = features(hand)
     assert row.shape == (N_FEATURES,) and row.dtype == np.float32

@@ -23,17 +23,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tfsigns"
 # entries): a module imports from a folder below its own, or from its own folder a module of a
 # lower layer (LAYERS), in function bodies too. So imports only go down and there is no cycle.
 # Below backend nothing needs TensorFlow.
-FOLDERS = ["images", "config", "utils", "hands", "backend", "course", "networks", "training", "search",
-           "reader", "grading", "commands"]
+FOLDERS = ["portable", "images", "config", "utils", "hands", "backend", "course", "networks", "training",
+           "search", "reader", "grading", "commands"]
 LAYERS = {
     # a folder's __init__ (its docstring; the network interface in networks') is imported with any of its
     # modules, so each is at the bottom of its folder and needs no TensorFlow
     "images": 0, "utils": 0, "course": 0, "training": 0, "search": 0, "reader": 0, "grading": 0,
-    "images.framing": 0, "images.dataset": 0, "images.photos": 0, "images.scenes": 0, "images.signs": 1,
-    "images.shifts": 1,
+    "portable": 0, "portable.photos": 0, "portable.framing": 0, "portable.palm": 0, "portable.native": 0,
+    "portable.hands": 1, "portable.read": 2,
+    "images.dataset": 0, "images.scenes": 0, "images.signs": 1, "images.shifts": 1,
     "config": 0,
     "utils.files": 0, "utils.cli": 0, "utils.plots": 1,
-    "hands": 0, "hands.files": 0, "hands.palm": 0, "hands.model": 1, "hands.features": 2,
+    "hands": 0, "hands.files": 0, "hands.model": 1, "hands.features": 2,
     "backend": 0,
     "course.softmax": 0, "course.convolution": 0, "course.basics": 0,
     "networks": 0, "networks.layers": 1, "networks.mlp": 2, "networks.cnn": 3, "networks.landmarks": 3,
@@ -42,17 +43,19 @@ LAYERS = {
     "training.train": 3,
     "search.space": 0, "search.executors": 0, "search.tune": 1,
     "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
+    "reader.convert": 0, "reader.export": 1,
     "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
     "grading.mistakes_cnn": 1, "grading.structure": 2, "grading.exercises": 3, "grading.exercises_cnn": 3,
     "grading.grader": 4,
     "grading.classroom": 6, "grading.reports": 0, "grading.child": 2, "grading.sandbox": 3,
     "grading.submission": 5,
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
+    "export": 0,
 }
 # What users type: `python -m tfsigns.<command>`. Each is a thin entry whose code lives in its folder.
 COMMANDS = {"train": "training.train", "tune": "search.tune", "predict": "reader.predict",
             "robustness": "reader.robustness", "calibrate": "reader.calibrate", "grader": "grading.grader",
-            "serve": "reader.serve"}
+            "serve": "reader.serve", "export": "reader.export"}
 # Checked without TensorFlow: everything below backend, and what a command imports before its input is
 # checked (it loads TensorFlow only then).
 TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
@@ -60,10 +63,12 @@ TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
     "networks", "course", "training", "search", "reader", "grading",
     "course.softmax", "course.convolution", "training.runs", "search.space",
     "search.executors", "training.train", "search.tune", "reader.predict", "reader.robustness",
-    "reader.calibrate", "reader.serve", "train", "tune", "predict", "robustness", "calibrate", "serve"]
+    "reader.calibrate", "reader.serve", "reader.export", "train", "tune", "predict", "robustness",
+    "calibrate", "serve", "export"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
 # grader's adapters and the batch-norm exercise's check, which run a candidate's graph.
-SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.child"}
+SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.child",
+            "reader.convert"}
 MAX_LINES = 450
 MAX_TOP_LEVEL = 12
 
@@ -84,8 +89,8 @@ def modules() -> dict[str, ast.Module]:
     return trees
 
 
-def imported(tree: ast.Module) -> set[str]:
-    """The tfsigns modules a module imports, anywhere in it (lazy imports in functions too),
+def imported(tree: ast.Module, name: str) -> set[str]:
+    """The tfsigns modules module `name` imports, anywhere in it (lazy imports in functions too),
     except for type checkers only (under `if TYPE_CHECKING:`) and in its `if __name__ == "__main__":`
     block, which runs only as a command (python -m tfsigns.grader hands over to the class grader)."""
     typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
@@ -95,7 +100,11 @@ def imported(tree: ast.Module) -> set[str]:
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tfsigns":
+        if isinstance(node, ast.ImportFrom) and node.level:  # portable's modules import each other relatively
+            base = ".".join(name.split(".")[:-node.level] + [node.module or ""]).strip(".")
+            names |= {f"{base}.{alias.name}".strip(".") if f"{base}.{alias.name}" in LAYERS else base
+                      for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tfsigns":
             base = node.module.removeprefix("tfsigns").lstrip(".")
             for alias in node.names:  # `from tfsigns.networks import cnn` imports the module networks.cnn
                 whole = f"{base}.{alias.name}".lstrip(".")
@@ -135,9 +144,9 @@ def test_every_registered_family_implements_the_interface(name):
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_imports_go_down_the_layers_only(name):
     tree = modules()[name]
-    unknown = sorted(imported(tree) - set(LAYERS))
+    unknown = sorted(imported(tree, name) - set(LAYERS))
     assert not unknown, f"tfsigns.{name} imports {unknown}, which are not modules of the map"
-    upward = sorted(other for other in imported(tree)
+    upward = sorted(other for other in imported(tree, name)
                     if (folder(other), LAYERS[other]) >= (folder(name), LAYERS[name])
                     and not (folder(other) < folder(name)))
     assert not upward, f"tfsigns.{name} ({FOLDERS[folder(name)]}, layer {LAYERS[name]}) imports {upward}"
@@ -155,7 +164,7 @@ def test_no_module_is_over_the_line_limit(name):
 def test_a_command_is_a_thin_entry(command):
     """Its module only hands over to its folder's code: imports, names and the __main__ block."""
     tree = modules()[command]
-    assert imported(tree) == {COMMANDS[command]}
+    assert imported(tree, command) == {COMMANDS[command]}
     kinds = {type(node).__name__ for node in tree.body}
     assert kinds <= {"Expr", "Import", "ImportFrom", "Assign", "If"}, kinds
     assert (PACKAGE / f"{command}.py").read_text().count("\n") <= 30
@@ -193,6 +202,8 @@ def test_reading_and_checking_input_does_not_load_tensorflow():
     ("robustness", ["--model", "/nonexistent/run"]),
     ("serve", ["--help"]),
     ("serve", ["--model", "/nonexistent/run"]),
+    ("export", ["--help"]),
+    ("export", ["--model", "/nonexistent/run", "--out", "{out}"]),
 ])
 def test_help_and_a_one_line_input_error_do_not_load_tensorflow(command, argv, tmp_path):
     argv = [arg.format(out=tmp_path / "out") for arg in argv]
@@ -259,7 +270,7 @@ def closure(*starts: str) -> set[str]:
         name = todo.pop()
         if name not in needed:
             needed.add(name)
-            todo += [other for other in imported(trees[name]) if other]
+            todo += [other for other in imported(trees[name], name) if other]
     needed |= {".".join(name.split(".")[:i]) for name in needed for i in range(1, name.count(".") + 1)}
     paths = {name.replace(".", "/") + ("/__init__" if (PACKAGE / name).is_dir() else "") for name in needed}
     return paths | {"__init__"}

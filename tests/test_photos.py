@@ -1,4 +1,4 @@
-"""Reading photos as cameras write them (tfsigns.images.photos): EXIF orientation, non-square frames,
+"""Reading photos as cameras write them (tfsigns.portable.photos): EXIF orientation, non-square frames,
 every Pillow mode, large photos, and a one-line error for what cannot be read."""
 
 import io
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests.conftest import run_main
-from tfsigns.images.photos import ImageError, load_image, load_images
+from tfsigns.portable.photos import ImageError, load_image, load_images
 
 EXIF_ORIENTATION = 0x0112
 # How a camera stores the upright picture for each EXIF orientation: the transpose whose
@@ -169,7 +169,7 @@ def test_a_large_phone_photo_is_read_quickly_without_holding_it_whole(tmp_path):
     upright = asymmetric(400, 300).resize((6000, 4000), Image.Resampling.NEAREST)
     path = tmp_path / "big.jpg"
     as_camera_writes(upright, 6, path)  # stored 4000x6000 with orientation 6
-    code = ("import resource, time\nfrom tfsigns.images.photos import load_image\n"
+    code = ("import resource, time\nfrom tfsigns.portable.photos import load_image\n"
             "def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "before = peak()\nstart = time.perf_counter()\n"
             f"column = load_image({str(path)!r})\n"

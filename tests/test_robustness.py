@@ -74,8 +74,8 @@ def test_on_the_test_photos_each_level_shifts_further_than_the_one_before():
 
 @requires_real_data
 def test_phone_framing_without_margin_gives_the_photo_back():
-    """The full real-photo path (upscaled, 3:4, EXIF-turned, JPEG, read by tfsigns.images.photos) at margin 0
-    returns each test photo to within JPEG's error: EXIF, crop and resize are right."""
+    """The full real-photo path (upscaled, 3:4, EXIF-turned, JPEG, read by tfsigns.portable.photos) at
+    margin 0 returns each test photo to within JPEG's error: EXIF, crop and resize are right."""
     images = load_dataset(REAL_DATA)[2][:20]
     back = apply_shift(images, "phone framing", 0.0)
     assert np.abs(back.astype(int) - images).mean() < 2

@@ -28,8 +28,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REAL_DATA, copy_of, run_main
-from tfsigns.images.photos import image_from_bytes
 from tfsigns.images.scenes import paste, scene
+from tfsigns.portable.photos import image_from_bytes
 from tfsigns.predict import main as predict_main
 from tfsigns.reader import serve
 from tfsigns.reader.serve import MAX_BYTES, main, make_app, reading
@@ -195,7 +195,7 @@ def test_errors_leave_out_the_servers_folders_and_calibrations_start_from_the_or
 
 def test_the_input_shown_is_what_the_network_takes_framed_for_a_framed_run(fake_run, tmp_path):
     """A run trained on framed photos (--framing hand) sees each photo framed: the page shows that."""
-    from tfsigns.images.framing import frame_columns
+    from tfsigns.portable.framing import frame_columns
     photo = png(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
     reader = Reader(fake_run)
     try:

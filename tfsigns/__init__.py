@@ -1,10 +1,11 @@
 """tfsigns: the course's TensorFlow 1.x-style SIGNS trainer, on tf.compat.v1.
 
-One folder a concern, layered (docs/architecture.md draws the map): images (SIGNS and your
-photos), course (the lessons' functions), networks (the interface, mlp, cnn), training (the
-graph, the session loop, inference), search, reader (photos read by a finished run, the live
-page) and grading (the exercises' grader); the commands users type are modules here
-(train, tune, predict, robustness, calibrate, grader, serve).
+One folder a concern, layered (docs/architecture.md draws the map): portable (what an exported
+reader runs outside tfsigns: your photos, framing, the hand pipeline, read.py), images (SIGNS),
+course (the lessons' functions), networks (the interface, mlp, cnn), training (the graph, the
+session loop, inference), search, reader (photos read by a finished run, the live page, the
+export) and grading (the exercises' grader); the commands users type are modules here
+(train, tune, predict, robustness, calibrate, grader, serve, export).
 
 Importing the package does not load TensorFlow: reading data, checking settings and
 search spaces, and a command's --help or one-line input error stay fast. The modules
@@ -25,11 +26,12 @@ __version__ = "0.1.0"
 # in the environment wins). tfsigns.backend sets its oneDNN kernels the same way.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Where each module lived before the package had folders: the old path is the same module under
-# a second name, so a learner's notebook that writes `from tfsigns.data import load_dataset` or
+# Where each module lived before the package had folders (or before it moved): the old path is the same
+# module under a second name, so a learner's notebook that writes `from tfsigns.data import load_dataset` or
 # `from tfsigns.trainer import model`, and `python -m tfsigns.basics`, keep working.
 MOVED = {
-    "data": "images.signs", "photos": "images.photos", "framing": "images.framing", "shifts": "images.shifts",
+    "data": "images.signs", "photos": "portable.photos", "framing": "portable.framing",
+    "shifts": "images.shifts",
     "files": "utils.files", "cli": "utils.cli", "plots": "utils.plots",
     "basics": "course.basics", "softmax": "course.softmax", "convolution": "course.convolution",
     "mlp": "networks.mlp", "cnn": "networks.cnn",
@@ -39,6 +41,8 @@ MOVED = {
     "space": "search.space", "executors": "search.executors",
     "feedback": "grading.feedback", "answers": "grading.answers", "checks": "grading.checks",
     "mistakes": "grading.mistakes", "mistakes_cnn": "grading.mistakes_cnn", "classroom": "grading.classroom",
+    # and where the reader's run-time code lived before it moved into portable/, which an export copies
+    "images.photos": "portable.photos", "images.framing": "portable.framing", "hands.palm": "portable.palm",
 }
 
 

@@ -5,7 +5,7 @@ noise stays off a user's terminal."""
 import os
 
 import tfsigns  # noqa: F401  (sets TensorFlow's environment options before it loads)
-from tfsigns.utils.cli import quiet_native_stderr
+from tfsigns.portable.native import quiet_native_stderr
 
 # TensorFlow's oneDNN CPU kernels, for every family: the course CNN's epoch takes about a fifth
 # of the time it takes without them, the MLP's about two thirds (bench/epoch_speed.py). Set

@@ -10,7 +10,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
-from tfsigns.images.framing import FRAMINGS
+from tfsigns.portable.framing import FRAMINGS
 
 # name -> the module that defines the family's NETWORK
 NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn",
@@ -253,7 +253,7 @@ class TrainConfig(Checked):
     # or the training set's per-channel mean and deviation taken out ("dataset"; stored with the model)
     normalize: str = "none"
     # Each photo as it is ("none") or framed: the hand found, the wall made plain grey, the photo
-    # cropped to the hand ("hand", tfsigns.images.framing), in training and in every photo the run reads
+    # cropped to the hand ("hand", tfsigns.portable.framing), in training and in every photo the run reads
     framing: str = "none"
     # The landmark families' hand model: MediaPipe's full or lite palm detector and landmark model
     hand_model: str = "full"

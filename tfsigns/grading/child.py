@@ -43,12 +43,13 @@ from tfsigns.grading.answers import (
 from tfsigns.grading.feedback import kind
 
 # The package's files the child needs (paths under tfsigns/, without .py): all the sandbox binds of it
-CHILD_MODULES = ("__init__", "backend", "config", "images/__init__", "images/framing", "utils/__init__",
-                 "utils/cli", "grading/__init__", "grading/answers", "grading/feedback", "grading/child")
+CHILD_MODULES = ("__init__", "backend", "portable/__init__", "portable/native", "grading/__init__",
+                 "grading/answers", "grading/feedback", "grading/child")
 # what a notebook may import there besides tfsigns.grader: SIGNS' loader (the data is bound read only)
-NOTEBOOK_MODULES = ("images/dataset",)
+NOTEBOOK_MODULES = ("images/__init__", "images/dataset")
 # and, only where model() is graded with the reference helpers (the other exercises graded already), theirs
-HELPER_MODULES = ("networks/__init__", "networks/layers", "networks/mlp", "networks/cnn", "images/signs")
+HELPER_MODULES = ("config", "portable/framing", "networks/__init__", "networks/layers", "networks/mlp",
+                  "networks/cnn", "images/signs")
 HELPERS: dict[str, Callable] = {}  # those helpers, by the exercises' names, when the job brings them
 
 

@@ -1,3 +1,3 @@
-"""The hand model: MediaPipe's palm detector and hand-landmark model (TensorFlow Lite files, found
-and verified by files), the palm detector's geometry (palm), the pipeline on one image (model), and
-the features a landmark reader learns from (features). No TensorFlow session: below the training code."""
+"""The hand model as tfsigns trains through it: MediaPipe's palm detector and hand-landmark model
+(TensorFlow Lite files, found and verified by files, loaded by model) and the features of many photos and of
+SIGNS, cached (features). The pipeline on one photo is tfsigns.portable.hands'. No TensorFlow session."""

@@ -34,7 +34,7 @@ on them):
                   portrait 3:4 frame with a margin (a share of its width on each side, and above
                   and below) made of its repeated border pixels, stored as a phone does
                   (landscape pixels turned 90 degrees with EXIF orientation 6 or 8), written as
-                  a JPEG and read back through tfsigns.images.photos. At margin 0 the centre square is
+                  a JPEG and read back through tfsigns.portable.photos. At margin 0 the centre square is
                   the photo itself; wider margins make the hand smaller.
 """
 
@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from tfsigns.images.photos import load_image
+from tfsigns.portable.photos import load_image
 
 LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601, as Pillow's greyscale
 EDGE_PAD = 24  # px of repeated border around an image before it is turned or shrunk
@@ -196,7 +196,7 @@ def phone_photo(image: np.ndarray, margin: float, rng: np.random.Generator) -> t
 
 def phone_framing(images: np.ndarray, margin: float, rng: np.random.Generator) -> np.ndarray:
     """Each photo through the real-photo path: stored as a phone does (phone_photo), written as a
-    JPEG with its EXIF orientation, and read back by tfsigns.images.photos."""
+    JPEG with its EXIF orientation, and read back by tfsigns.portable.photos."""
     size = images.shape[1]
     out = []
     with tempfile.TemporaryDirectory(prefix="tfsigns-phone-") as folder:

@@ -18,7 +18,7 @@ from tfsigns.images.dataset import (  # noqa: F401  (the course's load_dataset, 
     find_data_dir,
     load_dataset,
 )
-from tfsigns.images.framing import frame_columns
+from tfsigns.portable.framing import frame_columns
 
 
 def flatten_and_normalize(x_orig: np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ def load_signs(data_dir: str | os.PathLike | None = None, framing: str = "none")
     """SIGNS ready for training: (X_train (12288, 1080), Y_train (6, 1080), X_test, Y_test, classes).
 
     X float32 in [0, 1], Y one-hot float32, both column-per-example; with framing "hand", each
-    photo framed by tfsigns.images.framing as the run will frame the photos it reads.
+    photo framed by tfsigns.portable.framing as the run will frame the photos it reads.
     """
     train_x, train_y, test_x, test_y, classes = load_dataset(data_dir)
     C = len(classes)

@@ -1,37 +1,45 @@
-"""MediaPipe's hand pipeline on one image: the palm detector finds a hand anywhere in the frame, a
-rotated square around it is cropped, and the landmark model gives 21 landmarks, a hand-presence score,
-handedness and 21 world landmarks. TensorFlow Lite runs the models (ai-edge-litert's interpreter;
-TensorFlow's when that is not installed); no TensorFlow session, no graph of ours.
+"""MediaPipe's hand pipeline on one photo, and the 42 numbers a landmark reader reads from it.
+
+The palm detector finds a hand anywhere in the frame, a rotated square around it is cropped, and the
+landmark model gives 21 landmarks, a hand-presence score, handedness and 21 world landmarks. TensorFlow Lite
+runs the models (ai-edge-litert's interpreter; TensorFlow's when that is not installed); no TensorFlow
+session, no graph of ours.
 
 The crops follow MediaPipe's ImageToTensorCalculator (palm_detection_cpu.pbtxt, hand_landmark_cpu.pbtxt):
 the whole image letterboxed into 192x192 on black for the palm (BORDER_ZERO), the rotated region into
 224x224 with the image's edge pixels repeated for the landmarks (the default border); RGB in [0, 1], bilinear.
+
+Which region (best_hand): the best palm's region (the palm found in the whole photo, else in its square
+tiles), and where that covers half the photo or more (a hand close up, as in SIGNS) or shows no hand, or
+where no palm is found in a photo no larger than the detector's input, also the whole photo; the one where
+the model is surer a hand is there is kept. On other people's hands this read 0.99 against 0.96 for the
+palm's region alone and 0.98 for the whole photo alone (docs/reader.md).
+
+The features: the x and y of the 21 world landmarks relative to the wrist, in decimetres (about -1 to 1),
+as the model gives them in its region's own turn.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from tfsigns.hands.files import digests, model_paths
-from tfsigns.hands.palm import (
-    PALM_SIZE,
-    PALM_THRESHOLD,
-    Palm,
-    Rect,
-    decode,
-    weighted_nms,
-)
-from tfsigns.utils.cli import quiet_native_stderr
+from .native import quiet_native_stderr
+from .palm import PALM_SIZE, PALM_THRESHOLD, Palm, Rect, decode, landmarks_rect, palm_rect, weighted_nms
 
 LANDMARK_SIZE = 224
 # Below this presence score the landmark model is taken to see no hand. MediaPipe thresholds at 0.5
 # (hand_landmark_cpu.pbtxt); tfsigns measured its own on SIGNS, other hands and empty scenes (docs/reader.md).
 PRESENCE_THRESHOLD = 0.5
-MIN_SIDE = 16  # smaller images hold too few pixels for a hand: none is read in them (tfsigns.hands.features)
+MIN_SIDE = 16  # smaller images hold too few pixels for a hand: none is read in them
+N_FEATURES = 42  # 21 landmarks' x and y
+UNIT = 0.1  # metres: features in decimetres
+WHOLE_IMAGE_SHARE = 0.5  # a palm's region this share of the photo's long side or more: try the whole too
+VERSION = "world-xy-wrist-dm/best-region/3"  # changes whenever features would come out differently
 
 
 def interpreter(path: os.PathLike, threads: int = 1):
@@ -94,15 +102,13 @@ class Hand:
 
 
 class HandModel:
-    """The palm detector and the landmark model, loaded once; not shared between threads (an
-    interpreter is one thread's). ModelError when the files are missing or not the expected ones."""
+    """The palm detector and the landmark model, loaded once from their TensorFlow Lite files; not shared
+    between threads (an interpreter is one thread's). Below `threshold` presence, no hand is read."""
 
-    def __init__(self, complexity: str = "full", models_dir: str | os.PathLike | None = None,
+    def __init__(self, palm: str | os.PathLike, landmark: str | os.PathLike,
                  threshold: float = PRESENCE_THRESHOLD):
-        paths = model_paths(complexity, models_dir)
-        self.complexity, self.threshold = complexity, threshold
-        self.sha256 = digests(paths)  # {file name: SHA-256}
-        self.palm_model, self.landmark_model = interpreter(paths["palm"]), interpreter(paths["landmark"])
+        self.threshold = threshold
+        self.palm_model, self.landmark_model = interpreter(palm), interpreter(landmark)
         self.previous: Rect | None = None  # tracking: the last frame's landmarks' region
 
     def palms(self, image: np.ndarray, threshold: float = PALM_THRESHOLD) -> list[Palm]:
@@ -132,3 +138,58 @@ class HandModel:
         model.invoke()
         return [model.get_tensor(d["index"]) for d in model.get_output_details()]
 
+
+def features(hand: Hand) -> np.ndarray:
+    """The 42 features (float32) of a hand: world landmarks' x, y less the wrist's, in decimetres."""
+    return ((hand.world[:, :2] - hand.world[:1, :2]) / UNIT).reshape(-1).astype(np.float32)
+
+
+def read_hand(model: HandModel, image: np.ndarray, track: bool = False) -> Hand | None:
+    """The hand in a uint8 RGB photo (h, w, 3) by the module's rule (best_hand), or None when the model's
+    presence score stays below its threshold (or the photo is under MIN_SIDE pixels a side). With
+    `track` (a video's frames, in order), the previous frame's landmarks give the region first, as
+    MediaPipe's tracking does, and the search runs only when they show no hand."""
+    if min(image.shape[:2]) < MIN_SIDE:  # too few pixels to show a hand
+        return None
+    hand = model.landmarks(image, model.previous) if track and model.previous is not None else None
+    if hand is None or hand.presence < model.threshold:
+        hand = best_hand(model, image)
+    found = hand is not None and hand.presence >= model.threshold
+    model.previous = landmarks_rect(hand.landmarks) if track and found else None
+    return hand if found else None
+
+
+def best_hand(model: HandModel, image: np.ndarray) -> Hand | None:
+    """What the landmark model sees in the best region of a uint8 RGB photo (h, w, 3), hand or not: the
+    best palm's region; also the whole photo where that region covers WHOLE_IMAGE_SHARE of the photo's
+    long side or more, or shows no hand, and where no palm is found in a photo no larger than the
+    detector's input (SIGNS' 64x64: a palm that small is often missed; in a camera's frame a hand close
+    up was found 120 times in 120); the one with the higher presence score. None: no region to try."""
+    h, w = image.shape[:2]
+    palms = find_palms(model, image)
+    tried = [model.landmarks(image, palm_rect(palms[0]), palms[0].score)] if palms else []
+    close_up = tried and tried[0].rect.size >= WHOLE_IMAGE_SHARE * max(h, w)
+    small = max(h, w) <= PALM_SIZE
+    if (tried and (tried[0].presence < model.threshold or close_up)) or (not tried and small):
+        tried.append(model.landmarks(image, Rect(w / 2, h / 2, float(max(h, w)), 0.0)))
+    return max(tried, key=lambda found: found.presence) if tried else None
+
+
+def find_palms(model: HandModel, image: np.ndarray) -> list[Palm]:
+    """The palms in a uint8 RGB photo (h, w, 3), best first: in the whole photo, else in square tiles of
+    its short side along its long one, half overlapping, where a small hand is larger (a third larger in
+    a 4:3 frame's tile: in cluttered 640x480 scenes this found 0.93 of other people's hands instead of
+    0.83, docs/reader.md)."""
+    if palms := model.palms(image):
+        return palms
+    h, w = image.shape[:2]
+    side, long = min(h, w), max(h, w)
+    if side == long:
+        return []
+    found = []
+    for start in np.linspace(0, long - side, math.ceil((long - side) / (side / 2)) + 1).astype(int):
+        x, y = (start, 0) if w > h else (0, start)
+        for palm in model.palms(np.ascontiguousarray(image[y:y + side, x:x + side])):
+            shift = np.array([x, y])
+            found.append(Palm(palm.box + np.tile(shift, 2), palm.keypoints + shift, palm.score))
+    return sorted(found, key=lambda palm: -palm.score)

@@ -2,7 +2,7 @@
 `python -m tfsigns.calibrate --model RUN --photos DIR --out NEW`.
 
 DIR holds a folder per sign, DIR/0 ... DIR/5, each with 1 to 10 photos of that sign (any image
-files tfsigns.images.photos reads; a landmark run reads each one's hand, and refuses a photo in which
+files tfsigns.portable.photos reads; a landmark run reads each one's hand, and refuses a photo in which
 it sees none). As transfer learning does, the run's network is fine-tuned from
 its finished checkpoint: every variable trains, at a tenth of the run's learning rate, for
 EPOCHS epochs over the SIGNS training photos with the new photos mixed in (each repeated
@@ -27,9 +27,9 @@ import numpy as np
 from tfsigns.config import LANDMARK_FAMILIES, ConfigError
 from tfsigns.hands.features import feature_columns, hands_of
 from tfsigns.hands.files import ModelError
-from tfsigns.images.framing import frame_columns
-from tfsigns.images.photos import ImageError, load_frame, load_images, sign_folder_files
 from tfsigns.images.signs import IMAGE_SHAPE, DataError, convert_to_one_hot, find_data_dir
+from tfsigns.portable.framing import frame_columns
+from tfsigns.portable.photos import ImageError, load_frame, load_images, sign_folder_files
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.utils.files import OutputError, write_json

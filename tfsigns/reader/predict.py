@@ -1,7 +1,7 @@
 """Predict the hand sign in your own photos: `python -m tfsigns.predict IMAGE... --model RUN_DIR`.
 
 Each image (JPEG, PNG, any size or mode) is turned upright by its EXIF orientation and converted
-to RGB (tfsigns.images.photos). A landmark run (--arch landmarks) finds the hand in the whole photo
+to RGB (tfsigns.portable.photos). A landmark run (--arch landmarks) finds the hand in the whole photo
 (tfsigns.hands) and reads its landmarks; where it sees no hand it says so ("class": null, "hand": false
 with --json), never a digit. A pixel run (mlp, cnn) reads the photo centre-cropped to a square, resized
 to 64x64 and divided by 255, as the training images were prepared. Prints the class and the
@@ -17,22 +17,12 @@ import numpy as np
 
 from tfsigns.config import LANDMARK_FAMILIES
 from tfsigns.hands.files import ModelError
-from tfsigns.images.photos import ImageError, load_frame, load_images
+from tfsigns.portable.photos import ImageError, load_frame, load_images
+from tfsigns.portable.read import as_json
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
 PROG = "tfsigns.predict"
-
-
-def as_json(image: str, probabilities, landmarks: bool = False) -> dict:
-    """What --json prints for one image (and the live page's POST /predict answers): its name, the
-    class read and the class probabilities; for a landmark run, whether it saw a hand (when it saw
-    none, the class and probabilities are null)."""
-    if landmarks and np.isnan(probabilities).any():
-        return {"image": image, "class": None, "hand": False, "probabilities": None}
-    answer = {"image": image, "class": int(probabilities.argmax()),
-              "probabilities": [float(p) for p in probabilities]}
-    return {**answer, "hand": True} if landmarks else answer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,12 +4,12 @@ Scores the run's model (MLP or CNN) on the test set (or, with --split validation
 validation images the run held out, to choose a model without the test set) as it is and under
 each of tfsigns.images.shifts'
 shifts (light, contrast, colour casts, saturation, noise, blur, JPEG, geometry, mirror, and a
-phone's framing read back through tfsigns.images.photos) at each severity. Prints a table, or the
+phone's framing read back through tfsigns.portable.photos) at each severity. Prints a table, or the
 results as JSON with --json, and writes to --out (by default RUN_DIR/robustness, or
 RUN_DIR/robustness-validation for --split validation): results.json, accuracy.png (accuracy by shift
 and severity) and gallery.png (what each shift does to a few test images). With --photos DIR
 (a folder per sign, 0 ... 5, of real photos: other people's hands, another camera), the run is
-also scored on those photos, read by tfsigns.images.photos as predict reads them: their accuracy, each
+also scored on those photos, read by tfsigns.portable.photos as predict reads them: their accuracy, each
 sign's, and the confusion matrix (results.json's "photos"), which shows what the shifts, drawn
 from the same list as the training augmentation, cannot. Bad input gets one
 line on stderr and exit code 2, before TensorFlow loads and before anything is written.
@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from tfsigns.hands.files import ModelError
-from tfsigns.images.photos import ImageError, load_sign_frames
 from tfsigns.images.scenes import paste, scene
 from tfsigns.images.shifts import SHIFTS, apply_shift
 from tfsigns.images.signs import (
@@ -34,6 +33,7 @@ from tfsigns.images.signs import (
     load_dataset,
     train_validation_split,
 )
+from tfsigns.portable.photos import ImageError, load_sign_frames
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir, to_json, write_json

@@ -7,7 +7,7 @@ landmark run (--arch landmarks) finds the hand anywhere in the photo and adds "l
 21 (x, y) in [0, 1] of the photo (null with "hand": false); `?track=1` says the photo is the camera's
 next frame, so that the previous frame's hand gives the region first, as MediaPipe's tracking does. A
 pixel run reads the centre square; `?input=1` adds its 64x64 input as the network sees it, a PNG data
-URL. Every photo is read by tfsigns.images.photos and tfsigns.training.inference, as the command line
+URL. Every photo is read by tfsigns.portable.photos and tfsigns.training.inference, as the command line
 reads files: the page sends the camera's whole frame, never a preparation of its own. Starlette (with
 uvicorn) serves it: a small, well-kept server library with no front-end build step, so the page is
 plain HTML and JavaScript in tfsigns/reader/page.html.
@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from tfsigns.hands.files import ModelError
-from tfsigns.images.photos import ImageError, frame_from_bytes, image_from_bytes
-from tfsigns.reader.predict import as_json
+from tfsigns.portable.photos import ImageError, frame_from_bytes, image_from_bytes
+from tfsigns.portable.read import as_json
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 

@@ -14,12 +14,13 @@ import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.config import HAND_MODELS, LANDMARK_FAMILIES, ConfigError, TrainConfig
-from tfsigns.hands.features import VERSION, features, hands_of, read_hand
-from tfsigns.hands.model import Hand, HandModel
-from tfsigns.images.framing import frame_columns
-from tfsigns.images.photos import square_column
+from tfsigns.hands.features import hands_of
+from tfsigns.hands.model import HandModel
 from tfsigns.images.signs import IMAGE_SHAPE
 from tfsigns.networks import get_network
+from tfsigns.portable.framing import frame_columns
+from tfsigns.portable.hands import VERSION, Hand, features, read_hand
+from tfsigns.portable.photos import square_column
 from tfsigns.training.checkpoint import UNREADABLE, first_line
 from tfsigns.training.graph import TrainedParameters, example_batches, logits, statistics_shapes
 from tfsigns.training.runs import CheckpointError, finished_run
@@ -136,8 +137,8 @@ class Reader:
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         """Probabilities (m, C), a row per image, for images given as the course's columns X
-        (h*w*c, m), as tfsigns.images.photos reads them, each framed first when the run was trained on
-        framed photos (its config's framing, tfsigns.images.framing)."""
+        (h*w*c, m), as tfsigns.portable.photos reads them, each framed first when the run was trained on
+        framed photos (its config's framing, tfsigns.portable.framing)."""
         if X.shape[0] != math.prod(self.input_shape):
             raise CheckpointError(f"--model {self.run_dir}: expects inputs of shape {self.input_shape}, the "
                                   f"images give {X.shape[0]} values each")
@@ -147,7 +148,7 @@ class Reader:
     def read(self, frames: Sequence[np.ndarray], track: bool = False
              ) -> tuple[np.ndarray, list[Hand | None]]:
         """Probabilities (m, C) for photos given as uint8 frames (h, w, 3) at their own size
-        (tfsigns.images.photos.load_frame): a landmark run reads each one's hand (a row of NaN where it
+        (tfsigns.portable.photos.load_frame): a landmark run reads each one's hand (a row of NaN where it
         sees none; `track`: frames of one video, in order), a pixel run its centre square at 64x64. With
         the hands found (None where none is, and for a pixel run)."""
         if self.hands is None:
@@ -167,7 +168,7 @@ class Reader:
 
     def as_seen(self, X: np.ndarray) -> np.ndarray:
         """The photos X (columns) as the network takes them: framed when the run was trained on framed
-        photos (its config's framing, tfsigns.images.framing), else as they are."""
+        photos (its config's framing, tfsigns.portable.framing), else as they are."""
         return frame_columns(X, IMAGE_SHAPE) if self.config.framing == "hand" else X
 
     def close(self) -> None:
@@ -176,7 +177,7 @@ class Reader:
 
 def classify(X: np.ndarray, run_dir: str | os.PathLike) -> np.ndarray:
     """Probabilities (m, C), a row per image, for images given as the course's columns X
-    (h*w*c, m), as tfsigns.images.photos.load_images reads them, under a finished run's model (in
+    (h*w*c, m), as tfsigns.portable.photos.load_images reads them, under a finished run's model (in
     its family's layout), each framed first when the run was trained on framed photos;
     CheckpointError when the run cannot be used or expects other inputs."""
     reader = Reader(run_dir)

@@ -34,6 +34,7 @@ from tfsigns.config import (
 )
 from tfsigns.images.signs import minibatch_permutation
 from tfsigns.networks import Layout, Network, get_network
+from tfsigns.portable.native import quiet_native_stderr
 from tfsigns.training.augment import build_augmentation, check_photos
 from tfsigns.training.checkpoint import Checkpointer
 from tfsigns.training.graph import (
@@ -45,7 +46,6 @@ from tfsigns.training.graph import (
 )
 from tfsigns.training.population import build_population_graph, check_population, member_parameters
 from tfsigns.training.runs import CheckpointError, too_few_epochs
-from tfsigns.utils.cli import quiet_native_stderr
 
 EvalSets = dict[str, tuple[np.ndarray, np.ndarray]]
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tfsigns.config import (
@@ -134,20 +131,3 @@ def positive(name: str, value) -> None:
     """ConfigError unless a count flag (--trials, --checkpoint-every, ...) is at least 1."""
     if not (whole(value) and value > 0):
         raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
-
-
-@contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence what native code writes straight to file descriptor 2 (TensorFlow's oneDNN and CUDA
-    probing notes that TF_CPP_MIN_LOG_LEVEL no longer hides, TensorFlow Lite's delegate notes), so that
-    a user's error message stays the one line on stderr."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

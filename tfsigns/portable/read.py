@@ -1,0 +1,137 @@
+"""An exported reader, run: `python read.py PHOTO...` in a folder `python -m tfsigns.export` wrote.
+
+It reads the folder's reader.json (the input contract), checks each model file against its SHA-256,
+reads every photo, then prints one JSON line per photo, as `python -m tfsigns.predict --json` does:
+{"image", "class" (or null), "probabilities" (or null)} and, for a landmark reader, "hand". A photo that
+cannot be read, or a folder whose files are not the ones reader.json names, is one line on stderr and
+exit code 2. NumPy, Pillow and a TensorFlow Lite interpreter; tfsigns runs this same code (as_json).
+
+What an app does per camera frame, as `SignReader.read` does it:
+- landmark reader: the frame upright in RGB -> palm -> rotated crop -> landmarks -> 42 features
+  (hands.read_hand, hands.features) -> classifier; no hand: no answer;
+- pixel reader: the photo's centre square at 64x64, / 255 (photos.load_image) -> framed when
+  reader.json says so (framing) -> classifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .framing import frame_columns
+from .hands import VERSION, HandModel, features, interpreter, read_hand
+from .photos import ImageError, load_frame, load_image
+
+FORMAT = "tfsigns-reader/1"  # reader.json's "format": changes whenever a field's meaning would
+
+
+class ContractError(ValueError):
+    """A reader folder whose reader.json is missing or unusable, or whose files are not those it names."""
+
+
+def as_json(image: str, probabilities: np.ndarray, landmarks: bool = False) -> dict:
+    """What one photo is printed as (predict --json, the live page's POST /predict, read.py): its name,
+    the class read and the class probabilities; for a landmark reader, whether it saw a hand (when it saw
+    none, the class and probabilities are null)."""
+    if landmarks and np.isnan(probabilities).any():
+        return {"image": image, "class": None, "hand": False, "probabilities": None}
+    answer = {"image": image, "class": int(probabilities.argmax()),
+              "probabilities": [float(p) for p in probabilities]}
+    return {**answer, "hand": True} if landmarks else answer
+
+
+def load_contract(folder: Path) -> dict:
+    """The folder's reader.json, its format and features checked, and every model file it names checked
+    against its SHA-256; ContractError otherwise."""
+    try:
+        contract = json.loads((folder / "reader.json").read_text())
+        files = {contract["classifier"]["file"]: contract["classifier"]["sha256"], **contract["hand_models"]}
+        kind = contract["input"]["kind"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ContractError(f"{folder}: no usable reader.json ({err!r})") from None
+    if contract.get("format") != FORMAT:
+        raise ContractError(f"{folder}/reader.json: format {contract.get('format')!r}; this read.py reads "
+                            f"{FORMAT!r}")
+    if kind == "landmarks" and contract["input"].get("features") != VERSION:
+        raise ContractError(f"{folder}/reader.json: features {contract['input'].get('features')!r}; this "
+                            f"read.py computes {VERSION!r}")
+    for name, expected in files.items():
+        path = folder / name
+        if Path(name).name != name or not path.is_file():
+            raise ContractError(f"{path}: model file not found")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise ContractError(f"{path}: not the file reader.json names (SHA-256 differs)")
+    return contract
+
+
+class SignReader:
+    """An exported reader loaded from its folder: the classifier and, for a landmark reader, the hand
+    model; not shared between threads (an interpreter is one thread's)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.contract = load_contract(self.folder)
+        self.input = self.contract["input"]
+        self.landmarks = self.input["kind"] == "landmarks"
+        self.classifier = interpreter(self.folder / self.contract["classifier"]["file"])
+        self.classes = len(self.contract["classes"])
+        if self.landmarks:
+            palm, landmark = (self.folder / name for name in self.input["hand_model_files"])
+            self.hands = HandModel(palm, landmark, self.input["presence_threshold"])
+
+    def photo(self, path: str) -> np.ndarray:
+        """A photo file as this reader takes it: a uint8 frame (h, w, 3) for a landmark reader, the
+        (h*w*3,) float32 column in [0, 1] for a pixel reader; ImageError when it cannot be read."""
+        return load_frame(path) if self.landmarks else load_image(path, self.input["size"])
+
+    def read(self, photo: np.ndarray) -> np.ndarray:
+        """The class probabilities (C,) float32 of a photo as `photo` gives it; NaN where a landmark
+        reader sees no hand."""
+        x = self.example(photo)
+        return np.full(self.classes, np.nan, np.float32) if x is None else self.classify(x[None])[0]
+
+    def example(self, photo: np.ndarray) -> np.ndarray | None:
+        """What the classifier takes of a photo as `photo` gives it: a hand's 42 features, or the
+        (size, size, 3) pixels, framed when reader.json says so; None where a landmark reader sees no hand."""
+        if self.landmarks:
+            hand = read_hand(self.hands, photo)
+            return None if hand is None else features(hand)
+        size = self.input["size"]
+        x = frame_columns(photo[:, None], (size, size, 3))[:, 0] if self.input["framing"] == "hand" else photo
+        return x.reshape(size, size, 3)
+
+    def classify(self, X: np.ndarray) -> np.ndarray:
+        """The classifier on one example, X (1, *input shape) float32: probabilities (1, C)."""
+        model = self.classifier
+        model.set_tensor(model.get_input_details()[0]["index"], np.asarray(X, np.float32))
+        model.invoke()
+        return model.get_tensor(model.get_output_details()[0]["index"]).copy()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """A usage error as one line and exit code 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
+    """Read each photo with the reader in `folder` (by default the one this file was copied into)."""
+    parser = _Parser(prog="read.py", description="Read the hand sign in photos with this exported reader.")
+    parser.add_argument("photos", nargs="+", help="JPEG or PNG files")
+    parser.add_argument("--reader", type=Path, default=folder or Path(__file__).resolve().parents[1],
+                        help="the exported folder (default: the one read.py is in)")
+    args = parser.parse_args(argv)
+    try:
+        reader = SignReader(args.reader)
+        photos = [reader.photo(path) for path in args.photos]  # every photo read before any answer
+    except (ContractError, ImageError) as err:
+        print(f"read.py: error: {err}", file=sys.stderr)
+        return 2
+    for path, photo in zip(args.photos, photos, strict=True):
+        print(json.dumps(as_json(path, reader.read(photo), reader.landmarks)), flush=True)
+    return 0

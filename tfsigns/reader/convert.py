@@ -1,0 +1,140 @@
+"""A finished run's classifier as TensorFlow Lite, and the input contract an app reads it by (reader.json).
+
+The network is built in test mode by its family's own builders (tfsigns.training.graph.logits: input
+normalization, batch norm with its stored statistics, no dropout, the training flag a constant false) on the
+run's checkpoint, in a tf.compat.v1 session, and converted from that session (TFLiteConverter.from_session),
+which freezes the variables and folds the constants (batch norm becomes a scale and a shift). The graph
+takes examples as rows, one photo's (64, 64, 3) pixels or one hand's 42 features, whatever the family's
+layout, and gives softmax probabilities (m, C).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+
+import numpy as np
+
+from tfsigns.backend import tf, v1
+from tfsigns.config import LANDMARK_FAMILIES, TrainConfig
+from tfsigns.hands.files import model_paths
+from tfsigns.networks import get_network
+from tfsigns.portable import hands, palm, photos
+from tfsigns.portable.native import quiet_native_stderr
+from tfsigns.portable.read import FORMAT
+from tfsigns.training.graph import image_shape, logits
+from tfsigns.training.inference import hand_model_of, load_model
+from tfsigns.training.runs import finished_run
+
+SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "classes" were trained on
+
+
+def convert(run_dir: str | os.PathLike, quantize: str = "none") -> tuple[bytes, dict, dict]:
+    """A finished run's export: its classifier as TensorFlow Lite (classifier_tflite), its reader.json, and
+    the hand model files to copy beside them ({name: path}; none for a pixel run)."""
+    metrics, _ = finished_run(run_dir)
+    graph, x, probabilities = probabilities_graph(*load_model(run_dir))
+    tflite = classifier_tflite(graph, x, probabilities, quantize)
+    contract, models = reader_contract(run_dir, metrics, x, probabilities, tflite, quantize)
+    return tflite, contract, models
+
+
+def probabilities_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_shape: tuple[int, ...]
+                        ) -> tuple[tf.Graph, tf.Tensor, tf.Tensor]:
+    """The model in test mode on trained parameters (as variables), as load_model gives them: a
+    placeholder for examples as rows (m, *row shape) and their probabilities (m, C)."""
+    network = get_network(config.arch)
+    layout = network.layout
+    rows = image_shape(layout, input_shape) or input_shape
+    with tf.Graph().as_default() as graph:
+        params = {k: v1.Variable(np.asarray(v, dtype=np.float32), name=k, use_resource=False)
+                  for k, v in parameters.items()}
+        x = v1.placeholder(tf.float32, [None, *rows], name="examples")
+        X = tf.transpose(tf.reshape(x, [-1, math.prod(input_shape)])) if layout.examples_last else x
+        Z = logits(network, X, params, config, tf.constant(False))
+        Z = tf.transpose(Z) if layout.examples_last else Z
+        probabilities = tf.nn.softmax(Z, axis=-1, name="probabilities")
+    return graph, x, probabilities
+
+
+def classifier_tflite(graph: tf.Graph, x: tf.Tensor, probabilities: tf.Tensor, quantize: str = "none"
+                      ) -> bytes:
+    """The graph's x -> probabilities as a TensorFlow Lite flatbuffer, converted from a session of it:
+    float32, or with weights stored as float16 ("float16") or int8 ("dynamic", dynamic-range quantization)."""
+    with graph.as_default(), v1.Session(graph=graph) as session:
+        session.run(v1.global_variables_initializer())
+        converter = v1.lite.TFLiteConverter.from_session(session, [x], [probabilities])
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        with quiet_native_stderr():  # grappler's notes on the variables' initializers, frozen away
+            return converter.convert()
+
+
+def reader_contract(run_dir: str | os.PathLike, metrics: dict, x: tf.Tensor, probabilities: tf.Tensor,
+                    tflite: bytes, quantize: str) -> tuple[dict, dict]:
+    """reader.json for the export of the run (its metrics.json, its graph's input and output), and the hand
+    model files to copy beside it ({name: path}; none for a pixel run), checked against those the run was
+    trained through."""
+    config = metrics["config"]
+    landmarks = config.get("arch") in LANDMARK_FAMILIES
+    classes = metrics.get("classes", SIGNS_CLASSES)
+    contract = {
+        "format": FORMAT,
+        "family": config.get("arch", "mlp"),
+        "classes": [str(n) for n in range(classes)],
+        "classes_meaning": "the SIGNS hand signs: how many fingers are held up (0 to 5)",
+        "test_accuracy": metrics.get("test_accuracy"),
+        "classifier": {
+            "file": "classifier.tflite", "sha256": hashlib.sha256(tflite).hexdigest(), "quantize": quantize,
+            "input": {"shape": [1, *x.shape[1:]], "dtype": "float32"},
+            "output": {"shape": [1, int(probabilities.shape[-1])], "dtype": "float32",
+                       "meaning": "the classes' softmax probabilities, in the order of classes"},
+        },
+        "photo": {"orientation": "EXIF applied (turned upright as a viewer shows it)",
+                  "colour": "8-bit RGB; transparent pixels on white; greyscale repeated in R, G and B; "
+                            "16-bit greyscale scaled from 0-65535 (photos._to_rgb)",
+                  "most_pixels": "Pillow's Image.MAX_IMAGE_PIXELS (about 89 million): larger is refused"},
+        "hand_models": {},
+    }
+    if not landmarks:
+        contract["input"] = {
+            "kind": "pixels", "size": int(x.shape[1]),
+            "steps": [f"the photo's largest centred square, resized to {int(x.shape[1])}x{int(x.shape[2])} "
+                      "RGB (Pillow, bicubic, antialiased; photos.load_image)",
+                      "each value divided by 255: float32 in [0, 1], (rows, columns, RGB) row-major",
+                      "framing 'hand': the wall made plain and the square cropped to the hand (framing.py)"
+                      if config.get("framing") == "hand" else "no framing",
+                      "the classifier (input normalization is inside it)"],
+            "framing": config.get("framing", "none"),
+        }
+        return contract, {}
+    hand_model_of(run_dir, metrics)  # its input contract; the files found are those it was trained through
+    recorded = metrics["input"]
+    paths = model_paths(recorded["hand_model"])
+    contract["hand_models"] = {path.name: recorded["models"][path.name] for path in paths.values()}
+    contract["input"] = {
+        **recorded,
+        "hand_model_files": [paths["palm"].name, paths["landmark"].name],
+        "frame_longest_side": photos.FRAME_SIDE, "min_side": hands.MIN_SIDE,
+        "palm": {"input": palm.PALM_SIZE, "letterbox": "black", "threshold": palm.PALM_THRESHOLD,
+                 "nms_iou": palm.NMS_IOU, "region_scale": palm.PALM_SCALE,
+                 "region_shift_y": palm.PALM_SHIFT_Y},
+        "landmarks": {"input": hands.LANDMARK_SIZE, "border": "the image's edge pixels repeated"},
+        "whole_image_share": hands.WHOLE_IMAGE_SHARE, "feature_unit_metres": hands.UNIT,
+        "no_hand": {"class": None, "hand": False, "probabilities": None},
+        "steps": ["the frame upright (EXIF) in 8-bit RGB, its long side at most "
+                  f"{photos.FRAME_SIDE} pixels (photos.load_frame)",
+                  "palms: the frame letterboxed on black into 192x192, RGB / 255, the palm model; anchors "
+                  "decoded and merged (palm.py); none found: the same in square tiles (hands.find_palms)",
+                  "the best palm's rotated square region, 224x224 bilinear, / 255, the landmark model; "
+                  "also the whole frame where that region is large or shows no hand (hands.best_hand)",
+                  f"presence below {recorded['presence_threshold']}: no hand, no answer",
+                  "features: world landmarks' x and y less the wrist's, / 0.1 m, 42 float32 (hands.features)",
+                  "the classifier"],
+    }
+    del contract["input"]["models"]
+    return contract, {path.name: path for path in paths.values()}
+

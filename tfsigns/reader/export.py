@@ -1,0 +1,115 @@
+"""A finished run as a reader that leaves Python's tfsigns: `python -m tfsigns.export --model RUN --out DIR`.
+
+DIR gets:
+- classifier.tflite: the run's network in test mode (batch norm's statistics, no dropout, the training flag
+  false), built by its family's own builders on its checkpoint in a tf.compat.v1 session and converted with
+  TFLiteConverter.from_session; one example in, rows (1, *input) -> probabilities (1, C);
+- reader.json: the input contract in words and numbers, and every model file's SHA-256;
+- a landmark run's hand models (MediaPipe's palm detector and landmark model, Apache-2.0) and their LICENSE;
+- read.py and portable/ (tfsigns.portable, copied): the runner, NumPy, Pillow and a TFLite interpreter;
+  `python DIR/read.py PHOTO...` prints what `python -m tfsigns.predict --json` prints, where tfsigns is not
+  installed. reader.json's "steps" say what an app must do per frame (docs/export.md says more).
+
+--quantize float16 or dynamic stores the classifier's weights in float16 or int8 (bench/export.py measures
+its size and accuracy). The folder is written beside DIR and renamed into place once whole; an existing DIR
+is never written over. Bad input is one line on stderr and exit code 2, before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from tfsigns.config import NETWORKS
+from tfsigns.hands.files import ModelError
+from tfsigns.training.runs import CheckpointError, finished_run
+from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
+
+PROG = "tfsigns.export"
+QUANTIZATIONS = ("none", "float16", "dynamic")
+PORTABLE = Path(__file__).resolve().parents[1] / "portable"
+REQUIREMENTS = "numpy\npillow\nai-edge-litert  # or tensorflow, whose tf.lite runs the same models\n"
+LAUNCHER = '''"""Reads the hand sign in photos with the reader in this folder: python read.py PHOTO..."""
+
+import sys
+
+from portable.read import main
+
+sys.exit(main())
+'''
+
+
+class ExportError(ValueError):
+    """A run that cannot be exported, or an --out that cannot be written."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Export the run; one line and exit 2 for bad input."""
+    line_buffered_output()
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+    parser.add_argument("--model", required=True, help="a finished run (python -m tfsigns.train --out)")
+    parser.add_argument("--out", required=True, help="the folder to create; it must not exist")
+    parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
+                        help="store the classifier's weights as float16 or int8 (dynamic range)")
+    args = parser.parse_args(argv)
+    try:
+        out = checked_out(args.out)
+        metrics, _ = finished_run(args.model)
+        family = metrics["config"].get("arch", "mlp")
+        if family not in NETWORKS:
+            raise ExportError(f"--model {args.model}: its network family {family!r} is unknown to this "
+                              f"version (it exports {', '.join(NETWORKS)})")
+        written = export(args.model, out, args.quantize)
+    except (CheckpointError, ModelError, ExportError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    sizes = {path.relative_to(out).as_posix(): path.stat().st_size for path in sorted(out.rglob("*"))
+             if path.is_file()}
+    for name in ("classifier.tflite", "reader.json", *written["hand_models"]):
+        print(f"  {name:32} {sizes[name] / 1e3:9.1f} kB")
+    print(f"{out}: {len(sizes)} files, {sum(sizes.values()) / 1e6:.2f} MB ({family} reader, classifier "
+          f"{sizes['classifier.tflite'] / 1e3:.1f} kB, quantize {args.quantize}); read a photo with: "
+          f"python {out / 'read.py'} PHOTO")
+    return 0
+
+
+def checked_out(path: str) -> Path:
+    """--out as a folder to create: it must not exist and its parent must be a writable folder."""
+    out = Path(path)
+    if out.exists() or out.is_symlink():
+        raise ExportError(f"--out {out}: already exists; an export is never written over, name a new folder")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ExportError(f"--out {out}: cannot be created ({out.parent} is not a writable folder)")
+    return out
+
+
+def export(run_dir: str | os.PathLike, out: Path, quantize: str = "none") -> dict:
+    """Write the reader folder `out` for the finished run (see the module's docstring) and return its
+    reader.json; written beside `out` and renamed into place once whole."""
+    from tfsigns.reader.convert import convert
+    tflite, contract, models = convert(run_dir, quantize)
+    licence = next(iter(models.values())).parent / "LICENSE" if models else None
+    if licence and not licence.is_file():
+        raise ModelError(f"{licence.parent}: holds no LICENSE beside the hand models; an export must carry "
+                         "MediaPipe's licence (Apache-2.0) with them")
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        (work / "classifier.tflite").write_bytes(tflite)
+        for path in models.values():
+            shutil.copyfile(path, work / path.name)
+        if licence:
+            shutil.copyfile(licence, work / "LICENSE")
+        shutil.copytree(PORTABLE, work / "portable", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (work / "read.py").write_text(LAUNCHER)
+        (work / "requirements.txt").write_text(REQUIREMENTS)
+        (work / "reader.json").write_text(json.dumps(contract, indent=1) + "\n")
+        os.chmod(work, 0o755)
+        os.rename(work, out)  # fails, leaving `out` as it is, when something took its name meanwhile
+    except OSError as err:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ExportError(f"--out {out}: could not be written ({err.strerror or err})") from None
+    return contract
