@@ -1,6 +1,7 @@
 # make train: train the course network on SIGNS; make test: lint + the test suite;
 # make reader: train the sign reader for real photos (tfsigns/reader.json: landmarks) and score it (tfsigns.robustness);
-# make demo: the live reader page (tfsigns.serve) on runs/reader, trained first when missing.
+# make demo: the live reader page (tfsigns.serve) on runs/reader, trained first when missing;
+# make export-reader: runs/reader as runs/reader-export, a folder an app runs without tfsigns (tfsigns.export).
 # Both create .venv (and install tfsigns with its dev extras) when it is missing.
 
 PYTHON ?= python3
@@ -29,7 +30,7 @@ endif
 # make reader also scores other people's hands when the validation photos are there
 PHOTOS := $(if $(wildcard $(SHARED_OTHERHANDS)/0),--photos $(SHARED_OTHERHANDS))
 
-.PHONY: train reader demo test lint clean
+.PHONY: train reader demo export-reader test lint clean
 
 # What train and reader pass on: ARGS, and --overwrite unless ARGS resumes the earlier run
 RUN_ARGS = $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
@@ -56,6 +57,14 @@ PORT ?= 8000
 demo: $(STAMP)
 	test -f runs/reader/metrics.json || $(MAKE) reader
 	$(PY) -m tfsigns.serve --model runs/reader --port $(PORT)
+
+# The reader as a folder that runs without tfsigns (docs/export.md): TensorFlow Lite models, reader.json and
+# read.py, which `python runs/reader-export/read.py PHOTO` runs with NumPy, Pillow and ai-edge-litert alone.
+# runs/reader is trained first (make reader) when there is no finished one; an earlier export is replaced.
+export-reader: $(STAMP)
+	test -f runs/reader/metrics.json || $(MAKE) reader
+	rm -rf runs/reader-export
+	$(PY) -m tfsigns.export --model runs/reader --out runs/reader-export
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
