@@ -75,8 +75,8 @@ def main() -> None:
     first = statistics.median(times[next(iter(times))])
     print(f"ms per 640x480 frame with a hand, median of {args.frames} frames x {args.rounds} rounds")
     for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:42s} {median:6.1f} ms  ({median / first:.2f}x)  p90 {np.percentile(values, 90):6.1f} ms")
+        median, p90 = statistics.median(values), np.percentile(values, 90)
+        print(f"  {name:42s} {median:6.1f} ms  ({median / first:.2f}x)  p90 {p90:6.1f} ms")
     photo = work / "photo.png"
     Image.fromarray(frames[0]).save(photo)
     runs = []

@@ -171,6 +171,19 @@ def test_read_py_refuses_a_photo_it_cannot_read_and_a_model_file_that_was_change
         done = read_py(folder, argv, tmp_path)
         assert done.returncode == 2 and not done.stdout and done.stderr.count("\n") == 1, done
         assert done.stderr.startswith("read.py: error:") and words in done.stderr, done.stderr
+    contract = json.loads((folder / "reader.json").read_text())
+    tampered = [[], {**contract, "format": "tfsigns-reader/0"}, {**contract, "classes": ["0", "1"]},
+                {**contract, "input": {**contract["input"], "size": "sixty-four"}},
+                {**contract, "classifier": {**contract["classifier"], "file": "../../../etc/passwd"}},
+                {**contract, "hand_models": {"7": contract["classifier"]["sha256"]}},
+                {**contract, "input": {"kind": "landmarks", "features": "world-xy-wrist-dm/best-region/3",
+                                       "hand_model_files": ["../a", ["b"]], "presence_threshold": 0.5},
+                 "classifier": {**contract["classifier"], "input": {"shape": [1, 42]}}}]
+    for bad in tampered:
+        (folder / "reader.json").write_text(json.dumps(bad))
+        done = read_py(folder, [str(photo)], tmp_path)
+        assert done.returncode == 2 and not done.stdout and done.stderr.count("\n") == 1, (bad, done)
+    (folder / "reader.json").write_text(json.dumps(contract))
     good = read_py(folder, [str(photo)], tmp_path)
     assert good.returncode == 0 and json.loads(good.stdout)["image"] == str(photo), good.stderr
     tflite = folder / "classifier.tflite"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .framing import frame_columns
-from .hands import VERSION, HandModel, features, interpreter, read_hand
+from .hands import N_FEATURES, VERSION, HandModel, features, interpreter, read_hand
 from .photos import ImageError, load_frame, load_image
 
 FORMAT = "tfsigns-reader/1"  # reader.json's "format": changes whenever a field's meaning would
@@ -46,12 +46,22 @@ def as_json(image: str, probabilities: np.ndarray, landmarks: bool = False) -> d
 
 
 def load_contract(folder: Path) -> dict:
-    """The folder's reader.json, its format and features checked, and every model file it names checked
-    against its SHA-256; ContractError otherwise."""
+    """The folder's reader.json, its format, features and fields checked, and every model file it names
+    checked against its SHA-256; ContractError otherwise."""
     try:
         contract = json.loads((folder / "reader.json").read_text())
         files = {contract["classifier"]["file"]: contract["classifier"]["sha256"], **contract["hand_models"]}
-        kind = contract["input"]["kind"]
+        kind, classifier, used = contract["input"]["kind"], contract["classifier"], []
+        if kind == "landmarks":
+            shape, used = [1, N_FEATURES], list(contract["input"]["hand_model_files"])
+            float(contract["input"]["presence_threshold"])
+        else:
+            shape = [1, int(contract["input"]["size"]), int(contract["input"]["size"]), 3]
+        if list(classifier["input"]["shape"]) != shape or list(classifier["output"]["shape"]) != [
+                1, len(contract["classes"])] or len(used) not in (0, 2):
+            raise ValueError(f"its {kind} input, its classifier's shapes and its files disagree")
+        if not all(isinstance(name, str) for name in [*files, *used]):
+            raise TypeError("a file name that is not a string")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ContractError(f"{folder}: no usable reader.json ({err!r})") from None
     if contract.get("format") != FORMAT:
@@ -66,6 +76,8 @@ def load_contract(folder: Path) -> dict:
             raise ContractError(f"{path}: model file not found")
         if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
             raise ContractError(f"{path}: not the file reader.json names (SHA-256 differs)")
+    if not set(used) <= set(files):
+        raise ContractError(f"{folder}/reader.json: its hand_model_files are not among its hand_models")
     return contract
 
 
@@ -78,11 +90,14 @@ class SignReader:
         self.contract = load_contract(self.folder)
         self.input = self.contract["input"]
         self.landmarks = self.input["kind"] == "landmarks"
-        self.classifier = interpreter(self.folder / self.contract["classifier"]["file"])
         self.classes = len(self.contract["classes"])
-        if self.landmarks:
-            palm, landmark = (self.folder / name for name in self.input["hand_model_files"])
-            self.hands = HandModel(palm, landmark, self.input["presence_threshold"])
+        try:
+            self.classifier = interpreter(self.folder / self.contract["classifier"]["file"])
+            if self.landmarks:
+                palm, landmark = (self.folder / name for name in self.input["hand_model_files"])
+                self.hands = HandModel(palm, landmark, float(self.input["presence_threshold"]))
+        except (ValueError, RuntimeError) as err:  # a file reader.json's SHA-256 vouches for, yet unloadable
+            raise ContractError(f"{self.folder}: a model file is no TensorFlow Lite model ({err})") from None
 
     def photo(self, path: str) -> np.ndarray:
         """A photo file as this reader takes it: a uint8 frame (h, w, 3) for a landmark reader, the
