@@ -15,6 +15,7 @@ frame beside tfsigns' own reading of the same frames, and what a quantized class
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def main() -> None:
         scores = "  ".join(f"{accuracy(reader, *data):12.4f}" for data in sets.values())
         print(f"{quantize:10s} {size / 1e3:8.1f} kB  {scores}")
     session.close()
+    shutil.rmtree(work)
 
 
 if __name__ == "__main__":

@@ -106,12 +106,20 @@ def test_an_export_reads_as_predict_where_tfsigns_is_not_installed(family, photo
     assert np.abs(np.array(pairs)[:, 0] - np.array(pairs)[:, 1]).max() < PARITY
 
 
-@requires_hands
-def test_a_quantized_export_is_smaller_and_reads_much_the_same(photos, tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def landmark_run(tmp_path_factory) -> Path:
+    """A short landmark reader of tfsigns/reader.json's size (64 and 32 hidden units, 5 epochs)."""
+    if requires_hands.args[0]:
+        pytest.skip(requires_hands.kwargs["reason"])
+    run = tmp_path_factory.mktemp("landmarks") / "run"
     code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--out", str(run), "--quiet",
                                          "--arch", "landmarks", "--layers", "64,32", "--epochs", "5"])
     assert code == 0, err
+    return run
+
+
+def test_a_quantized_export_is_smaller_and_reads_much_the_same(landmark_run, photos, tmp_path):
+    run = landmark_run
     outs = {}
     for quantize in ("none", "float16"):
         code, _, err = run_main(export_main, ["--model", str(run), "--out", str(tmp_path / quantize),
@@ -151,7 +159,12 @@ def test_an_existing_out_an_unfinished_run_and_an_unknown_family_are_one_line(fa
     (unknown / "metrics.json").write_text(json.dumps(metrics))
     one_line_error(["--model", str(unknown), "--out", str(tmp_path / "b")], "'transformer'", "unknown")
 
+    metrics["config"]["arch"] = ["mlp"]
+    (unknown / "metrics.json").write_text(json.dumps(metrics))
+    one_line_error(["--model", str(unknown), "--out", str(tmp_path / "b")], "['mlp']", "unknown")
+
     one_line_error(["--model", str(fake_run), "--out", str(tmp_path / "no" / "c")], "cannot be created")
+    one_line_error(["--model", str(fake_run), "--out", str(tmp_path / ("x" * 300))], "File name too long")
     one_line_error(["--model", str(fake_run), "--out", str(tmp_path / "d"), "--quantize", "int4"],
                    "--quantize")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["taken", unfinished.parent.name,
@@ -179,6 +192,8 @@ def test_read_py_refuses_a_photo_it_cannot_read_and_a_model_file_that_was_change
                 {**contract, "input": {"kind": "landmarks", "features": "world-xy-wrist-dm/best-region/3",
                                        "hand_model_files": ["../a", ["b"]], "presence_threshold": 0.5},
                  "classifier": {**contract["classifier"], "input": {"shape": [1, 42]}}}]
+    tampered += [{**contract, "input": {**contract["input"], "size": "64"}},
+                 {**contract, "input": {k: v for k, v in contract["input"].items() if k != "framing"}}]
     for bad in tampered:
         (folder / "reader.json").write_text(json.dumps(bad))
         done = read_py(folder, [str(photo)], tmp_path)
@@ -203,3 +218,31 @@ def test_what_an_export_copies_imports_only_its_runtime_and_itself(path):
         elif isinstance(node, ast.ImportFrom) and not node.level:
             outside.add(node.module.split(".")[0])
     assert not outside - RUNTIME - set(sys.stdlib_module_names), sorted(outside)
+
+
+def test_read_py_refuses_a_landmark_contract_that_its_models_contradict(landmark_run, tmp_path):
+    """Swapped hand model files, or a classifier that takes other inputs than reader.json says (its SHA-256
+    updated to match), or a presence threshold that is no number in [0, 1]: one line, exit 2, no answer."""
+    folder, other = tmp_path / "reader", tmp_path / "pixels"
+    assert run_main(export_main, ["--model", str(landmark_run), "--out", str(folder)])[0] == 0
+    contract = json.loads((folder / "reader.json").read_text())
+    palm, landmark = contract["input"]["hand_model_files"]
+    with h5py.File(REAL_DATA / "test_signs.h5") as f:
+        Image.fromarray(np.array(f["test_set_x"][0])).save(tmp_path / "photo.png")
+    pixel_run = train("cnn", tmp_path / "cnn")
+    assert run_main(export_main, ["--model", str(pixel_run), "--out", str(other)])[0] == 0
+    (folder / "other.tflite").write_bytes((other / "classifier.tflite").read_bytes())
+    other_sha = json.loads((other / "reader.json").read_text())["classifier"]["sha256"]
+    tampered = [{**contract, "input": {**contract["input"], "hand_model_files": [landmark, palm]}},
+                {**contract, "classifier": {**contract["classifier"], "file": "other.tflite",
+                                            "sha256": other_sha}},
+                {**contract, "input": {**contract["input"], "presence_threshold": True}},
+                {**contract, "input": {**contract["input"], "presence_threshold": "nan"}},
+                {**contract, "input": {**contract["input"], "hand_model_files": [palm, palm]}}]
+    for bad in tampered:
+        (folder / "reader.json").write_text(json.dumps(bad))
+        done = read_py(folder, [str(tmp_path / "photo.png")], tmp_path)
+        assert done.returncode == 2 and not done.stdout and done.stderr.count("\n") == 1, (bad, done)
+    (folder / "reader.json").write_text(json.dumps(contract))
+    done = read_py(folder, [str(tmp_path / "photo.png")], tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["hand"] is True, done.stderr

@@ -15,7 +15,7 @@ from tfsigns.portable.framing import FRAMINGS
 # name -> the module that defines the family's NETWORK
 NETWORKS = {"mlp": "tfsigns.networks.mlp", "cnn": "tfsigns.networks.cnn",
             "landmarks": "tfsigns.networks.landmarks"}
-# The families that read a photo's hand landmarks (tfsigns.hands.features) instead of its pixels
+# The families that read a photo's hand landmarks (tfsigns.portable.hands) instead of its pixels
 LANDMARK_FAMILIES = ("landmarks",)
 # What a family's course notebook trains with, where it differs from TrainConfig's defaults (the
 # MLP's): a command uses them for the settings its user did not give.

@@ -1,5 +1,5 @@
 """The landmark reader's network: the course's MLP, LINEAR -> [BATCHNORM] -> RELU -> ... -> LINEAR, on a
-hand's 42 landmark features (tfsigns.hands.features: the world landmarks' x and y relative to the wrist)
+hand's 42 landmark features (tfsigns.portable.hands: the world landmarks' x and y relative to the wrist)
 instead of a photo's 12288 pixels. Transfer learning as the course teaches it: MediaPipe's hand model,
 trained on a large data set, gives the features, and this small network learns the signs from 1080.
 

@@ -70,7 +70,7 @@ def image_from_bytes(data: bytes, name: str = "the image", size: int = 64, most_
 
 
 def load_frame(path: str | os.PathLike, longest: int = FRAME_SIDE) -> np.ndarray:
-    """A photo as a hand model reads it (tfsigns.hands): upright by its EXIF orientation, in 8-bit RGB by
+    """A photo as a hand model reads it (hands.py): upright by its EXIF orientation, in 8-bit RGB by
     step 3 of the module's rule, the whole frame uncropped, shrunk to at most `longest` pixels on its long
     side; (h, w, 3) uint8."""
     return _read(_checked(path), str(path), lambda image: _frame_rgb(image, longest))

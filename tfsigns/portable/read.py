@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .framing import frame_columns
-from .hands import N_FEATURES, VERSION, HandModel, features, interpreter, read_hand
+from .framing import FRAMINGS, frame_columns
+from .hands import LANDMARK_SIZE, N_FEATURES, VERSION, HandModel, features, interpreter, read_hand
+from .palm import PALM_SIZE
 from .photos import ImageError, load_frame, load_image
 
 FORMAT = "tfsigns-reader/1"  # reader.json's "format": changes whenever a field's meaning would
@@ -50,18 +51,24 @@ def load_contract(folder: Path) -> dict:
     checked against its SHA-256; ContractError otherwise."""
     try:
         contract = json.loads((folder / "reader.json").read_text())
-        files = {contract["classifier"]["file"]: contract["classifier"]["sha256"], **contract["hand_models"]}
-        kind, classifier, used = contract["input"]["kind"], contract["classifier"], []
+        kind, classifier = contract["input"]["kind"], contract["classifier"]
+        files = {classifier["file"]: classifier["sha256"], **contract["hand_models"]}
         if kind == "landmarks":
             shape, used = [1, N_FEATURES], list(contract["input"]["hand_model_files"])
-            float(contract["input"]["presence_threshold"])
+            threshold = contract["input"]["presence_threshold"]
+            if not (_number(threshold) and 0 <= threshold <= 1) or len(set(map(str, used))) != 2:
+                raise ValueError("its hand_model_files must be two, its presence_threshold within [0, 1]")
         else:
-            shape = [1, int(contract["input"]["size"]), int(contract["input"]["size"]), 3]
-        if list(classifier["input"]["shape"]) != shape or list(classifier["output"]["shape"]) != [
-                1, len(contract["classes"])] or len(used) not in (0, 2):
-            raise ValueError(f"its {kind} input, its classifier's shapes and its files disagree")
-        if not all(isinstance(name, str) for name in [*files, *used]):
-            raise TypeError("a file name that is not a string")
+            size, used = contract["input"]["size"], []
+            if not (_number(size) and size == int(size) >= 1) or contract["input"]["framing"] not in FRAMINGS:
+                raise ValueError(f"its size must be a whole number, its framing one of {FRAMINGS}")
+            contract["input"]["size"] = size = int(size)
+            shape = [1, size, size, 3]
+        shapes = [classifier["input"]["shape"], classifier["output"]["shape"]]
+        if shapes != [shape, [1, len(contract["classes"])]]:
+            raise ValueError(f"its classifier's shapes are not a {kind} reader's of its classes")
+        if not all(isinstance(name, str) for name in [*files.values(), *files, *used]):
+            raise TypeError("a file name or SHA-256 that is not a string")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ContractError(f"{folder}: no usable reader.json ({err!r})") from None
     if contract.get("format") != FORMAT:
@@ -76,14 +83,20 @@ def load_contract(folder: Path) -> dict:
             raise ContractError(f"{path}: model file not found")
         if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
             raise ContractError(f"{path}: not the file reader.json names (SHA-256 differs)")
-    if not set(used) <= set(files):
+    if not set(used) <= set(contract["hand_models"]):
         raise ContractError(f"{folder}/reader.json: its hand_model_files are not among its hand_models")
     return contract
 
 
+def _number(value) -> bool:
+    """Whether a JSON value is a finite number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
 class SignReader:
     """An exported reader loaded from its folder: the classifier and, for a landmark reader, the hand
-    model; not shared between threads (an interpreter is one thread's)."""
+    model; not shared between threads (an interpreter is one thread's). ContractError when the folder's
+    files are not those its reader.json names, or its models do not take the inputs it says."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -91,13 +104,20 @@ class SignReader:
         self.input = self.contract["input"]
         self.landmarks = self.input["kind"] == "landmarks"
         self.classes = len(self.contract["classes"])
+        classifier = self.contract["classifier"]
         try:
-            self.classifier = interpreter(self.folder / self.contract["classifier"]["file"])
+            self.classifier = interpreter(self.folder / classifier["file"])
+            models = {"classifier": (self.classifier, classifier["input"]["shape"])}
             if self.landmarks:
                 palm, landmark = (self.folder / name for name in self.input["hand_model_files"])
-                self.hands = HandModel(palm, landmark, float(self.input["presence_threshold"]))
+                self.hands = HandModel(palm, landmark, self.input["presence_threshold"])
+                models["palm model"] = (self.hands.palm_model, [1, PALM_SIZE, PALM_SIZE, 3])
+                models["landmark model"] = (self.hands.landmark_model, [1, LANDMARK_SIZE, LANDMARK_SIZE, 3])
         except (ValueError, RuntimeError) as err:  # a file reader.json's SHA-256 vouches for, yet unloadable
             raise ContractError(f"{self.folder}: a model file is no TensorFlow Lite model ({err})") from None
+        for role, (model, shape) in models.items():
+            if list(model.get_input_details()[0]["shape"]) != shape:
+                raise ContractError(f"{self.folder}: its {role} does not take {shape}, as reader.json says")
 
     def photo(self, path: str) -> np.ndarray:
         """A photo file as this reader takes it: a uint8 frame (h, w, 3) for a landmark reader, the

@@ -19,25 +19,27 @@ import numpy as np
 from tfsigns.backend import tf, v1
 from tfsigns.config import LANDMARK_FAMILIES, TrainConfig
 from tfsigns.hands.files import model_paths
+from tfsigns.hands.model import HandModel
 from tfsigns.networks import get_network
 from tfsigns.portable import hands, palm, photos
+from tfsigns.portable.hands import VERSION
 from tfsigns.portable.native import quiet_native_stderr
 from tfsigns.portable.read import FORMAT
 from tfsigns.training.graph import image_shape, logits
 from tfsigns.training.inference import hand_model_of, load_model
 from tfsigns.training.runs import finished_run
 
-SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "classes" were trained on
-
 
 def convert(run_dir: str | os.PathLike, quantize: str = "none") -> tuple[bytes, dict, dict]:
     """A finished run's export: its classifier as TensorFlow Lite (classifier_tflite), its reader.json, and
-    the hand model files to copy beside them ({name: path}; none for a pixel run)."""
+    the hand model files to copy beside them ({name: path}; none for a pixel run). CheckpointError (ModelError
+    for the hand model's files) when the run cannot be exported, before the conversion."""
     metrics, _ = finished_run(run_dir)
-    graph, x, probabilities = probabilities_graph(*load_model(run_dir))
+    config, parameters, input_shape = load_model(run_dir)
+    hand_model = hand_model_of(run_dir, metrics) if config.arch in LANDMARK_FAMILIES else None
+    graph, x, probabilities = probabilities_graph(config, parameters, input_shape)
     tflite = classifier_tflite(graph, x, probabilities, quantize)
-    contract, models = reader_contract(run_dir, metrics, x, probabilities, tflite, quantize)
-    return tflite, contract, models
+    return tflite, *reader_contract(metrics, config, hand_model, x, probabilities, tflite, quantize)
 
 
 def probabilities_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_shape: tuple[int, ...]
@@ -73,24 +75,22 @@ def classifier_tflite(graph: tf.Graph, x: tf.Tensor, probabilities: tf.Tensor, q
             return converter.convert()
 
 
-def reader_contract(run_dir: str | os.PathLike, metrics: dict, x: tf.Tensor, probabilities: tf.Tensor,
-                    tflite: bytes, quantize: str) -> tuple[dict, dict]:
-    """reader.json for the export of the run (its metrics.json, its graph's input and output), and the hand
-    model files to copy beside it ({name: path}; none for a pixel run), checked against those the run was
-    trained through."""
-    config = metrics["config"]
-    landmarks = config.get("arch") in LANDMARK_FAMILIES
-    classes = metrics.get("classes", SIGNS_CLASSES)
+def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | None, x: tf.Tensor,
+                    probabilities: tf.Tensor, tflite: bytes, quantize: str) -> tuple[dict, dict]:
+    """reader.json for the export of a run (its metrics.json and config, the hand model it was trained
+    through, checked by hand_model_of; its graph's input and output), and the hand model files to copy
+    beside it ({name: path}; none for a pixel run)."""
+    classes = int(probabilities.shape[-1])
     contract = {
         "format": FORMAT,
-        "family": config.get("arch", "mlp"),
+        "family": config.arch,
         "classes": [str(n) for n in range(classes)],
         "classes_meaning": "the SIGNS hand signs: how many fingers are held up (0 to 5)",
         "test_accuracy": metrics.get("test_accuracy"),
         "classifier": {
             "file": "classifier.tflite", "sha256": hashlib.sha256(tflite).hexdigest(), "quantize": quantize,
             "input": {"shape": [1, *x.shape[1:]], "dtype": "float32"},
-            "output": {"shape": [1, int(probabilities.shape[-1])], "dtype": "float32",
+            "output": {"shape": [1, classes], "dtype": "float32",
                        "meaning": "the classes' softmax probabilities, in the order of classes"},
         },
         "photo": {"orientation": "EXIF applied (turned upright as a viewer shows it)",
@@ -99,24 +99,25 @@ def reader_contract(run_dir: str | os.PathLike, metrics: dict, x: tf.Tensor, pro
                   "most_pixels": "Pillow's Image.MAX_IMAGE_PIXELS (about 89 million): larger is refused"},
         "hand_models": {},
     }
-    if not landmarks:
+    if hand_model is None:
         contract["input"] = {
             "kind": "pixels", "size": int(x.shape[1]),
             "steps": [f"the photo's largest centred square, resized to {int(x.shape[1])}x{int(x.shape[2])} "
                       "RGB (Pillow, bicubic, antialiased; photos.load_image)",
                       "each value divided by 255: float32 in [0, 1], (rows, columns, RGB) row-major",
                       "framing 'hand': the wall made plain and the square cropped to the hand (framing.py)"
-                      if config.get("framing") == "hand" else "no framing",
+                      if config.framing == "hand" else "no framing",
                       "the classifier (input normalization is inside it)"],
-            "framing": config.get("framing", "none"),
+            "framing": config.framing,
         }
         return contract, {}
-    hand_model_of(run_dir, metrics)  # its input contract; the files found are those it was trained through
-    recorded = metrics["input"]
-    paths = model_paths(recorded["hand_model"])
-    contract["hand_models"] = {path.name: recorded["models"][path.name] for path in paths.values()}
+    paths = model_paths(hand_model.complexity)  # the files hand_model_of found to be the run's own
+    contract["hand_models"] = {path.name: hand_model.sha256[path.name] for path in paths.values()}
+    words = ("image", "region", "feature_rule", "handedness")
     contract["input"] = {
-        **recorded,
+        "kind": "landmarks", "features": VERSION, "hand_model": hand_model.complexity,
+        **{word: str(metrics["input"].get(word, "")) for word in words},
+        "presence_threshold": hand_model.threshold,
         "hand_model_files": [paths["palm"].name, paths["landmark"].name],
         "frame_longest_side": photos.FRAME_SIDE, "min_side": hands.MIN_SIDE,
         "palm": {"input": palm.PALM_SIZE, "letterbox": "black", "threshold": palm.PALM_THRESHOLD,
@@ -131,10 +132,8 @@ def reader_contract(run_dir: str | os.PathLike, metrics: dict, x: tf.Tensor, pro
                   "decoded and merged (palm.py); none found: the same in square tiles (hands.find_palms)",
                   "the best palm's rotated square region, 224x224 bilinear, / 255, the landmark model; "
                   "also the whole frame where that region is large or shows no hand (hands.best_hand)",
-                  f"presence below {recorded['presence_threshold']}: no hand, no answer",
+                  f"presence below {hand_model.threshold}: no hand, no answer",
                   "features: world landmarks' x and y less the wrist's, / 0.1 m, 42 float32 (hands.features)",
                   "the classifier"],
     }
-    del contract["input"]["models"]
     return contract, {path.name: path for path in paths.values()}
-

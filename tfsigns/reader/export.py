@@ -11,12 +11,15 @@ DIR gets:
   installed. reader.json's "steps" say what an app must do per frame (docs/export.md says more).
 
 --quantize float16 or dynamic stores the classifier's weights in float16 or int8 (bench/export.py measures
-its size and accuracy). The folder is written beside DIR and renamed into place once whole; an existing DIR
-is never written over. Bad input is one line on stderr and exit code 2, before TensorFlow loads.
+its size and accuracy). DIR is made at once, empty, and replaced by a folder written beside it once that is
+whole; an existing DIR is never written over. Bad input is one line on stderr and exit code 2: flags, an
+existing --out, an unfinished run or an unknown family before TensorFlow loads; a run whose files disagree
+with its metrics.json (or a landmark run from before the input contract) once its checkpoint is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,8 +39,10 @@ REQUIREMENTS = "numpy\npillow\nai-edge-litert  # or tensorflow, whose tf.lite ru
 LAUNCHER = '''"""Reads the hand sign in photos with the reader in this folder: python read.py PHOTO..."""
 
 import sys
+from pathlib import Path
 
-from portable.read import main
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # portable/, also under python -I
+from portable.read import main  # noqa: E402
 
 sys.exit(main())
 '''
@@ -58,15 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = checked_out(args.out)
-        metrics, _ = finished_run(args.model)
-        family = metrics["config"].get("arch", "mlp")
-        if family not in NETWORKS:
+        family = finished_run(args.model)[0]["config"].get("arch", "mlp")
+        if not isinstance(family, str) or family not in NETWORKS:
             raise ExportError(f"--model {args.model}: its network family {family!r} is unknown to this "
                               f"version (it exports {', '.join(NETWORKS)})")
         written = export(args.model, out, args.quantize)
     except (CheckpointError, ModelError, ExportError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
     sizes = {path.relative_to(out).as_posix(): path.stat().st_size for path in sorted(out.rglob("*"))
              if path.is_file()}
     for name in ("classifier.tflite", "reader.json", *written["hand_models"]):
@@ -80,24 +87,33 @@ def main(argv: list[str] | None = None) -> int:
 def checked_out(path: str) -> Path:
     """--out as a folder to create: it must not exist and its parent must be a writable folder."""
     out = Path(path)
-    if out.exists() or out.is_symlink():
-        raise ExportError(f"--out {out}: already exists; an export is never written over, name a new folder")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK | os.X_OK):
+    try:
+        if out.exists() or out.is_symlink():
+            raise ExportError(f"--out {out}: already exists; an export is never written over, name a new "
+                              "folder")
+        writable = out.parent.is_dir() and os.access(out.parent, os.W_OK | os.X_OK)
+    except OSError as err:  # a name too long, a path through a file
+        raise ExportError(f"--out {out}: cannot be created ({err.strerror or err})") from None
+    if not writable:
         raise ExportError(f"--out {out}: cannot be created ({out.parent} is not a writable folder)")
     return out
 
 
 def export(run_dir: str | os.PathLike, out: Path, quantize: str = "none") -> dict:
     """Write the reader folder `out` for the finished run (see the module's docstring) and return its
-    reader.json; written beside `out` and renamed into place once whole."""
+    reader.json. `out` is made at once, empty, so that nothing else takes the name; the files are
+    written in a folder beside it, which then replaces it whole. On any failure, or Ctrl-C, both go."""
     from tfsigns.reader.convert import convert
-    tflite, contract, models = convert(run_dir, quantize)
-    licence = next(iter(models.values())).parent / "LICENSE" if models else None
-    if licence and not licence.is_file():
-        raise ModelError(f"{licence.parent}: holds no LICENSE beside the hand models; an export must carry "
-                         "MediaPipe's licence (Apache-2.0) with them")
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    work, made = None, False
     try:
+        out.mkdir()
+        made = True
+        tflite, contract, models = convert(run_dir, quantize)
+        licence = next(iter(models.values())).parent / "LICENSE" if models else None
+        if licence and not licence.is_file():
+            raise ModelError(f"{licence.parent}: holds no LICENSE beside the hand models; an export must "
+                             "carry MediaPipe's licence (Apache-2.0) with them")
+        work = Path(tempfile.mkdtemp(prefix=".export-", suffix=".partial", dir=out.parent))
         (work / "classifier.tflite").write_bytes(tflite)
         for path in models.values():
             shutil.copyfile(path, work / path.name)
@@ -108,8 +124,18 @@ def export(run_dir: str | os.PathLike, out: Path, quantize: str = "none") -> dic
         (work / "requirements.txt").write_text(REQUIREMENTS)
         (work / "reader.json").write_text(json.dumps(contract, indent=1) + "\n")
         os.chmod(work, 0o755)
-        os.rename(work, out)  # fails, leaving `out` as it is, when something took its name meanwhile
-    except OSError as err:
-        shutil.rmtree(work, ignore_errors=True)
-        raise ExportError(f"--out {out}: could not be written ({err.strerror or err})") from None
+        os.rename(work, out)  # replaces the empty `out`; fails where something was put into it meanwhile
+    except BaseException as err:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only while it is still the empty folder made here
+        if isinstance(err, OSError):
+            raise ExportError(f"--out {out}: could not be written ({err.strerror or err})") from None
+        raise
     return contract
+
+
+if __name__ == "__main__":
+    sys.exit(main())

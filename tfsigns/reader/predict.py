@@ -2,10 +2,10 @@
 
 Each image (JPEG, PNG, any size or mode) is turned upright by its EXIF orientation and converted
 to RGB (tfsigns.portable.photos). A landmark run (--arch landmarks) finds the hand in the whole photo
-(tfsigns.hands) and reads its landmarks; where it sees no hand it says so ("class": null, "hand": false
-with --json), never a digit. A pixel run (mlp, cnn) reads the photo centre-cropped to a square, resized
-to 64x64 and divided by 255, as the training images were prepared. Prints the class and the
-probabilities, or JSON with --json. Bad input gets one line on stderr and exit code 2.
+(tfsigns.portable.hands) and reads its landmarks; where it sees no hand it says so ("class": null,
+"hand": false with --json), never a digit. A pixel run (mlp, cnn) reads the photo centre-cropped to a
+square, resized to 64x64 and divided by 255, as the training images were prepared. Prints the class and
+the probabilities, or JSON with --json. Bad input gets one line on stderr and exit code 2.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def augment_images(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
 
 
 def augment_landmarks(rows: tf.Tensor, config: TrainConfig) -> tf.Tensor:
-    """A training minibatch of landmark features (b, 2 n): n points' x, y (tfsigns.hands.features),
+    """A training minibatch of landmark features (b, 2 n): n points' x, y (tfsigns.portable.hands),
     mirrored (x -> -x: the other hand) with probability 1/2, turned by up to `rotation` degrees about the
     wrist, scaled by a factor in [1 - zoom, 1 + zoom], and each point moved by Gaussian jitter of up to
     `noise` (decimetres), as `config` says."""

@@ -113,9 +113,9 @@ def _standardize_each(X: tf.Tensor) -> tf.Tensor:
     """Each example of X (examples first: images, or flattened rows (m, n_x)) standardized over all its
     values as tf.image.per_image_standardization does (the deviation floored at 1/sqrt(values)). Its mean
     and variance are taken over each image row, then over the rows (a SIGNS photo's 12288 values as 64 rows
-    of 192), of the values less the first: the same statistics summed in short runs, so that TensorFlow
-    Lite's one-pass kernels round them as TensorFlow does (an exported CNN's probabilities agreed to 4e-5
-    over 12288 at once, to 2e-6 so)."""
+    of 192): the same statistics summed in short runs, so that TensorFlow Lite's one-pass kernels round
+    them as TensorFlow does (an exported CNN's probabilities agreed to 4e-5 over 12288 at once, to 2e-6
+    so), and a plain image standardizes to exactly 0."""
     n_x = math.prod(X.shape[1:])
     height = X.shape[1] if X.shape.rank > 2 else IMAGE_SHAPE[0] if n_x == math.prod(IMAGE_SHAPE) else 1
     rows = tf.reshape(X, [-1, height, n_x // height])

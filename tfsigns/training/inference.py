@@ -111,7 +111,8 @@ def hand_model_of(run_dir: str | os.PathLike, metrics: dict) -> HandModel:
         raise CheckpointError(f"--model {run_dir}: a landmarks run without this version's input contract "
                               f"({VERSION}); train it again")
     model = HandModel(contract["hand_model"] if contract.get("hand_model") in HAND_MODELS else "full")
-    if sorted(model.sha256.values()) != sorted(dict(contract.get("models") or {}).values()):
+    models = contract.get("models")
+    if not isinstance(models, dict) or sorted(model.sha256.values()) != sorted(map(str, models.values())):
         raise CheckpointError(f"--model {run_dir}: was trained through other hand model files than those "
                               f"found ({contract.get('models')}); train it again with these")
     return model
