@@ -40,9 +40,8 @@ RUNTIME = {"numpy", "PIL", "ai_edge_litert", "tensorflow"}
 PARITY = 1e-5
 
 
-def train(family: str, out: Path) -> Path:
-    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--out", str(out), "--quiet",
-                                         *RUNS[family]])
+def train(argv: list[str], out: Path) -> Path:
+    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--out", str(out), "--quiet", *argv])
     assert code == 0, err
     return out
 
@@ -82,7 +81,7 @@ def read_py(folder: Path, photos: list[str], tmp_path: Path) -> subprocess.Compl
 @requires_real_data
 @pytest.mark.parametrize("family", ["mlp", "cnn", pytest.param("landmarks", marks=requires_hands)])
 def test_an_export_reads_as_predict_where_tfsigns_is_not_installed(family, photos, tmp_path):
-    run = train(family, tmp_path / "run")
+    run = train(RUNS[family], tmp_path / "run")
     code, out, err = run_main(export_main, ["--model", str(run), "--out", str(tmp_path / "reader")])
     assert code == 0, err
     size = sum(p.stat().st_size for p in (tmp_path / "reader").rglob("*") if p.is_file())
@@ -111,11 +110,8 @@ def landmark_run(tmp_path_factory) -> Path:
     """A short landmark reader of tfsigns/reader.json's size (64 and 32 hidden units, 5 epochs)."""
     if requires_hands.args[0]:
         pytest.skip(requires_hands.kwargs["reason"])
-    run = tmp_path_factory.mktemp("landmarks") / "run"
-    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--out", str(run), "--quiet",
-                                         "--arch", "landmarks", "--layers", "64,32", "--epochs", "5"])
-    assert code == 0, err
-    return run
+    return train(["--arch", "landmarks", "--layers", "64,32", "--epochs", "5"],
+                 tmp_path_factory.mktemp("landmarks") / "run")
 
 
 def test_a_quantized_export_is_smaller_and_reads_much_the_same(landmark_run, photos, tmp_path):
@@ -229,7 +225,7 @@ def test_read_py_refuses_a_landmark_contract_that_its_models_contradict(landmark
     palm, landmark = contract["input"]["hand_model_files"]
     with h5py.File(REAL_DATA / "test_signs.h5") as f:
         Image.fromarray(np.array(f["test_set_x"][0])).save(tmp_path / "photo.png")
-    pixel_run = train("cnn", tmp_path / "cnn")
+    pixel_run = train(RUNS["cnn"], tmp_path / "cnn")
     assert run_main(export_main, ["--model", str(pixel_run), "--out", str(other)])[0] == 0
     (folder / "other.tflite").write_bytes((other / "classifier.tflite").read_bytes())
     other_sha = json.loads((other / "reader.json").read_text())["classifier"]["sha256"]

@@ -10,12 +10,12 @@ from tfsigns.portable import hands
 
 
 class HandModel(hands.HandModel):
-    """The palm detector and landmark model of `complexity`, verified; `sha256` {file name: SHA-256}.
-    ModelError when the files are missing or not the expected ones."""
+    """The palm detector and landmark model of `complexity`, verified: `paths` {"palm", "landmark": path},
+    `sha256` {file name: SHA-256}. ModelError when the files are missing or not the expected ones."""
 
     def __init__(self, complexity: str = "full", models_dir: str | os.PathLike | None = None,
                  threshold: float = hands.PRESENCE_THRESHOLD):
         paths = model_paths(complexity, models_dir)
         super().__init__(paths["palm"], paths["landmark"], threshold)
-        self.complexity = complexity
+        self.complexity, self.paths = complexity, paths
         self.sha256 = digests(paths)

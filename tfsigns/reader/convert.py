@@ -18,15 +18,14 @@ import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.config import LANDMARK_FAMILIES, TrainConfig
-from tfsigns.hands.files import model_paths
 from tfsigns.hands.model import HandModel
 from tfsigns.networks import get_network
 from tfsigns.portable import hands, palm, photos
 from tfsigns.portable.hands import VERSION
 from tfsigns.portable.native import quiet_native_stderr
 from tfsigns.portable.read import FORMAT
-from tfsigns.training.graph import image_shape, logits
-from tfsigns.training.inference import hand_model_of, load_model
+from tfsigns.training.graph import image_shape
+from tfsigns.training.inference import hand_model_of, inference_logits, load_model
 from tfsigns.training.runs import finished_run
 
 
@@ -46,15 +45,12 @@ def probabilities_graph(config: TrainConfig, parameters: dict[str, np.ndarray], 
                         ) -> tuple[tf.Graph, tf.Tensor, tf.Tensor]:
     """The model in test mode on trained parameters (as variables), as load_model gives them: a
     placeholder for examples as rows (m, *row shape) and their probabilities (m, C)."""
-    network = get_network(config.arch)
-    layout = network.layout
+    layout = get_network(config.arch).layout
     rows = image_shape(layout, input_shape) or input_shape
     with tf.Graph().as_default() as graph:
-        params = {k: v1.Variable(np.asarray(v, dtype=np.float32), name=k, use_resource=False)
-                  for k, v in parameters.items()}
         x = v1.placeholder(tf.float32, [None, *rows], name="examples")
         X = tf.transpose(tf.reshape(x, [-1, math.prod(input_shape)])) if layout.examples_last else x
-        Z = logits(network, X, params, config, tf.constant(False))
+        Z = inference_logits(config, parameters, X)
         Z = tf.transpose(Z) if layout.examples_last else Z
         probabilities = tf.nn.softmax(Z, axis=-1, name="probabilities")
     return graph, x, probabilities
@@ -111,7 +107,7 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
             "framing": config.framing,
         }
         return contract, {}
-    paths = model_paths(hand_model.complexity)  # the files hand_model_of found to be the run's own
+    paths = hand_model.paths  # the files hand_model_of found to be the run's own
     contract["hand_models"] = {path.name: hand_model.sha256[path.name] for path in paths.values()}
     words = ("image", "region", "feature_rule", "handedness")
     contract["input"] = {

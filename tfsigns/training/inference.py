@@ -59,13 +59,20 @@ def _test_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_sh
                 ) -> tuple[tf.Graph, tf.Tensor, tf.Tensor]:
     """A graph of the network in test mode on trained parameters (as variables): its input
     placeholder (any number of examples) and its logits."""
-    network = get_network(config.arch)
-    layout = network.layout
+    layout = get_network(config.arch).layout
     with tf.Graph().as_default() as graph:
-        params = {k: tf.Variable(np.asarray(v, dtype=np.float32), name=k) for k, v in parameters.items()}
         x = v1.placeholder(tf.float32, [*input_shape, None] if layout.examples_last else [None, *input_shape])
-        Z = logits(network, x, params, config, tf.constant(False))
+        Z = inference_logits(config, parameters, x)
     return graph, x, Z
+
+
+def inference_logits(config: TrainConfig, parameters: dict[str, np.ndarray], X: tf.Tensor) -> tf.Tensor:
+    """The network's logits for X (in its family's layout) in test mode, its trained parameters made
+    variables of the current graph: ref variables, which TFLiteConverter.from_session freezes also where
+    batch norm and dropout read them inside v1 conds (tfsigns.reader.convert)."""
+    params = {k: v1.Variable(np.asarray(v, dtype=np.float32), name=k, use_resource=False)
+              for k, v in parameters.items()}
+    return logits(get_network(config.arch), X, params, config, tf.constant(False))
 
 
 def _in_batches(sess: v1.Session, out: tf.Tensor, x: tf.Tensor, X: np.ndarray, layout) -> np.ndarray:
