@@ -244,3 +244,38 @@ def test_every_reference_passes_the_cases_any_seed_draws(seed):
             if name != "model":
                 passed, lines = grade_lines(name, reference, assignment, seed=seed)
                 assert passed, lines
+
+
+def test_names_an_attacker_chooses_get_their_own_rows_folders_and_lines(tmp_path):
+    """x..y.ipynb and x__y.ipynb (report_folder turned ".." into "__": one row vanished, one report overwrote
+    the other), a spreadsheet formula for a name, and a newline in a name that forges a line of problems.txt
+    and of the progress output."""
+    formula = '=HYPERLINK("http:\\\\evil.example","click").ipynb'
+    forging = "a.ipynb\nbob.ipynb: FORGED LINE\nc.ipynb"
+    paths = [notebook(tmp_path / name, IMPORTS, SIGMOID) for name in ("x..y.ipynb", "x__y.ipynb", formula)]
+    (tmp_path / forging).write_text("{not json")
+    out = tmp_path / "grades"
+    code, stdout, err = run_main(main, [*map(str, paths), str(tmp_path / forging), "--out", str(out),
+                                        *ISOLATION, "--timeout", "60"])
+    assert code == 0, err
+    grades = read_grades(out)
+    assert grades["x..y.ipynb"]["score"] == grades["x__y.ipynb"]["score"] == "1", grades
+    reports = {json.loads(path.read_text())["submission"]: path.parent
+               for path in (out / "submissions").rglob("grading.json")}
+    assert len(reports) == 4 and len(set(reports.values())) == 4, reports
+    assert all(path.parent == out / "submissions" for path in reports.values())  # none inside another
+    assert grades["'" + formula]["sigmoid"] == "1"  # a text cell, not a live formula
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in grades.values() for cell in row.values())
+    for text in (stdout + err, (out / "problems.txt").read_text(), (out / "grades.csv").read_text()):
+        assert not any(line.startswith("bob.ipynb: FORGED") for line in text.splitlines()), text
+    assert "a.ipynb\\nbob.ipynb: FORGED LINE\\nc.ipynb: not graded: not a readable notebook" in err
+
+
+def test_two_names_a_case_blind_file_system_would_merge_are_refused_in_one_line(tmp_path, monkeypatch):
+    from tfsigns.grading import reports
+    paths = [notebook(tmp_path / name, IMPORTS, SIGMOID) for name in ("Alice.ipynb", "alice.ipynb")]
+    monkeypatch.setattr(reports, "ignores_case", lambda folder: True)  # as macOS's and Windows' do
+    code, _, err = run_main(main, [*map(str, paths), "--out", str(tmp_path / "grades"), "--no-sandbox"])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "Alice.ipynb and alice.ipynb would share one report folder" in err and "rename" in err
+    assert not (tmp_path / "grades").exists()

@@ -30,7 +30,9 @@ from pathlib import Path
 from tfsigns.grading.reports import (
     Graded,
     finished,
+    printable,
     read_points,
+    shared_folder,
     submission_names,
     write_submission,
     write_summary,
@@ -159,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             done = finished(Path(args.out)) if Path(args.out).is_dir() else {}
         except OutputError as err:
             problem = str(err)
+    if problem is None:
+        problem = shared_folder(Path(args.out), list(dict.fromkeys([*names, *done])))
+        problem = problem and f"{problem}: rename one of them"
     if problem is None and done and not args.resume:
         problem = (f"--out {args.out} holds a class graded before ({len(done)} submissions): --resume goes "
                    "on with it, or choose another folder")
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         except OutputError as err:
             problem = str(err)
     if problem is not None:
-        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(problem)}", file=sys.stderr)
         return 2
     try:
         return grade_class(args, out, list(zip(paths, names, strict=True)), done, points)
@@ -237,10 +242,10 @@ def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Pat
 def progress(graded: Graded, points: dict[str, float], count: int, total: int) -> str:
     """One submission's line as it finishes: its score, or why it was not graded."""
     if graded.problem:
-        return f"{PROG}: [{count}/{total}] {graded.submission}: not graded: {graded.problem}"
+        return printable(f"{PROG}: [{count}/{total}] {graded.submission}: not graded: {graded.problem}")
     score = sum(points[name] * passed for (_, name), (passed, _) in graded.exercises.items())
     passed = sum(ok for ok, _ in graded.exercises.values())
     notes = f"; {len(graded.notes)} notes" if graded.notes else ""
     possible = sum(points[name] for name in graded.possible)
-    return (f"[{count}/{total}] {graded.submission}: {score:g} of {possible:g} points, {passed} of "
-            f"{len(graded.exercises)} exercises pass ({graded.seconds:.1f} s{notes})")
+    return printable(f"[{count}/{total}] {graded.submission}: {score:g} of {possible:g} points, {passed} of "
+                     f"{len(graded.exercises)} exercises pass ({graded.seconds:.1f} s{notes})")

@@ -5,9 +5,11 @@ submission under DIR/submissions/, and class.png."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,19 +137,73 @@ def write_summary(out: Path, class_results: list[Graded], points: dict[str, floa
                   for key in columns}
         note = graded.problem and f"not graded: {graded.problem}" or "; ".join(graded.notes)
         score = sum(s for s in scores.values() if s != "")
-        writer.writerow([graded.submission, f"{score:g}", f"{max_score(graded, points):g}",
-                         *(s if s == "" else f"{s:g}" for s in scores.values()), capped(note, NOTE_LIMIT)])
+        writer.writerow([csv_cell(graded.submission), f"{score:g}", f"{max_score(graded, points):g}",
+                         *(s if s == "" else f"{s:g}" for s in scores.values()),
+                         csv_cell(capped(note, NOTE_LIMIT))])
         if note:
-            problems.append(f"{graded.submission}: {note}")
+            problems.append(printable(f"{graded.submission}: {note}"))
     atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
     atomic_write_bytes(out / "problems.txt", "".join(f"{line}\n" for line in problems).encode())
     plot_class(class_results, columns, labels, out / "class.png")
 
 
 def report_folder(out: Path, submission: str) -> Path:
-    """Where a submission's results.json goes: DIR/submissions/<its name>, apart from the grader's own
-    files (grades.csv, class.png), whatever the submission is called."""
-    return out / "submissions" / submission.replace("..", "__")
+    """Where a submission's results.json goes: DIR/submissions/<its name, each part escaped>, apart from the
+    grader's own files (grades.csv, class.png) whatever the submission is called, and one-to-one: two names
+    never share a folder (on a file system that tells cases apart; shared_folder says where they would)."""
+    return out / "submissions" / Path(*map(_folder_part, submission.split("/")))
+
+
+def _folder_part(part: str) -> str:
+    """A part of a submission's name as a folder's name, one-to-one: "%", "\\" and what is not printable
+    as %XX of their UTF-8 bytes (so no other "%" is left), "." and ".." and a record's name with their dots
+    so written, and a part too long for a file system cut, with "%~" and its SHA-256 (no escaped part holds
+    "%~")."""
+    escaped = "".join(char if char.isprintable() and char not in "%\\" else
+                      "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+                      for char in part)
+    if escaped in (".", "..", "results.json", RECORD):
+        escaped = escaped.replace(".", "%2E")
+    if len(escaped.encode("utf-8", "surrogatepass")) > 200:
+        escaped = escaped[:60] + "%~" + hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()
+    return escaped
+
+
+def ignores_case(folder: Path) -> bool:
+    """Whether the file system of `folder` (an existing one) takes "A" and "a" for one name (macOS's and
+    Windows' do)."""
+    with tempfile.TemporaryDirectory(prefix="tfsigns-Case-", dir=folder) as probe:
+        return Path(probe).with_name(Path(probe).name.lower()).exists()
+
+
+def shared_folder(out: Path, names: Sequence[str]) -> str | None:
+    """Two submissions whose report folders in `out` would be one ("Alice.ipynb and alice.ipynb" where the
+    file system ignores case), in words, or None."""
+    existing = next(path for path in (out, *out.parents) if path.exists())
+    fold = str.casefold if ignores_case(existing) else str
+    seen: dict[str, str] = {}
+    for name in names:
+        key = fold(str(report_folder(out, name)))
+        if key in seen:
+            return f"{printable(seen[key])} and {printable(name)} would share one report folder in {out}"
+        seen[key] = name
+    return None
+
+
+def printable(text: str) -> str:
+    """`text` with its newlines and other characters that are not printable escaped (\\n, \\x1b, \\u202e):
+    a name or a note is one line wherever it is printed, and cannot forge another or move the terminal."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell that begins so as a formula
+
+
+def csv_cell(text: str) -> str:
+    """A text cell of grades.csv as a spreadsheet shows text: printable, and a leading ' where it would
+    begin a formula (=HYPERLINK(...) in a submission's name)."""
+    text = printable(text)
+    return "'" + text if text.startswith(FORMULA) else text
 
 
 def plot_class(class_results: list[Graded], columns: list[tuple[str, str]], labels: list[str],
