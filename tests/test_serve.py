@@ -470,3 +470,38 @@ def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium
             assert rate >= 2 and ms > 0, (rate, ms)
         finally:
             page.quit()
+
+
+def test_slow_bodies_do_not_lock_everyone_else_out(fake_run, monkeypatch):
+    """Eight clients on loopback each start a POST /predict of 1 MB and send a byte now and then (uvicorn sets
+    no body timeout): before, four of them held every in-flight slot and everyone else got 503 until their
+    sockets closed. A request counts as in flight once its body has arrived, and a body that does not
+    arrive within serve.BODY_SECONDS is answered 408 and its connection closed."""
+    monkeypatch.setattr(serve, "BODY_SECONDS", 4.0)
+    photo = png(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    with serving(fake_run) as url:
+        port = int(url.rsplit(":", 1)[1])
+        slow = []
+        for _ in range(8):
+            client = socket.create_connection(("127.0.0.1", port), timeout=30)
+            client.sendall(f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: image/png\r\n"
+                           "Content-Length: 1000000\r\n\r\nx".encode())
+            slow.append(client)
+        time.sleep(0.5)
+        for _ in range(3):  # everyone else is read at once, while the slow bodies trickle in
+            started = time.perf_counter()
+            status, answer = post(url + "/predict", photo)
+            assert status == 200 and answer["class"] in range(6), answer
+            assert time.perf_counter() - started < 3
+            for client in slow:
+                client.sendall(b"x")
+            time.sleep(0.5)
+        answers = []
+        for client in slow:  # the body timeout ends them: 408, and the connection closed
+            received = b""
+            while chunk := client.recv(4096):
+                received += chunk
+            client.close()
+            answers.append(received.split(b"\r\n", 1)[0])
+        assert answers == [b"HTTP/1.1 408 Request Timeout"] * 8, answers
+        assert post(url + "/predict", photo)[0] == 200

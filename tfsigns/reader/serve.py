@@ -52,6 +52,8 @@ PAGE = Path(__file__).with_name("page.html")
 MAX_BYTES = 10 << 20  # a phone's photo is a few MB; more is not a photo to read
 MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; more is refused from its header, before decoding
 MAX_IN_FLIGHT = 4  # requests being read at once; more are answered 503 at once (the reads go one at a time)
+BODY_SECONDS = 30.0  # a POST's whole body arrives within this, or 408 and its connection is closed
+BODIES_MB = 256  # bodies still arriving hold at most this much memory together; beyond, 503
 KEEP_CALIBRATED = 3  # calibrated runs kept beside a model; a newer one replaces the oldest
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 IMAGE_TYPES = ("image/", "application/octet-stream")  # what POST /predict takes as its body
@@ -282,16 +284,20 @@ def refusal(scope: dict, hosts: set[str]) -> tuple[int, str] | None:
 
 class Guard:
     """ASGI middleware in front of the page: refused requests (refusal) are answered with their status and a
-    one-line JSON error, and at most MAX_IN_FLIGHT POST requests are taken at once (503 beyond)."""
+    one-line JSON error; a POST's body is read here first, within BODY_SECONDS (408 after), and only then
+    counts as in flight, at most MAX_IN_FLIGHT at once (503 beyond): slow clients cannot hold the slots."""
 
     def __init__(self, app, hosts: set[str]):
-        self.app, self.hosts, self.in_flight = app, hosts, 0
+        self.app, self.hosts, self.in_flight, self.arriving = app, hosts, 0, 0
 
     async def __call__(self, scope, receive, send):
         from starlette.responses import JSONResponse
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         refused = refusal(scope, self.hosts)
+        if refused is None and scope["method"] == "POST":
+            body, refused = await self.body(receive, MAX_BYTES * (6 if scope["path"] == "/calibrate" else 1))
+            receive = _replay(body, receive)
         if refused is None and scope["method"] == "POST" and self.in_flight >= MAX_IN_FLIGHT:
             refused = 503, f"busy: {MAX_IN_FLIGHT} requests are being read; try again"
         if refused:
@@ -301,6 +307,34 @@ class Guard:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= scope["method"] == "POST"
+
+    async def body(self, receive, most: int) -> tuple[bytes, tuple[int, str] | None]:
+        """The request's body (cut after `most` bytes, for the route to refuse), or why not: it did not all
+        arrive in BODY_SECONDS (408), or the bodies arriving would hold more than BODIES_MB (503)."""
+        import asyncio
+        body, more, deadline = bytearray(), True, time.monotonic() + BODY_SECONDS
+        try:
+            while more and len(body) <= most:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                chunk, more = message.get("body", b""), message.get("more_body", False)
+                if self.arriving + len(chunk) > BODIES_MB << 20:
+                    return b"", (503, "busy: too many bodies are arriving at once; try again")
+                self.arriving += len(chunk)
+                body += chunk
+        except TimeoutError:
+            return b"", (408, f"the request's body did not arrive within {BODY_SECONDS:g} s")
+        finally:
+            self.arriving -= len(body)
+        return bytes(body), None
+
+
+def _replay(body: bytes, receive):
+    """An ASGI receive that hands the route the body read already, then waits as `receive` does."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay():
+        return messages.pop() if messages else await receive()
+    return replay
 
 
 def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000):
