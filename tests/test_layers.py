@@ -48,7 +48,7 @@ LAYERS = {
     "grading.mistakes_cnn": 1, "grading.structure": 2, "grading.exercises": 3, "grading.exercises_cnn": 3,
     "grading.grader": 4,
     "grading.classroom": 6, "grading.reports": 0, "grading.child": 2, "grading.sandbox": 3,
-    "grading.submission": 5,
+    "grading.submission": 5, "grading.remote": 2,
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
     "export": 0,
 }

@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,6 +35,10 @@ from tests.test_classroom import (
 from tfsigns.grader import ASSIGNMENTS
 from tfsigns.grading.classroom import main, sandbox_works
 from tfsigns.grading.sandbox import STOPPING, stop_all
+
+# The grader's own peak memory grading a class, whatever its submissions answer: TensorFlow and the checks
+# (about 750 MB), and one answer a worker being read (at most 12 times remote.ANSWER_LIMIT, 48 MB)
+MEMORY_BOUND_MB = 1200
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +283,7 @@ def _forged(namespace, request):
         channel.flush()
         return {"blank": True}
     if name == "ones":
-        return {"raised": {"type": "ValueError", "message": "x" * 10**6, "frames": ["f" * 1000] * 10**4}}
+        return {"raised": {"type": "ValueError", "message": "x" * 10**6, "frames": ["f" * 1000] * 10**3}}
     if name == "prepare_dataset":
         channel.write("tfsigns-result " + " " * (65 << 20) + "\\n")
     return _honest(namespace, request)
@@ -293,13 +299,13 @@ _main.answer = _forged
     mallory = grades["mallory.ipynb"]
     forged_ones = ["linear_function", "sigmoid", "cost", "one_hot_matrix", "ones", "prepare_dataset"]
     assert all(mallory[name] == "0" for name in forged_ones), mallory
-    assert "sent more than 64 MB in one answer" in mallory["note"] and len(mallory["note"]) <= 2000
+    assert "sent more than 4 MB in one answer" in mallory["note"] and len(mallory["note"]) <= 2000
     results = json.loads((out / "submissions" / "mallory.ipynb" / "results.json").read_text())
     outputs = {test["name"]: test["output"] for test in results["tests"]}
     assert all("could not check the result" in outputs[name]
                for name in ("linear_function", "sigmoid", "cost", "one_hot_matrix")), outputs
     # the megabyte of message, cut (the extra line one_hot_matrix wrote answered a later question)
-    assert any("xxxx" in output for output in outputs.values())
+    assert any("xxxx" in output for output in outputs.values()), "\n".join(outputs.values())
     assert max(map(len, outputs.values())) <= 1000
 
 
@@ -370,3 +376,49 @@ def test_model_is_graded_with_the_reference_helpers_in_place_of_the_learners_bro
     (model,) = [test for test in results["tests"] if test["name"] == "model"]
     said = "model: PASS\n  graded with the reference initialize_parameters in place of yours, which fail"
     assert model["output"].startswith(said), model["output"]
+
+
+# The attacker's notebook of issue 45: every exercise stubbed, and the child's encoder replaced, so that each
+# answer is a GraphDef of 400,000 NoOps (6 MB). Before, the grader imported each one under the lock every
+# worker shares (18 s and 2.6 GB a graph): an innocent notebook graded beside it ran past its total.
+FLOOD = f"""
+import base64, sys
+for _name in {TENSORFLOW!r}:
+    globals()[_name] = lambda *args, **kwargs: 0
+def _node(i):
+    body = b"\\x0a" + bytes([len(str(i))]) + str(i).encode() + b"\\x12\\x04NoOp"
+    return b"\\x0a" + bytes([len(body)]) + body
+_graph = base64.b64encode(b"".join(_node(i) for i in range(400000))).decode()
+sys.modules["tfsigns.grading.answers"].encode = lambda value: {{"graph": _graph}}
+"""
+# The same attacker, having read the limits: answers under the size limit, half a million objects parsed
+BOMB = FLOOD.replace('{"graph": _graph}', '{"list": [{"list": []}] * 250000}')
+
+
+def test_a_flood_of_answers_beside_a_good_notebook_costs_only_its_own_total(sandbox, tmp_path):
+    """alice is graded in full, in her own time, while the flood and the bomb are graded beside her; the class
+    takes no longer than alice's time and their totals; the grader's memory stays under its bound."""
+    alice = notebook(tmp_path / "alice.ipynb", IMPORTS, correct_answers())
+    flood = notebook(tmp_path / "flood.ipynb", IMPORTS, FLOOD)
+    bomb = notebook(tmp_path / "bomb.ipynb", IMPORTS, BOMB)
+    out = tmp_path / "grades"
+    measured = ("import resource, sys\nfrom tfsigns.grading.classroom import main\n"
+                "code = main(sys.argv[1:])\n"
+                "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10)\nsys.exit(code)\n")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", measured, str(alice), str(flood), str(bomb),
+                             "--out", str(out), "--workers", "2", "--timeout", "15", "--total", "40"],
+                            capture_output=True, text=True, timeout=600)
+    wall = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    grades = read_grades(out)
+    full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
+    assert grades["alice.ipynb"]["score"] == f"{full:g}", failures(out / "submissions" / "alice.ipynb")
+    assert grades["flood.ipynb"]["score"] == grades["bomb.ipynb"]["score"] == "0"
+    assert "more than 4 MB in one answer" in grades["flood.ipynb"]["note"], grades["flood.ipynb"]["note"]
+    assert "more than 10000 lists and objects" in failures(out / "submissions" / "bomb.ipynb")
+    seconds = json.loads((out / "submissions" / "alice.ipynb" / "grading.json").read_text())["seconds"]
+    assert wall < seconds + 2 * 40 + 60, (wall, seconds)  # alice, the two totals, starting the sandboxes
+    peak = int(result.stdout.split("PEAK")[1])
+    print(f"the class in {wall:.0f} s, alice in {seconds:.0f} s; the grader's peak memory {peak} MB")
+    assert peak < MEMORY_BOUND_MB, f"the grader peaked at {peak} MB"

@@ -2,11 +2,12 @@
 
 In a notebook the grader calls the learner's function itself. When a class is graded
 (tfsigns.grading.classroom) the function lives in the submission's own process, and the checks in the
-grader's: a check calls a `Remote` stand-in, which sends the arguments to the submission's process;
-there the function is run by a named adapter (in a fresh graph, on constants, evaluated, ...), and
-only the answer comes back, as data: arrays, numbers, containers, a graph's GraphDef, what a tensor
-is (feedback.TensorInfo), or what the function raised. Nothing in the answer is code, so whatever the
-submission changes in its own process, the grader's checks and references stay the grader's.
+grader's: a check calls a stand-in (tfsigns.grading.remote), which sends the arguments to the submission's
+process; there the function is run by a named adapter (in a fresh graph, on constants, evaluated, ...), and
+only the answer comes back, as data: arrays, numbers, containers, what a graph's ops are (GraphOps, where
+the exercise asks for a graph), what a tensor is (feedback.TensorInfo), or what the function raised.
+Nothing in the answer is code, so whatever the submission changes in its own process, the grader's checks
+and references stay the grader's; `decode` reads it as untrusted data, within limits on its size.
 """
 
 from __future__ import annotations
@@ -15,16 +16,12 @@ import base64
 import contextlib
 import inspect
 import io
-import json
-import queue
 import signal
-import subprocess
-import threading
-import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +77,7 @@ def numpy_alone(fn: Any) -> bool:
     its own body, in a function it defines inside, or in a function of the learner's that it calls.
     tfsigns' own code (the references, which build graphs) counts as TensorFlow; code that refers to
     neither (a dict of functions, say) is not held against the learner."""
-    if isinstance(fn, Remote):
+    if isinstance(fn, Elsewhere):
         return fn.numpy_alone
     seen, todo, numpy = set(), [fn], False
     while todo:
@@ -112,13 +109,23 @@ def numpy_alone(fn: Any) -> bool:
 ADAPTERS: dict[str, Callable[[Candidate], Candidate]] = {}
 
 
+class Elsewhere:
+    """A candidate that lives in another process (tfsigns.grading.remote.Remote): an adapter runs it there,
+    through its via(adapter's name), and `numpy_alone` is what that process read in its code."""
+
+    numpy_alone = False
+
+    def via(self, adapter_name: str) -> Candidate:
+        raise NotImplementedError
+
+
 def adapter(make: Callable[[Candidate], Candidate]) -> Callable[[Candidate], Candidate]:
     """Register `make` (candidate -> a function running it and returning its answer) by its name. On a
     Remote candidate the adapter runs in the submission's process, and the answer comes back as data."""
     ADAPTERS[make.__name__] = make
 
     def adapt(candidate: Candidate) -> Candidate:
-        return candidate.via(make.__name__) if isinstance(candidate, Remote) else make(candidate)
+        return candidate.via(make.__name__) if isinstance(candidate, Elsewhere) else make(candidate)
     adapt.__name__, adapt.__doc__ = make.__name__, make.__doc__
     return adapt
 
@@ -173,17 +180,51 @@ def _tensor_of(value: Any) -> Any:
 
 
 @adapter
-def graph_of(fn: Candidate) -> Callable[..., tuple[tf.Graph, CandidateError | None]]:
-    """The graph fn builds on constant copies of its arguments, and what it raised on the way (None
-    if nothing)."""
+def graph_of(fn: Candidate) -> Callable[..., tuple[GraphOps, CandidateError | None]]:
+    """What the graph fn builds on constant copies of its arguments is (GraphOps), and what it raised on
+    the way (None if nothing)."""
     def build(*args):
         with tf.Graph().as_default() as graph:
             try:
                 fn(*_constants(args))
             except CandidateError as err:
-                return graph, err
-        return graph, None
+                return GraphOps.of(graph), err
+        return GraphOps.of(graph), None
     return build
+
+
+@dataclass(frozen=True)
+class GraphOp:
+    """What the checks read of one op of a graph: its name, its type, the ops it takes its inputs from, and
+    for a convolution or a pool its window (a convolution's filter's height and width), strides, padding."""
+
+    name: str
+    type: str
+    inputs: tuple[str, ...] = ()
+    window: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    padding: str = ""
+
+
+WINDOWED = ("Conv2D", "MaxPool", "AvgPool")
+
+
+class GraphOps(tuple):
+    """A graph as the checks read it, its GraphOps in the order they were built: data, never a GraphDef to
+    import (a 400,000-node one took 18 s and 2 GB in the grader)."""
+
+    @classmethod
+    def of(cls, graph: tf.Graph) -> GraphOps:
+        ops = []
+        for op in graph.get_operations():
+            window, strides, padding = (), (), ""
+            if op.type in WINDOWED:
+                window = (tuple(op.get_attr("ksize")) if op.type != "Conv2D" else
+                          tuple(op.inputs[1].shape[:2]) if op.inputs[1].shape.rank == 4 else ())
+                strides, padding = tuple(op.get_attr("strides")), op.get_attr("padding").decode()
+            inputs = tuple(tensor.op.name for tensor in op.inputs)
+            ops.append(GraphOp(op.name, op.type, inputs, window, strides, padding))
+        return cls(ops)
 
 
 # ------------------------------------------------------------------ answers as data
@@ -196,18 +237,19 @@ def _array(value: np.ndarray) -> str:
 
 
 def encode(value: Any) -> Any:
-    """`value` as JSON-able data: arrays as .npy, containers item by item, a graph as its GraphDef,
+    """`value` as JSON-able data: arrays as .npy, containers item by item, a graph as its GraphOps,
     a tensor as its TensorInfo, an exception as what it says, anything else by a few words."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.generic) or isinstance(value, np.ndarray) and value.dtype != object:
         return {"array": _array(np.asarray(value)), "scalar": isinstance(value, np.generic)}
+    if isinstance(value, GraphOps):
+        return {"graph": [[op.name, op.type, list(op.inputs), list(op.window), list(op.strides), op.padding]
+                          for op in value]}
     if isinstance(value, (list, tuple)):
         return {"list" if isinstance(value, list) else "tuple": [encode(v) for v in value]}
     if isinstance(value, Mapping):
         return {"dict": [[encode(k), encode(v)] for k, v in value.items()]}
-    if isinstance(value, tf.Graph):
-        return {"graph": base64.b64encode(value.as_graph_def().SerializeToString()).decode()}
     if isinstance(value, CandidateError):
         return {"raised": error_data(value.error)}
     if is_symbolic(value):
@@ -225,9 +267,13 @@ _ERROR_CLASSES: dict[tuple[str, type], type] = {}
 MESSAGE_LENGTH = 500  # an error's message from a submission's process is cut to this many characters
 
 
-def rebuilt(data: dict, base: type = Exception) -> Exception:
-    """An exception like the one `data` describes: its class's name, its message, the functions it
-    went through (learner_frames); checked as untrusted data, ValueError if it is not such a description."""
+HIDDEN = "(its message is not shown where model() ran beside the reference helpers)"
+
+
+def rebuilt(data: dict, base: type = Exception, quiet: bool = False) -> Exception:
+    """An exception like the one `data` describes: its class's name, its message (HIDDEN where `quiet`),
+    the functions it went through (learner_frames); checked as untrusted data, ValueError if it is not such
+    a description."""
     name, message, frames = data["type"], data["message"], data.get("frames", [])
     if not (isinstance(name, str) and name.isidentifier() and len(name) <= 80 and isinstance(message, str)
             and isinstance(frames, list) and all(isinstance(frame, str) for frame in frames)):
@@ -235,35 +281,61 @@ def rebuilt(data: dict, base: type = Exception) -> Exception:
     cls = _ERROR_CLASSES.get((name, base)) or type(name, (base,), {})
     if len(_ERROR_CLASSES) < 1000:  # one class a name, for names a learner's code raises
         _ERROR_CLASSES.setdefault((name, base), cls)
-    err = cls(message[:MESSAGE_LENGTH])
+    err = cls(HIDDEN if quiet else message[:MESSAGE_LENGTH])
     err.frames = [frame[:80] for frame in frames[-20:]]
     return err
 
 
-def decode(data: Any) -> Any:
-    """The value `encode` made `data` of (a graph imported into a new tf.Graph)."""
+MAX_GRAPH_OPS = 2000  # the most ops a graph answer may have (the course CNN's forward pass builds about 40)
+
+
+def decode(data: Any, graph: bool = False, quiet: bool = False) -> Any:
+    """The value `encode` made `data` of, checked as untrusted data (ValueError where it is not such data):
+    a graph's GraphOps only where `graph` (the exercise asks for one), of MAX_GRAPH_OPS ops at most; what a
+    tensor is, or any other object, without its own words where `quiet`."""
     if not isinstance(data, dict):
         return data
     if "array" in data:
-        array = np.load(io.BytesIO(base64.b64decode(data["array"])), allow_pickle=False)
+        array = np.load(io.BytesIO(base64.b64decode(data["array"], validate=True)), allow_pickle=False)
         return array[()] if data["scalar"] else array
     if "list" in data:
-        return [decode(v) for v in data["list"]]
+        return [decode(v, graph, quiet) for v in data["list"]]
     if "tuple" in data:
-        return tuple(decode(v) for v in data["tuple"])
+        return tuple(decode(v, graph, quiet) for v in data["tuple"])
     if "dict" in data:
-        return {decode(k): decode(v) for k, v in data["dict"]}
+        return {decode(k, graph, quiet): decode(v, graph, quiet) for k, v in data["dict"]}
     if "graph" in data:
-        graph_def = tf.compat.v1.GraphDef.FromString(base64.b64decode(data["graph"]))
-        with tf.Graph().as_default() as graph:
-            tf.graph_util.import_graph_def(graph_def, name="")
-        return graph
+        if not graph:
+            raise ValueError("a graph, where the exercise asks for none")
+        return _graph_ops(data["graph"])
     if "raised" in data:
-        return CandidateError(rebuilt(data["raised"]))
+        return CandidateError(rebuilt(data["raised"], quiet=quiet))
     if "tensor" in data:
         name, op, dtype, shape = data["tensor"]
-        return TensorInfo(name, op, dtype, None if shape is None else tuple(shape))
-    return TensorInfo(data.get("object", "something"))
+        known = shape is None or isinstance(shape, list) and all(n is None or type(n) is int for n in shape)
+        if not (known and all(isinstance(text, str) and len(text) <= 200 for text in (name, op, dtype))):
+            raise ValueError("a tensor described otherwise than the grader's protocol says")
+        return TensorInfo("a tensor" if quiet else name, op, dtype, None if shape is None else tuple(shape))
+    said = data.get("object", "something")
+    return TensorInfo("an object" if quiet or not isinstance(said, str) else said[:100])
+
+
+def _graph_ops(ops: Any) -> GraphOps:
+    """GraphOps from an answer's list of [name, type, inputs, window, strides, padding], checked."""
+    if not isinstance(ops, list) or len(ops) > MAX_GRAPH_OPS:
+        raise ValueError(f"a graph answer of more than {MAX_GRAPH_OPS} ops, or not a list of them")
+    read = []
+    for op in ops:
+        if not (isinstance(op, list) and len(op) == 6 and all(isinstance(op[i], str) for i in (0, 1, 5))
+                and all(isinstance(op[i], list) for i in (2, 3, 4)) and all(isinstance(n, str) for n in op[2])
+                and all(type(n) is int for i in (3, 4) for n in op[i])):
+            raise ValueError("a graph's op described otherwise than the grader's protocol says")
+        read.append(GraphOp(op[0][:200], op[1][:100], tuple(name[:200] for name in op[2][:100]),
+                            tuple(op[3][:4]), tuple(op[4][:4]), op[5][:20]))
+        windows = (0, 2) if op[1] == "Conv2D" else (4,)
+        if op[1] in WINDOWED and (len(op[4]) != 4 or len(op[3]) not in windows):
+            raise ValueError(f"a {op[1][:20]} op without its window and strides")
+    return GraphOps(read)
 
 
 # ------------------------------------------------------------------ the submission's side
@@ -308,139 +380,4 @@ def answer(namespace: Mapping[str, Any], request: dict) -> dict:
         return {"check_error": error_data(err)}
 
 
-# ------------------------------------------------------------------ the grader's side
-
-
-class SubmissionGone(Exception):
-    """The submission's process ended, or was stopped, before it answered."""
-
-
 RESULT = "tfsigns-result "  # the lines the submission's process answers on begin with this
-LINE_LIMIT = 64 << 20  # the longest answer taken from a submission's process, in characters
-
-
-class Submission:
-    """A submission's process, answering one JSON line per request; `grace` seconds beyond a
-    request's own time limit before it is stopped."""
-
-    def __init__(self, process: subprocess.Popen, grace: float = 30.0, stderr: IO[bytes] | None = None):
-        self.process, self.grace, self.gone, self.stderr = process, grace, "", stderr
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while line := self.process.stdout.readline(LINE_LIMIT + 1):
-            if len(line) > LINE_LIMIT:
-                self.stop(f"its process sent more than {LINE_LIMIT >> 20} MB in one answer and was stopped")
-                break
-            if line.startswith(RESULT):
-                self.lines.put(line[len(RESULT):])
-        self.lines.put(None)
-
-    def receive(self, seconds: float, limit: str = "") -> dict:
-        """The next answer, waiting at most `seconds` (`limit`: what they are, for the message, when not
-        just a number of seconds); SubmissionGone (the process stopped) if none."""
-        if self.gone:
-            raise SubmissionGone(self.gone)
-        deadline = time.monotonic() + seconds
-        try:
-            line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            self.stop()
-            waited = limit or f"{seconds:.3g} s"
-            self.gone = f"the submission's process gave no answer in {waited} and was stopped"
-            raise SubmissionGone(self.gone) from None
-        if line is None:
-            try:  # it closed its channel to the grader: it ends, or it is made to
-                code = self.process.wait(timeout=self.grace)
-            except subprocess.TimeoutExpired:
-                self.stop()
-                code = self.process.wait()
-            said = f": {last}" if (last := self.last_error()) else ": out of memory, or it exited"
-            self.gone = self.gone or f"the submission's process ended (exit code {code}{said})"
-            raise SubmissionGone(self.gone)
-        try:
-            return json.loads(line)
-        except (ValueError, RecursionError):
-            raise ValueError("an answer that is not JSON") from None
-
-    def send(self, message: dict) -> None:
-        """Write a request; a process that does not read it (stopped, its pipe full) is stopped after the
-        grace."""
-        if self.gone:
-            raise SubmissionGone(self.gone)
-        deaf = threading.Timer(self.grace, self.stop, ("its process stopped reading the grader's requests",))
-        deaf.start()
-        try:
-            self.process.stdin.write(json.dumps(message) + "\n")
-            self.process.stdin.flush()
-        except OSError:
-            self.gone = self.gone or "the submission's process ended before it was asked"
-            raise SubmissionGone(self.gone) from None
-        finally:
-            deaf.cancel()
-
-    def stop(self, why: str = "") -> None:
-        """Kill the process; `why` is what the grader will say of it."""
-        self.gone = self.gone or why
-        with contextlib.suppress(OSError):
-            self.process.kill()
-
-    def last_error(self) -> str:
-        """The last line the process wrote on stderr (at most 200 characters), or ""."""
-        return "" if self.stderr is None else last_line(self.stderr)
-
-
-def last_line(file: IO[bytes]) -> str:
-    """The last line written to `file` (at most 200 characters), or ""."""
-    file.seek(max(0, file.seek(0, 2) - 4096))
-    lines = file.read().decode(errors="replace").strip().splitlines()
-    return lines[-1][:200] if lines else ""
-
-
-class Remote:
-    """Stands in for exercise `name` of a submission: calling it (through an adapter) asks the
-    submission's process, and returns the answer or raises what the candidate raised there. `held`,
-    a lock the caller holds while it checks, is let go while the submission works on an answer."""
-
-    def __init__(self, submission: Submission, name: str, timeout: float,
-                 held: threading.Lock | None = None, numpy_alone: bool = False, helpers: bool = False):
-        self.submission, self.name, self.timeout, self.held = submission, name, timeout, held
-        self.numpy_alone = numpy_alone  # as the submission's process read it in the code
-        self.helpers = helpers  # its process runs it with the reference helpers (child.HELPERS)
-
-    def via(self, adapter_name: str) -> Candidate:
-        if self.helpers and adapter_name == "in_fresh_graph":
-            adapter_name = "with_reference_helpers"
-        def ask(*args, **kwargs):
-            request = {"exercise": self.name, "adapter": adapter_name, "args": encode(args),
-                       "kwargs": encode(kwargs), "timeout": self.timeout}
-            with self._let_go():
-                self.submission.send(request)
-                reply = self.submission.receive(self.timeout + self.submission.grace)
-            if "value" in reply:
-                return decode(reply["value"])
-            if "blank" in reply:
-                raise Blank
-            if "timeout" in reply:
-                raise CandidateError(TimeoutError(f"ran past its time limit, {reply['timeout']:g} s"))
-            if "raised" in reply:
-                raise CandidateError(rebuilt(reply["raised"]))
-            if "graph_error" in reply:
-                raise rebuilt(reply["graph_error"], GraphRunError)
-            raise rebuilt(reply["check_error"])
-        return ask
-
-    def __call__(self, *args, **kwargs):
-        return self.via("in_fresh_graph")(*args, **kwargs)
-
-    @contextlib.contextmanager
-    def _let_go(self):
-        if self.held is None:
-            yield
-            return
-        self.held.release()
-        try:
-            yield
-        finally:
-            self.held.acquire()

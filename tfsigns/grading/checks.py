@@ -21,8 +21,8 @@ from tfsigns.grading.answers import (
     Blank,
     Candidate,
     CandidateError,
+    Elsewhere,
     GraphRunError,
-    Remote,
     guard,
     in_fresh_graph,
     learner_frames,
@@ -328,7 +328,7 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
         return report
     hints = (*exercise.error_hints, *assignment.error_hints)
     try:
-        exercise.check(candidate if isinstance(candidate, Remote) else guard(candidate), report)
+        exercise.check(candidate if isinstance(candidate, Elsewhere) else guard(candidate), report)
     except Blank:
         return Report([BLANK])
     except CandidateError as err:

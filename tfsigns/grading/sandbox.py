@@ -15,13 +15,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from tfsigns.grading.answers import Submission, SubmissionGone, last_line
 from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES, NOTEBOOK_MODULES
+from tfsigns.grading.remote import Clock, Malformed, Submission, SubmissionGone, last_line
 
 # the system's libraries and fonts, which Python, TensorFlow and matplotlib load
 SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/ld.so.conf",
@@ -85,10 +84,6 @@ NOTE_LENGTH = 300  # a note from a submission's process is cut to this many char
 DESCRIPTION = {"kind": str, "callable": bool, "numpy_alone": bool, "module": str, "name": str}
 
 
-class Malformed(ValueError):
-    """What a submission's process sent is not what the grader's protocol allows."""
-
-
 def checked_ready(ready, names: Sequence[str]) -> dict:
     """The submission's first message ({"cell_errors": [...], "defined": {name: description}}) checked as
     untrusted data: the exercises' names only, each description's fields of their types, notes cut to
@@ -107,21 +102,20 @@ def checked_ready(ready, names: Sequence[str]) -> dict:
 
 
 @contextlib.contextmanager
-def submission_process(job: dict, work: Path, args: argparse.Namespace):
+def submission_process(job: dict, work: Path, args: argparse.Namespace, clock: Clock):
     """A child process for the submission (sandboxed unless --no-sandbox) that has run its cells:
-    (Submission, what it defined); stopped on leaving. A sandboxed one is forked by a Zygote (TensorFlow
-    imported already), except where the job brings the reference helpers: a sandbox of their own."""
+    (Submission, what it defined); stopped on leaving; every wait for it within `clock`, its --total. A
+    sandboxed one is forked by a Zygote (TensorFlow imported already), except where the job brings the
+    reference helpers: a sandbox of their own."""
     with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
         with LIVE_LOCK:
             _going_on()
         with _process(job, work, args, stderr) as process:
-            submission = Submission(process, grace=min(30.0, max(5.0, args.timeout)), stderr=stderr)
+            submission = Submission(process, min(30.0, max(5.0, args.timeout)), stderr, clock)
             try:
                 submission.send(job)
                 cells = args.timeout * len(job["cells"]) + 60  # each cell at its limit, within the total
-                left = max(1.0, job["deadline"] - time.monotonic())
-                said = f"its total of {job['total']:g} s" if left < cells else ""
-                yield submission, submission.receive(min(cells, left), said)
+                yield submission, submission.receive(cells)
             finally:
                 submission.stop()
 
@@ -318,11 +312,11 @@ def child_problem(args: argparse.Namespace) -> str | None:
 
 def _child_problem(args: argparse.Namespace) -> str | None:
     job = {"cells": [[0, CHILD_CHECK]], "names": [], "timeout": max(args.timeout, 60.0),
-           "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + 180, "total": 180}
+           "memory_mb": args.memory, "disk_mb": args.disk}
     where = "without a sandbox" if args.no_sandbox else "in the sandbox"
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
         try:
-            with submission_process(job, Path(work), args) as (_, ready):
+            with submission_process(job, Path(work), args, Clock(180)) as (_, ready):
                 said = checked_ready(ready, [])["cell_errors"]
         except (SubmissionGone, ValueError) as gone:
             said = [str(gone)]

@@ -1,14 +1,14 @@
-"""A CNN's structure read from the graph a candidate's forward_propagation builds: its convolution and
-pooling layers, their windows, strides and padding, the FLATTEN, and variables of its own. Most such
-slips make TensorFlow raise, or give no wrong value on the grader's sizes, so they are read, not
-computed (tfsigns.grading.exercises_cnn grades with them).
+"""A CNN's structure read from the graph a candidate's forward_propagation builds (its GraphOps, data that
+tfsigns.grading.answers carries): its convolution and pooling layers, their windows, strides and padding,
+the FLATTEN, and variables of its own. Most such slips make TensorFlow raise, or give no wrong value on the
+grader's sizes, so they are read, not computed (tfsigns.grading.exercises_cnn grades with them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tfsigns.backend import tf
+from tfsigns.grading.answers import GraphOps
 from tfsigns.grading.mistakes_cnn import FLATTEN_HINT
 
 
@@ -31,15 +31,9 @@ POOL_HINT = ("the window moves by its own size: tf.nn.max_pool(A1, ksize=[1, 8, 
 PADDING_HINT = "padding='SAME' in every CONV2D and MAXPOOL, as the network is specified"
 
 
-def layer_ops(graph: tf.Graph) -> list[LayerOp]:
+def layer_ops(graph: GraphOps) -> list[LayerOp]:
     """The convolution and pooling ops of a graph, in the order they were built."""
-    ops = []
-    for op in graph.get_operations():
-        if op.type in KINDS:
-            window = tuple(op.get_attr("ksize")) if op.type != "Conv2D" else tuple(op.inputs[1].shape[:2])
-            ops.append(LayerOp(KINDS[op.type], window, tuple(op.get_attr("strides")),
-                               op.get_attr("padding").decode()))
-    return ops
+    return [LayerOp(KINDS[op.type], op.window, op.strides, op.padding) for op in graph if op.type in KINDS]
 
 
 def _pool_problem(name: str, got: LayerOp, expected: LayerOp, other: LayerOp | None) -> tuple[str, str]:
@@ -55,7 +49,7 @@ def _pool_problem(name: str, got: LayerOp, expected: LayerOp, other: LayerOp | N
             f"ksize={list(expected.window)}, strides={list(expected.strides)}", POOL_HINT)
 
 
-def structure_problems(expected: tf.Graph, got: tf.Graph, raised: bool = False) -> list[tuple[str, str]]:
+def structure_problems(expected: GraphOps, got: GraphOps, raised: bool = False) -> list[tuple[str, str]]:
     """(what, hint) for each way the CNN built in `got` departs from the reference built in `expected`:
     its layers, their padding and strides, the FLATTEN, variables of its own. None for a candidate that
     `raised` before it built all the layers: what it raised says more."""
@@ -82,12 +76,11 @@ def structure_problems(expected: tf.Graph, got: tf.Graph, raised: bool = False) 
                              "tf.nn.conv2d(A, W, strides=[1, 1, 1, 1], padding='SAME')"))
         if g.padding != e.padding:
             problems.append((f"{name} pads {g.padding}, not {e.padding}", PADDING_HINT))
-    operations = got.get_operations()
     # A raise cuts the graph short: with other problems, it may have come before the FLATTEN.
-    if not any(op.type == "Reshape" for op in operations) and not (raised and problems):
+    if not any(op.type == "Reshape" for op in got) and not (raised and problems):
         problems.append(("P2 was not flattened: the fully connected layer needs (m, n_H * n_W * n_C)",
                          FLATTEN_HINT))
-    if made := [op.name for op in operations if op.type in VARIABLE_OPS]:
+    if made := [op.name for op in got if op.type in VARIABLE_OPS]:
         problems.append((f"forward_propagation made variables of its own ({', '.join(made[:3])}), so its "
                          "fully connected layer is not the one in parameters",
                          "use parameters['W3'] and parameters['b3']: Z3 = tf.matmul(F, W3) + b3"))

@@ -18,9 +18,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tfsigns.grading.answers import Remote, Submission, SubmissionGone
 from tfsigns.grading.checks import BLANK
 from tfsigns.grading.child import cell_code
+from tfsigns.grading.remote import Clock, Remote, Submission, SubmissionGone
 from tfsigns.grading.reports import Graded
 from tfsigns.grading.sandbox import NOTE_LENGTH, checked_ready, submission_process
 
@@ -103,8 +103,9 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
     if defined["module"] == "tfsigns" or defined["module"].startswith("tfsigns."):
         return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
                        "answer: scores 0")
-    with CHECKING:
-        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"], helpers)
+    with submission.clock.holding(CHECKING):  # the wait for the other submissions' checks is not its own
+        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"],
+                        _no_helper_calls if helpers else None)
         try:
             passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
         except SubmissionGone:
@@ -113,6 +114,10 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
             return False, (f"{name}: FAIL\n  its answer could not be read as the grader asked "
                            f"({type(err).__name__}): scores 0")
     return passed, "\n".join(lines)
+
+
+def _no_helper_calls(request: dict) -> dict:
+    return {"raised": {"type": "RuntimeError", "message": "no reference helper answers here", "frames": []}}
 
 
 RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
@@ -148,15 +153,16 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
     graded.notes += [f"imports {module}, tfsigns' own code (the exercises need only tfsigns.grader): "
                      "worth a look" for module in tfsigns_imports([source for _, source in cells])]
     job = {"cells": cells, "names": [name for _, name in pending], "timeout": args.timeout,
-           "memory_mb": args.memory, "disk_mb": args.disk, "deadline": time.monotonic() + args.total,
-           "total": args.total}
+           "memory_mb": args.memory, "disk_mb": args.disk}
     deferred: list[tuple[str, str]] = []
+    clock = Clock(args.total)
     with tempfile.TemporaryDirectory(prefix="tfsigns-grading-") as work:
-        gone = _grade_in_processes(pending, job, Path(work), args, graded, deferred)
+        gone = _grade_in_processes(pending, job, Path(work), args, graded, clock, deferred)
         if deferred:  # model() in a process of its own, the reference helpers in place of the broken ones
             helpers = {name: where for a, n in deferred for name, where in _exercise(a, n).helpers.items()}
             later = list(deferred)
-            gone = _grade_in_processes(later, {**job, "helpers": helpers}, Path(work), args, graded) or gone
+            gone = _grade_in_processes(later, {**job, "helpers": helpers}, Path(work), args, graded,
+                                       clock) or gone
             pending += later
     for assignment, name in pending:
         graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
@@ -187,22 +193,22 @@ def _timed_out(output: str) -> bool:
 
 
 def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, args: argparse.Namespace,
-                        graded: Graded, deferred: list | None = None) -> str:
+                        graded: Graded, clock: Clock, deferred: list | None = None) -> str:
     """Grade the `pending` exercises (taken off it as they are graded) in the submission's process,
-    starting a new one (RESTARTS at most) where one had to be stopped. A model() that fails with helpers
-    that failed (or one of whose helpers ran out of time) goes to `deferred`, when given, to be graded
-    with the reference helpers. What stopped the last process, or ""."""
+    starting a new one (RESTARTS at most) where one had to be stopped, all within `clock`, the submission's
+    --total. A model() that fails with helpers that failed (or one of whose helpers ran out of time) goes to
+    `deferred`, when given, to be graded with the reference helpers. What stopped the last process, or ""."""
     gone = ""
     for attempt in range(1 + RESTARTS):  # a process stopped in an exercise: a new one for the rest
         ready = None
         try:
-            with submission_process(job, work, args) as (submission, ready):
+            with submission_process(job, work, args, clock) as (submission, ready):
                 ready = checked_ready(ready, job["names"])
                 if attempt == 0 and deferred is not None:  # the cells' errors, noted once
                     graded.notes += ready["cell_errors"]
                     graded.shown += ready["cell_errors"]
                 while pending and not submission.gone:
-                    if time.monotonic() > job["deadline"]:
+                    if clock.left() <= 0:
                         submission.gone = f"it ran past its total of {args.total:g} s and was stopped"
                         break
                     assignment, name = pending.pop(0)
@@ -226,7 +232,7 @@ def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, a
             gone, ready = f"its process sent data the grader does not take ({first})", None
         if not pending:
             break
-        if ready is None or attempt == RESTARTS or time.monotonic() > job["deadline"]:  # no new try
+        if ready is None or attempt == RESTARTS or clock.left() <= 0:  # no new try
             graded.notes.append(gone)
             break
         graded.notes.append(f"{gone}; a new process was started for {pending[0][1]} on")
