@@ -4,14 +4,16 @@ The grader (tfsigns.grading.classroom) starts it in a sandbox that binds only Py
 the submission's folder, SIGNS read only, and the few tfsigns modules named in CHILD_MODULES: this
 one, how answers are carried (answers) and described (feedback), and what they import. The
 references, the checks and their cases are not in the sandbox at all, so a cell cannot import or read
-them. The child runs the notebook's code cells, then answers the grader's requests with data.
+them; where model() is graded with the reference helpers, each helper it calls is a ReferenceHelper that
+asks the grader, which runs the reference in its own process and answers with what it built, as data. The
+child runs the notebook's code cells, then answers the grader's requests with data.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
-import importlib
 import io
 import json
 import os
@@ -35,9 +37,12 @@ from tfsigns.grading.answers import (
     Timeout,
     adapter,
     answer,
+    decode,
+    encode,
     guard,
     in_fresh_graph,
     numpy_alone,
+    rebuilt,
     time_limit,
 )
 from tfsigns.grading.feedback import kind
@@ -47,16 +52,78 @@ CHILD_MODULES = ("__init__", "backend", "portable/__init__", "portable/native", 
                  "grading/answers", "grading/feedback", "grading/child")
 # what a notebook may import there besides tfsigns.grader: SIGNS' loader (the data is bound read only)
 NOTEBOOK_MODULES = ("images/__init__", "images/dataset")
-# and, only where model() is graded with the reference helpers (the other exercises graded already), theirs
-HELPER_MODULES = ("config", "portable/framing", "networks/__init__", "networks/layers", "networks/mlp",
-                  "networks/cnn", "images/signs")
-HELPERS: dict[str, Callable] = {}  # those helpers, by the exercises' names, when the job brings them
+HELPERS: dict[str, Callable] = {}  # the reference helpers' stand-ins, by the exercises' names, where asked
+CHANNEL: list = []  # [the grader's requests, the answers' stream], for the stand-ins to ask the grader
+
+
+class ReferenceHelper:
+    """Stands for the reference helper `name` in model(): a call sends what it is given to the grader (the
+    tensors and variables among it described by their dtype and shape), which runs the reference in its
+    own process (tfsigns.grading.helpers); it answers with data, which this makes into the learner's graph:
+    placeholders, variables with their initial values, and the ops the reference built on the inputs."""
+
+    def __init__(self, name: str):
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        requests, results = CHANNEL
+        inputs: list = []
+        message = {"helper": self.__name__, "args": _described((args, kwargs), inputs),
+                   "seed": v1.get_default_graph().seed}
+        results.write(RESULT + json.dumps(message) + "\n")
+        results.flush()
+        reply = json.loads(requests.readline())
+        if "raised" in reply:
+            raise rebuilt(reply["raised"])
+        outputs = {}
+        if reply["fragment"]:
+            graph_def = v1.GraphDef.FromString(base64.b64decode(reply["fragment"]))
+            mapped = {f"{name}:0": tf.convert_to_tensor(inputs[int(name.split("_")[-1])])
+                      for name in reply["inputs"]}
+            names = reply["outputs"]
+            tensors = tf.graph_util.import_graph_def(graph_def, input_map=mapped, return_elements=names,
+                                                     name=f"reference_{self.__name__}")
+            outputs = dict(zip(names, tensors, strict=True))
+        return _built(reply["value"], outputs)
+
+
+def _described(value, inputs: list):
+    """A helper's arguments as data; a tensor or variable as {"input": [its index in `inputs`, dtype,
+    shape]}."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        inputs.append(value)
+        shape = value.shape.as_list() if value.shape.rank is not None else None
+        return {"input": [len(inputs) - 1, value.dtype.base_dtype.name, shape]}
+    if isinstance(value, (list, tuple)):
+        return {"list" if isinstance(value, list) else "tuple": [_described(v, inputs) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[encode(k), _described(v, inputs)] for k, v in value.items()]}
+    return encode(value)
+
+
+def _built(data, outputs: dict):
+    """The value a reference helper returned, from the grader's data: placeholders and variables made here,
+    the fragment's outputs, NumPy values as they are."""
+    if isinstance(data, dict) and "placeholder" in data:
+        name, dtype, shape = data["placeholder"]
+        return v1.placeholder(dtype, shape, name=name)
+    if isinstance(data, dict) and "variable" in data:
+        name, value, trainable = data["variable"]
+        return v1.get_variable(name, initializer=decode(value), trainable=trainable)
+    if isinstance(data, dict) and "output" in data:
+        return outputs[data["output"]]
+    if isinstance(data, dict) and ("list" in data or "tuple" in data):
+        items = [_built(item, outputs) for item in data.get("list", data.get("tuple"))]
+        return items if "list" in data else tuple(items)
+    if isinstance(data, dict) and "dict" in data:
+        return {decode(key): _built(item, outputs) for key, item in data["dict"]}
+    return decode(data)
 
 
 @adapter
 def with_reference_helpers(fn: Candidate) -> Candidate:
-    """fn (a learner's model) with HELPERS in place of the learner's own functions of those names, called
-    in a fresh graph."""
+    """fn (a learner's model) with HELPERS, the reference helpers' stand-ins, in place of the learner's own
+    functions of those names, called in a fresh graph."""
     own = getattr(fn, "__wrapped__", fn)
     if isinstance(own, types.FunctionType):
         swapped = types.FunctionType(own.__code__, {**own.__globals__, **HELPERS}, own.__name__,
@@ -138,9 +205,8 @@ def child_main() -> int:
         except BaseException as err:  # noqa: BLE001  (whatever a cell raises, the grading goes on)
             first = str(err).splitlines()[0] if str(err) else ""
             cell_errors.append(f"{cell} raised {type(err).__name__}: {first}")
-    for name, where in job.get("helpers", {}).items():
-        module, _, function = where.partition(":")
-        HELPERS[name] = getattr(importlib.import_module(module), function)
+    HELPERS.update({name: ReferenceHelper(name) for name in job.get("helpers", ())})
+    CHANNEL[:] = [sys.stdin, results]
     defined = {name: _describe(namespace[name]) for name in job["names"] if name in namespace}
     results.write(RESULT + json.dumps({"cell_errors": cell_errors, "defined": defined}) + "\n")
     results.flush()

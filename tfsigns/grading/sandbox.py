@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
+import platform
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from tfsigns.grading.child import CHILD_MODULES, HELPER_MODULES, NOTEBOOK_MODULES
+from tfsigns.grading.child import CHILD_MODULES, NOTEBOOK_MODULES
 from tfsigns.grading.remote import Clock, Malformed, Submission, SubmissionGone, last_line
 
 # the system's libraries and fonts, which Python, TensorFlow and matplotlib load
@@ -27,22 +30,24 @@ SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache", "/etc/
           "/etc/ld.so.conf.d", "/etc/fonts")
 
 
-def sandbox_command(disk_mb: int, helpers: bool = False, pid_1: bool = False) -> list[str]:
+def sandbox_command(disk_mb: int, seccomp: int, pid_1: bool = False) -> list[str]:
     """bubblewrap around the child: a root of its own with the system's libraries, Python's prefixes
     (symlinks resolved), of tfsigns only CHILD_MODULES (any other copy of the package there hidden),
     SIGNS' files read only, and an empty /tmp and /dev/shm of `disk_mb` MB each, /tmp its home; nothing
     else writable, no capability (run by root, bwrap keeps them all in its namespace), no network, no
-    other process. `pid_1`: the command is the sandbox's init (a Zygote),
-    which no process of the sandbox can signal, trace or outlive."""
+    other process, and the seccomp filter that bwrap reads from file descriptor `seccomp` (seccomp_file()).
+    `pid_1`: the command is the sandbox's init (a Zygote), which no process of the sandbox can signal, trace
+    or outlive."""
     package = Path(__file__).resolve().parents[1]
     roots = sorted({Path(p).resolve() for p in (sys.prefix, sys.base_prefix)})
     hidden = {package, *(Path(entry).resolve() / "tfsigns" for entry in sys.path if entry)}
     hidden = [path for path in sorted(hidden) if path.is_dir() and any(path.is_relative_to(r) for r in roots)]
-    modules = CHILD_MODULES + NOTEBOOK_MODULES + (HELPER_MODULES if helpers else ())
+    modules = CHILD_MODULES + NOTEBOOK_MODULES
     files = [package / f"{name}.py" for name in modules] + _signs_files()
     environment = [arg for item in child_environment("/tmp").items() for arg in ("--setenv", *item)]
     size = str(disk_mb << 20)
-    return ["bwrap", *(["--as-pid-1"] if pid_1 else []), "--unshare-all", "--cap-drop", "ALL",
+    return ["bwrap", *(["--as-pid-1"] if pid_1 else []), "--seccomp", str(seccomp), "--unshare-all",
+            "--cap-drop", "ALL",
             "--die-with-parent", "--new-session", "--clearenv", *environment, "--dev", "/dev",
             "--size", size, "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue", "--proc", "/proc",
             "--size", size, "--tmpfs", "/tmp",
@@ -73,11 +78,37 @@ def child_environment(home: str) -> dict[str, str]:
 
 
 def sandbox_works() -> bool:
-    """Whether bubblewrap is installed and can start a sandbox here."""
-    if shutil.which("bwrap") is None:
+    """Whether bubblewrap is installed and can start a sandbox here, with its seccomp filter."""
+    if shutil.which("bwrap") is None or KEY_CALLS.get(platform.machine()) is None:
         return False
-    command = [*sandbox_command(16), sys.executable, "-c", ""]
-    return subprocess.run(command, capture_output=True).returncode == 0
+    with seccomp_file() as seccomp:
+        command = [*sandbox_command(16, seccomp.fileno()), sys.executable, "-c", ""]
+        return subprocess.run(command, capture_output=True, pass_fds=[seccomp.fileno()]).returncode == 0
+
+
+# The kernel's key management calls (add_key, request_key, keyctl) by the machine's architecture (its audit
+# number, and the three calls'): a key put in the session or user keyring outlives its sandbox (a login
+# session's keyring is the grader's, and outlives it), so each sandbox's seccomp filter refuses them (EPERM).
+KEY_CALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219)),
+             "riscv64": (0xC00000F3, (217, 218, 219))}
+
+
+@contextlib.contextmanager
+def seccomp_file():
+    """An open file of the sandboxes' seccomp filter, classic BPF: EPERM for the key management calls, and
+    for every call of another ABI than the machine's own (32-bit calls on x86_64, x32: numbered apart)."""
+    arch, calls = KEY_CALLS[platform.machine()]
+    load, equal, at_least, answer = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, |JGE|K, BPF_RET|K
+    refuse, allow = 0x00050000 | errno.EPERM, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
+    refused = 5 + len(calls)  # the index of the last instruction; a jump counts from the next one
+    program = [(load, 0, 0, 4), (equal, 0, refused - 2, arch), (load, 0, 0, 0),
+               (at_least, refused - 4, 0, 0x40000000),
+               *((equal, refused - 5 - k, 0, call) for k, call in enumerate(calls)),
+               (answer, 0, 0, allow), (answer, 0, 0, refuse)]
+    with os.fdopen(os.memfd_create("tfsigns-seccomp", 0), "w+b") as file:
+        file.write(b"".join(struct.pack("HBBI", *instruction) for instruction in program))
+        file.seek(0)
+        yield file
 
 
 NOTE_LENGTH = 300  # a note from a submission's process is cut to this many characters
@@ -105,8 +136,7 @@ def checked_ready(ready, names: Sequence[str]) -> dict:
 def submission_process(job: dict, work: Path, args: argparse.Namespace, clock: Clock):
     """A child process for the submission (sandboxed unless --no-sandbox) that has run its cells:
     (Submission, what it defined); stopped on leaving; every wait for it within `clock`, its --total. A
-    sandboxed one is forked by a Zygote (TensorFlow imported already), except where the job brings the
-    reference helpers: a sandbox of their own."""
+    sandboxed one is forked by a Zygote (TensorFlow imported already)."""
     with tempfile.TemporaryFile() as stderr:  # its last line tells why a process that died died
         with LIVE_LOCK:
             _going_on()
@@ -122,9 +152,8 @@ def submission_process(job: dict, work: Path, args: argparse.Namespace, clock: C
 
 @contextlib.contextmanager
 def _process(job: dict, work: Path, args: argparse.Namespace, stderr):
-    """The submission's process: forked by an idle Zygote, or a command of its own (--no-sandbox, or
-    the reference helpers bound)."""
-    if not args.no_sandbox and not job.get("helpers"):
+    """The submission's process: forked by an idle Zygote, or a command of its own (--no-sandbox)."""
+    if not args.no_sandbox:
         with zygote(args.disk) as forks:
             forked = forks.fork(stderr)
             try:
@@ -133,10 +162,7 @@ def _process(job: dict, work: Path, args: argparse.Namespace, stderr):
                 forked.end()
         return
     command = [sys.executable, "-m", "tfsigns.grading.child"]
-    if args.no_sandbox:  # trusted: the grader's environment, a temporary folder of the host
-        env = {**os.environ, **child_environment(str(work))}
-    else:
-        env, command = child_environment("/tmp"), [*sandbox_command(args.disk, helpers=True), *command]
+    env = {**os.environ, **child_environment(str(work))}  # trusted: the grader's environment, a host folder
     process = _started(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=work,
                        env=env)
     try:
@@ -176,12 +202,13 @@ class Zygote:
     def __init__(self, disk_mb: int):
         self.disk_mb, self.alive, self.stderr = disk_mb, True, tempfile.TemporaryFile()
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [*sandbox_command(disk_mb, pid_1=True), sys.executable, "-m", "tfsigns.grading.child",
-                   "--zygote", str(theirs.fileno())]
         try:
-            self.process = _started(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=self.stderr, env=child_environment("/tmp"),
-                                    pass_fds=[theirs.fileno()])
+            with seccomp_file() as seccomp:
+                command = [*sandbox_command(disk_mb, seccomp.fileno(), pid_1=True), sys.executable, "-m",
+                           "tfsigns.grading.child", "--zygote", str(theirs.fileno())]
+                self.process = _started(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=self.stderr, env=child_environment("/tmp"),
+                                        pass_fds=[theirs.fileno(), seccomp.fileno()])
         finally:
             theirs.close()
 

@@ -10,6 +10,7 @@ import argparse
 import ast
 import collections
 import contextlib
+import functools
 import importlib.util
 import json
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from tfsigns.grading.checks import BLANK
 from tfsigns.grading.child import cell_code
+from tfsigns.grading.helpers import helper_answer
 from tfsigns.grading.remote import Clock, Remote, Submission, SubmissionGone
 from tfsigns.grading.reports import Graded
 from tfsigns.grading.sandbox import NOTE_LENGTH, checked_ready, submission_process
@@ -92,9 +94,10 @@ CHECKING = threading.Lock()
 
 
 def grade_exercise(submission: Submission, defined: dict | None, name: str, assignment: str,
-                   args: argparse.Namespace, helpers: bool = False) -> tuple[bool, str]:
+                   args: argparse.Namespace, helpers: dict | None = None) -> tuple[bool, str]:
     """Whether the submission's `name` passes, and the report on it: the checks run here, on answers
-    the submission's process sends as data."""
+    the submission's process sends as data; `helpers` ({name: "module:function"}): model() runs there with
+    stand-ins for these reference helpers, which run here (tfsigns.grading.helpers)."""
     from tfsigns.grading.grader import grade_lines
     if defined is None:
         return False, f"{name}: FAIL\n  not defined: no cell defines {name}"
@@ -104,8 +107,8 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
         return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
                        "answer: scores 0")
     with submission.clock.holding(CHECKING):  # the wait for the other submissions' checks is not its own
-        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"],
-                        _no_helper_calls if helpers else None)
+        answers = functools.partial(helper_answer, helpers=helpers) if helpers else None
+        remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"], answers)
         try:
             passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
         except SubmissionGone:
@@ -114,10 +117,6 @@ def grade_exercise(submission: Submission, defined: dict | None, name: str, assi
             return False, (f"{name}: FAIL\n  its answer could not be read as the grader asked "
                            f"({type(err).__name__}): scores 0")
     return passed, "\n".join(lines)
-
-
-def _no_helper_calls(request: dict) -> dict:
-    return {"raised": {"type": "RuntimeError", "message": "no reference helper answers here", "frames": []}}
 
 
 RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
@@ -217,7 +216,7 @@ def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, a
                         deferred.append((assignment, name))  # not run again through a helper that loops
                         continue
                     outcome = grade_exercise(submission, ready["defined"].get(name), name, assignment, args,
-                                             "helpers" in job)
+                                             job.get("helpers"))
                     if _timed_out(outcome[1]):  # for the instructor's note too
                         graded.notes.append(f"{name} ran past its time limit of {args.timeout:g} s")
                     if broken and not outcome[0] and BLANK not in outcome[1]:
