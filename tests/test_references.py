@@ -6,6 +6,7 @@ carried in the keyring from one submission to the next and from one grader run t
 from __future__ import annotations
 
 import ctypes
+import inspect
 import json
 import platform
 
@@ -175,3 +176,31 @@ def test_the_keyring_carries_nothing_from_one_submission_to_the_next_or_to_the_n
     for note in notes:
         assert "CARRIED None ADDED False ERRNO 1" in note, note  # EPERM: the sandbox's seccomp filter
     assert keyring("tfsigns-carried") is None
+
+
+def test_the_cnns_model_is_graded_with_the_reference_helpers_built_in_the_graders_process(tmp_path):
+    """The convolution application's model() with a broken initialize_parameters: its forward pass and cost
+    (convolutions, pools, a reshape) come from the grader as ops imported on the learner's tensors."""
+    if not sandbox_works():
+        pytest.skip("bubblewrap (bwrap) is not installed or cannot start here (apt-get install bubblewrap)")
+    from tests import test_grader_cnn as course
+    names = {"course_create_placeholders": "create_placeholders",
+             "course_initialize_parameters": "initialize_parameters",
+             "course_forward_propagation": "forward_propagation", "log_softmax_cost": "compute_cost",
+             "course_model": "model"}
+    source = "".join(inspect.getsource(getattr(course, name)) for name in names)
+    for theirs, learners in names.items():
+        source = source.replace(f"{theirs}(", f"{learners}(")
+    zeros = ("def initialize_parameters():\n    return {key: v1.get_variable(key, shape, "
+             "initializer=v1.zeros_initializer()) for key, shape in (('W1', [4, 4, 3, 8]), "
+             "('W2', [2, 2, 8, 16]), ('W3', [64, 6]), ('b3', [6]))}\n")
+    path = notebook(tmp_path / "cnn.ipynb", IMPORTS, source, zeros,
+                    assignments=("convolution_step_by_step", "convolution_application"))
+    code, _, err = run_main(main, [str(path), "--out", str(tmp_path / "grades"), "--timeout", "60"])
+    assert code == 0, err
+    grades = grades_of(tmp_path / "grades")["cnn.ipynb"]
+    assert grades["initialize_parameters"] == "0" and grades["model"] == "3", failures(
+        tmp_path / "grades" / "submissions" / "cnn.ipynb")
+    results = json.loads((tmp_path / "grades" / "submissions" / "cnn.ipynb" / "results.json").read_text())
+    said = next(test["output"] for test in results["tests"] if test["name"] == "model")
+    assert said.startswith("model: PASS\n  graded with the reference initialize_parameters in place"), said
