@@ -213,7 +213,7 @@ def test_a_class_is_saved_as_it_goes_survives_ctrl_c_and_resumes(tmp_path):
     assert code == 2 and "holds a class graded before" in refused
     resumed = subprocess.run([*command, "--resume", "--workers", "2"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"({len(kept)} graded before, in {out})" in resumed.stdout
+    assert f"({len(kept)} graded before kept, in {out})" in resumed.stdout
     grades = read_grades(out)
     assert sorted(grades) == sorted(path.name for path in paths)
     assert all(grades[f"student{k}.ipynb"]["score"] == "1" for k in range(3))
@@ -279,3 +279,54 @@ def test_two_names_a_case_blind_file_system_would_merge_are_refused_in_one_line(
     assert code == 2 and err.count("\n") == 1, err
     assert "Alice.ipynb and alice.ipynb would share one report folder" in err and "rename" in err
     assert not (tmp_path / "grades").exists()
+
+
+def test_an_instructor_regrades_one_student_keeps_the_others_and_sees_the_class_at_a_glance(tmp_path):
+    """Six submissions in class/: carol's a byte-identical copy of alice's, bob's the handed-out notebook,
+    dave and erin with one_hot_matrix transposed, erin and frank with the cost's labels and logits swapped.
+    Then dave resubmits, fixed, and `--resume class/dave.ipynb` grades him alone (before, grades.csv was
+    rewritten with his row alone); summary.txt lists the identical and the blank submissions and the most
+    common mistakes."""
+    from tests.test_grader import tf_cost, tf_one_hot_matrix
+    right = inspect.getsource(tf_one_hot_matrix) + inspect.getsource(tf_cost) + \
+        "one_hot_matrix, cost = tf_one_hot_matrix, tf_cost\n"
+    transposed = ("_one_hot = one_hot_matrix\ndef one_hot_matrix(labels, C):\n"
+                  "    return _one_hot(labels, C).T\n")
+    swapped = "_cost = cost\ndef cost(logits, labels):\n    return _cost(labels, logits)\n"
+    folder = tmp_path / "class"
+    folder.mkdir()
+    alice = notebook(folder / "alice.ipynb", IMPORTS, SIGMOID, right)
+    shutil.copy(alice, folder / "carol.ipynb")
+    shutil.copy(NOTEBOOKS / "Exercises.ipynb", folder / "bob.ipynb")
+    notebook(folder / "dave.ipynb", IMPORTS, right, transposed)
+    notebook(folder / "erin.ipynb", IMPORTS, right, transposed, swapped)
+    notebook(folder / "frank.ipynb", IMPORTS, right, swapped)
+    out = tmp_path / "grades"
+    command = [*sorted(map(str, folder.glob("*.ipynb"))), "--out", str(out), *ISOLATION, "--timeout", "60"]
+    code, stdout, err = run_main(main, command)
+    assert code == 0, err
+    assert stdout.startswith("grading 6 submissions of tensorflow"), stdout
+    assert "6 submissions graded" in stdout, stdout
+    summary = (out / "summary.txt").read_text()
+    assert "6 submissions: 6 graded" in summary
+    assert "identical code: alice.ipynb, carol.ipynb\n" in summary, summary
+    assert "blank (no exercise filled in): bob.ipynb" in summary, summary
+    assert "one_hot_matrix (3 of 6 fail): returned (m, C), one row per example (2)" in summary, summary
+    assert "cost (3 of 6 fail): labels and logits look swapped (2)" in summary, summary
+    assert (out / "mistakes.png").read_bytes()[:4] == b"\x89PNG"
+    assert read_grades(out)["dave.ipynb"]["one_hot_matrix"] == "0"
+    notebook(folder / "dave.ipynb", IMPORTS, right)  # dave's resubmission
+    code, stdout, err = run_main(main, [str(folder / "dave.ipynb"), "--out", str(out), "--resume", *ISOLATION,
+                                        "--timeout", "60"])
+    assert code == 0, err
+    assert stdout.startswith("grading 1 submission of tensorflow"), stdout
+    assert "(5 graded before kept" in stdout, stdout
+    assert "1 submission graded, 6 submissions in the class" in stdout, stdout
+    grades = read_grades(out)
+    names = ("alice", "bob", "carol", "dave", "erin", "frank")
+    assert sorted(grades) == [f"{name}.ipynb" for name in names]
+    assert grades["dave.ipynb"]["one_hot_matrix"] == "1" and grades["erin.ipynb"]["one_hot_matrix"] == "0"
+    assert "one_hot_matrix (2 of 6 fail): returned (m, C), one row per example (1)" in (
+        out / "summary.txt").read_text()
+    code, stdout, _ = run_main(main, [str(folder / "dave.ipynb"), "--out", str(out), "--resume", *ISOLATION])
+    assert code == 0 and stdout.startswith("grading 0 submissions"), stdout  # unchanged: kept as graded

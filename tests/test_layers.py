@@ -47,8 +47,8 @@ LAYERS = {
     "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
     "grading.mistakes_cnn": 1, "grading.structure": 2, "grading.exercises": 3, "grading.exercises_cnn": 3,
     "grading.grader": 4,
-    "grading.classroom": 6, "grading.reports": 0, "grading.child": 2, "grading.sandbox": 3,
-    "grading.submission": 5, "grading.remote": 2, "grading.helpers": 2,
+    "grading.classroom": 6, "grading.reports": 0, "grading.summary": 1, "grading.child": 2,
+    "grading.sandbox": 3, "grading.submission": 5, "grading.remote": 2, "grading.helpers": 2,
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
     "export": 0,
 }
@@ -65,10 +65,11 @@ TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
     "search.executors", "training.train", "search.tune", "reader.predict", "reader.robustness",
     "reader.calibrate", "reader.serve", "reader.export", "train", "tune", "predict", "robustness",
     "calibrate", "serve", "export"]
-# Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
-# grader's adapters and the batch-norm exercise's check, which run a candidate's graph.
+# Where sessions run: the session loop, inference, the lessons that run their own graphs, the grader's
+# adapters and the batch-norm exercise's check, which run a candidate's graph, and the reference helpers'
+# initial values, which the grader evaluates for a submission's model().
 SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.child",
-            "reader.convert"}
+            "reader.convert", "grading.helpers"}
 MAX_LINES = 450
 MAX_TOP_LEVEL = 12
 

@@ -46,15 +46,19 @@ BLANK = "returned None: fill in the code between ### START CODE HERE ### and ###
 
 @dataclass
 class Report:
-    """Failed checks of one exercise, and hints for them (first one wins)."""
+    """Failed checks of one exercise, hints for them (first one wins), and the typical mistakes they name
+    (what a class's summary counts)."""
 
     failures: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    named: list[str] = field(default_factory=list)
 
-    def fail(self, message: str, hint: str | None = None) -> None:
+    def fail(self, message: str, hint: str | None = None, named: str | None = None) -> None:
         self.failures.append(message)
         if hint and hint not in self.hints:
             self.hints.append(hint)
+        if named and named not in self.named:
+            self.named.append(named)
 
 
 # ------------------------------------------------------------------ comparing with the reference
@@ -76,7 +80,7 @@ def compare(report: Report, label: str, expected: Any, got: Any, mistakes: Seque
         return True
     mistake = next((m for m in mistakes if _matches(m, args, got, **how)), None)
     if mistake:
-        report.fail(f"{label}: {mistake.what} ({problem})", mistake.hint)
+        report.fail(f"{label}: {mistake.what} ({problem})", mistake.hint, mistake.what)
     else:
         report.fail(f"{label}: {problem}")
     return False
@@ -330,7 +334,7 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
     try:
         exercise.check(candidate if isinstance(candidate, Elsewhere) else guard(candidate), report)
     except Blank:
-        return Report([BLANK])
+        return Report([BLANK], named=["blank"])
     except CandidateError as err:
         helper = helper_that_raised(err.error, name, assignment.exercises)
         if helper:  # its own hints, else the caller's (what it was given), else: grade it first

@@ -29,13 +29,15 @@ from pathlib import Path
 
 from tfsigns.grading.reports import (
     Graded,
+    common_folder,
+    count,
+    file_sha256,
     finished,
     printable,
     read_points,
     shared_folder,
     submission_names,
     write_submission,
-    write_summary,
 )
 from tfsigns.grading.sandbox import (
     STOPPING,
@@ -45,6 +47,7 @@ from tfsigns.grading.sandbox import (
     stop_all,
 )
 from tfsigns.grading.submission import class_assignments, grade_submission
+from tfsigns.grading.summary import write_summary
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir, write_json
 
@@ -94,14 +97,22 @@ def rubric_lines(points: dict[str, float]) -> list[str]:
     return lines
 
 
+def kept_class(args: argparse.Namespace) -> dict:
+    """What --out's class.json keeps of a class graded there before (its seed, assignments and the folder its
+    submissions' names start from), where --resume goes on with it; else {}."""
+    saved = Path(args.out) / "class.json"
+    try:
+        kept = json.loads(saved.read_text()) if args.resume and saved.is_file() else {}
+    except (OSError, ValueError):
+        kept = {}
+    return kept if isinstance(kept, dict) else {}
+
+
 def class_seed(args: argparse.Namespace) -> str | None:
     """Set args.seed: --seed, else the one --out's class.json keeps (--resume), else one drawn at random;
     or say why --seed does not go with the class in --out."""
-    saved = Path(args.out) / "class.json"
-    try:
-        kept = json.loads(saved.read_text())["seed"] if args.resume and saved.is_file() else None
-    except (OSError, ValueError, KeyError, TypeError):
-        kept = None
+    kept = kept_class(args).get("seed")
+    kept = kept if type(kept) is int and kept > 0 else None
     if kept is not None and args.seed not in (None, kept):
         return (f"--seed {args.seed}: the class in --out {args.out} was graded with --seed {kept}: "
                 "resume with that")
@@ -153,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(rubric_lines(points)))
         return 0
     paths = [Path(p) for p in args.submissions]
-    names = submission_names(paths) if problem is None else []
+    root = kept_class(args).get("root") if problem is None else None
+    names = submission_names(paths, Path(root) if isinstance(root, str) else None) if problem is None else []
     done = {}
     if problem is None:
         try:
@@ -165,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = shared_folder(Path(args.out), list(dict.fromkeys([*names, *done])))
         problem = problem and f"{problem}: rename one of them"
     if problem is None and done and not args.resume:
-        problem = (f"--out {args.out} holds a class graded before ({len(done)} submissions): --resume goes "
-                   "on with it, or choose another folder")
+        problem = (f"--out {args.out} holds a class graded before ({count(len(done), 'submission')}): "
+                   "--resume goes on with it, or choose another folder")
     if problem is None:
         problem = class_seed(args)
     try:
@@ -185,25 +197,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {printable(problem)}", file=sys.stderr)
         return 2
     try:
-        return grade_class(args, out, list(zip(paths, names, strict=True)), done, points)
+        root = Path(root) if isinstance(root, str) and not done.keys() - set(names) else common_folder(paths)
+        return grade_class(args, out, list(zip(paths, names, strict=True)), done, points, root)
     finally:
         close_zygotes()
 
 
 def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Path, str]],
-                done: dict[str, Graded], points: dict[str, float]) -> int:
-    """Grade the submissions not `done`, each one's reports written as it finishes, a line of progress
-    each; then the class's summary from every record in `out`. Ctrl-C keeps what is finished."""
+                done: dict[str, Graded], points: dict[str, float], root: Path) -> int:
+    """Grade the submissions not `done`, or changed since, each one's reports written as it finishes, a line
+    of progress each; then the class's summary from every record in `out` (those not given here too: regrading
+    a few keeps the others' rows). Ctrl-C keeps what is finished."""
     from tfsigns.grading.grader import ASSIGNMENTS
     isolation = "process limits only (--no-sandbox)" if args.no_sandbox else "a bubblewrap sandbox"
     exercises_of = {name: list(a.exercises) for name, a in ASSIGNMENTS.items()}
     assignments = class_assignments([path for path, _ in submissions], args.assignment, list(ASSIGNMENTS))
-    todo = [(path, name) for path, name in submissions if name not in done]
-    before = len(submissions) - len(todo)
-    write_json(out / "class.json", {"seed": args.seed, "assignments": assignments})
-    print(f"grading {len(todo)} submissions of {', '.join(assignments)} with {isolation}, cases drawn from "
-          f"--seed {args.seed}"
-          + (f" ({before} graded before, in {out})" if before else ""))
+    changed = [name for path, name in submissions if name in done and done[name].sha256 != file_sha256(path)]
+    todo = [(path, name) for path, name in submissions if name not in done or name in changed]
+    write_json(out / "class.json", {"seed": args.seed, "assignments": assignments, "root": str(root)})
+    kept = len(set(done) - {name for _, name in todo})
+    print(f"grading {count(len(todo), 'submission')} of {', '.join(assignments)} with {isolation}, cases "
+          f"drawn from --seed {args.seed}"
+          + (f" ({kept} graded before kept, in {out})" if kept else "")
+          + (f"; {count(len(changed), 'submission')} changed since graded again" if changed else ""))
 
     def graded(path: Path, name: str) -> Graded:
         try:
@@ -217,35 +233,39 @@ def grade_class(args: argparse.Namespace, out: Path, submissions: list[tuple[Pat
     futures = [pool.submit(graded, path, name) for path, name in todo]
     interrupted = False
     try:
-        for count, future in enumerate(concurrent.futures.as_completed(futures), 1):
+        for finished_now, future in enumerate(concurrent.futures.as_completed(futures), 1):
             result = future.result()
             if STOPPING.is_set():
                 break
             write_submission(out, result, points, isolation)
-            print(progress(result, points, count, len(todo)),
+            print(progress(result, points, finished_now, len(todo)),
                   file=sys.stderr if result.problem else sys.stdout)
     except KeyboardInterrupt:
         interrupted = True
         stop_all()
     pool.shutdown(wait=True, cancel_futures=True)
     records = finished(out)  # the summary, from what is on disk: this run's and any run's before
-    write_summary(out, [records[name] for _, name in submissions if name in records], points)
+    given = [name for _, name in submissions]
+    write_summary(out, [records[name] for name in [*given, *sorted(set(records) - set(given))]
+                        if name in records], points)
     if interrupted:
-        print(f"{PROG}: interrupted: {len(records)} of {len(submissions)} submissions graded and kept in "
-              f"{out}/; the same command with --resume grades the rest", file=sys.stderr)
+        print(f"{PROG}: interrupted: {sum(name in records for name in given)} of "
+              f"{count(len(given), 'submission')} graded and kept in {out}/; the same command with --resume "
+              "grades the rest", file=sys.stderr)
         return 130
-    print(f"{len(submissions)} submissions graded; results in {out}/ (grades.csv, problems.txt, class.png, "
-          "a results.json per submission under submissions/)")
+    print(f"{count(len(todo), 'submission')} graded, {count(len(records), 'submission')} in the class; "
+          f"results in {out}/ (grades.csv, problems.txt, summary.txt, class.png, mistakes.png, a "
+          "results.json per submission under submissions/)")
     return 0
 
 
-def progress(graded: Graded, points: dict[str, float], count: int, total: int) -> str:
+def progress(graded: Graded, points: dict[str, float], done: int, total: int) -> str:
     """One submission's line as it finishes: its score, or why it was not graded."""
     if graded.problem:
-        return printable(f"{PROG}: [{count}/{total}] {graded.submission}: not graded: {graded.problem}")
+        return printable(f"{PROG}: [{done}/{total}] {graded.submission}: not graded: {graded.problem}")
     score = sum(points[name] * passed for (_, name), (passed, _) in graded.exercises.items())
     passed = sum(ok for ok, _ in graded.exercises.values())
-    notes = f"; {len(graded.notes)} notes" if graded.notes else ""
+    notes = f"; {count(len(graded.notes), 'note')}" if graded.notes else ""
     possible = sum(points[name] for name in graded.possible)
-    return printable(f"[{count}/{total}] {graded.submission}: {score:g} of {possible:g} points, {passed} of "
-                     f"{len(graded.exercises)} exercises pass ({graded.seconds:.1f} s{notes})")
+    return printable(f"[{done}/{total}] {graded.submission}: {score:g} of {possible:g} points, {passed} of "
+                     f"{count(len(graded.exercises), 'exercise')} pass ({graded.seconds:.1f} s{notes})")

@@ -65,6 +65,13 @@ def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow",
     """Whether exercise `name` of `assignment` passes on the cases drawn from `seed` (a notebook's 0, or
     an instructor's), and the lines grade() prints about it: the verdict, one line per failed check,
     and a hint."""
+    passed, lines, _ = grade_report(name, candidate, assignment, seed)
+    return passed, lines
+
+
+def grade_report(name: str, candidate: Candidate, assignment: str = "tensorflow",
+                 seed: int = 0) -> tuple[bool, list[str], list[str]]:
+    """grade_lines(), and the typical mistakes its checks named (a class's summary counts them)."""
     exercises = _assignment(assignment).exercises
     if name not in exercises:
         raise ValueError(f"unknown exercise {name!r} in assignment {assignment!r}; its exercises are "
@@ -81,7 +88,7 @@ def grade_lines(name: str, candidate: Candidate, assignment: str = "tensorflow",
     lines = [f"{name}: {'PASS' if passed else 'FAIL'}", *(f"  {failure}" for failure in report.failures)]
     if not passed:
         lines.append(f"hint: {report.hints[0] if report.hints else exercise.hint}")
-    return passed, lines
+    return passed, lines, report.named
 
 
 class Verdict(int):
@@ -146,7 +153,7 @@ def grade_all(namespace: Mapping[str, Any], assignment: str | None = None) -> Ve
             else:
                 print(f"{name}: FAIL\n  not defined: run the cell that defines {name}\nhint: {exercise.hint}")
                 results[name] = Verdict(False)
-    print(f"{sum(results.values())} of {len(results)} exercises pass")
+    print(f"{sum(results.values())} of {len(results)} exercise{'s' * (len(results) != 1)} pass")
     return results
 
 

@@ -1,12 +1,11 @@
-"""A graded class's reports: each submission's outcome (Graded), its name in them (its path from the folder
-all the submissions are in), the points of each exercise, grades.csv, a Gradescope results.json per
-submission under DIR/submissions/, and class.png."""
+"""A graded submission's reports: its outcome (Graded), its name in them (its path from the folder all the
+submissions are in) and its report folder, the points of each exercise, its Gradescope results.json and the
+instructor's record under DIR/submissions/, and text made safe for a terminal and a spreadsheet (the class's
+summary: tfsigns.grading.summary)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -14,13 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfsigns.utils.files import atomic_write_bytes, write_json
+from tfsigns.utils.files import write_json
 
 
 @dataclass
 class Graded:
-    """One submission's outcome: each exercise's (passed, output), or why it could not be graded; notes
-    for the instructor, and of them those the student sees too (what its cells raised)."""
+    """One submission's outcome: each exercise's (passed, output) and the typical mistakes its checks named,
+    or why it could not be graded; notes for the instructor, and of them those the student sees too (what
+    its cells raised); the SHA-256 of its file (--resume grades a changed one again) and of its code cells
+    (the summary finds identical code)."""
 
     submission: str
     exercises: dict[tuple[str, str], tuple[bool, str]] = field(default_factory=dict)
@@ -29,27 +30,41 @@ class Graded:
     shown: list[str] = field(default_factory=list)
     seconds: float = 0.0
     possible: list[str] = field(default_factory=list)  # the exercises it is (or would be) graded on
+    named: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    sha256: str = ""
+    code: str = ""
 
     def record(self) -> dict:
         return {"submission": self.submission, "problem": self.problem, "notes": self.notes,
                 "shown": self.shown, "seconds": self.seconds, "possible": self.possible,
-                "exercises": [[*key, *outcome] for key, outcome in self.exercises.items()]}
+                "exercises": [[*key, *outcome] for key, outcome in self.exercises.items()],
+                "named": [[*key, named] for key, named in self.named.items()], "sha256": self.sha256,
+                "code": self.code}
 
     @classmethod
     def from_record(cls, data: dict) -> Graded:
         exercises = {(a, name): (passed, output) for a, name, passed, output in data["exercises"]}
+        named = {(a, name): list(named) for a, name, named in data.get("named", [])}  # none before issue 45
         return cls(data["submission"], exercises, data["problem"], data["notes"], data["shown"],
-                   data["seconds"], data["possible"])
+                   data["seconds"], data["possible"], named, data.get("sha256", ""), data.get("code", ""))
 
 
 RECORD = "grading.json"  # beside each results.json: the instructor's record of it, which --resume reads
 
 
-def submission_names(paths: Sequence[Path]) -> list[str]:
-    """Each submission's name in the reports: its path relative to the folder all of them are in
-    (alice/Exercises.ipynb), unique (a second mention of one file gets " (2)")."""
+def common_folder(paths: Sequence[Path]) -> Path:
+    """The folder all the submissions are in, which their names in the reports start from."""
+    return Path(os.path.commonpath([path.resolve().parent for path in paths]))
+
+
+def submission_names(paths: Sequence[Path], root: Path | None = None) -> list[str]:
+    """Each submission's name in the reports: its path relative to `root` where all are in it (the class's
+    folder, kept for --resume), else to the folder all of them are in (alice/Exercises.ipynb); unique (a
+    second mention of one file gets " (2)")."""
     resolved = [path.resolve() for path in paths]
-    common = Path(os.path.commonpath([path.parent for path in resolved]))
+    common = common_folder(paths)
+    if root is not None and all(path.is_relative_to(root) for path in resolved):
+        common = root
     names, seen = [], set()
     for path in resolved:
         name = path.relative_to(common).as_posix()
@@ -122,31 +137,6 @@ def finished(out: Path) -> dict[str, Graded]:
     return found
 
 
-def write_summary(out: Path, class_results: list[Graded], points: dict[str, float]) -> None:
-    """grades.csv (with the instructor's notes), problems.txt and class.png, from the class's records."""
-    columns = list(dict.fromkeys(key for graded in class_results for key in graded.exercises))
-    labels = [name for _, name in columns]
-    if len(set(labels)) < len(labels):  # exercises of two assignments share a name: say whose
-        labels = [f"{assignment}.{name}" for assignment, name in columns]
-    table = io.StringIO()
-    writer = csv.writer(table)
-    writer.writerow(["submission", "score", "max_score", *labels, "note"])
-    problems = []
-    for graded in class_results:
-        scores = {key: points[key[1]] * graded.exercises[key][0] if key in graded.exercises else ""
-                  for key in columns}
-        note = graded.problem and f"not graded: {graded.problem}" or "; ".join(graded.notes)
-        score = sum(s for s in scores.values() if s != "")
-        writer.writerow([csv_cell(graded.submission), f"{score:g}", f"{max_score(graded, points):g}",
-                         *(s if s == "" else f"{s:g}" for s in scores.values()),
-                         csv_cell(capped(note, NOTE_LIMIT))])
-        if note:
-            problems.append(printable(f"{graded.submission}: {note}"))
-    atomic_write_bytes(out / "grades.csv", table.getvalue().encode())
-    atomic_write_bytes(out / "problems.txt", "".join(f"{line}\n" for line in problems).encode())
-    plot_class(class_results, columns, labels, out / "class.png")
-
-
 def report_folder(out: Path, submission: str) -> Path:
     """Where a submission's results.json goes: DIR/submissions/<its name, each part escaped>, apart from the
     grader's own files (grades.csv, class.png) whatever the submission is called, and one-to-one: two names
@@ -206,17 +196,14 @@ def csv_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA) else text
 
 
-def plot_class(class_results: list[Graded], columns: list[tuple[str, str]], labels: list[str],
-               path: Path) -> None:
-    """The share of graded submissions that passed each exercise, as bars."""
-    from tfsigns.utils.plots import plt, save_figure
-    graded = [g for g in class_results if not g.problem]
-    shares = [sum(g.exercises.get(key, (False,))[0] for g in graded) / max(1, len(graded)) for key in columns]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(columns) + 2), 4))
-    ax.bar(range(len(columns)), shares, color="tab:blue")
-    ax.set_xticks(range(len(columns)), labels, rotation=40, ha="right", fontsize=8)
-    ax.set(ylim=(0, 1.05), ylabel="share of the class that passed",
-           title=f"{len(graded)} submissions graded" + (f", {len(class_results) - len(graded)} not"
-                                                        if len(graded) < len(class_results) else ""))
-    ax.grid(axis="y", alpha=0.3)
-    save_figure(fig, path)
+def count(n: int, noun: str) -> str:
+    """"1 submission", "2 submissions": n and the noun agreeing with it."""
+    return f"{n} {noun if n == 1 else noun + 's'}"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, "" where it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""

@@ -11,6 +11,7 @@ import ast
 import collections
 import contextlib
 import functools
+import hashlib
 import importlib.util
 import json
 import tempfile
@@ -23,7 +24,7 @@ from tfsigns.grading.checks import BLANK
 from tfsigns.grading.child import cell_code
 from tfsigns.grading.helpers import helper_answer
 from tfsigns.grading.remote import Clock, Remote, Submission, SubmissionGone
-from tfsigns.grading.reports import Graded
+from tfsigns.grading.reports import Graded, file_sha256
 from tfsigns.grading.sandbox import NOTE_LENGTH, checked_ready, submission_process
 
 
@@ -94,29 +95,29 @@ CHECKING = threading.Lock()
 
 
 def grade_exercise(submission: Submission, defined: dict | None, name: str, assignment: str,
-                   args: argparse.Namespace, helpers: dict | None = None) -> tuple[bool, str]:
-    """Whether the submission's `name` passes, and the report on it: the checks run here, on answers
-    the submission's process sends as data; `helpers` ({name: "module:function"}): model() runs there with
-    stand-ins for these reference helpers, which run here (tfsigns.grading.helpers)."""
-    from tfsigns.grading.grader import grade_lines
+                   args: argparse.Namespace, helpers: dict | None = None) -> tuple[bool, str, list[str]]:
+    """Whether the submission's `name` passes, the report on it, and the mistakes it names: the checks run
+    here, on answers the submission's process sends as data; `helpers` ({name: "module:function"}): model()
+    runs there with stand-ins for these reference helpers, which run here (tfsigns.grading.helpers)."""
+    from tfsigns.grading.grader import grade_report
     if defined is None:
-        return False, f"{name}: FAIL\n  not defined: no cell defines {name}"
+        return False, f"{name}: FAIL\n  not defined: no cell defines {name}", ["not defined"]
     if not defined["callable"]:
-        return False, f"{name}: FAIL\n  expected a function, got {defined['kind']}"
+        return False, f"{name}: FAIL\n  expected a function, got {defined['kind'][:80]}", []
     if defined["module"] == "tfsigns" or defined["module"].startswith("tfsigns."):
-        return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module']}.{defined['name']}, not an "
-                       "answer: scores 0")
+        return False, (f"{name}: FAIL\n  is tfsigns' own {defined['module'][:80]}.{defined['name'][:80]}, "
+                       "not an answer: scores 0"), ["tfsigns' own function"]
     with submission.clock.holding(CHECKING):  # the wait for the other submissions' checks is not its own
         answers = functools.partial(helper_answer, helpers=helpers) if helpers else None
         remote = Remote(submission, name, args.timeout, CHECKING, defined["numpy_alone"], answers)
         try:
-            passed, lines = grade_lines(name, remote, assignment, seed=args.seed)
+            passed, lines, named = grade_report(name, remote, assignment, seed=args.seed)
         except SubmissionGone:
             raise
         except Exception as err:  # noqa: BLE001  (an answer the checks cannot read scores 0; the class goes on)
             return False, (f"{name}: FAIL\n  its answer could not be read as the grader asked "
-                           f"({type(err).__name__}): scores 0")
-    return passed, "\n".join(lines)
+                           f"({type(err).__name__}): scores 0"), []
+    return passed, "\n".join(lines), named
 
 
 RESTARTS = 2  # new processes for a submission whose process had to be stopped, before the rest fail
@@ -137,10 +138,13 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
                      exercises_of: dict[str, list[str]], assignments: list[str]) -> Graded:
     """Grade one notebook of a class of `assignments`: its cells run in a child process, the checks
     here; its exercises' outcomes, or the reason it was not graded."""
-    graded = Graded(path.name, possible=[name for a in assignments for name in exercises_of[a]])
+    graded = Graded(path.name, possible=[name for a in assignments for name in exercises_of[a]],
+                    sha256=file_sha256(path))
     start = time.time()
     try:
         cells, said = read_notebook(path, args.assignment, known)
+        code = json.dumps([source.rstrip() for _, source in cells]).encode()
+        graded.code = hashlib.sha256(code).hexdigest()
         if said != assignments:
             raise ValueError(f"a notebook of {', '.join(said)}, where the class's is "
                              f"{', '.join(assignments)} "
@@ -165,6 +169,7 @@ def grade_submission(path: Path, args: argparse.Namespace, known: Sequence[str],
             pending += later
     for assignment, name in pending:
         graded.exercises[assignment, name] = (False, f"{name}: FAIL\n  not graded: {gone}")
+        graded.named[assignment, name] = []
     for assignment, name in [key for key in deferred if key not in pending]:  # say so, under the verdict
         passed, output = graded.exercises[assignment, name]
         verdict, _, rest = output.partition("\n")
@@ -215,14 +220,14 @@ def _grade_in_processes(pending: list[tuple[str, str]], job: dict, work: Path, a
                     if any(_timed_out(graded.exercises[assignment, helper][1]) for helper in broken):
                         deferred.append((assignment, name))  # not run again through a helper that loops
                         continue
-                    outcome = grade_exercise(submission, ready["defined"].get(name), name, assignment, args,
-                                             job.get("helpers"))
+                    *outcome, named = grade_exercise(submission, ready["defined"].get(name), name, assignment,
+                                                     args, job.get("helpers"))
                     if _timed_out(outcome[1]):  # for the instructor's note too
                         graded.notes.append(f"{name} ran past its time limit of {args.timeout:g} s")
                     if broken and not outcome[0] and BLANK not in outcome[1]:
                         deferred.append((assignment, name))  # failed with a broken helper: again with theirs
                         continue
-                    graded.exercises[assignment, name] = outcome
+                    graded.exercises[assignment, name], graded.named[assignment, name] = tuple(outcome), named
                 gone = submission.gone
         except SubmissionGone as stopped:
             gone = str(stopped)
