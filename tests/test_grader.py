@@ -4,6 +4,7 @@ is still blank."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,13 @@ def assert_failed(passed: bool, out: str, name: str, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in out, f"{fragment!r} not in:\n{out}"
     assert sum(line.startswith("hint: ") for line in lines) == 1, out
+    assert_guides(next(line for line in lines if line.startswith("hint: ")))
+
+
+def assert_guides(hint: str) -> None:
+    """A hint guides without the answer's line: no assignment in it, no call nested in another."""
+    assert " = " not in hint, f"an assignment in: {hint}"
+    assert not re.search(r"\w\([^)]*\w\(", hint), f"a call nested in a call: {hint}"
 
 
 # ------------------------------------------------------------------ typical mistakes
@@ -130,7 +138,8 @@ def cost_in_its_own_session(ZL, Y):
 
 MISTAKES = [
     ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T.astype(float), np.eye(C)[Y.reshape(-1)].T),
-     ["the pixels were not divided by 255: the network would be fed 0 to 255", "hint: X = X_flatten / 255."]),
+     ["the pixels were not divided by 255: the network would be fed 0 to 255",
+      "hint: divide the flattened pixels by 255"]),
     ("prepare_dataset", lambda X, Y, C: (X.reshape(-1, X.shape[0]) / 255, np.eye(C)[Y.reshape(-1)].T),
      ["reshape(n_x, m) mixes the pixels of different images"]),
     ("prepare_dataset", lambda X, Y, C: (X.reshape(len(X), -1).T // 255, np.eye(C)[Y.reshape(-1)].T),
@@ -146,7 +155,7 @@ MISTAKES = [
     ("sample_learning_rate", sampled_uniformly,
      ["look uniform on a linear scale", "of samples fall in [0.1, 1]",
       "hint: sample on a log scale: draw the n exponents r at once, uniform between log10(low)"]),
-    ("sample_learning_rate", exponent_not_raised, ["outside [0.0001, 1]", "alpha = 10**r, not r"]),
+    ("sample_learning_rate", exponent_not_raised, ["outside [0.0001, 1]", "10 to the power r, not r"]),
     ("sample_learning_rate", natural_log_rates,
      ["exponents were drawn between natural logarithms", "hint: np.log is the natural logarithm"]),
     ("sample_beta", natural_log_betas, ["exponents were drawn between natural logarithms"]),
@@ -163,7 +172,8 @@ MISTAKES = [
      ["update ops not added", "tf.compat.v1.GraphKeys.UPDATE_OPS", "tf.control_dependencies"]),
     ("forward_propagation_bn", bn_always_training,
      ["the test mode looks like the training mode", "moving_mean and moving_variance in test mode"]),
-    ("compute_cost", softmax_cost(swapped=True), ["labels and logits swapped", "logits=tf.transpose(ZL)"]),
+    ("compute_cost", softmax_cost(swapped=True),
+     ["labels and logits swapped", "the logits as logits and the labels as labels"]),
     ("compute_cost", softmax_cost(reduce=tf.reduce_sum), ["tf.reduce_sum instead of tf.reduce_mean"]),
     ("compute_cost", softmax_cost(transpose=False), ["no tf.transpose"]),
     ("cost", lambda logits, labels: basics.cost(labels, logits), ["labels and logits look swapped"]),
@@ -171,7 +181,7 @@ MISTAKES = [
      ["the last, smaller minibatch is missing", "expected 3 minibatches, got 2"]),
     ("initialize_parameters", zero_weights, ["W1 starts with all entries equal to 0", "symmetry"]),
     ("model", model_with_fixed_input_size,
-     ["raised ValueError: Cannot feed value of shape", "n_x, m = X_train.shape"]),
+     ["raised ValueError: Cannot feed value of shape", "n_x is X_train.shape[0]"]),
 ]
 
 
@@ -290,22 +300,24 @@ def course_sample_beta(low, high, n, seed):
 
 def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.0001, num_epochs=1500, minibatch_size=32,
                  print_cost=True):
-    (n_x, _), n_y = X_train.shape, Y_train.shape[0]
-    X, Y = course_create_placeholders(n_x, n_y)
-    parameters = course_initialize_parameters([n_x, 25, 12, n_y])
-    cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)
-    optimizer = v1.train.AdamOptimizer(learning_rate).minimize(cost)
-    costs = []
-    with v1.Session() as sess:
-        sess.run(v1.global_variables_initializer())
-        for epoch in range(num_epochs):
-            batches = course_random_mini_batches(X_train, Y_train, minibatch_size, seed=epoch + 1)
-            epoch_cost = 0.0
-            for minibatch_X, minibatch_Y in batches:
-                _, minibatch_cost = sess.run([optimizer, cost], feed_dict={X: minibatch_X, Y: minibatch_Y})
-                epoch_cost += minibatch_cost / len(batches)
-            costs.append(epoch_cost)
-        return sess.run(parameters), costs
+    with tf.Graph().as_default():  # a fresh graph for every run, as the notebook's model() has it
+        (n_x, _), n_y = X_train.shape, Y_train.shape[0]
+        X, Y = course_create_placeholders(n_x, n_y)
+        parameters = course_initialize_parameters([n_x, 25, 12, n_y])
+        cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)
+        optimizer = v1.train.AdamOptimizer(learning_rate).minimize(cost)
+        costs = []
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            for epoch in range(num_epochs):
+                batches = course_random_mini_batches(X_train, Y_train, minibatch_size, seed=epoch + 1)
+                epoch_cost = 0.0
+                for minibatch_X, minibatch_Y in batches:
+                    feed = {X: minibatch_X, Y: minibatch_Y}
+                    _, minibatch_cost = sess.run([optimizer, cost], feed_dict=feed)
+                    epoch_cost += minibatch_cost / len(batches)
+                costs.append(epoch_cost)
+            return sess.run(parameters), costs
 
 
 SOLUTIONS = {

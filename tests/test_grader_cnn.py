@@ -177,21 +177,23 @@ def log_softmax_cost(Z3, Y):
 
 def course_model(X_train, Y_train, X_test, Y_test, learning_rate=0.009, num_epochs=100, minibatch_size=64,
                  print_cost=True, train=True, n_y_axis=1):
-    (m, n_H0, n_W0, n_C0), n_y = X_train.shape, Y_train.shape[n_y_axis]
-    X, Y = course_create_placeholders(n_H0, n_W0, n_C0, n_y)
-    parameters = course_initialize_parameters()
-    cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)
-    optimizer = v1.train.AdamOptimizer(learning_rate).minimize(cost)
-    costs, rng = [], np.random.default_rng(3)
-    with v1.Session() as sess:
-        sess.run(v1.global_variables_initializer())
-        for _ in range(num_epochs):
-            order, epoch_cost = rng.permutation(m), 0.0
-            for k in range(0, m, minibatch_size):
-                feed = {X: X_train[order[k:k + minibatch_size]], Y: Y_train[order[k:k + minibatch_size]]}
-                epoch_cost += sess.run([optimizer, cost] if train else [cost], feed)[-1] * len(feed[X]) / m
-            costs.append(epoch_cost)
-        return sess.run(parameters), costs
+    with tf.Graph().as_default():  # a fresh graph for every run, as the notebook's model() has it
+        (m, n_H0, n_W0, n_C0), n_y = X_train.shape, Y_train.shape[n_y_axis]
+        X, Y = course_create_placeholders(n_H0, n_W0, n_C0, n_y)
+        parameters = course_initialize_parameters()
+        cost = log_softmax_cost(course_forward_propagation(X, parameters), Y)
+        optimizer = v1.train.AdamOptimizer(learning_rate).minimize(cost)
+        costs, rng = [], np.random.default_rng(3)
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            for _ in range(num_epochs):
+                order, epoch_cost = rng.permutation(m), 0.0
+                for k in range(0, m, minibatch_size):
+                    feed = {X: X_train[order[k:k + minibatch_size]], Y: Y_train[order[k:k + minibatch_size]]}
+                    fetches = [optimizer, cost] if train else [cost]
+                    epoch_cost += sess.run(fetches, feed)[-1] * len(feed[X]) / m
+                costs.append(epoch_cost)
+            return sess.run(parameters), costs
 
 
 SOLUTIONS = {
@@ -227,26 +229,29 @@ def seeded_1():
 
 
 MISTAKES = [
-    (STEP, "zero_pad", lambda X, pad: np.pad(X, pad), ["every axis was padded", "((0, 0), (pad, pad)"]),
-    (STEP, "create_mask_from_window", lambda x: x == np.min(x), ["marked the min", "np.max(x)"]),
+    (STEP, "zero_pad", lambda X, pad: np.pad(X, pad),
+     ["every axis was padded", "one (before, after) pair for each of X's 4 axes"]),
+    (STEP, "create_mask_from_window", lambda x: x == np.min(x),
+     ["marked the min", "its largest value, np.max"]),
     (STEP, "distribute_value", lambda dz, shape: np.ones(shape) * dz, ["not divided by the window's size"]),
     (STEP, "pool_backward", lambda dA, cache, mode: loop_pool_backward(dA, cache, mode, add=False),
      ["assigned, not added", "hint: add each window's gradient (+=)"]),
     (STEP, "pool_backward", lambda dA, cache, mode: loop_pool_backward(dA, cache, "average"),
      ["in max mode the gradient was spread over the window", "create_mask_from_window"]),
     (STEP, "conv_backward", lambda dZ, cache: loop_conv_backward(dZ, cache, unpad=False),
-     ["dA_prev: expected shape (2, 5, 4, 3)", "dA_prev still has the padding", "pad:-pad"]),
+     ["dA_prev: expected shape (2, 5, 4, 3)", "dA_prev still has the padding", "take the padding off"]),
     (STEP, "conv_single_step", lambda a, W, b: float(np.sum(a * W)), ["b was not added"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_pad=False),
-     ["the output size leaves out the padding", "n_H = int((n_H_prev - f + 2 * pad) / stride) + 1"]),
+     ["the output size leaves out the padding", "n_H_prev - f + 2 pad, divided by the stride"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, slide_stride=False),
-     ["the slices are not strided: vert_start = h instead of h * stride", "vert_start = h * stride"]),
+     ["the slices are not strided: vert_start = h instead of h * stride",
+      "starts at row h times the stride"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_stride=False, slide_stride=False),
      ["the stride is ignored", "a stride-1 convolution"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, size_stride=False),
      ["raised ValueError: operands could not be broadcast", "a slice came out smaller than the filter"]),
     (STEP, "conv_forward", lambda *args: loop_conv_forward(*args, padded=False),
-     ["the slices are of A_prev, not of the padded A_prev_pad", "a_prev_pad = A_prev_pad[i]"]),
+     ["the slices are of A_prev, not of the padded A_prev_pad", "zero_pad's A_prev_pad"]),
     (STEP, "conv_forward", filters_picked_on_the_channels,
      ["raised ValueError: operands could not be broadcast together with shapes (3,3,4) (3,3,8) in your "
       "conv_single_step (called by conv_forward)",
@@ -258,10 +263,10 @@ MISTAKES = [
     (STEP, "conv_forward", lambda A, W, b, hp: loop_conv_forward(A, W, b, hp, across=1),
      ["the horizontal slices are not strided: horiz_start = w instead of w * stride"]),
     (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, step=hp["stride"] + 1),
-     ["the stride is off by one: the windows move stride + 1 pixels", "vert_start = h * stride"]),
+     ["the stride is off by one: the windows move stride + 1 pixels", "starts at row h times the stride"]),
     (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, step=hp["f"],
                                                                        width=hp["stride"]),
-     ["the window and the stride are swapped: vert_start = h * f, vert_end = vert_start + stride"]),
+     ["the window and the stride are swapped: each window starts at h times f and is stride rows high"]),
     (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, "max"),
      ["took the max where mode='average' asks for the mean", "elif mode == 'average'"]),
     (STEP, "pool_forward", lambda A, hp, mode="max": loop_pool_forward(A, hp, mode, slide_stride=False),
@@ -325,7 +330,7 @@ def test_float_of_the_bias_is_named_as_the_numpy_2_slip(capsys):
         warnings.simplefilter("error", DeprecationWarning)
         passed, out = run_grade(capsys, STEP, "conv_single_step", float_of_the_bias)
     assert_failed(passed, out, "conv_single_step", "raised ",
-                  "hint: float() of a (1, 1, 1) array fails on NumPy 2", "b.item()", "float(b[0, 0, 0])")
+                  "hint: float() of a (1, 1, 1) array fails on NumPy 2", "b.item(), its one value")
     numpy_1 = DeprecationWarning("Conversion of an array with ndim > 0 to a scalar is deprecated, and will "
                                  "error in future. Ensure you extract a single element from your array "
                                  "before performing this operation. (Deprecated NumPy 1.25.)")

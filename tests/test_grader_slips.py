@@ -133,7 +133,8 @@ def initialize_with_another_seed(layer_dims):
 REFERENCES_CNN = ASSIGNMENTS[APPLICATION].references
 
 SLIPS = [  # (assignment, exercise, the slip, what the report must say, what it must not say)
-    (APPLICATION, "model", cnn_model_with_mlp_n_y, ["n_y = Y_train.shape[1]"], ["n_y = Y_train.shape[0]"]),
+    (APPLICATION, "model", cnn_model_with_mlp_n_y, ["so n_y is Y_train.shape[1]"],
+     ["n_y = Y_train.shape[0]"]),
     (TENSORFLOW, "compute_cost", cost_transposing_only_the_logits,
      ["transpose both", "tf.transpose(Y)"], ["tf.matmul"]),
     (STEP, "zero_pad", zero_pad_with_two_pairs, ["one (before, after) pair for each of X's 4 axes"],
@@ -151,7 +152,7 @@ SLIPS = [  # (assignment, exercise, the slip, what the report must say, what it 
     (TENSORFLOW, "compute_cost", cost_of_the_softmax, ["softmax was applied to the logits"], []),
     (APPLICATION, "compute_cost", cnn_cost_of_the_softmax, ["softmax was applied to the logits"], []),
     (STEP, "pool_forward", pool_size_without_the_stride,
-     ["the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride)"], []),
+     ["the output size leaves out the stride", "1 plus n_H_prev - f divided by the stride"], []),
     (TENSORFLOW, "sigmoid", sigmoid_in_numpy, ["computed with NumPy alone", "hint: use TensorFlow's ops"],
      []),
     (TENSORFLOW, "initialize_parameters", initialize_with_another_seed,

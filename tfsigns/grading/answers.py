@@ -17,9 +17,9 @@ import contextlib
 import inspect
 import io
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,19 @@ import numpy as np
 
 from tfsigns.backend import tf, v1
 from tfsigns.grading.feedback import TensorInfo, is_symbolic, kind
+from tfsigns.grading.graphs import GraphOps, graph_ops
 
 Candidate = Callable[..., Any]
 PACKAGE = str(Path(__file__).resolve().parents[1])  # tfsigns/, whose frames are not the learner's
 
 
 class Blank(Exception):
-    """The candidate returned None: the exercise is not filled in yet."""
+    """The candidate returned None: the exercise is not filled in yet, or (`printed`) it printed its result
+    instead of returning it."""
+
+    def __init__(self, printed: bool = False):
+        super().__init__()
+        self.printed = printed
 
 
 class CandidateError(Exception):
@@ -50,17 +56,75 @@ class GraphRunError(Exception):
 
 
 def guard(candidate: Candidate) -> Candidate:
-    """The candidate, with its exceptions wrapped in CandidateError and a None result turned into Blank."""
+    """The candidate, called on copies of its NumPy arguments (so that one that changes what it is given
+    changes none of the grader's; `changed` gathers the names of those it changed), with its exceptions
+    wrapped in CandidateError and a None result turned into Blank (printed: it printed something)."""
     def call(*args, **kwargs):
+        given = (_copied(args), _copied(kwargs))
+        watch = _Watched(sys.stdout)
+        sys.stdout = watch
         try:
-            result = candidate(*args, **kwargs)
+            result = candidate(*given[0], **given[1])
         except (Exception, SystemExit) as err:
             raise CandidateError(err) from err
+        finally:
+            sys.stdout = watch.stream
+            call.changed |= _changed(candidate, (args, kwargs), given)
         if result is None:
-            raise Blank
+            raise Blank(watch.written)
         return result
-    call.__wrapped__ = candidate
+    call.__wrapped__, call.changed = candidate, set()
     return call
+
+
+class _Watched:
+    """A stream that passes everything on to `stream` and remembers whether anything was written."""
+
+    def __init__(self, stream):
+        self.stream, self.written = stream, False
+
+    def write(self, text: str) -> int:
+        self.written = self.written or bool(text.strip())
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _copied(value: Any) -> Any:
+    """`value` with every NumPy array in it (in lists, tuples and dicts) copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value
+
+
+def _changed(candidate: Candidate, original: tuple, given: tuple) -> set[str]:
+    """The names of the candidate's arguments whose arrays it changed in place."""
+    try:
+        names = list(inspect.signature(candidate).parameters)
+    except (TypeError, ValueError):
+        names = []
+    pairs = [*((names[i] if i < len(names) else f"argument {i + 1}", a, b)
+               for i, (a, b) in enumerate(zip(original[0], given[0], strict=True))),
+             *((key, original[1][key], given[1][key]) for key in original[1])]
+    return {name for name, before, after in pairs if not _same(before, after)}
+
+
+def _same(before: Any, after: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return isinstance(after, np.ndarray) and before.shape == after.shape and bool(
+            np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"))
+    if isinstance(before, (list, tuple)):
+        return isinstance(after, (list, tuple)) and len(before) == len(after) and all(
+            _same(a, b) for a, b in zip(before, after, strict=True))
+    if isinstance(before, dict):
+        return isinstance(after, dict) and all(key in after and _same(value, after[key])
+                                               for key, value in before.items())
+    return True
 
 
 def learner_frames(err: BaseException) -> list[str]:
@@ -193,40 +257,6 @@ def graph_of(fn: Candidate) -> Callable[..., tuple[GraphOps, CandidateError | No
     return build
 
 
-@dataclass(frozen=True)
-class GraphOp:
-    """What the checks read of one op of a graph: its name, its type, the ops it takes its inputs from, and
-    for a convolution or a pool its window (a convolution's filter's height and width), strides, padding."""
-
-    name: str
-    type: str
-    inputs: tuple[str, ...] = ()
-    window: tuple[int, ...] = ()
-    strides: tuple[int, ...] = ()
-    padding: str = ""
-
-
-WINDOWED = ("Conv2D", "MaxPool", "AvgPool")
-
-
-class GraphOps(tuple):
-    """A graph as the checks read it, its GraphOps in the order they were built: data, never a GraphDef to
-    import (a 400,000-node one took 18 s and 2 GB in the grader)."""
-
-    @classmethod
-    def of(cls, graph: tf.Graph) -> GraphOps:
-        ops = []
-        for op in graph.get_operations():
-            window, strides, padding = (), (), ""
-            if op.type in WINDOWED:
-                window = (tuple(op.get_attr("ksize")) if op.type != "Conv2D" else
-                          tuple(op.inputs[1].shape[:2]) if op.inputs[1].shape.rank == 4 else ())
-                strides, padding = tuple(op.get_attr("strides")), op.get_attr("padding").decode()
-            inputs = tuple(tensor.op.name for tensor in op.inputs)
-            ops.append(GraphOp(op.name, op.type, inputs, window, strides, padding))
-        return cls(ops)
-
-
 # ------------------------------------------------------------------ answers as data
 
 
@@ -286,9 +316,6 @@ def rebuilt(data: dict, base: type = Exception, quiet: bool = False) -> Exceptio
     return err
 
 
-MAX_GRAPH_OPS = 2000  # the most ops a graph answer may have (the course CNN's forward pass builds about 40)
-
-
 def decode(data: Any, graph: bool = False, quiet: bool = False) -> Any:
     """The value `encode` made `data` of, checked as untrusted data (ValueError where it is not such data):
     a graph's GraphOps only where `graph` (the exercise asks for one), of MAX_GRAPH_OPS ops at most; what a
@@ -307,7 +334,7 @@ def decode(data: Any, graph: bool = False, quiet: bool = False) -> Any:
     if "graph" in data:
         if not graph:
             raise ValueError("a graph, where the exercise asks for none")
-        return _graph_ops(data["graph"])
+        return graph_ops(data["graph"])
     if "raised" in data:
         return CandidateError(rebuilt(data["raised"], quiet=quiet))
     if "tensor" in data:
@@ -318,24 +345,6 @@ def decode(data: Any, graph: bool = False, quiet: bool = False) -> Any:
         return TensorInfo("a tensor" if quiet else name, op, dtype, None if shape is None else tuple(shape))
     said = data.get("object", "something")
     return TensorInfo("an object" if quiet or not isinstance(said, str) else said[:100])
-
-
-def _graph_ops(ops: Any) -> GraphOps:
-    """GraphOps from an answer's list of [name, type, inputs, window, strides, padding], checked."""
-    if not isinstance(ops, list) or len(ops) > MAX_GRAPH_OPS:
-        raise ValueError(f"a graph answer of more than {MAX_GRAPH_OPS} ops, or not a list of them")
-    read = []
-    for op in ops:
-        if not (isinstance(op, list) and len(op) == 6 and all(isinstance(op[i], str) for i in (0, 1, 5))
-                and all(isinstance(op[i], list) for i in (2, 3, 4)) and all(isinstance(n, str) for n in op[2])
-                and all(type(n) is int for i in (3, 4) for n in op[i])):
-            raise ValueError("a graph's op described otherwise than the grader's protocol says")
-        read.append(GraphOp(op[0][:200], op[1][:100], tuple(name[:200] for name in op[2][:100]),
-                            tuple(op[3][:4]), tuple(op[4][:4]), op[5][:20]))
-        windows = (0, 2) if op[1] == "Conv2D" else (4,)
-        if op[1] in WINDOWED and (len(op[4]) != 4 or len(op[3]) not in windows):
-            raise ValueError(f"a {op[1][:20]} op without its window and strides")
-    return GraphOps(read)
 
 
 # ------------------------------------------------------------------ the submission's side
@@ -352,24 +361,27 @@ def _on_alarm(signum, frame):
 
 @contextlib.contextmanager
 def time_limit(seconds: float):
-    """Raise Timeout in the code run inside, after `seconds`."""
-    signal.signal(signal.SIGALRM, _on_alarm)
+    """Raise Timeout in the code run inside, after `seconds` (the main thread's: SIGALRM's handler)."""
+    before = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
 
 
 def answer(namespace: Mapping[str, Any], request: dict) -> dict:
     """Run the request's exercise from `namespace` through its adapter: the answer as data, or what
     went wrong."""
+    guarded = guard(namespace[request["exercise"]])
     try:
-        run = ADAPTERS[request["adapter"]](guard(namespace[request["exercise"]]))
+        run = ADAPTERS[request["adapter"]](guarded)
         with time_limit(request["timeout"]):
-            return {"value": encode(run(*decode(request["args"]), **decode(request["kwargs"])))}
-    except Blank:
-        return {"blank": True}
+            value = encode(run(*decode(request["args"]), **decode(request["kwargs"])))
+        return {"value": value, "changed": sorted(guarded.changed)}
+    except Blank as blank:
+        return {"blank": True, "printed": blank.printed}
     except Timeout:
         return {"timeout": request["timeout"]}
     except CandidateError as err:

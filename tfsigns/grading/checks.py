@@ -7,8 +7,6 @@ checks that run graphs, the exercises and the grade() calls.
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from tfsigns.backend import tf
-from tfsigns.config import TrainConfig
 from tfsigns.grading.answers import (
     Blank,
     Candidate,
@@ -38,11 +35,14 @@ from tfsigns.grading.feedback import (
     placeholder_problem,
     shape_message,
 )
-from tfsigns.grading.mistakes import Case, Mistake, Sampling, glorot_bound
-from tfsigns.networks import get_network
-from tfsigns.training.inference import predict
+from tfsigns.grading.mistakes import Case, Mistake, glorot_bound
 
 BLANK = "returned None: fill in the code between ### START CODE HERE ### and ### END CODE HERE ###"
+PRINTED = ("returned None, and printed something: print shows a value, return hands it back; the grader, "
+           "as any caller, takes what the function returns")
+PRINTED_HINT = "end the function with return and the value it computes, not print"
+CHANGED_HINT = ("leave the arrays you are given as they are: work on a copy, or index with a permutation "
+                "(X[:, permutation] makes a new array, while np.random.shuffle(X.T) reorders X itself)")
 
 @dataclass
 class Report:
@@ -72,13 +72,19 @@ def _matches(mistake: Mistake, args: tuple, got: Any, **how) -> bool:
         return False
 
 
+Diagnose = Callable[[tuple, Any], "tuple[str, str] | None"]
+
+
 def compare(report: Report, label: str, expected: Any, got: Any, mistakes: Sequence[Mistake] = (),
-            args: tuple = (), **how) -> bool:
-    """Check `got` against `expected`; on a difference, name the typical mistake it matches."""
+            args: tuple = (), diagnose: Diagnose | None = None, **how) -> bool:
+    """Check `got` against `expected`; on a difference, name the typical mistake it matches, or what
+    `diagnose(args, got)` finds, (what, hint), where no mistake is computed to match."""
     problem = difference(expected, got, **how)
     if problem is None:
         return True
     mistake = next((m for m in mistakes if _matches(m, args, got, **how)), None)
+    if mistake is None and diagnose is not None and (found := diagnose(args, got)):
+        mistake = Mistake(*found, None)
     if mistake:
         report.fail(f"{label}: {mistake.what} ({problem})", mistake.hint, mistake.what)
     else:
@@ -88,9 +94,9 @@ def compare(report: Report, label: str, expected: Any, got: Any, mistakes: Seque
 
 def value_check(reference: Candidate, cases: Sequence[Case] | Callable[[], Sequence[Case]],
                 mistakes: Sequence[Mistake] = (), adapt: Callable[[Candidate], Candidate] = in_fresh_graph,
-                **how):
+                diagnose: Diagnose | None = None, **how):
     """A check comparing candidate and reference, both run through `adapt`, case by case (`cases`
-    fixed, or drawn when the check runs, from the grading's seed)."""
+    fixed, or drawn when the check runs, from the grading's seed); `diagnose` as compare's."""
     def check(candidate: Candidate, report: Report) -> None:
         run, expect = adapt(candidate), adapt(reference)
         for case in cases() if callable(cases) else cases:
@@ -100,7 +106,7 @@ def value_check(reference: Candidate, cases: Sequence[Case] | Callable[[], Seque
                 if report.failures:  # what an earlier case found wrong says it (a slip that raises here too)
                     return
                 raise
-            compare(report, case.label, expect(*case.args), got, mistakes, case.args, **how)
+            compare(report, case.label, expect(*case.args), got, mistakes, case.args, diagnose, **how)
     return check
 
 
@@ -124,98 +130,6 @@ def placeholder_check(sizes: Sequence[tuple[int, ...]], shapes: Callable[..., tu
     return check
 
 
-MIN_TRAIN_ACCURACY = 0.9
-OPTIMIZER_HINT = ("run the optimizer on every minibatch: _, minibatch_cost = sess.run([optimizer, cost], "
-                  "feed_dict={X: minibatch_X, Y: minibatch_Y})")
-TRAINING_HINT = ("minimize the cost with v1.train.AdamOptimizer(learning_rate).minimize(cost) and run it for "
-                 "every minibatch of every epoch")
-
-
-@dataclass(frozen=True)
-class ModelGrading:
-    """How one assignment's model() is graded: on what data and settings, which parameters it must
-    return (shape_problems(parameters, X_train, Y_train) lists what is wrong with them), and the
-    network predict() runs them in (None: the MLP)."""
-
-    data: Callable[[], tuple[np.ndarray, ...]]
-    settings: dict[str, Any]
-    shape_problems: Callable[[Mapping, np.ndarray, np.ndarray], list[str]]
-    shape_hint: str
-    config: TrainConfig | None = None
-
-
-def _costs(history: Any) -> np.ndarray | None:
-    """Per-epoch costs from a History (its .costs) or a plain list; None when there are none."""
-    try:
-        costs = np.asarray(getattr(history, "costs", history), dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return costs if costs.ndim == 1 and costs.size >= 2 else None
-
-
-def model_check(spec: ModelGrading, with_its_feeds: Callable[[Candidate], Callable]
-                ) -> Callable[[Candidate, Report], None]:
-    """A check that model() trains on spec.data: trained parameters of the right shapes, X_train fed as
-    it is, a falling cost, and a train accuracy of at least MIN_TRAIN_ACCURACY. `with_its_feeds` runs it
-    and says what it fed the network (tfsigns.grading.child)."""
-    def check(candidate: Candidate, report: Report) -> None:
-        X_train, Y_train, X_test, Y_test = spec.data()
-        layout = get_network(spec.config.arch if spec.config else "mlp").layout
-        C = Y_train.shape[layout.class_axis]
-        label = f"model(X_train {X_train.shape}, {C} separable classes, {spec.settings['num_epochs']} epochs)"
-        result, fed = with_its_feeds(candidate)(X_train, Y_train, X_test, Y_test, **spec.settings)
-        parameters, history = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
-        if not isinstance(parameters, Mapping) or "W1" not in parameters:
-            report.fail(f"{label}: expected the trained parameters (a dict with W1, ...) or (parameters, "
-                        f"history), got {kind(result)}", "return parameters = sess.run(parameters)")
-            return
-        if any(is_symbolic(value) for value in parameters.values()):
-            report.fail(f"{label}: the parameters are tensors, not their trained values",
-                        "parameters = sess.run(parameters) while the session is still open, then return them")
-            return
-        for problem in spec.shape_problems(parameters, X_train, Y_train):
-            report.fail(f"{label}: {problem}", spec.shape_hint)
-        if report.failures:
-            return
-        if problem := _fed_problem(X_train, X_test, fed):
-            report.fail(f"{label}: {problem}", FEED_HINT)
-        costs = _costs(history)
-        if costs is not None and not costs[-1] < costs[0]:
-            report.fail(f"{label}: the cost did not fall: {costs[0]:.4g} after the first epoch, "
-                        f"{costs[-1]:.4g} after the last", OPTIMIZER_HINT)
-        arrays = {key: np.asarray(value, dtype=np.float32) for key, value in parameters.items()}
-        labels = Y_train.argmax(axis=layout.class_axis)
-        accuracy = float(np.mean(predict(X_train, arrays, spec.config or TrainConfig()) == labels))
-        if accuracy < MIN_TRAIN_ACCURACY:
-            report.fail(f"{label}: train accuracy {accuracy:.2f} on data the reference fits perfectly "
-                        f"(needs at least {MIN_TRAIN_ACCURACY:.2f})", TRAINING_HINT)
-    return check
-
-
-FEED_HINT = ("X_train comes to model() divided by 255 already: feed its minibatches as they are, "
-             "feed_dict={X: minibatch_X, Y: minibatch_Y}")
-
-
-def _fed_problem(X_train: np.ndarray, X_test: np.ndarray, fed: Any) -> str | None:
-    """What is wrong with the values model() fed its network, [smallest, largest], against those of X_train
-    and X_test: the pixels scaled by 255 once more (or divided again), or values neither holds; None if
-    right."""
-    span = numbers(fed)
-    if span is None or span.shape != (2,):
-        return None
-    low, high = float(min(X_train.min(), X_test.min())), float(max(X_train.max(), X_test.max()))
-    scale = float(np.abs(span).max()) / max(abs(low), abs(high))
-    for factor, what in ((255.0, "multiplied by 255, as if its pixels ran from 0 to 255"),
-                         (1 / 255, "divided by 255 once more, its pixels squeezed near 0")):
-        if math.isclose(scale, factor, rel_tol=0.01):
-            return f"it fed the network X_train {what} (values from {span[0]:.4g} to {span[1]:.4g})"
-    margin = 1e-3 * max(abs(low), abs(high))
-    if span[0] < low - margin or span[1] > high + margin:
-        return (f"it fed the network values from {span[0]:.4g} to {span[1]:.4g}, where X_train's and "
-                f"X_test's lie from {low:.4g} to {high:.4g}")
-    return None
-
-
 def numbers(value: Any) -> np.ndarray | None:
     """value as a float array; None when it is not numbers."""
     if is_symbolic(value):
@@ -224,64 +138,6 @@ def numbers(value: Any) -> np.ndarray | None:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         return None
-
-
-NATURAL_LOG_HINT = ("np.log is the natural logarithm, but the exponent r is a power of 10: draw it between "
-                    "the base-10 logarithms of the ends (np.log10)")
-
-
-def _natural_exponents(spec: Sampling, low: float, high: float, samples: np.ndarray) -> bool:
-    """Whether the samples' exponents lie between the ends' natural logarithms, not their base-10 ones
-    (np.log where np.log10 belongs)."""
-    with np.errstate(all="ignore"):
-        r = spec.exponent_of(samples)
-    first, last = spec.exponents(low, high)
-    tolerance = 1e-6 * max(1.0, abs(first), abs(last))
-    return bool(np.isfinite(r).all() and r.min() >= first * math.log(10) - tolerance
-                and r.max() <= last * math.log(10) + tolerance and (r < first - tolerance).any())
-
-
-def sampler_check(spec: Sampling) -> Callable[[Candidate, Report], None]:
-    """A check of a hyperparameter sampler: n samples within [low, high], spread evenly over the
-    bins spec.ranges gives (the right scale), the same for a seed and different for another."""
-    def check(candidate: Candidate, report: Report) -> None:
-        for low, high, n, seed, edges in spec.cases():
-            label = f"({low:g}, {high:g}, n={n}, seed={seed})"
-            samples = numbers(candidate(low, high, n, seed))
-            if samples is None or samples.shape != (n,):
-                got = "something that is not numbers" if samples is None else f"shape {samples.shape}"
-                report.fail(f"{label}: expected {n} samples, an array of shape ({n},); got {got}",
-                            "draw all n at once: np.random.uniform(a, b, size=n)")
-                continue
-            outside = (samples < low * (1 - 1e-9)) | (samples > high * (1 + 1e-9))
-            if outside.any() and _natural_exponents(spec, low, high, samples):
-                report.fail(f"{label}: {outside.sum()} of {n} samples lie outside [{low:g}, {high:g}]: their "
-                            "exponents were drawn between natural logarithms", NATURAL_LOG_HINT)
-                continue
-            if outside.any():
-                first, last = spec.exponents(low, high)
-                exponents = bool(np.all((samples >= first - 1e-9) & (samples <= last + 1e-9)))
-                report.fail(f"{label}: {outside.sum()} of {n} samples lie outside [{low:g}, {high:g}] "
-                            f"(min {samples.min():.4g}, max {samples.max():.4g})",
-                            spec.outside_hint if exponents else spec.range_hint)
-                continue
-            bins = [f"[{a:g}, {b:g}]" for a, b in itertools.pairwise(edges)]
-            shares = np.histogram(samples, bins=edges)[0] / n
-            if np.abs(shares - 1 / len(bins)).max() > 0.05:
-                linear = np.abs(shares - np.diff(edges) / (high - low)).max() < 0.05
-                top = int(shares.argmax())
-                report.fail(f"{label}: {'the samples look uniform on a linear scale: ' if linear else ''}"
-                            f"expected about {1 / len(bins):.0%} of the samples in each of "
-                            f"{', '.join(bins)}; got {', '.join(f'{s:.0%}' for s in shares)}: "
-                            f"{shares[top]:.0%} of samples fall in {bins[top]}"
-                            f"{spec.linear_note if linear else ''}", spec.log_hint)
-            if not np.array_equal(samples, numbers(candidate(low, high, n, seed))):
-                report.fail(f"{label}: two calls with seed={seed} gave different samples",
-                            "seed the generator with the seed argument: np.random.seed(seed) first")
-            elif np.array_equal(samples, numbers(candidate(low, high, n, seed + 1))):
-                report.fail(f"{label}: seeds {seed} and {seed + 1} gave the same samples: the seed is "
-                            "ignored", "seed the generator with the seed argument: np.random.seed(seed)")
-    return check
 
 
 # ------------------------------------------------------------------ exercises and assignments
@@ -303,6 +159,7 @@ class Exercise:
     # model(): the exercises it calls, each with its reference ("module:function"), which a class's grading
     # puts in place of the learner's when one of them fails, so that a slip costs its own points once
     helpers: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 10.0  # grade() in a notebook stops a candidate still running after this
 
 
 @dataclass(frozen=True)
@@ -331,9 +188,12 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
         report.fail(f"expected a function, got {kind(candidate)}")
         return report
     hints = (*exercise.error_hints, *assignment.error_hints)
+    guarded = candidate if isinstance(candidate, Elsewhere) else guard(candidate)
     try:
-        exercise.check(candidate if isinstance(candidate, Elsewhere) else guard(candidate), report)
-    except Blank:
+        exercise.check(guarded, report)
+    except Blank as blank:
+        if blank.printed:
+            return Report([PRINTED], [PRINTED_HINT], ["printed instead of returned"])
         return Report([BLANK], named=["blank"])
     except CandidateError as err:
         helper = helper_that_raised(err.error, name, assignment.exercises)
@@ -348,6 +208,12 @@ def run_checks(name: str, candidate: Any, assignment: Assignment) -> Report:
         report.fail(f"running the graph failed with {describe_error(err)}", error_hint(err, hints))
     except Exception as err:
         report.fail(f"could not check the result ({describe_error(err)})", error_hint(err, hints))
+    if changed := sorted(guarded.changed):  # first: it explains what the values show
+        arrays = "array changes" if len(changed) == 1 else "arrays change"
+        report.failures.insert(0, f"it changed {', '.join(changed)}, which it was given, in place: the "
+                                  f"caller's {arrays} with it")
+        report.hints.insert(0, CHANGED_HINT)
+        report.named.insert(0, "changed its input in place")
     if exercise.tensorflow and numpy_alone(candidate):
         report.fail("computed with NumPy alone: this exercise builds its computation in a TensorFlow graph "
                     "and runs it in a session", "use TensorFlow's ops (tf.*, tf.nn.*) for the computation, "

@@ -46,10 +46,11 @@ from tfsigns.grading.answers import (
     time_limit,
 )
 from tfsigns.grading.feedback import kind
+from tfsigns.grading.feeds import Feeds
 
 # The package's files the child needs (paths under tfsigns/, without .py): all the sandbox binds of it
 CHILD_MODULES = ("__init__", "backend", "portable/__init__", "portable/native", "grading/__init__",
-                 "grading/answers", "grading/feedback", "grading/child")
+                 "grading/answers", "grading/feedback", "grading/graphs", "grading/feeds", "grading/child")
 # what a notebook may import there besides tfsigns.grader: SIGNS' loader (the data is bound read only)
 NOTEBOOK_MODULES = ("images/__init__", "images/dataset")
 HELPERS: dict[str, Callable] = {}  # the reference helpers' stand-ins, by the exercises' names, where asked
@@ -120,45 +121,48 @@ def _built(data, outputs: dict):
     return decode(data)
 
 
-@adapter
-def with_reference_helpers(fn: Candidate) -> Candidate:
+def _with_helpers(fn: Candidate) -> Candidate:
     """fn (a learner's model) with HELPERS, the reference helpers' stand-ins, in place of the learner's own
-    functions of those names, called in a fresh graph."""
+    functions of those names, where the job brought them."""
     own = getattr(fn, "__wrapped__", fn)
-    if isinstance(own, types.FunctionType):
+    if HELPERS and isinstance(own, types.FunctionType):
         swapped = types.FunctionType(own.__code__, {**own.__globals__, **HELPERS}, own.__name__,
                                      own.__defaults__, own.__closure__)
         swapped.__kwdefaults__ = own.__kwdefaults__
-        fn = guard(swapped)
-    return in_fresh_graph(fn)
+        return guard(swapped)
+    return fn
+
+
+@adapter
+def with_reference_helpers(fn: Candidate) -> Candidate:
+    """fn with the reference helpers' stand-ins (_with_helpers), called in a fresh graph."""
+    return in_fresh_graph(_with_helpers(fn))
 
 
 @adapter
 def with_its_feeds(fn: Candidate) -> Callable:
-    """fn (a learner's model(X_train, ...)) as in_fresh_graph calls it (with HELPERS where the job brought
-    them), returning (its result, [the smallest, the largest] value it fed a session in arrays shaped like
-    X_train's examples, or None): what the network was fed, which the result alone may not tell."""
-    run = with_reference_helpers(fn) if HELPERS else in_fresh_graph(fn)
-    return lambda X_train, *args, **kwargs: _with_feeds(run, X_train, args, kwargs)
+    """fn (a learner's model(X_train, Y_train, X_test, Y_test, ...)) called in a fresh graph (with HELPERS
+    where the job brought them), returning (its result, what it fed its sessions: tfsigns.grading.feeds),
+    and whether it built its own graph (none of its ops in the one it was called in)."""
+    run = _with_helpers(fn)
+    return lambda *args, **kwargs: _with_feeds(run, args, kwargs)
 
 
-def _with_feeds(run: Callable, X_train: np.ndarray, args: tuple, kwargs: dict) -> tuple:
-    X, seen = np.asarray(X_train), []
+def _with_feeds(run: Callable, args: tuple, kwargs: dict) -> tuple:
+    feeds = Feeds(*args[:4])
     owner = next(cls for cls in v1.Session.__mro__ if "run" in vars(cls))  # BaseSession, for every session
     original = owner.run
 
     def recording(session, fetches, feed_dict=None, *rest, **named):
-        for value in (feed_dict or {}).values():
-            if isinstance(value, np.ndarray) and value.size and value.ndim == X.ndim and (
-                    value.shape[1:] == X.shape[1:] or value.shape[:-1] == X.shape[:-1]):
-                seen.append((float(np.min(value)), float(np.max(value))))
+        feeds.record(session, fetches, feed_dict)
         return original(session, fetches, feed_dict, *rest, **named)
     owner.run = recording
     try:
-        result = run(X_train, *args, **kwargs)
+        with tf.Graph().as_default() as called_in:
+            result = run(*args, **kwargs)
     finally:
         owner.run = original
-    return result, [min(low for low, _ in seen), max(high for _, high in seen)] if seen else None
+    return result, {**feeds.summary(), "own_graph": not called_in.get_operations()}
 
 
 def cell_code(source: str) -> str:

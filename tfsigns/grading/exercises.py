@@ -23,14 +23,11 @@ from tfsigns.grading.checks import (
     Assignment,
     Candidate,
     Exercise,
-    ModelGrading,
     Report,
     check_draw,
     compare,
     initial_values,
-    model_check,
     placeholder_check,
-    sampler_check,
     value_check,
 )
 from tfsigns.grading.child import batch_norm_outputs, with_its_feeds
@@ -49,18 +46,21 @@ from tfsigns.grading.mistakes import (
     ONE_HOT_MISTAKES,
     ONES_CASES,
     PLACEHOLDER_SIZES,
-    SAMPLINGS,
     SIGMOID_CASES,
+    SIGMOID_MISTAKES,
     Mistake,
     bn_inputs,
     compute_cost_cases,
     dataset_cases,
     forward_cases,
     minibatch_cases,
+    minibatches_unpaired,
     model_data,
     momentum_flipped,
     one_hot_cases,
 )
+from tfsigns.grading.models import ModelGrading, model_check
+from tfsigns.grading.sampling import SAMPLINGS, sampler_check
 from tfsigns.images.signs import convert_to_one_hot, flatten_and_normalize, random_mini_batches
 from tfsigns.networks import get_network
 from tfsigns.networks.mlp import num_layers
@@ -94,10 +94,10 @@ def _check_initialize_parameters(candidate: Candidate, report: Report) -> None:
 PLACEHOLDER_HINT = ("a float32 placeholder named 'X' with n_x rows and None columns, and one named 'Y' with "
                     "n_y rows: one column per example, None leaves the number of examples open")
 BN_MOMENTUM = 0.99
-UPDATE_OPS_HINT = ("for moving_mean and moving_variance make op = moving.assign(0.99 * moving + "
-                   "0.01 * batch_stat) and v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, op); "
-                   "the train op runs them under "
-                   "tf.control_dependencies(v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))")
+UPDATE_OPS_HINT = ("for moving_mean and moving_variance make an assign op of 0.99 times the old value plus "
+                   "0.01 times the minibatch's statistic, and add it to the collection "
+                   "tf.compat.v1.GraphKeys.UPDATE_OPS (v1.add_to_collection); the train op runs that "
+                   "collection under tf.control_dependencies")
 
 
 def _reference_bn(X: tf.Tensor, parameters: dict, training: tf.Tensor) -> tf.Tensor:
@@ -116,7 +116,8 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
                           f"use {right}: tf.cond(training, lambda: (batch_mean, batch_var), "
                           "lambda: (moving_mean, moving_var))", lambda other=other: expected[other])
         compare(report, f"forward_propagation_bn(X, parameters, training={mode == 'training'})",
-                expected[mode], got[mode], (mistake,), axes=("classes", "examples"))
+                expected[mode], got[mode], (mistake, *_bn_mistakes(X, params, mode == "training")),
+                axes=("classes", "examples"))
     initial = {key: params[key] for key in expected["moving"]}
     if not n_updates:
         report.fail("update ops not added: the tf.compat.v1.GraphKeys.UPDATE_OPS collection is empty, so "
@@ -131,6 +132,45 @@ def _check_forward_propagation_bn(candidate: Candidate, report: Report) -> None:
         compare(report, f"moving averages after running UPDATE_OPS once ({BN_MOMENTUM:g} * old + "
                 f"{1 - BN_MOMENTUM:g} * batch)", expected["moving"], got["moving"], (flipped,),
                 axes=("units", "columns"))
+
+
+def np_batch_norm_forward(X: np.ndarray, parameters: dict, training: bool, axis: int = 1,
+                          epsilon: float = 1e-3) -> np.ndarray:
+    """forward_propagation_bn in NumPy, its batch statistics over `axis` (1: over the examples, as the lesson
+    has it) and its `epsilon` switchable."""
+    L = sum(key.startswith("W") for key in parameters)
+    A = X.astype(float)
+    for l in range(1, L):
+        Z = parameters[f"W{l}"] @ A
+        mean, variance = ((Z.mean(axis=axis, keepdims=True), Z.var(axis=axis, keepdims=True)) if training else
+                          (parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]))
+        normalized = (Z - mean) / np.sqrt(variance + epsilon)
+        A = np.maximum(0, parameters[f"gamma{l}"] * normalized + parameters[f"beta{l}"])
+    return parameters[f"W{L}"] @ A + parameters[f"b{L}"]
+
+
+BN_AXIS_HINT = ("batch norm's mean and variance are one per unit, over the minibatch's examples: "
+                "tf.nn.moments over axis 1 of (units, examples), keepdims=True")
+BN_EPSILON = 1e-3
+
+
+def _bn_mistakes(X: np.ndarray, params: dict, training: bool) -> tuple[Mistake, ...]:
+    """A batch-norm forward pass's statistics over the wrong axis (training mode), or another epsilon."""
+    axis = (Mistake("the mean and variance were taken over axis 0, each example's units, not over the "
+                    "examples", BN_AXIS_HINT, lambda: np_batch_norm_forward(X, params, True, axis=0)),)
+    return (*(axis if training else ()), *(  # below 1e-5, an epsilon changes nothing these cases show
+        Mistake(f"epsilon {said}, where the lesson's is {BN_EPSILON:g}: sqrt(variance + epsilon)",
+                f"the lesson's epsilon, {BN_EPSILON:g}, under the square root with the variance",
+                lambda epsilon=epsilon: np_batch_norm_forward(X, params, training, epsilon=epsilon))
+        for epsilon, said in ((1e-5, "of 1e-05 or less"), (1e-4, "1e-04"), (1e-2, "0.01"), (1e-1, "0.1"))))
+
+
+def _moments_over_examples(text: str) -> str | None:
+    """A moving average assigned a statistic of another shape: the moments were taken per example."""
+    if "Cannot assign value to variable" in text and "moving_" in text:
+        return ("the minibatch's statistics came out one per example, which the moving averages cannot take: "
+                "moments over axis 0, each example's units; " + BN_AXIS_HINT)
+    return None
 
 
 # ------------------------------------------------------------------ hyperparameter sampling
@@ -165,18 +205,19 @@ def _mlp_shape_problems(parameters: Mapping, X_train: np.ndarray, Y_train: np.nd
 
 MLP_MODEL = ModelGrading(
     model_data, {"learning_rate": 0.01, "num_epochs": 25, "minibatch_size": 32, "print_cost": False},
-    _mlp_shape_problems, "n_x, m = X_train.shape; n_y = Y_train.shape[0]; layer_dims = [n_x, 25, 12, n_y]")
+    _mlp_shape_problems, "take n_x from X_train's rows and n_y from Y_train's: the layers are [n_x, 25, 12, "
+    "n_y]")
 
 
 # ------------------------------------------------------------------ the exercises
 
 
 MATMUL_HINT = ("check the shapes: W[l] is (n_l, n_{l-1}) and A[l-1] is (n_{l-1}, m), "
-               "so Z[l] = tf.matmul(W[l], A[l-1]) + b[l], in that order")
+               "so tf.matmul takes W[l] first, then A[l-1]")
 MLP_MATMUL_HINTS = (("Matrix size-incompatible", MATMUL_HINT), ("Dimensions must be equal", MATMUL_HINT))
 MLP_ERROR_HINTS = (  # the fully connected course's: examples as columns, parameters W1, b1, ...
-    ("Cannot feed value of shape", "build the graph from the data: n_x, m = X_train.shape and "
-     "n_y = Y_train.shape[0], with placeholders of shape [n_x, None] and [n_y, None]"),
+    ("Cannot feed value of shape", "build the graph from the data: n_x is X_train.shape[0] and n_y "
+     "Y_train.shape[0], with placeholders of shape [n_x, None] and [n_y, None]"),
     ("KeyError", "parameters names its entries W1, b1, W2, ... (with batch norm: gamma1, beta1, "
      "moving_mean1, moving_variance1 instead of b1 in the hidden layers)"),
 )
@@ -210,7 +251,7 @@ _EXERCISES: dict[str, Exercise] = {
         "seed NumPy with 1 and draw X, then W, then b with np.random.randn (in that order, in the shapes "
         "the notebook gives); as constants in a graph they make W X + b, which a session evaluates"),
     "sigmoid": Exercise(
-        value_check(basics.sigmoid, SIGMOID_CASES),
+        value_check(basics.sigmoid, SIGMOID_CASES, SIGMOID_MISTAKES),
         "feed z to a float32 placeholder, apply tf.sigmoid to it, and evaluate that in a session"),
     "cost": Exercise(
         value_check(basics.cost, COST_CASES, COST_MISTAKES),
@@ -247,7 +288,7 @@ _EXERCISES: dict[str, Exercise] = {
         "in each hidden layer normalize W A over the examples, by the minibatch's mean and variance in "
         "training mode and by the moving averages in test mode (tf.cond on training), scale by gamma, shift "
         "by beta, then RELU; the moving averages' updates go into UPDATE_OPS", points=2,
-        error_hints=MLP_MATMUL_HINTS),
+        error_hints=(("Cannot assign value to variable", _moments_over_examples), *MLP_MATMUL_HINTS)),
     "compute_cost": Exercise(
         value_check(COURSE["compute_cost"], compute_cost_cases, COMPUTE_COST_MISTAKES, adapt=on_constants),
         "tf.nn.softmax_cross_entropy_with_logits wants one row per example, and the cost is the mean of its "
@@ -256,7 +297,8 @@ _EXERCISES: dict[str, Exercise] = {
                       "logits=tf.transpose(ZL) and labels=tf.transpose(Y), not one of them"),)),
     "random_mini_batches": Exercise(
         value_check(random_mini_batches, minibatch_cases, MINIBATCH_MISTAKES, axes=("rows", "examples"),
-                    levels=("minibatch", ("mini_batch_X", "mini_batch_Y")), exact=True),
+                    levels=("minibatch", ("mini_batch_X", "mini_batch_Y")), exact=True,
+                    diagnose=minibatches_unpaired),
         "seed NumPy with seed, shuffle the columns of X and Y by one permutation, cut it into full "
         "minibatches of mini_batch_size columns, then one more with the columns left over"),
     "sample_learning_rate": Exercise(
@@ -271,7 +313,7 @@ _EXERCISES: dict[str, Exercise] = {
         model_check(MLP_MODEL, with_its_feeds),
         "build the graph from the data's shapes (placeholders, parameters, forward pass, cost, Adam), run "
         "the optimizer on every minibatch of every epoch, and return the trained parameters' values",
-        points=3, helpers={**{name: f"tfsigns.networks.mlp:{name}" for name in COURSE},
+        points=3, seconds=120.0, helpers={**{name: f"tfsigns.networks.mlp:{name}" for name in COURSE},
                            "random_mini_batches": "tfsigns.images.signs:random_mini_batches"}),
 }
 # Every exercise is about TensorFlow but the data's preparation, the minibatches and the samplers (NumPy),

@@ -31,16 +31,15 @@ from tfsigns.grading.checks import (
     Assignment,
     Candidate,
     Exercise,
-    ModelGrading,
     Report,
     check_draw,
     initial_values,
-    model_check,
     placeholder_check,
     value_check,
 )
 from tfsigns.grading.child import with_its_feeds
 from tfsigns.grading.feedback import shape_message
+from tfsigns.grading.models import ModelGrading, model_check
 from tfsigns.grading.structure import structure_problems
 from tfsigns.networks import cnn, get_network
 from tfsigns.training.trainer import cnn_model
@@ -100,8 +99,8 @@ def _cnn_shape_problems(parameters: Mapping, X_train: np.ndarray, Y_train: np.nd
 CNN_MODEL = ModelGrading(
     mistakes_cnn.model_data,
     {"learning_rate": 0.009, "num_epochs": 8, "minibatch_size": 16, "print_cost": False}, _cnn_shape_problems,
-    "(m, n_H0, n_W0, n_C0) = X_train.shape; n_y = Y_train.shape[1]; placeholders of those sizes, "
-    "parameters = initialize_parameters()", TrainConfig(arch="cnn"))
+    "X_train's shape is (m, n_H0, n_W0, n_C0) and Y_train's (m, n_y): placeholders of those sizes, "
+    "and the parameters initialize_parameters makes", TrainConfig(arch="cnn"))
 
 
 STEP = mistakes_cnn  # the step by step's inputs and mistakes
@@ -181,7 +180,7 @@ APPLICATION = Assignment(
         model_check(CNN_MODEL, with_its_feeds),
         "placeholders from the data's shapes, the parameters, the forward pass, the cost and Adam; run the "
         "optimizer on every minibatch of every epoch and return the trained parameters' values",
-        points=3, error_hints=mistakes_cnn.MODEL_ERROR_HINTS,
+        points=3, seconds=120.0, error_hints=mistakes_cnn.MODEL_ERROR_HINTS,
         helpers={name: f"tfsigns.networks.cnn:{name}" for name in CNN_COURSE})}.items()},
     {**CNN_COURSE, "model": cnn_model},
     mistakes_cnn.APPLICATION_ERROR_HINTS)

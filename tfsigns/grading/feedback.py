@@ -24,16 +24,24 @@ RTOL, ATOL = 1e-4, 1e-5
 # raises; a hint may be a function of that text, returning None where it does not fit. Hints that
 # belong to one course or one exercise live with it (tfsigns.grader), and are tried first.
 ErrorHints = Sequence[tuple[str, "str | Callable[[str], str | None]"]]
+# the variables an optimizer's minimize() makes: Adam's beta powers and each optimizer's slots
+OPTIMIZER_VARIABLES = ("beta1_power", "beta2_power", "/Adam", "/Momentum", "/RMSProp", "/Adagrad")
+LATE_OPTIMIZER_HINT = ("the optimizer makes variables of its own when minimize() builds it: make it before "
+                       "v1.global_variables_initializer(), which initializes the variables there are when "
+                       "it is made")
 ERROR_HINTS: ErrorHints = (
     ("not compatible with eager execution", "TensorFlow 2 runs eagerly outside a graph: build inside "
      "`with tf.Graph().as_default():` (the grader calls each function inside a fresh graph)"),
     ("clear nested graphs", "the grader already calls your function inside a fresh graph: use "
      "`with tf.Graph().as_default():` instead of v1.reset_default_graph()"),
     ("module 'tensorflow' has no attribute", "TensorFlow 2 keeps the 1.x graph API under tf.compat.v1: "
-     "write v1.placeholder, v1.Session, v1.get_variable, ... (v1 = tf.compat.v1)"),
+     "write v1.placeholder, v1.Session, v1.get_variable, ... (v1 is tf.compat.v1)"),
     ("as a Python `bool`", "`training` is a tensor, not a Python bool: pick the branch with "
      "tf.cond(training, lambda: ..., lambda: ...)"),
-    ("uninitialized", "run sess.run(v1.global_variables_initializer()) before reading any variable"),
+    ("uninitialized", lambda text: LATE_OPTIMIZER_HINT if any(name in text for name in OPTIMIZER_VARIABLES)
+     else None),
+    ("uninitialized", "run the initializer, v1.global_variables_initializer, in the session before reading "
+     "any variable"),
     ("already exists", "a variable was made twice in one graph: make each variable once, inside "
      "`with tf.Graph().as_default():`"),
 )

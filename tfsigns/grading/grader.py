@@ -29,16 +29,20 @@ tfsigns.grading.mistakes and tfsigns.grading.mistakes_cnn, the wording in tfsign
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from tfsigns.grading.answers import Timeout, time_limit
 from tfsigns.grading.checks import (
     Assignment,
     Candidate,
+    Exercise,
     run_checks,
 )
 from tfsigns.grading.exercises import TENSORFLOW
@@ -112,11 +116,24 @@ class Verdicts(dict):
         pass
 
 
-def grade(name: str, candidate: Candidate, assignment: str | None = None) -> Verdict:
+def grade(name: str, candidate: Candidate, assignment: str | None = None,
+          seconds: float | None = None) -> Verdict:
     """Check exercise `name` of `assignment` (by default the one assignment that has it, else the
     TensorFlow one) and print "name: PASS", or "name: FAIL" with one line per failed check and a hint.
-    Returns whether it passed; never raises because of the candidate."""
-    passed, lines = grade_lines(name, candidate, assignment or assignment_of(name))
+    A candidate still running after `seconds` (by default the exercise's own limit, a few seconds; a
+    minute or two for model) is stopped and fails, where grade() runs in the main thread, as a notebook's
+    cells do. Returns whether it passed; never raises because of the candidate."""
+    assignment = assignment or assignment_of(name)
+    limit = seconds or _assignment(assignment).exercises.get(name, Exercise(None, "")).seconds
+    timed = threading.current_thread() is threading.main_thread()
+    try:
+        with time_limit(limit) if timed else contextlib.nullcontext():
+            passed, lines = grade_lines(name, candidate, assignment)
+    except Timeout:
+        passed, lines = False, [f"{name}: FAIL",
+                                f"  stopped after {limit:g} s: it had not returned (a loop that never ends?)",
+                                f"hint: grade('{name}', {name}, seconds=...) gives it longer, where it is "
+                                "only slow"]
     print("\n".join(lines))
     return Verdict(passed)
 

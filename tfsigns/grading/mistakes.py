@@ -10,7 +10,6 @@ candidate's answer equals it.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -49,16 +48,29 @@ def _sigmoid(z: Any) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(z)))
 
 
+def _relu(Z: np.ndarray) -> np.ndarray:
+    return np.maximum(Z, 0)
+
+
 def _np_forward(X: np.ndarray, parameters: dict, hidden_relu: bool = True, last_relu: bool = False,
-                softmax_axis: int | None = None, bias: bool = True, without_bias: int = 0) -> np.ndarray:
-    """LINEAR -> RELU ... -> LINEAR in NumPy on parameters W1, b1, ..., WL, bL, with the ReLUs, the biases
-    (all, or layer `without_bias`'s) and a final softmax switchable."""
+                softmax_axis: int | None = None, bias: bool = True, without_bias: int = 0,
+                without_relu: int = 0, activation: Callable = _relu) -> np.ndarray:
+    """LINEAR -> RELU ... -> LINEAR in NumPy on parameters W1, b1, ..., WL, bL, with the ReLUs (all, or
+    layer `without_relu`'s, or another `activation`), the biases (all, or layer `without_bias`'s) and a final
+    softmax switchable."""
     L = len(parameters) // 2
     A = X
     for l in range(1, L + 1):
         Z = parameters[f"W{l}"] @ A + (parameters[f"b{l}"] if bias and l != without_bias else 0)
-        A = np.maximum(Z, 0) if (last_relu if l == L else hidden_relu) else Z
+        relu = last_relu if l == L else hidden_relu and l != without_relu
+        A = (_relu(Z) if l == L else activation(Z)) if relu else Z
     return A if softmax_axis is None else np.exp(log_softmax(A, softmax_axis))
+
+
+def _sigmoid_cost(ZL: np.ndarray, Y: np.ndarray, class_axis: int, summed: bool) -> np.floating:
+    """A sigmoid cross-entropy for softmax's: the mean of its losses, or of their sums over the classes."""
+    losses = np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))
+    return losses.sum(axis=class_axis).mean() if summed else losses.mean()
 
 
 def _np_cost(ZL: np.ndarray, Y: np.ndarray, swapped: bool, axis: int, reduce: str) -> Any:
@@ -137,7 +149,12 @@ def _network(dims: Sequence[int], seed: int, batch_norm: bool = False) -> dict[s
 
 LINEAR_CASES = (Case("linear_function()", ()),)
 SIGMOID_CASES = (Case("sigmoid(0)", (0.0,)), Case("sigmoid(12)", (12.0,)),
-                 Case("sigmoid(z) for z = [-2, 0, 3]", (np.array([-2.0, 0.0, 3.0]),)))
+                 Case("sigmoid(z) for z = [-2, 0, 3]", (np.array([-2.0, 0.0, 3.0]),)),
+                 Case("sigmoid(z) for z = [-1.5, 0.5, 2.25]", (np.array([-1.5, 0.5, 2.25]),)))
+SIGMOID_MISTAKES = (
+    Mistake("z went through an integer placeholder: each value was cut to a whole number (0.5 became 0) "
+            "before the sigmoid", "a float32 placeholder: z holds fractions, which an integer type drops",
+            lambda z: _sigmoid(np.trunc(z))),)
 COST_CASES = (Case("cost(sigmoid([0.2, 0.4, 0.7, 0.9]), labels=[0, 0, 1, 1])",
                    (_sigmoid([0.2, 0.4, 0.7, 0.9]), np.array([0.0, 0.0, 1.0, 1.0]))),
               Case("cost(logits=[-1.5, 0.3, 2.0], labels=[1, 0, 1])",
@@ -212,70 +229,6 @@ def model_data() -> tuple[np.ndarray, ...]:
     return make_blobs(120, 60, n_x=20, C=3, seed=CASE_SEED.get())
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """A sampler exercise: the ranges it is called with and how its samples must spread.
-
-    ranges: (low, high, n, seed, bin edges); each bin should get the same share of the samples.
-    """
-
-    ranges: tuple[tuple[float, float, int, int, tuple[float, ...]], ...]
-    linear_note: str  # why sampling on a linear scale is wrong here
-    exponents: Callable[[float, float], tuple[float, float]]  # (low, high) -> the range r is drawn from
-    outside_hint: str  # when the samples are the exponents r themselves
-    range_hint: str  # when they are not: a range written into the code instead of low and high
-    log_hint: str  # when they do not spread evenly over the decades
-    draw: Callable[[np.random.Generator], tuple[float, float, tuple[float, ...]]]  # (low, high, edges)
-    exponent_of: Callable[[np.ndarray], np.ndarray]  # samples -> the exponents r they were made of
-
-    def cases(self) -> tuple[tuple[float, float, int, int, tuple[float, ...]], ...]:
-        """The ranges: the notebook's, or (low, high, bins and seed) drawn from the grading's seed."""
-        if CASE_SEED.get() == 0:
-            return self.ranges
-        drawn = [self.draw(case_rng(50 + k)) for k in range(len(self.ranges))]
-        return tuple((low, high, n, case_seed(seed), edges)
-                     for (low, high, edges), (_, _, n, seed, _) in zip(drawn, self.ranges, strict=True))
-
-
-def _rate_range(rng: np.random.Generator) -> tuple[float, float, tuple[float, ...]]:
-    """Two to four decades of learning rates, from 1e-6 to 1e-1 at most: (low, high, the decades' edges)."""
-    first = -int(rng.integers(3, 7))
-    last = first + int(rng.integers(2, 5))
-    return 10.0 ** first, 10.0 ** last, tuple(10.0 ** k for k in range(first, last + 1))
-
-
-def _beta_range(rng: np.random.Generator) -> tuple[float, float, tuple[float, ...]]:
-    """Betas whose 1 - beta spans two or three decades, from 0.9 or 0.99 up: (low, high, the edges)."""
-    first = int(rng.integers(1, 3))
-    last = first + int(rng.integers(2, 4))
-    return 1 - 10.0 ** -first, 1 - 10.0 ** -last, tuple(1 - 10.0 ** -k for k in range(first, last + 1))
-
-
-SAMPLINGS = {
-    "sample_learning_rate": Sampling(
-        ((1e-4, 1.0, 4000, 0, (1e-4, 1e-3, 1e-2, 1e-1, 1.0)), (1e-3, 1e-1, 4000, 1, (1e-3, 1e-2, 1e-1))),
-        "; almost every trial would get one of the largest learning rates",
-        lambda low, high: (math.log10(low), math.log10(high)),
-        "return alpha = 10**r, not r: r is the exponent, uniform in [log10(low), log10(high)]",
-        "draw r between log10(low) and log10(high) of the low and high you are given, not from a range "
-        "written into the code",
-        "sample on a log scale: draw the n exponents r at once, uniform between log10(low) and log10(high); "
-        "each learning rate is 10 to the power r",
-        _rate_range, np.log10),
-    "sample_beta": Sampling(
-        ((0.9, 0.999, 4000, 0, (0.9, 0.99, 0.999)), (0.9, 0.9999, 4000, 1, (0.9, 0.99, 0.999, 0.9999))),
-        "; the values near 1, where beta matters most (it averages over about 1/(1 - beta) steps), are "
-        "rarely tried",
-        lambda low, high: (math.log10(1 - high), math.log10(1 - low)),
-        "return beta = 1 - 10**r: r is the exponent of 1 - beta, "
-        "uniform in [log10(1 - high), log10(1 - low)]",
-        "draw r between log10(1 - high) and log10(1 - low) of the low and high you are given, not from a "
-        "range written into the code",
-        "sample 1 - beta on a log scale: draw the n exponents r at once, uniform between log10(1 - high) and "
-        "log10(1 - low); each beta is 1 - 10 to the power r", _beta_range, lambda beta: np.log10(1 - beta)),
-}
-
-
 # ------------------------------------------------------------------ typical mistakes of each exercise
 
 def _prepared(X_orig: np.ndarray, Y_orig: np.ndarray, C: int, flatten: Callable[[np.ndarray], np.ndarray],
@@ -289,13 +242,13 @@ def _columns(X_orig: np.ndarray) -> np.ndarray:
     return X_orig.reshape(X_orig.shape[0], -1).T
 
 
-FLATTEN_COLUMNS = "X_orig.reshape(X_orig.shape[0], -1).T: one image per column"
+FLATTEN_COLUMNS = ("reshape X_orig to one row per image, (m, -1), then transpose it: one image per column")
 DATASET_MISTAKES = (
     Mistake("the pixels were not divided by 255: the network would be fed 0 to 255",
-            "X = X_flatten / 255., so that the inputs lie in [0, 1]",
+            "divide the flattened pixels by 255, so that the inputs lie in [0, 1]",
             lambda X, Y, C: _prepared(X, Y, C, _columns, scale=1.0)),
     Mistake("the pixels were divided with // (floor division): every pixel below 255 became 0",
-            "divide with /, which keeps the fractions: X_flatten / 255.",
+            "divide with /, which keeps the fractions, by 255.",
             lambda X, Y, C: (_columns(X) // 255, convert_to_one_hot(Y, C))),
     Mistake("the pixels were divided by the largest one, not by 255",
             "divide by 255, the largest value a pixel can take, the same for every set",
@@ -303,19 +256,22 @@ DATASET_MISTAKES = (
     Mistake("one row per image: the transpose is missing", FLATTEN_COLUMNS,
             lambda X, Y, C: _prepared(X, Y, C, lambda x: x.reshape(x.shape[0], -1))),
     Mistake("reshape(n_x, m) mixes the pixels of different images",
-            f"reshape to (m, -1) first, then transpose: {FLATTEN_COLUMNS}",
+            f"keep each image's pixels together: {FLATTEN_COLUMNS}",
             lambda X, Y, C: _prepared(X, Y, C, lambda x: x.reshape(-1, x.shape[0]))),
     Mistake("Y has one row per example",
-            "one column per example: Y = convert_to_one_hot(Y_orig, C) is (C, m)",
+            "one column per example: convert_to_one_hot of Y_orig and C is (C, m) as it is",
             lambda X, Y, C: (_prepared(X, Y, C, _columns)[0], convert_to_one_hot(Y, C).T)),
     Mistake("Y is still the labels, not one-hot",
-            "Y = convert_to_one_hot(Y_orig, C): a (C, m) matrix with a 1 in each column, at its label",
+            "make Y one-hot with convert_to_one_hot: a (C, m) matrix with a 1 in each column, at its label",
             lambda X, Y, C: _prepared(X, Y, C, _columns, one_hot=False)),
+    Mistake("returned (Y, X): X and Y swapped", "return X first, then Y, in the order the docstring gives",
+            lambda X, Y, C: _prepared(X, Y, C, _columns)[::-1]),
 )
 LOGITS_HINT = ("return Z[L], the last LINEAR output, as it is: the softmax is applied inside compute_cost "
                "by softmax_cross_entropy_with_logits")
 LINEAR_MISTAKES = (
-    Mistake("b was not added", "Y = tf.add(tf.matmul(W, X), b)", lambda: _seeded_linear("XWb", add_b=False)),
+    Mistake("b was not added", "W X + b: add b to the product of W and X",
+            lambda: _seeded_linear("XWb", add_b=False)),
     *(Mistake(f"the values were drawn in the order {', '.join(order)}",
               "draw X (3, 1), then W (4, 3), then b (4, 1): np.random.randn gives different numbers in "
               "another order", lambda order=order: _seeded_linear(order))
@@ -335,17 +291,26 @@ ONE_HOT_MISTAKES = (
     Mistake("returned (m, C), one row per example",
             "tf.one_hot(labels, C, axis=0): axis=0 puts the C classes on the rows, one column per example",
             lambda labels, C: basics.one_hot_matrix(labels, C).T),
+    Mistake("depth C - 1: one class short, so the last class's columns are all zeros",
+            "the depth is the number of classes, C: the labels run from 0 to C - 1, one row each",
+            lambda labels, C: (np.asarray(labels)[None, :] == np.arange(C - 1)[:, None]).astype(float)),
 )
 FORWARD_MISTAKES = (
-    Mistake("no ReLU between the layers", "A[l] = tf.nn.relu(Z[l]) after every hidden layer; only the "
+    Mistake("no ReLU between the layers", "tf.nn.relu on Z[l] after every hidden layer; only the "
             "last layer stays linear", lambda X, p: _np_forward(X, p, hidden_relu=False)),
     Mistake("a ReLU on the output layer", LOGITS_HINT, lambda X, p: _np_forward(X, p, last_relu=True)),
     *(Mistake("softmax applied to the output", LOGITS_HINT,
               lambda X, p, axis=axis: _np_forward(X, p, softmax_axis=axis)) for axis in (0, 1)),
-    Mistake("no bias: Z[l] is W[l] A[l-1] alone", "Z[l] = tf.matmul(W[l], A[l-1]) + b[l]: add the bias b[l] "
+    Mistake("no bias: Z[l] is W[l] A[l-1] alone", "Z[l] is W[l] A[l-1] + b[l]: add the bias b[l] "
             "in every layer", lambda X, p: _np_forward(X, p, bias=False)),
     *(Mistake(f"b{l} left out: Z{l} is W{l} A{l - 1} alone", f"add the bias in every layer, b{l} too",
               lambda X, p, l=l: _np_forward(X, p, without_bias=l)) for l in (1, 2, 3)),
+    *(Mistake(f"no ReLU after layer {l}: Z{l} goes on to layer {l + 1} as it is",
+              "every hidden layer is LINEAR then RELU; only the last layer stays linear",
+              lambda X, p, l=l: _np_forward(X, p, without_relu=l)) for l in (1, 2)),
+    Mistake("a sigmoid where the ReLU goes, in the hidden layers",
+            "the hidden layers' activation is the ReLU, tf.nn.relu: the sigmoid belongs to the logistic "
+            "warm-up", lambda X, p: _np_forward(X, p, activation=_sigmoid)),
 )
 GLOROT_HINT = ("make W{l} with v1.get_variable: layer_dims[l] rows, layer_dims[l-1] columns, and the "
                "Glorot/Xavier uniform initializer seeded with 1")
@@ -377,12 +342,12 @@ def init_rules(weight_hint: str, bias_hint: str) -> tuple:
 INIT_RULES = init_rules(GLOROT_HINT, "make b{l} with v1.get_variable: one column of layer_dims[l] "
                                      "zeros (the zeros initializer)")
 COST_SLIPS = {  # a slip in compute_cost -> (what, hint)
-    "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("
-                "logits=tf.transpose(ZL), labels=tf.transpose(Y))"),
+    "swapped": ("labels and logits swapped", "pass them by keyword, the logits as logits and the labels as "
+                "labels, both transposed"),
     "axis": ("no tf.transpose, so the softmax runs over the examples instead of the classes",
                   "the function wants one row per example: pass tf.transpose(ZL) and tf.transpose(Y)"),
     "sum": ("tf.reduce_sum instead of tf.reduce_mean", "the cost is the mean over the m examples, "
-            "J = 1/m sum_i L(i): use tf.reduce_mean, not tf.reduce_sum"),
+            "1/m times the sum of the losses: tf.reduce_mean, not tf.reduce_sum"),
     "none": ("no tf.reduce_mean, so one loss per example", "wrap the per-example losses in tf.reduce_mean"),
 }
 
@@ -404,6 +369,19 @@ def compute_cost_mistakes(slips: dict[str, tuple[str, str]], class_axis: int) ->
     return tuple(mistakes)
 
 
+SIGMOID_COST_HINT = ("each example is one of C classes: softmax_cross_entropy_with_logits, whose softmax "
+                     "makes the C probabilities sum to 1; the sigmoid one scores each class on its own, as "
+                     "if an example could be several")
+
+
+def sigmoid_cost_mistakes(class_axis: int) -> tuple[Mistake, ...]:
+    """compute_cost with a sigmoid cross-entropy: the mean of all its losses, or of their sums over the
+    classes."""
+    return tuple(Mistake("a sigmoid cross-entropy, where the classes need a softmax one", SIGMOID_COST_HINT,
+                         lambda ZL, Y, summed=summed: _sigmoid_cost(ZL, Y, class_axis, summed))
+                 for summed in (False, True))
+
+
 def softmax_first_mistake(logits: str, class_axis: int) -> Mistake:
     """compute_cost fed the softmax of the logits (the probabilities) as its logits."""
     return Mistake("the softmax was applied to the logits first",
@@ -420,6 +398,7 @@ def _by_hand_cost(ZL: np.ndarray, Y: np.ndarray) -> np.floating:
 
 
 COMPUTE_COST_MISTAKES = (*compute_cost_mistakes(COST_SLIPS, class_axis=0), softmax_first_mistake("ZL", 0),
+                         *sigmoid_cost_mistakes(class_axis=0),
                          Mistake("the softmax written out by hand: exp(1000) overflows, and the cost is NaN",
                                  "tf.nn.softmax_cross_entropy_with_logits computes the softmax and its log "
                                  "together, safely for large logits: give it the logits", _by_hand_cost))
@@ -428,11 +407,31 @@ MINIBATCH_SLIPS = (  # (what, hint, the slip as options of _np_minibatches)
      "one more with the m % mini_batch_size columns left", {"partial": False}),
     ("an empty minibatch at the end", "add the last minibatch only when m % mini_batch_size != 0",
      {"empty_tail": True}),
-    ("the columns were not shuffled", "np.random.seed(seed); permutation = list(np.random.permutation(m)); "
-     "then X[:, permutation] and Y[:, permutation]", {"shuffle_x": False, "shuffle_y": False}),
+    ("the columns were not shuffled", "seed NumPy with seed, draw a permutation of the m columns with "
+     "np.random.permutation, and take X's and Y's columns in that order", {"shuffle_x": False,
+                                                                         "shuffle_y": False}),
     ("Y was not shuffled along with X", "shuffle Y with the same permutation as X: "
      "Y[:, permutation].reshape((n_y, m))", {"shuffle_y": False}),
 )
 MINIBATCH_MISTAKES = tuple(
     Mistake(what, hint, lambda X, Y, size, seed, o=options: _np_minibatches(X, Y, size, seed, **o))
     for what, hint, options in MINIBATCH_SLIPS)
+
+
+def minibatches_unpaired(args: tuple, got: Any) -> tuple[str, str] | None:
+    """random_mini_batches' minibatches that hold every column of X once but not each with its own column of
+    Y: X and Y shuffled by two permutations (what, hint), or None. The cases' X numbers its columns in its
+    first row, so that each column tells where it came from."""
+    X, Y = args[0], args[1]
+    try:
+        taken_X = np.concatenate([np.asarray(batch[0], dtype=float) for batch in got], axis=1)
+        taken_Y = np.concatenate([np.asarray(batch[1], dtype=float) for batch in got], axis=1)
+        where = taken_X[0].astype(int)
+        ours = sorted(where.tolist()) == list(range(X.shape[1])) and np.array_equal(taken_X, X[:, where])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if ours and taken_Y.shape == Y.shape and not np.array_equal(taken_Y, Y[:, where]):
+        return ("X and Y were shuffled by two different permutations: the labels in each minibatch are not "
+                "its examples' own", "one permutation for both: shuffle Y's columns in the very order that "
+                "shuffled X's")
+    return None

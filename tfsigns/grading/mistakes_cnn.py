@@ -30,6 +30,7 @@ from tfsigns.grading.mistakes import (
     case_rng,
     compute_cost_mistakes,
     init_rules,
+    sigmoid_cost_mistakes,
     softmax_first_mistake,
 )
 from tfsigns.images.signs import IMAGE_SHAPE, convert_to_one_hot, make_blobs
@@ -160,39 +161,40 @@ def conv_gradients(dZ: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray
             numerical_gradient(lambda w: float(np.sum(conv_forward(A_prev, w, b, hp)[0] * dZ)), W),
             numerical_gradient(lambda c: float(np.sum(conv_forward(A_prev, W, c, hp)[0] * dZ)), b))
 
-OUTPUT_SIZE_HINT = ("n_H = int((n_H_prev - f + 2 * pad) / stride) + 1, likewise n_W: the padding widens the "
-                    "input, the stride divides the room the window has")
-SLICE_HINT = ("vert_start = h * stride, vert_end = vert_start + f (likewise horiz_start with w): the window "
-              "jumps `stride` pixels between outputs")
+OUTPUT_SIZE_HINT = ("the output's height is 1 plus the room the window has, n_H_prev - f + 2 pad, divided "
+                    "by the stride and rounded down; likewise its width: the padding widens the input, the "
+                    "stride divides the room")
+SLICE_HINT = ("output row h starts at row h times the stride and ends f rows later (likewise the columns): "
+              "the window jumps `stride` pixels between outputs")
 ZERO_PAD_MISTAKES = (
     Mistake("every axis was padded, the examples and channels too",
-            "pad the height and width only: np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), "
-            "mode='constant', constant_values=(0, 0))", lambda X, pad: np.pad(X, pad)),
+            "pad the height and width only: np.pad takes one (before, after) pair for each of X's 4 axes, "
+            "(0, 0) for the examples and the channels", lambda X, pad: np.pad(X, pad)),
     Mistake("the zeros went on one side only",
-            "(pad, pad) puts pad zeros before and after: ((0, 0), (pad, pad), (pad, pad), (0, 0))",
+            "(pad, pad) puts pad zeros before and after, on the height and on the width",
             lambda X, pad: np.pad(X, ((0, 0), (0, pad), (0, pad), (0, 0)))),
 )
 CONV_SINGLE_STEP_MISTAKES = (
-    Mistake("b was not added", "Z = np.sum(a_slice_prev * W) + b.item(): the bias is part of every step",
+    Mistake("b was not added", "add the bias to the sum of the products: it is part of every step",
             lambda a, W, b: np.sum(a * W)),
     Mistake("returned an array of shape (1, 1, 1), not a number",
-            "add the bias as a number: Z = np.sum(s) + b.item() (b is (1, 1, 1))",
+            "add the bias as a number: b is (1, 1, 1), and b.item() is its one value",
             lambda a, W, b: np.sum(a * W) + b),
-    Mistake("the products were not summed", "s = a_slice_prev * W is element-wise; Z = np.sum(s) + b.item()",
-            lambda a, W, b: a * W + b.item()),
+    Mistake("the products were not summed", "a_slice_prev * W is element-wise: sum it all with np.sum, then "
+            "add the bias", lambda a, W, b: a * W + b.item()),
 )
 CONV_SLIPS = (  # (what, hint, the slip as options of _np_conv)
-    ("b was not added", "Z[i, h, w, c] = conv_single_step(a_slice_prev, W[:, :, :, c], b[:, :, :, c])",
+    ("b was not added", "hand conv_single_step filter c's bias, b[..., c], with its weights, W[..., c]",
      {"bias": False}),
     ("the output size leaves out the padding", OUTPUT_SIZE_HINT, {"size_pad": False}),
-    ("A_prev was not padded", "A_prev_pad = zero_pad(A_prev, pad), and slice A_prev_pad[i], not A_prev",
+    ("A_prev was not padded", "pad A_prev with zero_pad first, and slice the padded input, not A_prev",
      {"size_pad": False, "pad_input": False}),
     ("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT, {"steps": (1, 1)}),
     ("the stride is ignored (in the output size and in the slices): a stride-1 convolution",
      f"{OUTPUT_SIZE_HINT}; {SLICE_HINT}", {"size_stride": False, "steps": (1, 1)}),
     ("the slices are of A_prev, not of the padded A_prev_pad: past its edge they are cut short",
-     "A_prev_pad = zero_pad(A_prev, pad), then a_prev_pad = A_prev_pad[i], and slice a_prev_pad",
-     {"pad_input": False}),
+     "slice example i of the padded input, zero_pad's A_prev_pad, where the window has its full size even "
+     "at the edges", {"pad_input": False}),
 )
 WINDOW_SLIPS = (  # (what, how the windows move (steps: rows, columns) and their width, for a stride s and f)
     ("the horizontal slices are not strided: horiz_start = w instead of w * stride",
@@ -200,7 +202,7 @@ WINDOW_SLIPS = (  # (what, how the windows move (steps: rows, columns) and their
     ("the vertical slices are not strided: vert_start = h instead of h * stride",
      lambda s, f: {"steps": (1, s)}),
     ("the stride is off by one: the windows move stride + 1 pixels", lambda s, f: {"steps": (s + 1, s + 1)}),
-    ("the window and the stride are swapped: vert_start = h * f, vert_end = vert_start + stride",
+    ("the window and the stride are swapped: each window starts at h times f and is stride rows high",
      lambda s, f: {"steps": (f, f), "width": s}))
 CONV_MISTAKES = (
     *(Mistake(what, hint, lambda A, W, b, hp, o=options: _np_conv(A, W, b, hp, **o))
@@ -216,34 +218,46 @@ POOL_MISTAKES = (
             "if mode == 'max': np.max(a_prev_slice), elif mode == 'average': np.mean(a_prev_slice)",
             lambda A, hp, mode: pool_forward(A, hp, "average")),
     Mistake("pooled over all the channels at once",
-            "pool each channel apart: "
-            "a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]",
+            "pool each channel apart: the slice of example i at the window's rows and columns, in "
+            "channel c alone",
             lambda A, hp, mode: _np_pool(A, hp, mode, across_channels=True)),
     Mistake("the slices are not strided: vert_start = h instead of h * stride", SLICE_HINT,
             lambda A, hp, mode: _np_pool(A, hp, mode, steps=(1, 1))),
-    Mistake("the output size leaves out the stride", "n_H = int(1 + (n_H_prev - f) / stride), likewise n_W",
+    Mistake("the output size leaves out the stride", "the output's height is 1 plus n_H_prev - f divided by "
+            "the stride, rounded down; likewise its width",
             lambda A, hp, mode: _np_pool(A, hp, mode, size_stride=False)),
     *(Mistake(what, SLICE_HINT,
               lambda A, hp, mode, how=how: _np_pool(A, hp, mode, **how(hp["stride"], hp["f"])))
       for what, how in WINDOW_SLIPS),
+    Mistake("the window and the stride are swapped: f read from 'stride' and stride from 'f', in the "
+            "output's size and in the slices", "hparameters['f'] is the window's size and "
+            "hparameters['stride'] the step from one window to the next",
+            lambda A, hp, mode: (pool_forward(A, {"f": hp["stride"], "stride": hp["f"]}, mode)[0], (A, hp))),
 )
 MASK_MISTAKES = (
-    Mistake("marked the min, not the max", "mask = (x == np.max(x))", lambda x: x == np.min(x)),
-    Mistake("returned the max itself, not where it is", "a mask of the window's shape: x == np.max(x)",
+    Mistake("marked the min, not the max", "the mask is True where x equals its largest value, np.max",
+            lambda x: x == np.min(x)),
+    Mistake("returned the max itself, not where it is", "a mask of the window's shape: True where x equals "
+            "its largest value",
             lambda x: np.max(x)),
 )
 DISTRIBUTE_MISTAKES = (
-    Mistake("dz was not divided by the window's size", "average = dz / (n_H * n_W): every input counted "
-            "1 / (n_H * n_W) in the mean", lambda dz, shape: np.full(shape, dz)),
+    Mistake("dz was not divided by the window's size", "divide dz by the window's n_H times n_W: every input "
+            "counted 1 / (n_H n_W) in the mean", lambda dz, shape: np.full(shape, dz)),
+    Mistake("dz was divided with // (floor division): the share lost its fraction",
+            "divide with /, which keeps the fraction: each input's share of dz is rarely a whole number",
+            lambda dz, shape: np.full(shape, dz // (shape[0] * shape[1]))),
 )
 ADD_HINT = ("add each window's gradient (+=): where windows overlap (stride < f), an input gets the gradient "
             "of every output it fed")
 POOL_BACKWARD_MISTAKES = (
     Mistake("in max mode the gradient was spread over the window, average pooling's rule",
-            "mode 'max': dA_prev[window] += create_mask_from_window(a_prev_slice) * dA[i, h, w, c]",
+            "mode 'max': the window's mask (create_mask_from_window) times that output's gradient, added to "
+            "the window of dA_prev",
             lambda dA, cache, mode: pool_backward(dA, cache, "average")),
     Mistake("in average mode the gradient went to the max only, max pooling's rule",
-            "mode 'average': dA_prev[window] += distribute_value(dA[i, h, w, c], (f, f))",
+            "mode 'average': that output's gradient spread evenly over an f x f window (distribute_value), "
+            "added to the window of dA_prev",
             lambda dA, cache, mode: pool_backward(dA, cache, "max")),
     Mistake("the windows' gradients were assigned, not added", ADD_HINT,
             lambda dA, cache, mode: pool_backward(dA, cache, mode, add=False)),
@@ -251,19 +265,19 @@ POOL_BACKWARD_MISTAKES = (
             lambda dA, cache, mode: pool_backward(dA, cache, mode, slide_stride=False)),
 )
 CONV_BACKWARD_MISTAKES = (
-    Mistake("dA_prev still has the padding", "after the loops, dA_prev[i] = da_prev_pad[pad:-pad, pad:-pad, "
-            ":] (da_prev_pad itself when pad is 0)", lambda dZ, cache: conv_backward(dZ, cache, unpad=False)),
+    Mistake("dA_prev still has the padding", "after the loops, take the padding off: pad rows and columns "
+            "from each side of da_prev_pad (none when pad is 0), then store it in dA_prev[i]",
+            lambda dZ, cache: conv_backward(dZ, cache, unpad=False)),
     Mistake("the windows' gradients were assigned, not added", ADD_HINT,
             lambda dZ, cache: conv_backward(dZ, cache, add=False)),
     Mistake("the windows are not strided: vert_start = h instead of h * stride", SLICE_HINT,
             lambda dZ, cache: conv_backward(dZ, cache, slide_stride=False)),
 )
 FLOAT_BIAS_HINT = ("float() of a (1, 1, 1) array fails on NumPy 2 (only a 0-dimensional array converts to "
-                   "a number), so the course's float(b) raises: add the bias as b.item(), or "
-                   "float(b[0, 0, 0]): Z = np.sum(s) + b.item()")
+                   "a number), so the course's float(b) raises: add the bias as b.item(), its one value")
 EMPTY_WINDOW_HINT = ("a window fell outside A_prev and came out empty: most often the output size leaves "
-                     "out the stride, n_H = int(1 + (n_H_prev - f) / stride), likewise n_W; else the windows "
-                     f"go too far: {SLICE_HINT}")
+                     "out the stride (1 plus n_H_prev - f divided by the stride, likewise the width); else "
+                     f"the windows go too far: {SLICE_HINT}")
 
 
 def conv_broadcast_hint(text: str) -> str:
@@ -273,15 +287,14 @@ def conv_broadcast_hint(text: str) -> str:
               for found in re.findall(r"\((\d+(?:,\d+)*),?\)", text.partition("shapes")[2])]
     if len(shapes) >= 2 and len(shapes[0]) == len(shapes[1]) == 3 and shapes[0][-1] == shapes[1][-1]:
         return (f"a slice came out smaller than the filter, {shapes[0]} for {shapes[1]}: it ran past the "
-                "edge of what was sliced. Was it A_prev itself? Slice the padded input, A_prev_pad = "
-                f"zero_pad(A_prev, pad), a_prev_pad = A_prev_pad[i]. Else: {OUTPUT_SIZE_HINT}; {SLICE_HINT}")
+                "edge of what was sliced. Was it A_prev itself? Slice the padded input, zero_pad's "
+                f"A_prev_pad, example by example. Else: {OUTPUT_SIZE_HINT}; {SLICE_HINT}")
     return ("a slice of A_prev_pad is (f, f, n_C_prev) and so is filter c, which is W[..., c] "
             "(W[:, :, :, c]), its bias b[..., c]: W[c] picks along the filter's rows")
 
 
 FLOAT_SIZE_HINT = ("the output size must be a whole number for np.zeros and range(), and / divides into a "
-                   "float: n_H = int((n_H_prev - f + 2 * pad) / stride) + 1 (pool_forward: int(1 + "
-                   "(n_H_prev - f) / stride)), or floor division, //")
+                   "float: make it an int, or divide with floor division, //")
 STEP_ERROR_HINTS = (
     ("cannot be interpreted as an integer", FLOAT_SIZE_HINT),
     # float(b): a TypeError on NumPy 2, a DeprecationWarning from NumPy 1.25 (an error under -W error)
@@ -330,11 +343,24 @@ def model_data() -> tuple[np.ndarray, ...]:
 
 LOGITS_HINT = ("return Z3, the fully connected layer's output, as it is: softmax_cross_entropy_with_logits "
                "in compute_cost applies the softmax")
+def _channels_first(X: tf.Tensor, parameters: dict) -> tf.Tensor:
+    """The course CNN with P2 flattened channel by channel, (m, n_C, n_H, n_W), before the dense layer."""
+    A = X
+    for l, pool in ((1, 8), (2, 4)):
+        Z = tf.nn.conv2d(A, parameters[f"W{l}"], strides=1, padding="SAME")
+        A = tf.nn.relu(tf.nn.max_pool2d(Z, ksize=pool, strides=pool, padding="SAME"))
+    F = tf.reshape(tf.transpose(A, [0, 3, 1, 2]), [-1, 64])
+    return tf.matmul(F, parameters["W3"]) + parameters["b3"]
+
+
 FORWARD_MISTAKES = (  # graph builders: the grader runs them on the case's inputs
+    Mistake("P2 was flattened channels first: W3 takes its values in P2's own order, each position's "
+            "channels together", "tf.reshape(P2, [-1, 64]) keeps P2's order, (height, width, channel): "
+            "no transpose before it", _channels_first),
     Mistake("a ReLU on the logits", LOGITS_HINT, lambda X, p: tf.nn.relu(cnn.forward_propagation(X, p))),
     Mistake("softmax applied to the logits", LOGITS_HINT,
             lambda X, p: tf.nn.softmax(cnn.forward_propagation(X, p))),
-    Mistake("b3 was not added", "the fully connected layer is Z3 = tf.matmul(F, W3) + b3",
+    Mistake("b3 was not added", "the fully connected layer is F W3 + b3: add the bias b3",
             lambda X, p: cnn.forward_propagation(X, p) - p["b3"]),
 )
 INIT_HINT = ("make W1 of shape [4, 4, 3, 8] with v1.get_variable and the Glorot/Xavier uniform initializer "
@@ -344,18 +370,16 @@ INIT_HINT = ("make W1 of shape [4, 4, 3, 8] with v1.get_variable and the Glorot/
 INIT_RULES = init_rules(INIT_HINT, "make b3 with v1.get_variable: 6 zeros (the zeros initializer)")
 COST_SLIPS_CNN = {
     **COST_SLIPS,
-    "swapped": ("labels and logits swapped", "pass them by keyword: softmax_cross_entropy_with_logits("
-                "logits=Z3, labels=Y)"),
+    "swapped": ("labels and logits swapped", "pass them by keyword, Z3 as the logits and Y as the labels"),
     "axis": ("transposed, so the softmax runs over the examples instead of the classes",
              "Z3 and Y already have one row per example, as the function wants: pass them as they are"),
 }
 COMPUTE_COST_MISTAKES = (*compute_cost_mistakes(COST_SLIPS_CNN, class_axis=1),
-                         softmax_first_mistake("Z3", class_axis=1))
-FLATTEN_HINT = ("FLATTEN before the fully connected layer: F = tf.reshape(P2, [-1, 64]) (or "
-                "tf.keras.layers.Flatten()(P2)) turns P2 (m, 2, 2, 16) into (m, 64); "
-                "then Z3 = tf.matmul(F, W3) + b3")
-CNN_DATA_HINT = ("examples come first here: (m, n_H0, n_W0, n_C0) = X_train.shape and "
-                 "n_y = Y_train.shape[1], with placeholders of shape [None, n_H0, n_W0, n_C0] and "
+                         softmax_first_mistake("Z3", class_axis=1), *sigmoid_cost_mistakes(class_axis=1))
+FLATTEN_HINT = ("FLATTEN before the fully connected layer: tf.reshape to [-1, 64] (or "
+                "tf.keras.layers.Flatten) turns P2 (m, 2, 2, 16) into (m, 64), which W3 multiplies")
+CNN_DATA_HINT = ("examples come first here: X_train's shape is (m, n_H0, n_W0, n_C0) and Y_train's "
+                 "(m, n_y), so n_y is Y_train.shape[1]; the placeholders are [None, n_H0, n_W0, n_C0] and "
                  "[None, n_y]")
 MODEL_ERROR_HINTS = (("Dimensions must be equal", CNN_DATA_HINT),)
 APPLICATION_ERROR_HINTS = (

@@ -200,6 +200,7 @@ class Remote(Elsewhere):
         self.submission, self.name, self.timeout, self.held = submission, name, timeout, held
         self.numpy_alone = numpy_alone  # as the submission's process read it in the code
         self.helpers = helpers
+        self.changed: set[str] = set()  # the arguments the candidate changed in place, as its process said
 
     def via(self, adapter_name: str) -> Candidate:
         if self.helpers and adapter_name == "in_fresh_graph":
@@ -234,9 +235,12 @@ class Remote(Elsewhere):
     def _answer(self, reply: dict, graph: bool) -> Any:
         quiet = self.helpers is not None
         if "value" in reply:
+            changed = reply.get("changed", [])
+            if isinstance(changed, list):
+                self.changed |= {str(name)[:40] for name in changed[:10]}
             return decode(reply["value"], graph, quiet)
         if "blank" in reply:
-            raise Blank
+            raise Blank(reply.get("printed") is True)
         if "timeout" in reply:
             raise CandidateError(TimeoutError(f"ran past its time limit, {self.timeout:g} s"))
         if "raised" in reply:

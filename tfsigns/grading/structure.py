@@ -1,5 +1,5 @@
 """A CNN's structure read from the graph a candidate's forward_propagation builds (its GraphOps, data that
-tfsigns.grading.answers carries): its convolution and pooling layers, their windows, strides and padding,
+tfsigns.grading.graphs describes): its convolution and pooling layers, their windows, strides and padding,
 the FLATTEN, and variables of its own. Most such slips make TensorFlow raise, or give no wrong value on the
 grader's sizes, so they are read, not computed (tfsigns.grading.exercises_cnn grades with them).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tfsigns.grading.answers import GraphOps
+from tfsigns.grading.graphs import GraphOps
 from tfsigns.grading.mistakes_cnn import FLATTEN_HINT
 
 
@@ -29,6 +29,31 @@ BATCH_STRIDE_HINT = ("strides=[1, s, s, 1]: the first entry steps over the examp
 POOL_HINT = ("the window moves by its own size: tf.nn.max_pool(A1, ksize=[1, 8, 8, 1], strides=[1, 8, 8, 1], "
              "padding='SAME'), then ksize=[1, 4, 4, 1], strides=[1, 4, 4, 1] for the second pool")
 PADDING_HINT = "padding='SAME' in every CONV2D and MAXPOOL, as the network is specified"
+
+
+ACTIVATIONS = ("Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Softplus")
+RELU_HINT = "CONV2D -> RELU -> MAXPOOL in each block: tf.nn.relu on each convolution's output"
+
+
+def activations(graph: GraphOps) -> list[set[str]]:
+    """For each convolution of a graph, in order, the activations its output goes through before the next
+    convolution or dense layer."""
+    consumers: dict[str, list] = {}
+    for op in graph:
+        for name in op.inputs:
+            consumers.setdefault(name, []).append(op)
+    found = []
+    for conv in (op for op in graph if op.type == "Conv2D"):
+        met, todo, seen = set(), list(consumers.get(conv.name, [])), set()
+        while todo:
+            op = todo.pop()
+            if op.name in seen or op.type in ("Conv2D", "MatMul"):
+                continue
+            seen.add(op.name)
+            met |= {op.type} & set(ACTIVATIONS)
+            todo += consumers.get(op.name, [])
+        found.append(met)
+    return found
 
 
 def layer_ops(graph: GraphOps) -> list[LayerOp]:
@@ -76,6 +101,12 @@ def structure_problems(expected: GraphOps, got: GraphOps, raised: bool = False) 
                              "tf.nn.conv2d(A, W, strides=[1, 1, 1, 1], padding='SAME')"))
         if g.padding != e.padding:
             problems.append((f"{name} pads {g.padding}, not {e.padding}", PADDING_HINT))
+    for k, (want, have) in enumerate(zip(activations(expected), activations(got), strict=False), start=1):
+        if "Relu" in want and "Relu" not in have:
+            said = f"a {sorted(have)[0]} after CONV2D {k} where the ReLU goes" if have else (
+                f"no ReLU after CONV2D {k}: its output goes on as it is (the max-pool after it hides that in "
+                "the values of these cases, not in training)")
+            problems.append((said, RELU_HINT))
     # A raise cuts the graph short: with other problems, it may have come before the FLATTEN.
     if not any(op.type == "Reshape" for op in got) and not (raised and problems):
         problems.append(("P2 was not flattened: the fully connected layer needs (m, n_H * n_W * n_C)",
@@ -83,5 +114,5 @@ def structure_problems(expected: GraphOps, got: GraphOps, raised: bool = False) 
     if made := [op.name for op in got if op.type in VARIABLE_OPS]:
         problems.append((f"forward_propagation made variables of its own ({', '.join(made[:3])}), so its "
                          "fully connected layer is not the one in parameters",
-                         "use parameters['W3'] and parameters['b3']: Z3 = tf.matmul(F, W3) + b3"))
+                         "use parameters['W3'] and parameters['b3'], the dense layer's own"))
     return problems
