@@ -412,13 +412,13 @@ def test_a_flood_of_answers_beside_a_good_notebook_costs_only_its_own_total(sand
     wall = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     grades = read_grades(out)
+    seconds = json.loads((out / "submissions" / "alice.ipynb" / "grading.json").read_text())["seconds"]
+    peak = int(result.stdout.split("PEAK")[1])
+    print(f"the class in {wall:.0f} s, alice in {seconds:.0f} s; the grader's peak memory {peak} MB")
     full = sum(exercise.points for exercise in ASSIGNMENTS["tensorflow"].exercises.values())
     assert grades["alice.ipynb"]["score"] == f"{full:g}", failures(out / "submissions" / "alice.ipynb")
+    assert wall < seconds + 2 * 40 + 60, (wall, seconds)  # alice, the two totals, starting the sandboxes
+    assert peak < MEMORY_BOUND_MB, f"the grader peaked at {peak} MB"
     assert grades["flood.ipynb"]["score"] == grades["bomb.ipynb"]["score"] == "0"
     assert "more than 4 MB in one answer" in grades["flood.ipynb"]["note"], grades["flood.ipynb"]["note"]
     assert "more than 10000 lists and objects" in failures(out / "submissions" / "bomb.ipynb")
-    seconds = json.loads((out / "submissions" / "alice.ipynb" / "grading.json").read_text())["seconds"]
-    assert wall < seconds + 2 * 40 + 60, (wall, seconds)  # alice, the two totals, starting the sandboxes
-    peak = int(result.stdout.split("PEAK")[1])
-    print(f"the class in {wall:.0f} s, alice in {seconds:.0f} s; the grader's peak memory {peak} MB")
-    assert peak < MEMORY_BOUND_MB, f"the grader peaked at {peak} MB"
