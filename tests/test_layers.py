@@ -44,14 +44,11 @@ LAYERS = {
     "search.space": 0, "search.executors": 0, "search.tune": 1,
     "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
     "reader.convert": 0, "reader.export": 1,
-    "grading.feedback": 0, "grading.mistakes": 0, "grading.reports": 0, "grading.graphs": 0,
-    "grading.feeds": 0,
-    "grading.answers": 1, "grading.mistakes_cnn": 1, "grading.summary": 1,
-    "grading.checks": 2, "grading.child": 2, "grading.remote": 2, "grading.helpers": 2,
-    "grading.structure": 2,
-    "grading.sampling": 3, "grading.models": 3, "grading.sandbox": 3,
-    "grading.exercises": 4, "grading.exercises_cnn": 4, "grading.grader": 5, "grading.submission": 6,
-    "grading.classroom": 7,
+    # the grading folder's modules, layer by layer from 0
+    **{f"grading.{name}": layer for layer, names in enumerate((
+        "feedback mistakes reports graphs feeds", "answers mistakes_cnn summary",
+        "checks child remote helpers structure", "sampling models sandbox", "exercises exercises_cnn",
+        "grader", "submission", "classroom")) for name in names.split()},
     "train": 0, "tune": 0, "predict": 0, "robustness": 0, "calibrate": 0, "grader": 0, "serve": 0,
     "export": 0,
 }

@@ -18,6 +18,7 @@ import inspect
 import io
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -294,6 +295,20 @@ def error_data(err: BaseException) -> dict:
 
 
 _ERROR_CLASSES: dict[tuple[str, type], type] = {}
+def rebuilt_containers(data: Any, leaf: Callable[[Any], Any]) -> Any:
+    """The lists, tuples and dicts `encode` made `data` of, rebuilt, each other value read by `leaf`."""
+    if isinstance(data, dict) and ("list" in data or "tuple" in data):
+        items = [rebuilt_containers(item, leaf) for item in data.get("list", data.get("tuple"))]
+        return items if "list" in data else tuple(items)
+    if isinstance(data, dict) and "dict" in data:
+        return {decode(key): rebuilt_containers(item, leaf) for key, item in data["dict"]}
+    return leaf(data)
+
+
+# One AST built at a time in this process: on Python 3.11 two threads building ASTs at once can fail with
+# "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905), and the grader's workers decode
+# answers (np.load parses each .npy header with ast) and read notebooks' imports side by side.
+PARSING = threading.Lock()
 MESSAGE_LENGTH = 500  # an error's message from a submission's process is cut to this many characters
 
 
@@ -323,7 +338,9 @@ def decode(data: Any, graph: bool = False, quiet: bool = False) -> Any:
     if not isinstance(data, dict):
         return data
     if "array" in data:
-        array = np.load(io.BytesIO(base64.b64decode(data["array"], validate=True)), allow_pickle=False)
+        raw = io.BytesIO(base64.b64decode(data["array"], validate=True))
+        with PARSING:  # np.load reads the .npy header with ast.literal_eval
+            array = np.load(raw, allow_pickle=False)
         return array[()] if data["scalar"] else array
     if "list" in data:
         return [decode(v, graph, quiet) for v in data["list"]]

@@ -43,6 +43,7 @@ from tfsigns.grading.answers import (
     in_fresh_graph,
     numpy_alone,
     rebuilt,
+    rebuilt_containers,
     time_limit,
 )
 from tfsigns.grading.feedback import kind
@@ -85,7 +86,7 @@ class ReferenceHelper:
             tensors = tf.graph_util.import_graph_def(graph_def, input_map=mapped, return_elements=names,
                                                      name=f"reference_{self.__name__}")
             outputs = dict(zip(names, tensors, strict=True))
-        return _built(reply["value"], outputs)
+        return rebuilt_containers(reply["value"], lambda data: _built(data, outputs))
 
 
 def _described(value, inputs: list):
@@ -103,8 +104,8 @@ def _described(value, inputs: list):
 
 
 def _built(data, outputs: dict):
-    """The value a reference helper returned, from the grader's data: placeholders and variables made here,
-    the fragment's outputs, NumPy values as they are."""
+    """A value a reference helper returned, from the grader's data: a placeholder or a variable made here,
+    an output of the fragment, a NumPy value as it is."""
     if isinstance(data, dict) and "placeholder" in data:
         name, dtype, shape = data["placeholder"]
         return v1.placeholder(dtype, shape, name=name)
@@ -113,11 +114,6 @@ def _built(data, outputs: dict):
         return v1.get_variable(name, initializer=decode(value), trainable=trainable)
     if isinstance(data, dict) and "output" in data:
         return outputs[data["output"]]
-    if isinstance(data, dict) and ("list" in data or "tuple" in data):
-        items = [_built(item, outputs) for item in data.get("list", data.get("tuple"))]
-        return items if "list" in data else tuple(items)
-    if isinstance(data, dict) and "dict" in data:
-        return {decode(key): _built(item, outputs) for key, item in data["dict"]}
     return decode(data)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfsigns.backend import tf, v1
-from tfsigns.grading.answers import decode, encode, error_data
+from tfsigns.grading.answers import decode, encode, error_data, rebuilt_containers
 
 MAX_INPUTS = 64  # tensors and variables among a helper's arguments
 MAX_DIM, MAX_RANK = 1 << 20, 8  # of each such tensor's shape
@@ -48,7 +48,7 @@ def _answer(request: dict, helpers: Mapping[str, str]) -> dict:
     inputs: list[tf.Tensor] = []
     with tf.Graph().as_default() as graph:
         graph.seed = seed
-        arguments = _inputs(request.get("args"), inputs)
+        arguments = rebuilt_containers(request.get("args"), lambda data: _inputs(data, inputs))
         if not (isinstance(arguments, tuple) and len(arguments) == 2 and isinstance(arguments[0], tuple)
                 and isinstance(arguments[1], dict) and all(isinstance(key, str) for key in arguments[1])):
             raise ValueError("a helper's arguments described otherwise than the grader's protocol says")
@@ -74,8 +74,8 @@ def _answer(request: dict, helpers: Mapping[str, str]) -> dict:
 
 
 def _inputs(data: Any, inputs: list) -> Any:
-    """The arguments of a stand-in's request, each {"input": [index, dtype, shape]} a placeholder
-    input_<index> of that dtype and shape (in `inputs`), the rest decoded as untrusted data."""
+    """An argument of a stand-in's request: {"input": [index, dtype, shape]} a placeholder input_<index> of
+    that dtype and shape (in `inputs`), the rest decoded as untrusted data."""
     if isinstance(data, dict) and "input" in data:
         index, dtype, shape = data["input"]
         if index != len(inputs) or index >= MAX_INPUTS or dtype not in DTYPES or not (
@@ -84,11 +84,6 @@ def _inputs(data: Any, inputs: list) -> Any:
             raise ValueError("a tensor described otherwise than the grader's protocol says")
         inputs.append(v1.placeholder(dtype, shape, name=f"input_{index}"))
         return inputs[-1]
-    if isinstance(data, dict) and ("list" in data or "tuple" in data):
-        items = [_inputs(item, inputs) for item in data.get("list", data.get("tuple"))]
-        return items if "list" in data else tuple(items)
-    if isinstance(data, dict) and "dict" in data:
-        return {decode(key): _inputs(item, inputs) for key, item in data["dict"]}
     return decode(data)
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfsigns.grading.answers import PARSING
 from tfsigns.grading.checks import BLANK
 from tfsigns.grading.child import cell_code
 from tfsigns.grading.helpers import helper_answer
@@ -62,9 +63,7 @@ def tfsigns_imports(cells: Sequence[str]) -> list[str]:
     found = set()
     for source in cells:
         try:
-            # one thread at a time: on Python 3.11 two threads building ASTs at once can fail with
-            # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905)
-            with CHECKING:
+            with PARSING:  # one AST at a time in this process (CPython gh-106905)
                 tree = ast.parse(cell_code(source))
         except SyntaxError:
             continue
@@ -89,8 +88,7 @@ def _imported_module(module: str, name: str) -> str:
 
 # The checks of several submissions run in threads of this process, one at a time: references use
 # NumPy's global generator (np.random.seed, as the lesson does). A check lets go while a submission
-# works on an answer, so the submissions' processes work side by side. Parsing a notebook's cells
-# takes it too (tfsigns_imports: Python 3.11 cannot build two ASTs in two threads at once).
+# works on an answer and while its answer is decoded, so the submissions' processes work side by side.
 CHECKING = threading.Lock()
 
 
