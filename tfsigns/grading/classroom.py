@@ -142,8 +142,10 @@ def check_args(args: argparse.Namespace, assignments: Sequence[str]) -> str | No
     if not (args.total > 0 and args.total < 1e6):
         return f"--total must be a positive number of seconds, got {args.total:g}"
     if not args.rubric and not args.no_sandbox and not sandbox_works():
-        return ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here; install it "
-                "(apt-get install bubblewrap) or pass --no-sandbox for trusted submissions")
+        return ("no sandbox: bubblewrap (bwrap) is not installed or cannot start here, or the sandbox's "
+                "seccomp filter has no numbers for this machine's architecture (it has x86_64's, aarch64's "
+                "and riscv64's); install bubblewrap (apt-get install bubblewrap) or pass --no-sandbox for "
+                "trusted submissions")
     return None
 
 
