@@ -88,30 +88,37 @@ def part_ten(photos: Photos, seeds: list[int], folders: str | None, shapes: int)
           "read right")
     for seed in seeds:
         config = config_of("reader.json", seed, unknown_shapes=shapes)
-        right, digits, unknown, test, made = [], [], [], [], []
+        right, digits, unknown, test, made, outputs, fresh_outputs = [], [], [], [], [], [], []
         for fold in range(5):
             examples = reader_examples("0-9", config.hand_model, None, folders, 0.2, 0, fold)
             parameters = trained(config, examples)
-            signs = Signs(tuple(examples.signs), len(examples.signs))
+            signs = Signs(tuple(examples.signs), len(examples.signs), config.unknown_threshold)
             X, y = examples.evals["other people"]
-            read, _ = answers(parameters, signs, X)
+            read, probabilities = answers(parameters, signs, X)
             right.append(read == y), digits.append(y), unknown.append(read == -2)
+            outputs.append(probabilities)
             X_test, y_test = examples.evals["test"]
             test.append(np.mean(answers(parameters, signs, X_test)[0] == y_test))
             fresh = made_up_shapes(examples.X, examples.y, 2000, seed + 1000)
-            made.append(np.mean(answers(parameters, signs, fresh)[0] == -2))
-        right, digits, unknown = map(np.concatenate, (right, digits, unknown))
+            read_fresh, probabilities_fresh = answers(parameters, signs, fresh)
+            made.append(np.mean(read_fresh == -2)), fresh_outputs.append(probabilities_fresh)
+        right, digits, unknown, outputs, fresh_outputs = map(np.concatenate, (right, digits, unknown, outputs,
+                                                                              fresh_outputs))
         by_digit = "  ".join(f"{d}: {right[digits == d].mean():.3f}" for d in range(10))
         print(f"  seed {seed}: {right.mean():.4f} of {len(right)} ({by_digit}); worst "
               f"{min(right[digits == d].mean() for d in range(10)):.3f}; answered unknown "
               f"{unknown.mean():.3f}; SIGNS test {np.mean(test):.4f}; made-up shapes unknown "
               f"{np.mean(made):.3f}", flush=True)
+        if shapes:  # "unknown" where its output is at least t: right (not refused, the right digit), made-up
+            print("    " + "; ".join(
+                f"p >= {t}: {np.mean((outputs[:, -1] < t) & (outputs[:, :-1].argmax(axis=1) == digits)):.4f} "
+                f"({np.mean(fresh_outputs[:, -1] >= t):.3f})" for t in THRESHOLDS), flush=True)
 
 
 def six_sign_reader(seed: int, shapes: int) -> tuple[object, Examples, Signs]:
     config = config_of("reader_signs.json", seed, unknown_shapes=shapes)
     examples = reader_examples("0-5", config.hand_model, None)
-    signs = Signs(tuple(examples.signs), len(examples.signs) if shapes else None)
+    signs = Signs(tuple(examples.signs), len(examples.signs) if shapes else None, config.unknown_threshold)
     return trained(config, examples), examples, signs
 
 
@@ -173,7 +180,7 @@ def part_teach(photos: Photos, seeds: list[int], shapes: int) -> None:
             also = taught & photos.found_tracked
             examples.add(photos.tracked[also], [str(d) for d in photos.digit[also]], REPEATS)
             parameters = trained(dataclasses.replace(config, seed=seed, minibatch_seed=seed), examples)
-            signs = Signs(tuple(examples.signs), len(examples.signs))
+            signs = Signs(tuple(examples.signs), len(examples.signs), config.unknown_threshold)
             others = photos.found & ~np.isin(photos.student, pupils)
             read, _ = answers(parameters, signs, photos.X[others])
             names = np.array([signs.names[r] if r >= 0 else "unknown" for r in read])
@@ -212,7 +219,7 @@ def part_calibrate(photos: Photos, seeds: list[int], folders: str | None) -> Non
         rng = np.random.default_rng(seed)
         pick = np.concatenate([rng.permutation(np.flatnonzero(y == d))[:5] for d in range(10)])
         rest = np.setdiff1d(np.arange(len(y)), pick)
-        signs = Signs(tuple(examples.signs), len(examples.signs))
+        signs = Signs(tuple(examples.signs), len(examples.signs), config.unknown_threshold)
         before = np.mean(answers(trained(config, examples), signs, X[rest])[0] == y[rest])
         examples.add(X[pick], [str(d) for d in y[pick]], REPEATS)
         after = np.mean(answers(trained(config, examples), signs, X[rest])[0] == y[rest])

@@ -143,10 +143,14 @@ def test_a_reader_names_its_signs_and_says_when_a_hand_shows_none_of_them():
     told = signs.line("b.jpg", np.array([0, 0, 0.1, 0.9]))
     assert "not a sign this reader knows (it knows 0, 1, hello)" in told
     assert signs.line("a.jpg", np.array([0.1, 0.2, 0.6, 0.1])).startswith("a.jpg: hello (p = 0.600)")
+    margin = np.array([0.3, 0.25, 0.2, 0.25])  # the unknown output is not the highest, but at the threshold
+    assert signs.read(margin) == 0 and Signs.of({"signs": ["0", "1", "hello"], "unknown": {
+        "output": 3, "threshold": 0.25}}).read(margin) is None
     assert Signs.of({"classes": 6}).names == ("0", "1", "2", "3", "4", "5")  # a run from before names
     assert Signs.of({"classes": 7, "unknown": {"output": 6}}).names == ("0", "1", "2", "3", "4", "5")
+    thresholds = [{"signs": ["0"], "unknown": {"output": 1, "threshold": t}} for t in (0, 1.5, "0.5", True)]
     for bad in ({"signs": ["0", "0"]}, {"signs": []}, {"signs": ["0", 1]},
-                {"signs": ["0"], "unknown": {"output": 3}}):
+                {"signs": ["0"], "unknown": {"output": 3}}, *thresholds):
         with pytest.raises(ValueError):
             Signs.of(bad)
 
@@ -193,7 +197,8 @@ def predicted(run: Path, paths: list[Path]) -> list[dict]:
 def test_the_ten_digit_reader_reads_people_it_never_saw(ten_digits):
     metrics = json.loads((ten_digits / "metrics.json").read_text())
     assert metrics["signs"] == [str(d) for d in range(10)] and metrics["classes"] == 11
-    assert metrics["unknown"] == {"output": 10}
+    settings = json.loads((CONFIGS / "reader.json").read_text())
+    assert metrics["unknown"] == {"output": 10, "threshold": settings["unknown_threshold"]}
     photos = metrics["photos"]
     assert photos["students"] == 69 and photos["held_out_students"] == 14 and photos["no_hand"] == 0
     accuracy = metrics["accuracy"]
@@ -256,7 +261,7 @@ def test_teaching_adds_new_signs_and_keeps_the_unknown_sign(six_signs, tmp_path)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["signs"] == ["0", "1", "2", "3", "4", "5", "7", "hello"]
     assert metrics["taught"] == ["7", "hello"]
-    assert metrics["unknown"] == {"output": 8} and metrics["classes"] == 9
+    assert metrics["unknown"]["output"] == 8 and metrics["classes"] == 9
     paths, digits, student = photos_by_student()
     others = [(p, d) for p, d, s in zip(paths, digits, student, strict=True) if s not in used]
     six_seven = [(p, d) for p, d in others if d in (6, 7)][::7]

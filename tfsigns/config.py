@@ -30,7 +30,8 @@ FAMILY_SETTINGS = {
     "cnn": {"filters": "conv blocks", "kernels": "conv blocks", "pools": "conv blocks",
             "dense": "hidden dense layers after conv blocks"},
     "landmarks": {"layers": "hidden MLP layers", "hand_model": "hand model", "digits": "digits to read",
-                  "unknown_shapes": "made-up hand shapes (an unknown sign)"},
+                  "unknown_shapes": "made-up hand shapes (an unknown sign)",
+                  "unknown_threshold": "unknown sign"},
 }
 
 # The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some)
@@ -157,6 +158,7 @@ RULES: dict[str, tuple] = {
     "hand_model": ("choice", HAND_MODELS, "be one of " + ", ".join(HAND_MODELS)),
     "digits": ("choice", DIGITS, "be one of " + ", ".join(DIGITS)),
     "unknown_shapes": ("int", lambda v: 0 <= v <= 100_000, "be a whole number in [0, 100000]"),
+    "unknown_threshold": ("float", lambda v: 0 < v <= 1, "lie in (0, 1]"),
     "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
     "threads": ("int", lambda v: 0 <= v < SEED_LIMIT, "be a non-negative integer (0: all cores)"),
     "print_cost": ("bool", None, "be true or false"),
@@ -267,6 +269,9 @@ class TrainConfig(Checked):
     # "a sign I don't know" as one more class (0: it names one of its signs for every hand)
     digits: str = "0-5"
     unknown_shapes: int = 0
+    # From which probability of that class the reader answers "a sign I don't know" (it trains nothing: the
+    # run records it, and every reader of the run reads by it; docs/reader.md chose it on validation photos)
+    unknown_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -49,12 +49,15 @@ class Examples:
         self.y = np.concatenate([self.y, y])
         self.weight = np.concatenate([self.weight, np.full(len(y), weight)])
 
-    def metrics(self, unknown: bool) -> dict:
-        """What a run's metrics.json says of them: the signs' names ("signs"), the unknown sign's output where
-        the reader learnt one ("unknown"), SIGNS' photos without a hand seen, and the digit photos it saw."""
+    def metrics(self, unknown_threshold: float | None) -> dict:
+        """What a run's metrics.json says of them: the signs' names ("signs"), the unknown sign's output and
+        threshold where the reader learnt one ("unknown"; None: it did not), SIGNS' photos without a hand
+        seen, and the digit photos it saw."""
         fields = {"signs": list(self.signs), "no_hand": self.info.get("signs_no_hand"),
                   "photos": self.info.get("photos")}
-        return {**fields, "unknown": {"output": len(self.signs)}} if unknown else fields
+        if unknown_threshold is None:
+            return fields
+        return {**fields, "unknown": {"output": len(self.signs), "threshold": unknown_threshold}}
 
 
 def reader_examples(digits: str, complexity: str, data_dir: str | os.PathLike | None,

@@ -41,17 +41,23 @@ class ContractError(ValueError):
 @dataclass(frozen=True)
 class Signs:
     """What a reader's outputs mean: the names of its signs, in output order, and the output that means
-    "a sign I don't know" (after the signs), where the reader has one (None: it names a sign for any hand)."""
+    "a sign I don't know" (after the signs), where the reader has one (None: it names a sign for any hand),
+    with the probability of it from which the reader answers so."""
 
     names: tuple[str, ...]
     unknown: int | None = None
+    threshold: float = 0.5
 
     @classmethod
     def of(cls, record: dict) -> Signs:
         """The signs a metrics.json or reader.json records: "signs" (else 0 ... classes - 1, as runs from
-        before names were kept) and "unknown": {"output": C}; ValueError when they do not fit together."""
+        before names were kept) and "unknown": {"output": C, "threshold": t}; ValueError when they do not
+        fit together."""
         unknown = record.get("unknown")
         output = unknown.get("output") if isinstance(unknown, dict) else None
+        threshold = unknown.get("threshold", 0.5) if isinstance(unknown, dict) else 0.5
+        if not (_number(threshold) and 0 < threshold <= 1):
+            raise ValueError(f"its unknown threshold must lie in (0, 1], got {threshold!r}")
         names = record.get("signs")
         if names is None:
             names = [str(c) for c in range(int(record.get("classes", 6)) - (output is not None))]
@@ -60,7 +66,7 @@ class Signs:
             raise ValueError("its signs must be distinct non-empty names")
         if output is not None and output != len(names):
             raise ValueError(f"its unknown output must follow its {len(names)} signs")
-        return cls(tuple(names), output)
+        return cls(tuple(names), output, float(threshold))
 
     @property
     def outputs(self) -> int:
@@ -68,9 +74,11 @@ class Signs:
         return len(self.names) + (self.unknown is not None)
 
     def read(self, probabilities: np.ndarray) -> int | None:
-        """The sign read from the outputs' probabilities (outputs,): its index; None: the unknown sign."""
-        best = int(np.argmax(probabilities))
-        return None if best == self.unknown else best
+        """The sign read from the outputs' probabilities (outputs,): None (the unknown sign) where the unknown
+        output is at least the threshold, else the index of the most probable sign."""
+        if self.unknown is not None and probabilities[self.unknown] >= self.threshold:
+            return None
+        return int(np.argmax(probabilities[:len(self.names)]))
 
     def as_json(self, image: str, probabilities: np.ndarray, landmarks: bool = False) -> dict:
         """What one photo is printed as (predict --json, the live page's POST /predict, read.py): its name,

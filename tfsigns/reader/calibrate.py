@@ -194,7 +194,8 @@ def teach(config: TrainConfig, run_dir: str, original: dict, X_new: np.ndarray, 
                                                                                      unknown))}
     _, history = trainer.train(tuned, X_train, Y_train, sets, checkpoint_dir=partial / "checkpoints")
     save_examples(partial / EXAMPLES_FILE, examples)
-    return tuned, history, {**examples.metrics(unknown), "classes": int(Y_train.shape[0])}
+    threshold = config.unknown_threshold if unknown else None
+    return tuned, history, {**examples.metrics(threshold), "classes": int(Y_train.shape[0])}
 
 
 def fine_tune(config: TrainConfig, parameters: dict, input_shape: tuple[int, ...], X_new: np.ndarray,

@@ -81,8 +81,9 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
         raise CheckpointError(f"its network has {outputs} outputs, but its metrics.json names "
                               f"{signs.outputs}")
     unknown = ({} if signs.unknown is None else {"unknown": {
-        "output": signs.unknown, "meaning": "the output after the signs': 'a sign I don't know', learnt from "
-        "made-up hand shapes; where it is the highest, the answer is no sign"}})
+        "output": signs.unknown, "threshold": signs.threshold, "meaning": "the output after the signs': 'a "
+        "sign I don't know', learnt from made-up hand shapes; where its probability is at least the "
+        "threshold, the answer is no sign, else the most probable of the signs"}})
     contract = {
         "format": FORMAT,
         "family": config.arch,
@@ -141,7 +142,7 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
                   "also the whole frame where that region is large or shows no hand (hands.best_hand)",
                   f"presence below {hand_model.threshold}: no hand, no answer",
                   "features: world landmarks' x and y less the wrist's, / 0.1 m, 42 float32 (hands.features)",
-                  "the classifier; its highest output is the sign read, or, where that is the unknown "
-                  "sign's, no sign (unknown_sign)"],
+                  "the classifier; the unknown sign's output at least its threshold: no sign "
+                  "(unknown_sign); else the most probable of the signs"],
     }
     return contract, {path.name: path for path in paths.values()}

@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--arch landmarks: made-up hand shapes (one or two fingers of its examples raised "
                         "or folded) it learns as 'a sign I don't know'; 0: it names one of its signs for any "
                         "hand")
+    p.add_argument("--unknown-threshold", type=float, default=d.unknown_threshold,
+                   help="--unknown-shapes: the unknown output's probability from which the reader answers 'a "
+                        "sign I don't know' (else the most probable of its signs)")
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
@@ -412,7 +415,8 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         from tfsigns.hands.examples import EXAMPLES_FILE, save_examples
         from tfsigns.hands.features import input_contract
         save_examples(out / EXAMPLES_FILE, examples)
-        metrics.update(examples.metrics(config.unknown_shapes > 0), input=input_contract(config.hand_model))
+        threshold = config.unknown_threshold if config.unknown_shapes else None
+        metrics.update(examples.metrics(threshold), input=input_contract(config.hand_model))
     write_json(out / "metrics.json", metrics)
     for name, value in history.accuracy.items():
         print(f"{name.capitalize()} Accuracy: {value:.4f}")
