@@ -18,8 +18,8 @@ The photos are ../shared's (or $TFSIGNS_DIGITS): other students' 0-5 and 6-9, sp
 - teach: that six-sign reader taught 6, 7, 8 and 9 from 1, 5, 10 and 20 photos each (of as many students),
   as tfsigns.calibrate teaches, then other students' 6-9 and 0-5 read; and the wall time of
   `python -m tfsigns.calibrate` itself for 10 photos each.
-- calibrate: the ten-digit reader (fold 0) adapted with 5 photos of each digit of its held-out students, and
-  read on their other photos.
+- calibrate: the six-sign reader adapted with 5 photos of each of other people's 0-5, and the ten-digit
+  reader (fold 0) with 5 photos of each digit of its held-out students, each read on the other photos.
 """
 
 from __future__ import annotations
@@ -210,21 +210,29 @@ def teach_time(folders: str | None) -> None:
               f"s in all ({done.stdout.strip().splitlines()[-1]})", flush=True)
 
 
-def part_calibrate(photos: Photos, seeds: list[int], folders: str | None) -> None:
-    print("calibrating the ten-digit reader (fold 0) with 5 photos of each digit of its held-out students")
+def part_calibrate(photos: Photos, seeds: list[int], folders: str | None, shapes: int) -> None:
+    print("calibrating with 5 photos of each sign of other people, then reading the rest: the six-sign "
+          "reader on other people's 0-5; the ten-digit reader (fold 0) on its held-out students' 0-9")
+    known = np.flatnonzero(photos.found & (photos.digit < 6))
     for seed in seeds:
-        config = config_of("reader.json", seed)
-        examples = reader_examples("0-9", config.hand_model, None, folders, 0.2, 0, 0)
-        X, y = examples.evals.pop("other people")
         rng = np.random.default_rng(seed)
-        pick = np.concatenate([rng.permutation(np.flatnonzero(y == d))[:5] for d in range(10)])
-        rest = np.setdiff1d(np.arange(len(y)), pick)
-        signs = Signs(tuple(examples.signs), len(examples.signs), config.unknown_threshold)
-        before = np.mean(answers(trained(config, examples), signs, X[rest])[0] == y[rest])
-        examples.add(X[pick], [str(d) for d in y[pick]], REPEATS)
-        after = np.mean(answers(trained(config, examples), signs, X[rest])[0] == y[rest])
-        print(f"  seed {seed}: the other {len(rest)} photos of those students {after:.3f} (before "
-              f"{before:.3f})", flush=True)
+        for name, digits in (("six-sign", 6), ("ten-digit", 10)):
+            if digits == 6:
+                config = config_of("reader_signs.json", seed, unknown_shapes=shapes)
+                examples = reader_examples("0-5", config.hand_model, None)
+                X, y = photos.X[known], photos.digit[known]
+            else:
+                config = config_of("reader.json", seed)
+                examples = reader_examples("0-9", config.hand_model, None, folders, 0.2, 0, 0)
+                X, y = examples.evals.pop("other people")
+            pick = np.concatenate([rng.permutation(np.flatnonzero(y == d))[:5] for d in range(digits)])
+            rest = np.setdiff1d(np.arange(len(y)), pick)
+            signs = Signs(tuple(examples.signs), len(examples.signs), config.unknown_threshold)
+            before = np.mean(answers(trained(config, examples), signs, X[rest])[0] == y[rest])
+            examples.add(X[pick], [str(d) for d in y[pick]], REPEATS)
+            after = np.mean(answers(trained(config, examples), signs, X[rest])[0] == y[rest])
+            print(f"  seed {seed}, {name} reader: the other {len(rest)} photos {after:.3f} (before "
+                  f"{before:.3f})", flush=True)
 
 
 def main() -> None:
@@ -250,7 +258,7 @@ def main() -> None:
         part_teach(photos, seeds, args.unknown_shapes)
         teach_time(args.digits_dir)
     if "calibrate" in parts:
-        part_calibrate(photos, seeds, args.digits_dir)
+        part_calibrate(photos, seeds, args.digits_dir, args.unknown_shapes)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

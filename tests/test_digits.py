@@ -84,6 +84,9 @@ def test_the_digit_photos_are_found_by_flag_then_environment_and_refused_in_one_
     code, out, err = run_main(train_main, ["--arch", "landmarks", "--digits", "0-9", "--digits-dir",
                                            str(tmp_path / "nothing"), "--out", str(tmp_path / "run")])
     assert code == 2 and out == "" and err.count("\n") == 1 and "does not exist" in err, err
+    code, out, err = run_main(train_main, ["--arch", "landmarks", "--validation-fraction", "0.2", "--out",
+                                           str(tmp_path / "run")])
+    assert code == 2 and err.count("\n") == 1 and "two views of each photo" in err, err
     assert not (tmp_path / "run").exists()
 
 

@@ -349,6 +349,10 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     data_dir = find_data_dir(data["data_dir"])
     if args.no_test and args.plots:
         raise ConfigError("--plots shows test images: it cannot go with --no-test")
+    if config.arch in LANDMARK_FAMILIES and data["validation_fraction"]:
+        raise ConfigError("--validation-fraction splits examples at random, and a landmark reader trains on "
+                          "two views of each photo, which would fall on both sides: measure it on people it "
+                          "never saw instead (--digits 0-9 --validation-students)", "validation_fraction")
     X_train, Y_train, evals, examples = training_data(config, data_dir, data)
     eval_sets = {name: pair for name, pair in evals.items() if name != "test" or not args.no_test}
     if data["validation_fraction"]:
