@@ -318,17 +318,15 @@ def run_metrics(config: TrainConfig, run_fields: dict, input_shape: tuple[int, .
 
 def training_data(config: TrainConfig, data_dir: Path, data: dict
                   ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple], Examples | None]:
-    """What `config`'s family trains on, as columns: X_train, Y_train, the evaluation sets {"test", and
-    for a ten-digit reader OTHER_PEOPLE: (X, Y)}, and a landmark family's examples (None for pixels).
-    A landmark reader's Y has one more row, the unknown sign, when it learns made-up shapes."""
+    """What `config`'s family trains on, as columns: X_train, Y_train (one more row, the unknown sign, where
+    it learns made-up shapes), the evaluation sets {"test", and OTHER_PEOPLE: (X, Y)}, and the examples."""
     if config.arch not in LANDMARK_FAMILIES:
         X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir, config.framing)
         return X_train, Y_train, {"test": (X_test, Y_test)}, None
     from tfsigns.hands.examples import eval_columns, reader_examples, training_columns
     examples = reader_examples(config.digits, config.hand_model, data_dir, data["digits_dir"],
                                data["validation_students"], data["split_seed"])
-    no_hand = examples.info["signs_no_hand"]
-    if any(no_hand.values()):
+    if any((no_hand := examples.info["signs_no_hand"]).values()):
         print(f"the hand model sees no hand in {no_hand['train']} training and {no_hand['test']} test photos "
               "of SIGNS: they are left out (a reader answers 'no hand' for them)")
     if photos := examples.info.get("photos"):
