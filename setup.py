@@ -13,7 +13,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["tfsigns", "tfsigns.*"]),
     # the reader's settings, the live page
-    package_data={"tfsigns": ["reader.json", "reader_pixels.json"], "tfsigns.reader": ["page.html"]},
+    package_data={"tfsigns": ["reader.json", "reader_signs.json", "reader_pixels.json"],
+                  "tfsigns.reader": ["page.html"]},
     install_requires=[
         "tensorflow>=2.16",
         "numpy",

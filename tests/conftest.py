@@ -41,6 +41,18 @@ requires_hands = pytest.mark.skipif(
            f"../shared/models/mediapipe-hands) and the SIGNS data ({REAL_DATA})")
 
 
+# Other students' photos of the ASL digits (tfsigns.images.digits): $TFSIGNS_DIGITS, else the mirror's
+# 6-9 and 0-5
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared/data"
+REAL_DIGITS = os.environ.get("TFSIGNS_DIGITS") or os.pathsep.join(
+    str(SHARED_DATA / name) for name in ("digits", "otherhands"))
+requires_digits = pytest.mark.skipif(
+    not all(Path(folder).is_dir() for folder in REAL_DIGITS.split(os.pathsep)) or
+    not ((HAND_MODELS / "hand_landmark_full.tflite").is_file() and (REAL_DATA / "train_signs.h5").is_file()),
+    reason=f"needs other students' photos of the digits ({REAL_DIGITS}: set TFSIGNS_DIGITS or provide "
+           f"../shared/data/digits and otherhands), MediaPipe's hand models and the SIGNS data")
+
+
 class SmallSigns:
     """SIGNS files of a few real photos of each sign (the first `per_sign` train and test photos of each),
     where a command must find hands in them quickly (the landmark reader's end-to-end tests)."""

@@ -1,5 +1,6 @@
-"""Calibration (python -m tfsigns.calibrate): a finished run fine-tuned on a few photos per sign
-into a new finished run; bad folders are one line, exit 2, and nothing written."""
+"""Calibration (python -m tfsigns.calibrate) of a pixel run: a finished run fine-tuned on a few photos of the
+signs it knows into a new finished run; a new sign is refused (a landmark run learns one:
+tests/test_digits.py); bad folders are one line, exit 2, and nothing written."""
 
 import json
 import os
@@ -47,9 +48,11 @@ def test_a_calibrated_run_is_a_finished_run_that_predict_reads(fake_run, fake_da
     out.parent.mkdir()
     code, stdout, err = run_main(calibrate_main, argv(fake_run, photos, out, fake_data))
     assert code == 0, err
-    assert f"the new run is {out}/" in stdout and "on 12 photos" in stdout
+    assert f"the new run is {out}/" in stdout and " 12 photos in " in stdout
+    assert "it reads 0, 1, 2, 3, 4, 5;" in stdout and "new signs" not in stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["calibrated_from"] == str(fake_run) and metrics["calibration_photos"] == 12
+    assert metrics["signs"] == ["0", "1", "2", "3", "4", "5"] and metrics["taught"] == []
     assert set(metrics["accuracy"]) == {"train", "test", "calibration photos"}
     before = json.loads((fake_run / "metrics.json").read_text())["config"]
     assert metrics["config"]["learning_rate"] == pytest.approx(before["learning_rate"] / 10)
@@ -77,12 +80,6 @@ def test_fine_tuning_starts_from_the_given_parameters():
     assert not np.allclose(fresh["W1"], trained["W1"])
 
 
-def missing_sign(photos):
-    for path in (photos / "3").iterdir():
-        path.unlink()
-    (photos / "3").rmdir()
-
-
 def unreadable(photos):
     (photos / "2" / "photo0.png").write_bytes(b"not an image")
 
@@ -97,13 +94,32 @@ def too_many(photos):
         Image.new("RGB", (8, 8)).save(photos / "1" / f"extra{k}.png")
 
 
+def new_sign(photos):
+    (photos / "2").rename(photos / "hello")
+
+
+def loose_photo(photos):
+    Image.new("RGB", (8, 8)).save(photos / "which-sign.png")
+
+
+def named(name):
+    def rename(photos):
+        (photos / "2").rename(photos / name)
+    return rename
+
+
 # (how to spoil the photos folder or the arguments, what the one-line error says)
 BAD_INPUT = {
     "no such folder": (lambda photos: None, {"--photos": "nothing-here"}, "not a folder"),
-    "a sign missing": (missing_sign, {}, "has no folder 3/"),
     "an unreadable image": (unreadable, {}, "photo0.png"),
-    "a sign without photos": (empty_sign, {}, "holds no photos of sign 4"),
-    "too many photos": (too_many, {}, "calibration takes 1 to 10 per sign"),
+    "a sign without photos": (empty_sign, {}, "holds no photos of sign '4'"),
+    "too many photos": (too_many, {}, f"teaching takes 1 to {MOST_PHOTOS} per sign"),
+    "a new sign for a pixel run": (new_sign, {}, "a sign this pixel run does not know"),
+    "a photo outside a sign's folder": (loose_photo, {}, "which-sign.png: a photo must be in its sign's"),
+    "a name too long": (named("n" * 41), {}, "a sign's name must be 1 to 40 characters, got 41"),
+    "a name with a backslash": (named("a\\b"), {}, "without slashes"),
+    "a name with a newline": (named("a\nb"), {}, "must be printable"),
+    "photos given as a file": (lambda photos: None, {"--photos": "photos/0/photo0.png"}, "is a file"),
     "out exists": (lambda photos: None, {"--out": "."}, "exists"),
     "not a finished run": (lambda photos: None, {"--model": "photos"}, "--model"),
     "epochs": (lambda photos: None, {"--epochs": "0"}, "--epochs must lie in"),

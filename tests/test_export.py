@@ -24,6 +24,7 @@ from tfsigns.predict import main as predict_main
 from tfsigns.train import main as train_main
 
 OTHER_HANDS = REAL_DATA.parent / "otherhands"
+DIGITS = REAL_DATA.parent / "digits"  # other people's 6-9: signs a six-sign reader does not know
 PORTABLE = Path(__file__).resolve().parents[1] / "tfsigns" / "portable"
 # Short runs of each family, with what an export must get right: batch norm's statistics, dropout off,
 # "dataset" and "per-image" normalization inside the classifier, framing outside it.
@@ -33,7 +34,7 @@ RUNS = {
     "cnn": ["--arch", "cnn", "--epochs", "2", "--batch-norm", "--keep-prob", "0.8", "--dense", "16",
             "--normalize", "per-image"],
     "landmarks": ["--arch", "landmarks", "--layers", "16", "--epochs", "5", "--batch-norm",
-                  "--keep-prob", "0.9"],
+                  "--keep-prob", "0.9", "--unknown-shapes", "300"],
 }
 # What read.py may import: the standard library, NumPy, Pillow, a TFLite runtime, and its own folder
 RUNTIME = {"numpy", "PIL", "ai_edge_litert", "tensorflow"}
@@ -48,13 +49,15 @@ def train(argv: list[str], out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> list[str]:
-    """The 120 SIGNS test photos as PNG files, then the other people's hands where the mirror has them."""
+    """The 120 SIGNS test photos as PNG files, then the other people's hands where the mirror has them (0-5,
+    and every fourth of 6-9)."""
     folder = tmp_path_factory.mktemp("signs-test")
     with h5py.File(REAL_DATA / "test_signs.h5") as f:
         images = np.array(f["test_set_x"])
     for i, image in enumerate(images):
         Image.fromarray(image).save(folder / f"{i:03d}.png")
     others = sorted(str(p) for p in OTHER_HANDS.glob("[0-5]/*") if p.is_file())
+    others += sorted(str(p) for p in DIGITS.glob("[6-9]/*") if p.is_file())[::4]
     return sorted(str(p) for p in folder.iterdir()) + others
 
 
@@ -98,9 +101,10 @@ def test_an_export_reads_as_predict_where_tfsigns_is_not_installed(family, photo
     assert code == 0, err
     predicted = [json.loads(line) for line in out.splitlines()]
     assert [r["image"] for r in read] == photos
-    assert [{**r, "probabilities": None} for r in read] == [{**p, "probabilities": None} for p in predicted]
-    pairs = [(r["probabilities"], p["probabilities"]) for r, p in zip(read, predicted, strict=True)
-             if p["probabilities"] is not None]
+    words = lambda answer: {k: v for k, v in answer.items() if k not in ("probabilities", "unknown")}  # noqa: E731
+    assert [(words(r), sorted(r)) for r in read] == [(words(p), sorted(p)) for p in predicted]
+    pairs = [(r["probabilities"] + [r.get("unknown", 0)], p["probabilities"] + [p.get("unknown", 0)])
+             for r, p in zip(read, predicted, strict=True) if p["probabilities"] is not None]
     assert len(pairs) >= 0.9 * len(photos)
     assert np.abs(np.array(pairs)[:, 0] - np.array(pairs)[:, 1]).max() < PARITY
 
@@ -181,7 +185,9 @@ def test_read_py_refuses_a_photo_it_cannot_read_and_a_model_file_that_was_change
         assert done.returncode == 2 and not done.stdout and done.stderr.count("\n") == 1, done
         assert done.stderr.startswith("read.py: error:") and words in done.stderr, done.stderr
     contract = json.loads((folder / "reader.json").read_text())
-    tampered = [[], {**contract, "format": "tfsigns-reader/0"}, {**contract, "classes": ["0", "1"]},
+    tampered = [[], {**contract, "format": "tfsigns-reader/1"}, {**contract, "signs": ["0", "1"]},
+                {**contract, "signs": ["0", "0", "1", "2", "3", "4"]}, {**contract, "signs": "012345"},
+                {**contract, "unknown": {"output": 6}}, {**contract, "signs": ["0", "1", "2", "3", "4", 5]},
                 {**contract, "input": {**contract["input"], "size": "sixty-four"}},
                 {**contract, "classifier": {**contract["classifier"], "file": "../../../etc/passwd"}},
                 {**contract, "hand_models": {"7": contract["classifier"]["sha256"]}},

@@ -295,12 +295,13 @@ def test_landmark_augmentation_mirrors_turns_scales_and_jitters_statelessly(grap
 
 @pytest.fixture(scope="module")
 def landmark_run(tmp_path_factory):
-    """A finished landmarks run on real SIGNS (reader.json's settings, 100 epochs), in this process."""
+    """A finished landmarks run on real SIGNS (the six-sign reader's settings, reader_signs.json, 100
+    epochs), in this process."""
     from tfsigns.train import main
     if not ((MODELS_DIR / "hand_landmark_full.tflite").is_file() and (REAL_DATA / "train_signs.h5").exists()):
         pytest.skip(f"needs MediaPipe's hand models ({MODELS_DIR}) and the SIGNS data ({REAL_DATA})")
     out = tmp_path_factory.mktemp("landmarks") / "run"
-    reader = Path(__file__).resolve().parents[1] / "tfsigns" / "reader.json"
+    reader = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
     code, printed, err = run_main(main, ["--config", str(reader), "--data-dir", str(REAL_DATA), "--epochs",
                                          "100", "--quiet", "--out", str(out)])
     assert code == 0, err
@@ -340,10 +341,12 @@ def test_predict_reads_the_sign_and_says_no_hand_never_a_digit(landmark_run, tes
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     labels = test_photos[1][:6]
-    assert sum(row["class"] == label for row, label in zip(rows, labels, strict=False)) >= 5
-    assert all(row["hand"] is True and len(row["probabilities"]) == 6 for row in rows[:6])
-    assert rows[6:] == [{"image": str(tmp_path / name), "class": None, "hand": False, "probabilities": None}
-                        for name in ("room.png", "tiny.png")]
+    assert sum(row["class"] == label and row["sign"] == str(label)
+               for row, label in zip(rows, labels, strict=False)) >= 5
+    assert all(row["hand"] is True and len(row["probabilities"]) == 6 and 0 <= row["unknown"] <= 1
+               for row in rows[:6])
+    assert rows[6:] == [{"image": str(tmp_path / name), "class": None, "sign": None, "hand": False,
+                         "probabilities": None} for name in ("room.png", "tiny.png")]
     code, out, err = run_main(main, [str(tmp_path / "room.png"), "--model", str(landmark_run)])
     assert code == 0 and out.strip().endswith("room.png: no hand found (the hand model sees none clearly "
                                               "enough to read a sign)")
@@ -371,8 +374,8 @@ def test_a_run_without_the_contract_or_other_model_files_is_one_line_and_exit_2(
 
 
 @requires_hands
-def test_calibration_fine_tunes_a_landmark_run_and_refuses_a_photo_without_a_hand(landmark_run, test_photos,
-                                                                                 tmp_path):
+def test_calibration_teaches_a_landmark_run_and_refuses_a_photo_without_a_hand(landmark_run, test_photos,
+                                                                              tmp_path):
     from tfsigns.calibrate import main
     from tfsigns.images.scenes import scene
     photos, labels = test_photos
@@ -383,13 +386,13 @@ def test_calibration_fine_tunes_a_landmark_run_and_refuses_a_photo_without_a_han
             Image.fromarray(photos[k]).save(folder / str(sign) / f"{k}.png")
     out = tmp_path / "calibrated"
     code, printed, err = run_main(main, ["--model", str(landmark_run), "--photos", str(folder), "--out",
-                                         str(out), "--data-dir", str(REAL_DATA)])
+                                         str(out), "--epochs", "50"])  # a landmark run needs no SIGNS files
     assert code == 0, err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["input"] == json.loads((landmark_run / "metrics.json").read_text())["input"]
     assert metrics["accuracy"]["calibration photos"] == 1.0 and metrics["accuracy"]["test"] >= 0.9
     Image.fromarray(scene(4)).save(folder / "3" / "room.png")
     code, printed, err = run_main(main, ["--model", str(landmark_run), "--photos", str(folder), "--out",
-                                         str(tmp_path / "again"), "--data-dir", str(REAL_DATA)])
+                                         str(tmp_path / "again")])
     assert code == 2 and err.count("\n") == 1 and "room.png: the hand model sees no hand" in err
     assert not (tmp_path / "again").exists()

@@ -27,6 +27,8 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_READER_EPOCHS", "3")  # briefly: what it reads is not checked here
     others = REAL_DATA.parent / "otherhands"  # other people's hands, beside the data when the mirror has them
     monkeypatch.setenv("TFSIGNS_NOTEBOOK_OTHERHANDS", str(others))
+    digits = REAL_DATA.parent / "digits"  # other people's 6-9: the signs section 12 teaches and meets unknown
+    monkeypatch.setenv("TFSIGNS_NOTEBOOK_DIGITS", str(digits))
     monkeypatch.setenv("TFSIGNS_DATA", str(REAL_DATA))
     notebook = nbformat.read(NOTEBOOKS / "TensorFlow_Tutorial.ipynb", as_version=4)
     assert any(cell.get("outputs") for cell in notebook.cells), "stored without outputs"
@@ -61,5 +63,11 @@ def test_walkthrough_executes_with_few_epochs(tmp_path, monkeypatch):
         assert "not tuned on" in text and "\nthe reader  " in text and "\ncalibrated on 30  " in text
     else:
         assert f"no photos of other people's hands in {others}" in text
+    # a sign it does not know, and teaching it one: other students' 6-9 before and after it learns 6
+    if (digits / "6").is_dir():
+        assert "taught the sign 6 from 10 photos in " in text and "after: read as 6" in text
+        assert "\n6, " in text and "\n9, " in text
+    else:
+        assert f"no photos of 6-9 in {digits}" in text
     assert (tmp_path / "own" / "metrics.json").is_file() and snapshot(users) == before
     assert "the run has not finished" in text and f"leaves {users} as it is" in text

@@ -2,6 +2,10 @@
 finished run under them (python -m tfsigns.robustness)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +14,11 @@ from PIL import Image
 
 from tests.conftest import (
     REAL_DATA,
+    REAL_DIGITS,
     FakeSigns,
     SmallSigns,
     copy_of,
-    requires_hands,
+    requires_digits,
     requires_real_data,
     run_main,
     snapshot,
@@ -191,11 +196,14 @@ def test_photos_are_scored_by_sign_as_the_test_images_they_are(fake_run, fake_da
     assert scored["accuracy"] == pytest.approx(results["clean"])
     confusion = np.array(scored["confusion"])
     assert confusion.sum(axis=1).tolist() == np.bincount(labels, minlength=6).tolist()
-    assert scored["sign_accuracy"] == pytest.approx(confusion.diagonal() / confusion.sum(axis=1))
+    assert confusion.shape == (6, 8)  # the answers' columns: the six signs, then "unknown" and "no hand"
+    assert scored["columns"] == ["0", "1", "2", "3", "4", "5", "unknown", "no hand"]
+    shares = confusion.diagonal() / confusion.sum(axis=1)
+    assert list(scored["sign_accuracy"].values()) == pytest.approx(shares)
     assert f"photos in {photos}: {scored['accuracy']:.3f} of {len(labels)}" in stdout
 
 
-def photos_without_sign_5(run, tmp):
+def photos_of_five_signs(run, tmp):
     folder = tmp / "photos"
     for sign in range(5):
         (folder / str(sign)).mkdir(parents=True)
@@ -203,8 +211,14 @@ def photos_without_sign_5(run, tmp):
     return folder
 
 
+def photos_with_an_empty_sign(run, tmp):
+    folder = photos_of_five_signs(run, tmp)
+    (folder / "5").mkdir()
+    return folder
+
+
 def photos_with_a_broken_file(run, tmp):
-    folder = photos_without_sign_5(run, tmp)
+    folder = photos_of_five_signs(run, tmp)
     (folder / "5").mkdir()
     (folder / "5" / "a.jpg").write_bytes(b"not a photo")
     return folder
@@ -219,7 +233,9 @@ BAD_INPUT = {
     "unwritable out": ("--out", under_a_file, "cannot write there"),
     "no validation photos": ("--split", lambda run, tmp: "validation", "held no validation photos out"),
     "no photos folder": ("--photos", lambda run, tmp: tmp / "none", "not a folder"),
-    "a sign without photos": ("--photos", photos_without_sign_5, "has no folder 5/"),
+    "a sign without photos": ("--photos", photos_with_an_empty_sign, "holds no photos of sign '5'"),
+    "no sign's folder": ("--photos", lambda run, tmp: (tmp / "flat").mkdir() or tmp / "flat",
+                         "holds no folder of a sign's photos"),
     "a photo that is not one": ("--photos", photos_with_a_broken_file, "a.jpg"),
 }
 
@@ -257,16 +273,26 @@ def test_on_a_real_run_the_clean_score_is_the_runs_own_test_accuracy(tmp_path):
 READER = Path(__file__).resolve().parents[1] / "tfsigns" / "reader.json"
 
 
-@requires_hands
-def test_make_reader_trains_the_readers_settings_into_runs_reader(tmp_path):
-    """`make reader` itself, in a folder laid out as the project (its tfsigns and setup.py, and an
-    install stamp newer than setup.py, so that make installs nothing), on 2 real photos of each sign
-    (the landmark reader needs hands) for 1 epoch: it trains the reader's settings into runs/reader and
-    scores that run in runs/reader/robustness."""
-    import os
-    import shutil
-    import subprocess
-    import sys
+def student_photos(folder: Path, students: int) -> Path:
+    """The photos of the first `students` students of the mirror's digits (6-9) and other hands (0-5), as
+    folder/<digit>/, the layout of the published data set."""
+    from tfsigns.images.digits import digit_photos, find_digits
+    from tfsigns.images.digits import students as student_of
+    paths, digits = digit_photos(find_digits(REAL_DIGITS))
+    for path, student in zip(paths, student_of(paths, digits), strict=True):
+        if student < students:
+            (folder / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, folder / path.parent.name / path.name)
+    return folder
+
+
+@requires_digits
+def test_make_reader_trains_the_ten_digit_reader_and_make_reader_score_scores_it(tmp_path):
+    """`make reader reader-score` itself, in a folder laid out as the project (its tfsigns and setup.py, and
+    an install stamp newer than setup.py, so that make installs nothing), on 2 real SIGNS photos of each sign
+    and 5 students' photos of the digits, for 1 epoch: it trains reader.json's settings into runs/reader, a
+    student held out, and scores that run on that student in runs/reader/robustness. Without the digits'
+    photos it says so in one line and trains the six-sign reader."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     project = READER.parents[1]
@@ -274,20 +300,34 @@ def test_make_reader_trains_the_readers_settings_into_runs_reader(tmp_path):
         (tmp_path / name).symlink_to(project / name)
     stamp = tmp_path / "installed"
     stamp.touch()
-    command = ["make", "-C", str(tmp_path), "-f", str(project / "Makefile"), "reader", f"PY={sys.executable}",
+    command = ["make", "-C", str(tmp_path), "-f", str(project / "Makefile"), f"PY={sys.executable}",
                f"STAMP={stamp}", "ARGS=--epochs 1 --quiet"]
     small = SmallSigns(tmp_path / "signs")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TFSIGNS_DATA": str(small.dir)})
+    digits = student_photos(tmp_path / "digits", 5)
+    env = {**os.environ, "TFSIGNS_DATA": str(small.dir), "TFSIGNS_DIGITS": str(digits)}
+    result = subprocess.run([*command, "reader", "reader-score"], capture_output=True, text=True, timeout=600,
+                            env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     run = tmp_path / "runs" / "reader"
     metrics = json.loads((run / "metrics.json").read_text())
     trained = {**metrics["config"], **metrics["run"]}
     assert trained == {**trained, **json.loads(READER.read_text()), "num_epochs": 1}  # every reader setting
+    assert metrics["signs"] == [str(d) for d in range(10)] and metrics["photos"]["held_out_students"] == 1
     results = json.loads((run / "robustness" / "results.json").read_text())
     assert results["model"] == "runs/reader"  # as make passed it, from the project's folder
-    assert results["images"] == 12
+    photos, held = len(list(digits.glob("*/*"))), len(metrics["photos"]["held_out"])
+    assert results["images"] == 12 and (results["photos"]["images"], results["photos"]["left_out"]) == (
+        held, photos - held)
     assert {p.name for p in (run / "robustness").iterdir()} == OUTPUTS
+    without = {key: value for key, value in env.items() if key != "TFSIGNS_DIGITS"}
+    result = subprocess.run([*command, "reader"], capture_output=True, text=True, timeout=600, env=without)
+    assert result.returncode == 0, result.stdout + result.stderr
+    told = [line for line in result.stderr.splitlines() if line.startswith("make reader:")]
+    assert told == ["make reader: no photos of the signs 6-9 ($TFSIGNS_DIGITS is unset and data/digits is "
+                    "missing; data/README.md says where they are published): training the six-sign reader, "
+                    "tfsigns/reader_signs.json"], result.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["signs"] == [str(d) for d in range(6)] and metrics["config"]["digits"] == "0-5"
 
 
 def test_each_split_keeps_its_scores_and_a_no_test_run_must_ask_for_the_test_set(fake_data, tmp_path):

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REAL_DATA, copy_of, run_main
+from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main
 from tfsigns.images.scenes import paste, scene
 from tfsigns.portable.photos import image_from_bytes
 from tfsigns.predict import main as predict_main
@@ -110,10 +110,13 @@ def test_post_predict_answers_as_predict_json_and_refuses_bad_bodies(fake_run, t
         assert status == 200 and again["input"].startswith("data:image/png;base64,")
         one = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
         for photos, message in ((None, "calibration wants a JSON object"),
-                                ({"0": [one]}, "1 to 10 photos of every sign; sign 1 has 0"),
-                                ({str(sign): [one] * 11 for sign in range(6)}, "sign 0 has 11"),
-                                ({str(sign): ["data:image/png;base64,??"] for sign in range(6)},
-                                 "photo 1 of sign 0: not a base64 data URL")):
+                                ({}, "the photos of 1 to 20 signs, got 0"),
+                                ({"0": [one], "1": []}, "1 to 20 photos of a sign; sign '1' has 0"),
+                                ({"0": [one] * 21}, "sign '0' has 21"),
+                                ({"hello": [one]}, "sign 'hello': a pixel reader learns no new sign"),
+                                ({"a/b": [one]}, "without slashes"),
+                                ({"0": ["data:image/png;base64,??"]},
+                                 "photo 1 of sign '0': not a base64 data URL")):
             body = b"{" if photos is None else json.dumps({"photos": photos}).encode()
             status, refused = post(url + "/calibrate", body)
             assert status == 400 and message in refused["error"], refused
@@ -284,7 +287,6 @@ def wait_for(condition, seconds: float, what: str):
 def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(real_run, signs, tmp_path):
     chromium, driver = chromium_or_skip()
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
     _, _, X_test, Y_test, _ = signs
     reader = Reader(real_run)
     probabilities = reader.probabilities(X_test)
@@ -326,7 +328,8 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(real_run, sig
             assert len(text("sentence")) <= 1 < before  # cleared (the camera may add its steady digit again)
             print(f"readings a second in the browser: {rate}")
             for sign in range(6):  # calibration: two photos of each sign from the camera, then fine-tune
-                Select(page.find_element(By.ID, "sign")).select_by_visible_text(str(sign))
+                page.find_element(By.ID, "sign").clear()
+                page.find_element(By.ID, "sign").send_keys(str(sign))
                 page.find_element(By.ID, "capture").click()
                 page.find_element(By.ID, "capture").click()
             assert text("captured") == "0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2"
@@ -402,7 +405,7 @@ def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates
         assert (y0 - 5) / 480 <= landmarks[:, 1].min() and landmarks[:, 1].max() <= (y1 + 5) / 480
         for track in (0, 1):
             status, empty = post(f"{url}/predict?name=room&track={track}", png(scene(4)))
-            assert status == 200 and empty == {"image": "room", "class": None, "hand": False,
+            assert status == 200 and empty == {"image": "room", "class": None, "sign": None, "hand": False,
                                                "probabilities": None, "landmarks": None, "ms": empty["ms"]}
         status, refused = post(url + "/predict", b"not an image at all")
         assert status == 400 and list(refused) == ["error"] and "not a readable image" in refused["error"]
@@ -410,7 +413,8 @@ def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates
         photos = {str(sign): [data_url(frame)] for sign, (frame, _) in enumerate(pasted)}
         status, refused = post(url + "/calibrate", json.dumps({"photos": {**photos, "2": [
             photos["2"][0], data_url(scene(5))]}}).encode())
-        assert status == 400 and refused["error"].startswith("photo 2 of sign 2: the hand model sees no hand")
+        assert status == 400, refused
+        assert refused["error"].startswith("photo 2 of sign '2': the hand model sees no hand")
         assert "\n" not in refused["error"]
         second = [int(np.flatnonzero(labels == sign)[1]) for sign in range(6)]  # another photo of each
         held = {sign: [*found, data_url(paste(images[second[int(sign)]], seed=20 + int(sign))[0])]
@@ -505,3 +509,85 @@ def test_slow_bodies_do_not_lock_everyone_else_out(fake_run, monkeypatch):
             answers.append(received.split(b"\r\n", 1)[0])
         assert answers == [b"HTTP/1.1 408 Request Timeout"] * 8, answers
         assert post(url + "/predict", photo)[0] == 200
+
+
+# ------------------------------------------------------------------ teaching a sign through the page
+
+
+@pytest.fixture(scope="module")
+def six_sign_run(tmp_path_factory):
+    """The six-sign reader (tfsigns/reader_signs.json: SIGNS alone, and "a sign I don't know"), 100 epochs."""
+    from tfsigns.train import main as train_main
+    if requires_digits.args[0]:
+        pytest.skip(requires_digits.kwargs["reason"])
+    out = tmp_path_factory.mktemp("six") / "run"
+    config = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
+    code, _, err = run_main(train_main, ["--config", str(config), "--data-dir", str(REAL_DATA), "--epochs",
+                                         "100", "--quiet", "--out", str(out)])
+    assert code == 0, err
+    return out
+
+
+def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(six_sign_run, tmp_path):
+    """The fake camera plays another student's 7 held in a cluttered room, moving a little: the six-sign
+    reader says "unknown sign"; the page is told the name "seven", takes photos of the held sign, the server
+    learns it, and the page reads "seven" and writes it in the sentence. Names a page could send that no
+    folder could hold (a slash, 300 characters) are refused with a JSON 400."""
+    chromium, driver = chromium_or_skip()
+    from selenium.webdriver.common.by import By
+
+    from tfsigns.images.digits import digit_photos, find_digits
+    from tfsigns.portable.photos import load_frame
+    paths, digits = digit_photos(find_digits(REAL_DIGITS))
+    room, reader = 3, Reader(six_sign_run)
+    path = [(0.45 + 0.05 * np.sin(t), 0.5 + 0.04 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 30)]
+
+    def frames_of(photo: Path) -> list[np.ndarray]:
+        return [paste(load_frame(photo), room, at=at)[0] for at in path]
+
+    def unknown_all_along(photo: Path) -> bool:  # in-process, as the server will read it
+        probabilities, _ = reader.read(frames_of(photo)[::5], track=True)
+        return all(reader.signs.read(row) is None for row in probabilities if not np.isnan(row).any()) and \
+            not np.isnan(probabilities).any()
+    try:
+        seven = next(p for p, d in zip(paths, digits, strict=True) if d == 7 and unknown_all_along(p))
+    finally:
+        reader.close()
+    y4m(frames_of(seven), tmp_path / "seven.y4m")
+    with serving(six_sign_run) as url:
+        for name, words in (("a/b", "without slashes"), ("x" * 300, "1 to 40 characters, got 300")):
+            status, refused = post(url + "/calibrate", json.dumps({"photos": {name: ["data:,"]}}).encode())
+            assert status == 400 and words in refused["error"] and "\n" not in refused["error"], refused
+        page = browser(chromium, driver, tmp_path / "seven.y4m")
+        try:
+            page.get(url + "/")
+            text = lambda element: page.find_element(By.ID, element).text  # noqa: E731
+            wait_for(lambda: text("answer") == "unknown sign", 60, "the page to say it does not know the 7")
+            assert text("sentence") == ""  # an unknown sign is not written
+            page.find_element(By.ID, "sign").send_keys("seven")
+            page.find_element(By.ID, "teach").click()
+            wait_for(lambda: "reading with" in text("calibration") or "failed" in text("calibration"), 120,
+                     "the server to learn the sign")
+            assert "learnt in" in text("calibration"), text("calibration")
+            wait_for(lambda: text("answer") == "seven", 60, "the page to read the sign it was taught")
+            wait_for(lambda: "seven" in text("sentence"), 30, "the sentence to hold the new sign")
+            assert "seven" in text("signs")
+        finally:
+            page.quit()
+        (new,) = calibrated_runs(six_sign_run)
+        metrics = json.loads((new / "metrics.json").read_text())
+        assert metrics["taught"] == ["seven"] and metrics["signs"][-1] == "seven"
+        assert 3 <= metrics["calibration_photos"] <= 10
+        with urllib.request.urlopen(url + "/reader", timeout=30) as response:
+            assert json.loads(response.read())["signs"] == ["0", "1", "2", "3", "4", "5", "seven"]
+        sixes = [p for p, d in zip(paths, digits, strict=True) if d == 6][:3]  # a second sign, by JSON:
+        photos = {"six": [data_url(paste(load_frame(p), room)[0]) for p in sixes]}  # it keeps the first
+        status, state = post(url + "/calibrate", json.dumps({"photos": photos}).encode())
+        assert status == 202 and state["message"] == "learning six from 2 photos", state
+
+        def taught():
+            with urllib.request.urlopen(url + "/calibration", timeout=30) as response:
+                state = json.loads(response.read())
+            return state if state["status"] != "running" else None
+        state = wait_for(taught, 120, "the second sign")
+        assert state["signs"] == ["0", "1", "2", "3", "4", "5", "seven", "six"], state

@@ -195,6 +195,9 @@ PLAUSIBLE = {
     "normalize": st.sampled_from(["none", "per-image", "dataset"]),
     "framing": st.sampled_from(["none", "hand"]),
     "hand_model": st.sampled_from(["full", "lite"]),
+    "digits": st.sampled_from(["0-5", "0-9"]), "unknown_shapes": st.integers(0, 20),
+    "digits_dir": st.just(None), "validation_students": st.sampled_from([0.0, 0.2]),
+    "unknown_threshold": st.floats(0.01, 1),
 }
 
 

@@ -29,7 +29,9 @@ FAMILY_SETTINGS = {
     "mlp": {"layers": "hidden MLP layers"},
     "cnn": {"filters": "conv blocks", "kernels": "conv blocks", "pools": "conv blocks",
             "dense": "hidden dense layers after conv blocks"},
-    "landmarks": {"layers": "hidden MLP layers", "hand_model": "hand model"},
+    "landmarks": {"layers": "hidden MLP layers", "hand_model": "hand model", "digits": "digits to read",
+                  "unknown_shapes": "made-up hand shapes (an unknown sign)",
+                  "unknown_threshold": "unknown sign"},
 }
 
 # The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some)
@@ -64,6 +66,8 @@ OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 INITS = ("course", "independent")  # how initialize_parameters seeds each layer's weights
 DECAYS = ("none", "inverse-time", "exponential", "staircase")
 DEVICES = ("cpu", "gpu")
+# SIGNS' signs, or ASL's ten digits with other students' photos (tfsigns.images.digits)
+DIGITS = ("0-5", "0-9")
 HAND_MODELS = ("full", "lite")  # MediaPipe's palm and landmark models (tfsigns.hands.files)
 NORMALIZATIONS = ("none", "per-image", "dataset")  # what the input is scaled by (tfsigns.training.graph)
 # The training-time augmentations, each a strength (flip: on or off); 0 everywhere augments nothing
@@ -152,6 +156,9 @@ RULES: dict[str, tuple] = {
     "normalize": ("choice", NORMALIZATIONS, "be one of " + ", ".join(NORMALIZATIONS)),
     "framing": ("choice", FRAMINGS, "be one of " + ", ".join(FRAMINGS)),
     "hand_model": ("choice", HAND_MODELS, "be one of " + ", ".join(HAND_MODELS)),
+    "digits": ("choice", DIGITS, "be one of " + ", ".join(DIGITS)),
+    "unknown_shapes": ("int", lambda v: 0 <= v <= 100_000, "be a whole number in [0, 100000]"),
+    "unknown_threshold": ("float", lambda v: 0 < v <= 1, "lie in (0, 1]"),
     "device": ("choice", DEVICES, "be one of " + ", ".join(DEVICES)),
     "threads": ("int", lambda v: 0 <= v < SEED_LIMIT, "be a non-negative integer (0: all cores)"),
     "print_cost": ("bool", None, "be true or false"),
@@ -257,6 +264,14 @@ class TrainConfig(Checked):
     framing: str = "none"
     # The landmark families' hand model: MediaPipe's full or lite palm detector and landmark model
     hand_model: str = "full"
+    # What a landmark reader learns to read: SIGNS' 0-5, or ASL's 0-9 (SIGNS plus other students' photos of
+    # the digits, tfsigns.images.digits); and how many made-up hand shapes (tfsigns.hands.shapes) teach it
+    # "a sign I don't know" as one more class (0: it names one of its signs for every hand)
+    digits: str = "0-5"
+    unknown_shapes: int = 0
+    # From which probability of that class the reader answers "a sign I don't know" (it trains nothing: the
+    # run records it, and every reader of the run reads by it; docs/reader.md chose it on validation photos)
+    unknown_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -9,11 +9,12 @@ The crops follow MediaPipe's ImageToTensorCalculator (palm_detection_cpu.pbtxt, 
 the whole image letterboxed into 192x192 on black for the palm (BORDER_ZERO), the rotated region into
 224x224 with the image's edge pixels repeated for the landmarks (the default border); RGB in [0, 1], bilinear.
 
-Which region (best_hand): the best palm's region (the palm found in the whole photo, else in its square
-tiles), and where that covers half the photo or more (a hand close up, as in SIGNS) or shows no hand, or
-where no palm is found in a photo no larger than the detector's input, also the whole photo; the one where
-the model is surer a hand is there is kept. On other people's hands this read 0.99 against 0.96 for the
-palm's region alone and 0.98 for the whole photo alone (docs/reader.md).
+Which region (best_hand): the best palm's region (the palm found in the whole photo, else, where none is
+found or it shows no hand, in its square tiles), and where that covers half the photo or more (a hand
+close up, as in SIGNS) or shows no hand, or where no palm is found in a photo no larger than the detector's
+input, also the whole photo; the one where the model is surer a hand is there is kept. On other people's
+hands this read 0.99 against 0.96 for the palm's region alone and 0.98 for the whole photo alone
+(docs/reader.md).
 
 The features: the x and y of the 21 world landmarks relative to the wrist, in decimetres (about -1 to 1),
 as the model gives them in its region's own turn.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +41,7 @@ MIN_SIDE = 16  # smaller images hold too few pixels for a hand: none is read in 
 N_FEATURES = 42  # 21 landmarks' x and y
 UNIT = 0.1  # metres: features in decimetres
 WHOLE_IMAGE_SHARE = 0.5  # a palm's region this share of the photo's long side or more: try the whole too
-VERSION = "world-xy-wrist-dm/best-region/3"  # changes whenever features would come out differently
+VERSION = "world-xy-wrist-dm/best-region/4"  # changes whenever features would come out differently
 
 
 def interpreter(path: os.PathLike, threads: int = 1):
@@ -161,35 +163,42 @@ def read_hand(model: HandModel, image: np.ndarray, track: bool = False) -> Hand 
 
 def best_hand(model: HandModel, image: np.ndarray) -> Hand | None:
     """What the landmark model sees in the best region of a uint8 RGB photo (h, w, 3), hand or not: the
-    best palm's region; also the whole photo where that region covers WHOLE_IMAGE_SHARE of the photo's
-    long side or more, or shows no hand, and where no palm is found in a photo no larger than the
-    detector's input (SIGNS' 64x64: a palm that small is often missed; in a camera's frame a hand close
-    up was found 120 times in 120); the one with the higher presence score. None: no region to try."""
+    best palm's region in the whole photo, else (none found, or no hand seen there, in a photo larger
+    than the detector's input) the best palm's region of its square tiles (find_palms); also the whole
+    photo where the first region covers WHOLE_IMAGE_SHARE of the photo's long side or more, or no region
+    shows a hand, and where no palm is found in a photo no larger than the detector's input (SIGNS'
+    64x64: a palm that small is often missed; in a camera's frame a hand close up was found 120 times in
+    120); the one with the higher presence score. None: no region to try."""
     h, w = image.shape[:2]
-    palms = find_palms(model, image)
-    tried = [model.landmarks(image, palm_rect(palms[0]), palms[0].score)] if palms else []
+    tried = []
+    for palms in find_palms(model, image):
+        tried += [model.landmarks(image, palm_rect(palms[0]), palms[0].score)] if palms else []
+        if tried and tried[-1].presence >= model.threshold:
+            break
     close_up = tried and tried[0].rect.size >= WHOLE_IMAGE_SHARE * max(h, w)
     small = max(h, w) <= PALM_SIZE
-    if (tried and (tried[0].presence < model.threshold or close_up)) or (not tried and small):
+    seen = any(hand.presence >= model.threshold for hand in tried)
+    if (tried and (not seen or close_up)) or (not tried and small):
         tried.append(model.landmarks(image, Rect(w / 2, h / 2, float(max(h, w)), 0.0)))
     return max(tried, key=lambda found: found.presence) if tried else None
 
 
-def find_palms(model: HandModel, image: np.ndarray) -> list[Palm]:
-    """The palms in a uint8 RGB photo (h, w, 3), best first: in the whole photo, else in square tiles of
-    its short side along its long one, half overlapping, where a small hand is larger (a third larger in
-    a 4:3 frame's tile: in cluttered 640x480 scenes this found 0.93 of other people's hands instead of
-    0.83, docs/reader.md)."""
-    if palms := model.palms(image):
-        return palms
+def find_palms(model: HandModel, image: np.ndarray) -> Iterator[list[Palm]]:
+    """The palms in a uint8 RGB photo (h, w, 3), best first, in the whole photo; then, where the photo is
+    not square, in square tiles of its short side along its long one, half overlapping, where a small hand
+    is larger (a third larger in a 4:3 frame's tile). Lazily: best_hand asks for the tiles only when the
+    whole photo shows no hand (in cluttered 640x480 scenes the tiles found 0.93 of other people's hands
+    instead of 0.83 when searched where the whole photo found no palm; 0.98 instead of 0.96 when also
+    searched where its best palm showed no hand; docs/reader.md)."""
+    yield model.palms(image)
     h, w = image.shape[:2]
     side, long = min(h, w), max(h, w)
     if side == long:
-        return []
+        return
     found = []
     for start in np.linspace(0, long - side, math.ceil((long - side) / (side / 2)) + 1).astype(int):
         x, y = (start, 0) if w > h else (0, start)
         for palm in model.palms(np.ascontiguousarray(image[y:y + side, x:x + side])):
             shift = np.array([x, y])
             found.append(Palm(palm.box + np.tile(shift, 2), palm.keypoints + shift, palm.score))
-    return sorted(found, key=lambda palm: -palm.score)
+    yield sorted(found, key=lambda palm: -palm.score)

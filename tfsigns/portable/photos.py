@@ -136,6 +136,24 @@ def load_images(paths: list[str | os.PathLike], size: int = 64) -> np.ndarray:
     return np.stack([load_image(path, size) for path in paths], axis=1)
 
 
+def sign_photos(folder: str | os.PathLike) -> dict[str, list[Path]]:
+    """The image files under each sign's folder, folder/<sign name>/, sorted by name: {sign: files}, any
+    name (hidden folders and files skipped, loose files in `folder` ignored); ImageError (one line) when
+    `folder` is not a folder, holds no sign's folder, or a sign's folder holds no file."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageError(f"{folder}: not a folder (it must hold a folder per sign, named after the sign)")
+    found = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in sub.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise ImageError(f"{sub}: holds no photos of sign {sub.name!r}")
+        found[sub.name] = files
+    if not found:
+        raise ImageError(f"{folder}: holds no folder of a sign's photos (DIR/<sign>/photo.jpg)")
+    return found
+
+
 def sign_folder_files(folder: str | os.PathLike, classes: int = 6) -> list[list[Path]]:
     """The image files of each sign, folder/0 ... folder/<classes - 1>, sorted by name; ImageError
     (one line) when the folder or a sign's folder is missing or a sign has no files."""

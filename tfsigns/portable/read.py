@@ -2,13 +2,15 @@
 
 It reads the folder's reader.json (the input contract), checks each model file against its SHA-256,
 reads every photo, then prints one JSON line per photo, as `python -m tfsigns.predict --json` does:
-{"image", "class" (or null), "probabilities" (or null)} and, for a landmark reader, "hand". A photo that
+{"image", "class" (or null), "sign" (its name, or null), "probabilities" (or null)}, "unknown" (the unknown
+sign's probability) for a reader that has one, and, for a landmark reader, "hand". A photo that
 cannot be read, or a folder whose files are not the ones reader.json names, is one line on stderr and
 exit code 2. NumPy, Pillow and a TensorFlow Lite interpreter; tfsigns runs this same code (as_json).
 
 What an app does per camera frame, as `SignReader.read` does it:
 - landmark reader: the frame upright in RGB -> palm -> rotated crop -> landmarks -> 42 features
-  (hands.read_hand, hands.features) -> classifier; no hand: no answer;
+  (hands.read_hand, hands.features) -> classifier; no hand: no answer; the unknown sign's output highest:
+  "a sign I don't know" (Signs.read);
 - pixel reader: the photo's centre square at 64x64, / 255 (photos.load_image) -> framed when
   reader.json says so (framing) -> classifier.
 """
@@ -19,6 +21,7 @@ import argparse
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +31,81 @@ from .hands import LANDMARK_SIZE, N_FEATURES, VERSION, HandModel, features, inte
 from .palm import PALM_SIZE
 from .photos import ImageError, load_frame, load_image
 
-FORMAT = "tfsigns-reader/1"  # reader.json's "format": changes whenever a field's meaning would
+FORMAT = "tfsigns-reader/2"  # reader.json's "format": changes whenever a field's meaning would
 
 
 class ContractError(ValueError):
     """A reader folder whose reader.json is missing or unusable, or whose files are not those it names."""
 
 
-def as_json(image: str, probabilities: np.ndarray, landmarks: bool = False) -> dict:
-    """What one photo is printed as (predict --json, the live page's POST /predict, read.py): its name,
-    the class read and the class probabilities; for a landmark reader, whether it saw a hand (when it saw
-    none, the class and probabilities are null)."""
-    if landmarks and np.isnan(probabilities).any():
-        return {"image": image, "class": None, "hand": False, "probabilities": None}
-    answer = {"image": image, "class": int(probabilities.argmax()),
-              "probabilities": [float(p) for p in probabilities]}
-    return {**answer, "hand": True} if landmarks else answer
+@dataclass(frozen=True)
+class Signs:
+    """What a reader's outputs mean: the names of its signs, in output order, and the output that means
+    "a sign I don't know" (after the signs), where the reader has one (None: it names a sign for any hand),
+    with the probability of it from which the reader answers so."""
+
+    names: tuple[str, ...]
+    unknown: int | None = None
+    threshold: float = 0.5
+
+    @classmethod
+    def of(cls, record: dict) -> Signs:
+        """The signs a metrics.json or reader.json records: "signs" (else 0 ... classes - 1, as runs from
+        before names were kept) and "unknown": {"output": C, "threshold": t}; ValueError when they do not
+        fit together."""
+        unknown = record.get("unknown")
+        output = unknown.get("output") if isinstance(unknown, dict) else None
+        threshold = unknown.get("threshold", 0.5) if isinstance(unknown, dict) else 0.5
+        if not (_number(threshold) and 0 < threshold <= 1):
+            raise ValueError(f"its unknown threshold must lie in (0, 1], got {threshold!r}")
+        names = record.get("signs")
+        if names is None:
+            names = [str(c) for c in range(int(record.get("classes", 6)) - (output is not None))]
+        if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)
+                and len(set(names)) == len(names)):
+            raise ValueError("its signs must be distinct non-empty names")
+        if output is not None and output != len(names):
+            raise ValueError(f"its unknown output must follow its {len(names)} signs")
+        return cls(tuple(names), output, float(threshold))
+
+    @property
+    def outputs(self) -> int:
+        """The classifier's outputs: a probability per sign, and the unknown sign's where there is one."""
+        return len(self.names) + (self.unknown is not None)
+
+    def read(self, probabilities: np.ndarray) -> int | None:
+        """The sign read from the outputs' probabilities (outputs,): None (the unknown sign) where the unknown
+        output is at least the threshold, else the index of the most probable sign."""
+        if self.unknown is not None and probabilities[self.unknown] >= self.threshold:
+            return None
+        return int(np.argmax(probabilities[:len(self.names)]))
+
+    def as_json(self, image: str, probabilities: np.ndarray, landmarks: bool = False) -> dict:
+        """What one photo is printed as (predict --json, the live page's POST /predict, read.py): its name,
+        the class read and its sign, and the signs' probabilities ("unknown": the unknown sign's, where the
+        reader has one). A landmark reader adds whether it saw a hand: none (NaN probabilities) is "hand":
+        false, and a hand that shows none of its signs "class" and "sign" null with "hand": true."""
+        if landmarks and np.isnan(probabilities).any():
+            return {"image": image, "class": None, "sign": None, "hand": False, "probabilities": None}
+        read = self.read(probabilities)
+        answer = {"image": image, "class": read, "sign": None if read is None else self.names[read],
+                  "probabilities": [float(p) for p in probabilities[:len(self.names)]]}
+        if self.unknown is not None:
+            answer["unknown"] = float(probabilities[self.unknown])
+        return {**answer, "hand": True} if landmarks else answer
+
+    def line(self, image: str, probabilities: np.ndarray) -> str:
+        """One photo's answer as a line for people (predict without --json)."""
+        if np.isnan(probabilities).any():
+            return f"{image}: no hand found (the hand model sees none clearly enough to read a sign)"
+        shown = "  ".join(f"{name}:{p:.3f}" for name, p in zip(self.names, probabilities, strict=False))
+        if self.unknown is not None:
+            shown += f"  unknown:{probabilities[self.unknown]:.3f}"
+        read = self.read(probabilities)
+        if read is None:
+            return (f"{image}: a hand, but not a sign this reader knows (it knows {', '.join(self.names)})"
+                    f"   [{shown}]")
+        return f"{image}: {self.names[read]} (p = {probabilities[read]:.3f})   [{shown}]"
 
 
 def load_contract(folder: Path) -> dict:
@@ -51,6 +113,12 @@ def load_contract(folder: Path) -> dict:
     checked against its SHA-256; ContractError otherwise."""
     try:
         contract = json.loads((folder / "reader.json").read_text())
+        found = contract.get("format") if isinstance(contract, dict) else None
+    except (OSError, ValueError) as err:
+        raise ContractError(f"{folder}: no usable reader.json ({err!r})") from None
+    if found != FORMAT:
+        raise ContractError(f"{folder}/reader.json: format {found!r}; this read.py reads {FORMAT!r}")
+    try:
         kind, classifier = contract["input"]["kind"], contract["classifier"]
         files = {classifier["file"]: classifier["sha256"], **contract["hand_models"]}
         if kind == "landmarks":
@@ -65,15 +133,12 @@ def load_contract(folder: Path) -> dict:
             contract["input"]["size"] = size = int(size)
             shape = [1, size, size, 3]
         shapes = [classifier["input"]["shape"], classifier["output"]["shape"]]
-        if shapes != [shape, [1, len(contract["classes"])]]:
-            raise ValueError(f"its classifier's shapes are not a {kind} reader's of its classes")
+        if shapes != [shape, [1, Signs.of(contract).outputs]]:
+            raise ValueError(f"its classifier's shapes are not a {kind} reader's of its signs")
         if not all(isinstance(name, str) for name in [*files.values(), *files, *used]):
             raise TypeError("a file name or SHA-256 that is not a string")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ContractError(f"{folder}: no usable reader.json ({err!r})") from None
-    if contract.get("format") != FORMAT:
-        raise ContractError(f"{folder}/reader.json: format {contract.get('format')!r}; this read.py reads "
-                            f"{FORMAT!r}")
     if kind == "landmarks" and contract["input"].get("features") != VERSION:
         raise ContractError(f"{folder}/reader.json: features {contract['input'].get('features')!r}; this "
                             f"read.py computes {VERSION!r}")
@@ -103,7 +168,7 @@ class SignReader:
         self.contract = load_contract(self.folder)
         self.input = self.contract["input"]
         self.landmarks = self.input["kind"] == "landmarks"
-        self.classes = len(self.contract["classes"])
+        self.signs = Signs.of(self.contract)
         classifier = self.contract["classifier"]
         try:
             self.classifier = interpreter(self.folder / classifier["file"])
@@ -125,10 +190,10 @@ class SignReader:
         return load_frame(path) if self.landmarks else load_image(path, self.input["size"])
 
     def read(self, photo: np.ndarray) -> np.ndarray:
-        """The class probabilities (C,) float32 of a photo as `photo` gives it; NaN where a landmark
-        reader sees no hand."""
+        """The classifier's probabilities (outputs,) float32 of a photo as `photo` gives it (the signs', then
+        the unknown sign's where the reader has one); NaN where a landmark reader sees no hand."""
         x = self.example(photo)
-        return np.full(self.classes, np.nan, np.float32) if x is None else self.classify(x[None])[0]
+        return np.full(self.signs.outputs, np.nan, np.float32) if x is None else self.classify(x[None])[0]
 
     def example(self, photo: np.ndarray) -> np.ndarray | None:
         """What the classifier takes of a photo as `photo` gives it: a hand's 42 features, or the
@@ -168,5 +233,5 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
         print(f"read.py: error: {err}", file=sys.stderr)
         return 2
     for path, photo in zip(args.photos, photos, strict=True):
-        print(json.dumps(as_json(path, reader.read(photo), reader.landmarks)), flush=True)
+        print(json.dumps(reader.signs.as_json(path, reader.read(photo), reader.landmarks)), flush=True)
     return 0

@@ -23,10 +23,10 @@ from tfsigns.networks import get_network
 from tfsigns.portable import hands, palm, photos
 from tfsigns.portable.hands import VERSION
 from tfsigns.portable.native import quiet_native_stderr
-from tfsigns.portable.read import FORMAT
+from tfsigns.portable.read import FORMAT, Signs
 from tfsigns.training.graph import image_shape
-from tfsigns.training.inference import hand_model_of, inference_logits, load_model
-from tfsigns.training.runs import finished_run
+from tfsigns.training.inference import inference_logits, load_model
+from tfsigns.training.runs import CheckpointError, finished_run, hand_model_of
 
 
 def convert(run_dir: str | os.PathLike, quantize: str = "none") -> tuple[bytes, dict, dict]:
@@ -76,18 +76,28 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
     """reader.json for the export of a run (its metrics.json and config, the hand model it was trained
     through, checked by hand_model_of; its graph's input and output), and the hand model files to copy
     beside it ({name: path}; none for a pixel run)."""
-    classes = int(probabilities.shape[-1])
+    signs, outputs = Signs.of(metrics), int(probabilities.shape[-1])
+    if signs.outputs != outputs:
+        raise CheckpointError(f"its network has {outputs} outputs, but its metrics.json names "
+                              f"{signs.outputs}")
+    unknown = ({} if signs.unknown is None else {"unknown": {
+        "output": signs.unknown, "threshold": signs.threshold, "meaning": "the output after the signs': 'a "
+        "sign I don't know', learnt from made-up hand shapes; where its probability is at least the "
+        "threshold, the answer is no sign, else the most probable of the signs"}})
     contract = {
         "format": FORMAT,
         "family": config.arch,
-        "classes": [str(n) for n in range(classes)],
-        "classes_meaning": "the SIGNS hand signs: how many fingers are held up (0 to 5)",
+        "signs": list(signs.names),
+        "signs_meaning": "the hand signs this reader names (ASL's digits by their digit; a taught sign by "
+                         "the name it was taught), in the order of the classifier's outputs",
+        **unknown,
         "test_accuracy": metrics.get("test_accuracy"),
         "classifier": {
             "file": "classifier.tflite", "sha256": hashlib.sha256(tflite).hexdigest(), "quantize": quantize,
             "input": {"shape": [1, *x.shape[1:]], "dtype": "float32"},
-            "output": {"shape": [1, classes], "dtype": "float32",
-                       "meaning": "the classes' softmax probabilities, in the order of classes"},
+            "output": {"shape": [1, outputs], "dtype": "float32",
+                       "meaning": "softmax probabilities: the signs', in the order of signs, then the "
+                                  "unknown sign's where 'unknown' is given"},
         },
         "photo": {"orientation": "EXIF applied (turned upright as a viewer shows it)",
                   "colour": "8-bit RGB; transparent pixels on white; greyscale repeated in R, G and B; "
@@ -121,15 +131,18 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
                  "region_shift_y": palm.PALM_SHIFT_Y},
         "landmarks": {"input": hands.LANDMARK_SIZE, "border": "the image's edge pixels repeated"},
         "whole_image_share": hands.WHOLE_IMAGE_SHARE, "feature_unit_metres": hands.UNIT,
-        "no_hand": {"class": None, "hand": False, "probabilities": None},
+        "no_hand": {"class": None, "sign": None, "hand": False, "probabilities": None},
+        "unknown_sign": {"class": None, "sign": None, "hand": True},
         "steps": ["the frame upright (EXIF) in 8-bit RGB, its long side at most "
                   f"{photos.FRAME_SIDE} pixels (photos.load_frame)",
                   "palms: the frame letterboxed on black into 192x192, RGB / 255, the palm model; anchors "
-                  "decoded and merged (palm.py); none found: the same in square tiles (hands.find_palms)",
+                  "decoded and merged (palm.py); none found, or the best one's region shows no hand: the "
+                  "same in square tiles (hands.find_palms)",
                   "the best palm's rotated square region, 224x224 bilinear, / 255, the landmark model; "
                   "also the whole frame where that region is large or shows no hand (hands.best_hand)",
                   f"presence below {hand_model.threshold}: no hand, no answer",
                   "features: world landmarks' x and y less the wrist's, / 0.1 m, 42 float32 (hands.features)",
-                  "the classifier"],
+                  "the classifier; the unknown sign's output at least its threshold: no sign "
+                  "(unknown_sign); else the most probable of the signs"],
     }
     return contract, {path.name: path for path in paths.values()}

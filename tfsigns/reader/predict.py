@@ -3,9 +3,11 @@
 Each image (JPEG, PNG, any size or mode) is turned upright by its EXIF orientation and converted
 to RGB (tfsigns.portable.photos). A landmark run (--arch landmarks) finds the hand in the whole photo
 (tfsigns.portable.hands) and reads its landmarks; where it sees no hand it says so ("class": null,
-"hand": false with --json), never a digit. A pixel run (mlp, cnn) reads the photo centre-cropped to a
-square, resized to 64x64 and divided by 255, as the training images were prepared. Prints the class and
-the probabilities, or JSON with --json. Bad input gets one line on stderr and exit code 2.
+"hand": false with --json), never a digit, and a reader that knows "a sign I don't know" says so for a
+hand that shows none of its signs ("class": null, "sign": null, "hand": true). A pixel run (mlp, cnn)
+reads the photo centre-cropped to a square, resized to 64x64 and divided by 255, as the training images
+were prepared. Prints the sign and the probabilities, or JSON with --json ("class": its index, "sign":
+its name). Bad input gets one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
-
 from tfsigns.config import LANDMARK_FAMILIES
 from tfsigns.hands.files import ModelError
 from tfsigns.portable.photos import ImageError, load_frame, load_images
-from tfsigns.portable.read import as_json
+from tfsigns.portable.read import Signs
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
@@ -46,15 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ImageError, CheckpointError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    signs = Signs.of(metrics)
     for path, row in zip(args.images, probabilities, strict=True):
-        if args.json:
-            print(json.dumps(as_json(path, row, landmarks)))
-        elif np.isnan(row).any():
-            print(f"{path}: no hand found (the hand model sees none clearly enough to read a sign)")
-        else:
-            label = int(row.argmax())
-            shown = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(row))
-            print(f"{path}: {label} (p = {row[label]:.3f})   [{shown}]")
+        print(json.dumps(signs.as_json(path, row, landmarks)) if args.json else signs.line(path, row))
     return 0
 
 

@@ -8,10 +8,13 @@ phone's framing read back through tfsigns.portable.photos) at each severity. Pri
 results as JSON with --json, and writes to --out (by default RUN_DIR/robustness, or
 RUN_DIR/robustness-validation for --split validation): results.json, accuracy.png (accuracy by shift
 and severity) and gallery.png (what each shift does to a few test images). With --photos DIR
-(a folder per sign, 0 ... 5, of real photos: other people's hands, another camera), the run is
-also scored on those photos, read by tfsigns.portable.photos as predict reads them: their accuracy, each
-sign's, and the confusion matrix (results.json's "photos"), which shows what the shifts, drawn
-from the same list as the training augmentation, cannot. Bad input gets one
+(a folder per sign, DIR/0 ... DIR/9 or any sign's name, of real photos: other people's hands, another
+camera; several DIRs joined by ':'), the run is also scored on those photos, read by tfsigns.portable.photos
+as predict reads them: their accuracy, each sign's, and the confusion matrix (results.json's "photos"),
+which shows what the shifts, drawn from the same list as the training augmentation, cannot; photos of
+signs the run does not know, on the share it answers "a sign I don't know"; and, pasted into cluttered
+scenes, each sign's accuracy. Photos the run trained on (a ten-digit reader's students) are left out,
+counted. Bad input gets one
 line on stderr and exit code 2, before TensorFlow loads and before anything is written.
 """
 
@@ -33,7 +36,7 @@ from tfsigns.images.signs import (
     load_dataset,
     train_validation_split,
 )
-from tfsigns.portable.photos import ImageError, load_sign_frames
+from tfsigns.portable.photos import ImageError, load_frame, sign_photos
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir, to_json, write_json
@@ -44,11 +47,15 @@ GALLERY_IMAGES = 3  # test images shown per shift, of different classes
 OUT_FOLDERS = {"test": "robustness", "validation": "robustness-validation"}
 
 
+NO_HAND, UNKNOWN = -1, -2  # answers() for a photo without a hand seen, and for "a sign I don't know"
+
+
 def answers(reader, frames: Sequence[np.ndarray]) -> np.ndarray:
-    """The sign a Reader (tfsigns.training.inference) reads in each uint8 photo (h, w, 3) at its own
-    size, or -1 where a landmark run sees no hand (which counts as wrong)."""
+    """The sign (its index) a Reader (tfsigns.training.inference) reads in each uint8 photo (h, w, 3) at its
+    own size; NO_HAND where a landmark run sees no hand, UNKNOWN where it sees a sign it does not know."""
     probabilities, _ = reader.read(frames)
-    return np.where(np.isnan(probabilities).any(axis=1), -1, np.nan_to_num(probabilities).argmax(axis=1))
+    read = [NO_HAND if np.isnan(row).any() else reader.signs.read(row) for row in probabilities]
+    return np.array([UNKNOWN if sign is None else sign for sign in read], dtype=np.int64)
 
 
 def score(reader, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
@@ -65,28 +72,54 @@ def score(reader, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict
     return {"clean": accuracy[0], "shifts": shifts}
 
 
-def score_photos(reader, frames: list[np.ndarray], labels: np.ndarray, folder: str) -> dict:
-    """A Reader on real photos (uint8 frames) with signs (m,): {"folder", "images", "accuracy",
-    "sign_accuracy" (a sign's share read right), "confusion" (rows: the true sign, columns: the answer;
-    a last column for "no hand" when the run can say it)}."""
-    found = answers(reader, frames)
-    classes = reader.layout_classes
-    confusion = np.zeros((classes, classes + 1), dtype=np.int64)
-    np.add.at(confusion, (labels, found), 1)  # -1, no hand: the last column
-    per_sign = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-    return {"folder": folder, "images": len(labels), "accuracy": float(np.mean(found == labels)),
-            "sign_accuracy": [float(a) for a in per_sign],
-            "confusion": (confusion if reader.hands is not None else confusion[:, :-1]).tolist()}
+def score_photos(reader, frames: list[np.ndarray], names: list[str], folder: str) -> dict:
+    """A Reader on real photos (uint8 frames) of the signs `names`: of the signs it knows, {"accuracy",
+    "sign_accuracy" (each sign's share read right), "confusion" (rows: the true sign, columns: the answer,
+    then "unknown" and "no hand")}; of the signs it does not know, "unknown_signs": the share it answered
+    "a sign I don't know", and each such sign's answers."""
+    found, signs = answers(reader, frames), list(reader.signs.names)
+    known = np.array([name in signs for name in names], dtype=bool)
+    labels = np.array([signs.index(name) if name in signs else UNKNOWN for name in names], dtype=np.int64)
+    columns = np.where(found >= 0, found, len(signs) + (found == NO_HAND))  # signs..., unknown, no hand
+    confusion = np.zeros((len(signs), len(signs) + 2), dtype=np.int64)
+    np.add.at(confusion, (labels[known], columns[known]), 1)
+    shown = [sign for sign in signs if confusion[signs.index(sign)].sum()]
+    results = {"folder": folder, "images": int(known.sum()),
+               "accuracy": float(np.mean(found[known] == labels[known])) if known.any() else None,
+               "sign_accuracy": {sign: float(confusion[signs.index(sign), signs.index(sign)]
+                                             / confusion[signs.index(sign)].sum()) for sign in shown},
+               "columns": [*signs, "unknown", "no hand"], "confusion": confusion.tolist()}
+    if (~known).any():
+        others = sorted({name for name, k in zip(names, known, strict=True) if not k})
+        answered = {name: _shares(columns[np.array(names) == name], [*signs, "unknown", "no hand"])
+                    for name in others}
+        results["unknown_signs"] = {"signs": others, "images": int((~known).sum()),
+                                    "answered_unknown": float(np.mean(found[~known] == UNKNOWN)),
+                                    "answers": answered}
+    return results
 
 
-def score_scenes(reader, frames: list[np.ndarray], labels: np.ndarray, seed: int = 0) -> dict:
-    """A Reader on the photos pasted anywhere in cluttered 640x480 scenes (tfsigns.images.scenes; the
-    accuracy) and on as many empty scenes (the share answered "no hand"; a pixel run never says it)."""
-    pasted = [paste(frame, seed + k)[0] for k, frame in enumerate(frames)]
-    empty = [scene(seed + len(frames) + k) for k in range(len(frames))]
+def _shares(columns: np.ndarray, names: list[str]) -> dict[str, float]:
+    """The share of each answer (a column of the confusion) among `columns`, the answers given only."""
+    counts = np.bincount(columns, minlength=len(names))
+    return {name: float(n / len(columns)) for name, n in zip(names, counts, strict=True) if n}
+
+
+def score_scenes(reader, frames: list[np.ndarray], names: list[str], seed: int = 0) -> dict:
+    """A Reader on the photos of signs it knows pasted anywhere in cluttered 640x480 scenes
+    (tfsigns.images.scenes; the accuracy, and each sign's) and on as many empty scenes (the share answered
+    "no hand"; a pixel run never says it)."""
+    signs = list(reader.signs.names)
+    kept = [(frame, name) for frame, name in zip(frames, names, strict=True) if name in signs]
+    labels = np.array([signs.index(name) for _, name in kept])
+    pasted = [paste(frame, seed + k)[0] for k, (frame, _) in enumerate(kept)]
+    empty = [scene(seed + len(kept) + k) for k in range(len(kept))]
     found = answers(reader, pasted + empty)
-    return {"images": len(frames), "accuracy": float(np.mean(found[:len(frames)] == labels)),
-            "empty_scenes_no_hand": float(np.mean(found[len(frames):] == -1))}
+    right = found[:len(kept)] == labels
+    return {"images": len(kept), "accuracy": float(np.mean(right)),
+            "sign_accuracy": {sign: float(np.mean(right[labels == c])) for c, sign in enumerate(signs)
+                              if (labels == c).any()},
+            "empty_scenes_no_hand": float(np.mean(found[len(kept):] == NO_HAND))}
 
 
 def summarize(scores: dict) -> dict:
@@ -112,12 +145,20 @@ def table(results: dict) -> str:
     lines += [f"mean over shifts: {results['mean_over_shifts']:.3f} (clean {results['clean']:.3f})",
               f"worst shift: {worst['name']} (mean {worst['mean_accuracy']:.3f})"]
     if photos := results.get("photos"):
-        signs = "  ".join(f"{sign}: {a:.2f}" for sign, a in enumerate(photos["sign_accuracy"]))
-        lines.append(f"photos in {photos['folder']}: {photos['accuracy']:.3f} of {photos['images']} "
-                     f"(by sign {signs})")
-    if scenes := results.get("scenes"):
-        lines.append(f"the same photos pasted into cluttered 640x480 scenes: {scenes['accuracy']:.3f}; empty "
-                     f"scenes answered 'no hand': {scenes['empty_scenes_no_hand']:.3f}")
+        if photos["images"]:
+            signs = "  ".join(f"{sign}: {a:.2f}" for sign, a in photos["sign_accuracy"].items())
+            lines.append(f"photos in {photos['folder']}: {photos['accuracy']:.3f} of {photos['images']} "
+                         f"(by sign {signs})")
+        if others := photos.get("unknown_signs"):
+            lines.append(f"photos of signs it does not know ({', '.join(others['signs'])}): "
+                         f"{others['answered_unknown']:.3f} of {others['images']} answered 'a sign I don't "
+                         "know'")
+        if photos.get("left_out"):
+            lines.append(f"left out: {photos['left_out']} photos the run trained on (its students)")
+    if (scenes := results.get("scenes")) and scenes["images"]:
+        signs = "  ".join(f"{sign}: {a:.2f}" for sign, a in scenes["sign_accuracy"].items())
+        lines.append(f"the same photos pasted into cluttered 640x480 scenes: {scenes['accuracy']:.3f} (by "
+                     f"sign {signs}); empty scenes answered 'no hand': {scenes['empty_scenes_no_hand']:.3f}")
     return "\n".join(lines)
 
 
@@ -169,6 +210,26 @@ def validation_images(run_dir: str | os.PathLike, data_dir: str | None) -> tuple
     return held_out.T.reshape(-1, *images.shape[1:]), one_hot.argmax(axis=0)
 
 
+def photo_set(folders: str, metrics: dict) -> tuple[list[np.ndarray], list[str], int]:
+    """The photos under each sign's folder of --photos (several folders joined by os.pathsep) as uint8 frames,
+    their signs' names, and how many were left out: those the run trained on (its photos' students not held
+    out), so that every figure is one of people it never saw."""
+    trained = metrics.get("photos") if isinstance(metrics.get("photos"), dict) else {}
+    seen = {str(Path(folder).resolve()) for folder in trained.get("folders", [])}
+    held_out = set(trained.get("held_out", []))
+    paths, names, left_out = [], [], 0
+    for folder in (part for part in folders.split(os.pathsep) if part):
+        for sign, files in sign_photos(folder).items():
+            mine = str(Path(folder).resolve()) in seen
+            kept = [path for path in files if not mine or f"{sign}/{path.name}" in held_out]
+            paths, names = paths + kept, names + [sign] * len(kept)
+            left_out += len(files) - len(kept)
+    if not paths:
+        raise ImageError(f"--photos {folders}: every photo there trained the run; none is left to score "
+                         "it on")
+    return [load_frame(path) for path in paths], names, left_out
+
+
 def split_for(metrics: dict, split: str | None, run_dir: str) -> str:
     """The split to score: as asked, else the test set, except for a run that held the test set
     out (trained with --no-test, to choose settings), which must ask for it; said on stderr."""
@@ -196,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the photos to score: the test set, or the validation images the run held "
                         "out (its --validation-fraction and --split-seed), to choose a model without the "
                         "test set (default: test; a run trained with --no-test needs it said)")
-    parser.add_argument("--photos", help="a folder of real photos by sign (DIR/0 ... DIR/5), scored beside "
-                        "the shifts")
+    parser.add_argument("--photos", help="folders of real photos by sign (DIR/<sign>/, several joined by "
+                        "':'), scored beside the shifts; photos of signs the run does not know are scored on "
+                        "whether it says so, and photos the run trained on are left out")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = parser.parse_args(argv)
     if not 0 <= args.seed < 2**32:
@@ -207,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else Path(args.model) / OUT_FOLDERS[args.split]
         images, labels = (validation_images(args.model, args.data_dir) if args.split == "validation"
                           else test_images(args.data_dir))
-        photos = load_sign_frames(args.photos) if args.photos else None
+        photos = photo_set(args.photos, finished_run(args.model)[0]) if args.photos else None
         check_writable(out)
         from tfsigns.training.inference import Reader  # loads TensorFlow: only once the input is checked
         reader = Reader(args.model)
@@ -216,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
                        "seed": args.seed,
                        **summarize(score(reader, images, labels, args.seed))}
             if photos:
-                results["photos"] = score_photos(reader, *photos, args.photos)
-                results["scenes"] = score_scenes(reader, *photos, args.seed)
+                frames, names, left_out = photos
+                results["photos"] = {**score_photos(reader, frames, names, args.photos), "left_out": left_out}
+                results["scenes"] = score_scenes(reader, frames, names, args.seed)
         finally:
             reader.close()
         write_outputs(out, results, images, labels, args.seed)

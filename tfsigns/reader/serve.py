@@ -12,13 +12,15 @@ reads files: the page sends the camera's whole frame, never a preparation of its
 uvicorn) serves it: a small, well-kept server library with no front-end build step, so the page is
 plain HTML and JavaScript in tfsigns/reader/page.html.
 
-Calibration from the page: POST /calibrate with a JSON object {"photos": {"0": [data URL, ...],
-..., "5": [...]}}, 1 to 10 camera photos of every sign, fine-tunes the model on them (tfsigns.calibrate)
-in the background into a new run beside it, RUN-calibrated-N; GET /calibration tells how it goes,
-and once it is done the page reads with the new run.
+Teaching from the page: POST /calibrate with a JSON object {"photos": {"<sign>": [data URL, ...], ...}},
+1 to 20 camera photos of each sign given, teaches the model those signs (tfsigns.calibrate: a sign it knows
+is adapted, a new name is learnt as a new sign) in the background into a new run beside it,
+RUN-calibrated-N; GET /calibration tells how it goes, and once it is done the page reads with the new
+run. GET /reader says what the page's reader reads: its signs, whether it knows "a sign I don't know".
 
-Bad input (a body that is empty, too large or not an image; calibration photos missing a sign, a photo
-in which a landmark run sees no hand, or calibrating while one runs) is answered with status 400 and a
+Bad input (a body that is empty, too large or not an image; a sign's name with a slash or too long, too
+many photos, a photo in which a landmark run sees no hand, a new sign for a pixel run, or calibrating
+while one runs) is answered with status 400 and a
 one-line JSON error, and the server goes on; a photo with no hand in it is no error (200, "hand": false).
 A model folder that is not a finished run, or a busy port, is one line on stderr and exit 2, before
 anything is served.
@@ -43,7 +45,6 @@ import numpy as np
 
 from tfsigns.hands.files import ModelError
 from tfsigns.portable.photos import ImageError, frame_from_bytes, image_from_bytes
-from tfsigns.portable.read import as_json
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
@@ -55,6 +56,7 @@ MAX_IN_FLIGHT = 4  # requests being read at once; more are answered 503 at once 
 BODY_SECONDS = 30.0  # a POST's whole body arrives within this, or 408 and its connection is closed
 BODIES_MB = 256  # bodies still arriving hold at most this much memory together; beyond, 503
 KEEP_CALIBRATED = 3  # calibrated runs kept beside a model; a newer one replaces the oldest
+MOST_SIGNS = 20  # signs in one calibration (the page teaches one at a time)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 IMAGE_TYPES = ("image/", "application/octet-stream")  # what POST /predict takes as its body
 
@@ -76,13 +78,13 @@ def reading(reader, body: bytes, name: str, with_input: bool, track: bool = Fals
     started = time.perf_counter()
     if reader.hands is None:
         column = image_from_bytes(body, name, most_pixels=MAX_PIXELS)[:, None]
-        answer = as_json(name, reader.probabilities(column)[0])
+        answer = reader.signs.as_json(name, reader.probabilities(column)[0])
         if with_input:  # framed, for a run trained on framed photos
             answer["input"] = png_data_url(reader.as_seen(column)[:, 0])
     else:
         frame = frame_from_bytes(body, name, most_pixels=MAX_PIXELS)
         probabilities, (hand,) = reader.read([frame], track)
-        answer = as_json(name, probabilities[0], landmarks=True)
+        answer = reader.signs.as_json(name, probabilities[0], landmarks=True)
         answer["landmarks"] = (None if hand is None else
                                (hand.landmarks[:, :2] / frame.shape[1::-1]).round(4).tolist())
     answer["ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -132,9 +134,11 @@ def original_run(run: Path) -> Path:
 
 
 class Calibration:
-    """The page's model and its calibration: which Reader answers, one photo at a time, and how
-    fine-tuning a new run on the page's photos goes (idle, running, done, failed), one at a time, always
-    from the original run, into at most KEEP_CALIBRATED runs beside it."""
+    """The page's model and its teaching: which Reader answers, one photo at a time, and how teaching a new
+    run the page's photos goes (idle, running, done, failed), one at a time, into at most KEEP_CALIBRATED
+    runs beside the original. A landmark run learns from the run the page reads with, so that the signs
+    taught before stay (it trains again from its examples); a pixel run is fine-tuned from the original
+    run each time, never a chain of fine-tunings."""
 
     def __init__(self, reader, data_dir: str | None):
         self.reader, self.data_dir, self.lock = reader, data_dir, threading.Lock()
@@ -153,29 +157,37 @@ class Calibration:
                 give_back_memory()
 
     def start(self, body: bytes) -> None:
-        """Check the photos and start fine-tuning in the background; ImageError (one line) when the
-        photos will not do or a calibration is running."""
+        """Check the photos and start teaching in the background; ImageError (one line) when the photos
+        will not do or a calibration is running."""
         from tfsigns.images.signs import DataError, find_data_dir
-        from tfsigns.reader.calibrate import MOST_PHOTOS, check_out, landmark_inputs
+        from tfsigns.reader.calibrate import MOST_PHOTOS, check_out, check_sign_name, landmark_inputs
         from tfsigns.utils.files import OutputError
         try:
             photos = json.loads(body)["photos"]
-            metrics = finished_run(self.original)[0]
-            classes = int(metrics.get("classes", 6))
-            lists = [photos.get(str(sign), []) for sign in range(classes)]
-        except (ValueError, KeyError, TypeError, AttributeError, CheckpointError):
-            raise ImageError('calibration wants a JSON object {"photos": {"0": [photo, ...], ...}}') from None
-        if short := [sign for sign, found in enumerate(lists) if not isinstance(found, list)
-                     or not 1 <= len(found) <= MOST_PHOTOS]:
-            found = lists[short[0]]
-            raise ImageError(f"calibration takes 1 to {MOST_PHOTOS} photos of every sign; sign {short[0]} "
-                             f"has {len(found) if isinstance(found, list) else 'none'}")
+            base = Path(self.reader.run_dir) if self.reader.hands is not None else self.original
+            finished_run(base)  # the run teaching starts from is still whole
+            lists = {check_sign_name(str(sign)): found for sign, found in photos.items()}
+        except (ValueError, KeyError, TypeError, AttributeError, CheckpointError) as err:
+            if isinstance(err, ImageError):
+                raise
+            raise ImageError('calibration wants a JSON object {"photos": {"<sign>": [photo, ...], ...}}'
+                             ) from None
         landmarks = self.reader.hands is not None
+        if not lists or len(lists) > MOST_SIGNS:
+            raise ImageError(f"calibration takes the photos of 1 to {MOST_SIGNS} signs, got {len(lists)}")
+        for sign, found in lists.items():
+            if not isinstance(found, list) or not 1 <= len(found) <= MOST_PHOTOS:
+                count = len(found) if isinstance(found, list) else "none"
+                raise ImageError(f"calibration takes 1 to {MOST_PHOTOS} photos of a sign; sign {sign!r} has "
+                                 f"{count}")
+            if sign not in self.reader.signs.names and not landmarks:
+                raise ImageError(f"sign {sign!r}: a pixel reader learns no new sign; it knows "
+                                 f"{', '.join(self.reader.signs.names)}")
         images, names, signs = [], [], []  # a landmark run's frames, a pixel run's columns
-        for sign, found in enumerate(lists):
+        for sign, found in lists.items():
             for k, url in enumerate(found):
                 data = url.partition("base64,")[2] if isinstance(url, str) else ""
-                names.append(f"photo {k + 1} of sign {sign}")
+                names.append(f"photo {k + 1} of sign {sign!r}")
                 try:
                     photo = base64.b64decode(data, validate=True)
                     read = frame_from_bytes if landmarks else image_from_bytes
@@ -185,38 +197,41 @@ class Calibration:
                                      f"{names[-1]}: not a base64 data URL") from None
                 signs.append(sign)
         # the last photo of each sign is held out to measure the new run on, where every sign has two or more
-        signs = np.array(signs)
-        held = (np.array([np.flatnonzero(signs == sign)[-1] for sign in range(classes)])
-                if all(len(found) >= 2 for found in lists) else np.array([], dtype=int))
-        tuned = np.setdiff1d(np.arange(len(signs)), held)
+        held = ([max(i for i, s in enumerate(signs) if s == sign) for sign in lists]
+                if all(len(found) >= 2 for found in lists.values()) else [])
+        tuned = [i for i in range(len(signs)) if i not in held]
         stamp = time.strftime("%Y%m%d-%H%M%S")
         named = [self.original.parent / f"{self.original.name}-calibrated-{stamp}{suffix}"
                  for suffix in ("", *(f"-{n}" for n in range(2, 100)))]
         out = next((path for path in named if not path.exists()), named[-1])
         try:
             if landmarks:
-                X = landmark_inputs([images[i] for i in tuned], [names[i] for i in tuned], metrics)
+                X, views = landmark_inputs([images[i] for i in tuned], [names[i] for i in tuned],
+                                           [signs[i] for i in tuned], self.reader.hands.complexity)
             else:
-                X = np.stack([images[i] for i in tuned], axis=1)
+                X, views = np.stack([images[i] for i in tuned], axis=1), None
             check_out(out)
-            data_dir = find_data_dir(self.data_dir)
+            data_dir = None if landmarks else str(find_data_dir(self.data_dir))
         except (OutputError, DataError, ModelError) as err:
             raise ImageError(public(str(err))) from None
         with self.lock:
             if self.state["status"] == "running":
                 raise ImageError("a calibration is running already; wait for it to finish")
-            self.state = {"status": "running", "message": f"fine-tuning on {len(tuned)} photos",
-                          "run": self.original.name}
-        kept = [images[i] for i in held], signs[held]
-        threading.Thread(target=self._fine_tune, args=(X, signs[tuned], kept, out, data_dir),
-                         daemon=True).start()
+            taught = [sign for sign in lists if sign not in self.reader.signs.names]
+            self.state = {"status": "running", "run": base.name, "message": (
+                f"learning {', '.join(taught)} from {len(tuned)} photos" if taught
+                else f"fine-tuning on {len(tuned)} photos")}
+        kept = [images[i] for i in held], [signs[i] for i in held]
+        learn = (base, X, [signs[i] for i in tuned], views, kept, out, data_dir)
+        threading.Thread(target=self._fine_tune, args=learn, daemon=True).start()
 
-    def _fine_tune(self, X: np.ndarray, y: np.ndarray, kept: tuple[list, np.ndarray], out: Path,
-                   data_dir: Path) -> None:
-        from tfsigns.reader.calibrate import EPOCHS, calibrate
+    def _fine_tune(self, base: Path, X: np.ndarray, signs: list[str], views: tuple | None,
+                   kept: tuple[list, list[str]], out: Path, data_dir: str | None) -> None:
+        from tfsigns.reader.calibrate import calibrate
         from tfsigns.training.inference import Reader
         try:
-            metrics = calibrate(str(self.original), X, y, out, data_dir, seed=0, epochs=EPOCHS)
+            metrics = calibrate(str(base), X, signs, out, data_dir or self.data_dir, seed=0, epochs=None,
+                                views=views)
             reader = Reader(out)
             with self.in_use:
                 before = self._accuracy(self.reader, *kept)
@@ -231,20 +246,26 @@ class Calibration:
         self._prune(out)
         measured = (f"the {len(kept[1])} photos held out {after:.2f} (before: {before:.2f})" if len(kept[1])
                     else "no photo held out to measure it on (give two or more of each sign)")
+        test = metrics["accuracy"].get("test")
         with self.lock:
-            self.state = {"status": "done", "run": out.name, "message": (
-                f"fine-tuned in {metrics['wall_seconds']:.0f} s: {measured}, SIGNS test "
-                f"{metrics['accuracy']['test']:.3f}")}
+            self.state = {"status": "done", "run": out.name, "signs": list(reader.signs.names), "message": (
+                f"learnt in {metrics['wall_seconds']:.0f} s: {measured}"
+                + ("" if test is None else f", SIGNS test {test:.3f}"))}
 
     @staticmethod
-    def _accuracy(reader, images: list, signs: np.ndarray) -> float:
-        """The share of the held-out photos (frames, or a pixel run's columns) the Reader reads right."""
+    def _accuracy(reader, images: list, signs: list[str]) -> float:
+        """The share of the held-out photos (frames, or a pixel run's columns) the Reader reads as their
+        signs (a sign it does not know: wrong)."""
         from tfsigns.reader.robustness import answers
         if not len(signs):
             return float("nan")
+        names = list(reader.signs.names)
         if reader.hands is not None:
-            return float(np.mean(answers(reader, images) == signs))  # no hand: wrong
-        return float(np.mean(reader.probabilities(np.stack(images, axis=1)).argmax(axis=1) == signs))
+            found = answers(reader, images)
+        else:
+            found = reader.probabilities(np.stack(images, axis=1)).argmax(axis=1)
+        right = [read >= 0 and names[read] == sign for read, sign in zip(found, signs, strict=True)]
+        return float(np.mean(right))
 
     def _prune(self, newest: Path) -> None:
         """Remove the oldest of this model's page calibrations beyond KEEP_CALIBRATED (never `newest`)."""
@@ -384,9 +405,15 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
     async def calibration(request):
         return JSONResponse(model.state)
 
+    async def reader_signs(request):
+        signs = model.reader.signs
+        return JSONResponse({"signs": list(signs.names), "unknown": signs.unknown is not None,
+                             "landmarks": model.reader.hands is not None,
+                             "run": Path(model.reader.run_dir).name})
+
     return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
                              Route("/calibrate", calibrate, methods=["POST"]),
-                             Route("/calibration", calibration)],
+                             Route("/calibration", calibration), Route("/reader", reader_signs)],
                      middleware=[Middleware(Guard, hosts=own_hosts(host, port))])
 
 

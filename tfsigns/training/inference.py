@@ -13,17 +13,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from tfsigns.backend import tf, v1
-from tfsigns.config import HAND_MODELS, LANDMARK_FAMILIES, ConfigError, TrainConfig
+from tfsigns.config import LANDMARK_FAMILIES, ConfigError, TrainConfig
 from tfsigns.hands.features import hands_of
-from tfsigns.hands.model import HandModel
 from tfsigns.images.signs import IMAGE_SHAPE
 from tfsigns.networks import get_network
 from tfsigns.portable.framing import frame_columns
-from tfsigns.portable.hands import VERSION, Hand, features, read_hand
+from tfsigns.portable.hands import Hand, features, read_hand
 from tfsigns.portable.photos import square_column
+from tfsigns.portable.read import Signs
 from tfsigns.training.checkpoint import UNREADABLE, first_line
 from tfsigns.training.graph import TrainedParameters, example_batches, logits, statistics_shapes
-from tfsigns.training.runs import CheckpointError, finished_run
+from tfsigns.training.runs import CheckpointError, finished_run, hand_model_of
 
 BATCH_HANDS = 8  # from this many photos at once, the hand model reads them on threads (hands_of)
 SIGNS_CLASSES = 6  # what runs recorded before metrics.json kept "input_shape" and "classes" were trained on
@@ -109,22 +109,6 @@ def load_model(run_dir: str | os.PathLike) -> tuple[TrainConfig, TrainedParamete
     return config, TrainedParameters(parameters, config), input_shape
 
 
-def hand_model_of(run_dir: str | os.PathLike, metrics: dict) -> HandModel:
-    """The hand model a landmark run was trained through, loaded and checked against the input contract
-    its metrics.json stores; CheckpointError when the run has none (from before it) or it names other
-    model files than those found (ModelError when they are missing or damaged)."""
-    contract = metrics.get("input")
-    if not isinstance(contract, dict) or contract.get("features") != VERSION:
-        raise CheckpointError(f"--model {run_dir}: a landmarks run without this version's input contract "
-                              f"({VERSION}); train it again")
-    model = HandModel(contract["hand_model"] if contract.get("hand_model") in HAND_MODELS else "full")
-    models = contract.get("models")
-    if not isinstance(models, dict) or sorted(model.sha256.values()) != sorted(map(str, models.values())):
-        raise CheckpointError(f"--model {run_dir}: was trained through other hand model files than those "
-                              f"found ({contract.get('models')}); train it again with these")
-    return model
-
-
 class Reader:
     """A finished run's model, loaded once with its test-mode graph and session kept open, so that
     photos can be read as they come (the live page, tfsigns.serve); a landmark run's hand model with it.
@@ -134,8 +118,9 @@ class Reader:
         self.run_dir = run_dir
         self.config, parameters, self.input_shape = load_model(run_dir)
         self.layout = get_network(self.config.arch).layout
-        self.hands = (hand_model_of(run_dir, finished_run(run_dir)[0])
-                      if self.config.arch in LANDMARK_FAMILIES else None)
+        metrics = finished_run(run_dir)[0]
+        self.signs = Signs.of(metrics)  # what its outputs mean: the signs' names, the unknown sign
+        self.hands = hand_model_of(run_dir, metrics) if self.config.arch in LANDMARK_FAMILIES else None
         self.graph, self.x, Z = _test_graph(self.config, parameters, self.input_shape)
         self.layout_classes = int(Z.shape[self.layout.class_axis])
         with self.graph.as_default():

@@ -4,6 +4,7 @@ without TensorFlow, so a command can judge --out and --model before TensorFlow l
 
     config.json    the settings (written first; --resume reads it back)
     metrics.json   settings, history, accuracies, the finished checkpoint's name (written last)
+    examples.npz   a landmark run's training examples as features (teaching a sign trains on them)
     cost.png, samples.png, confusion.png, tensorboard/, checkpoints/
     robustness/, robustness-validation/   tfsigns.robustness's scores of the run, by split
 """
@@ -15,9 +16,14 @@ import os
 import shutil
 from pathlib import Path
 
+from tfsigns.config import HAND_MODELS
+from tfsigns.hands.model import HandModel
+from tfsigns.portable.hands import VERSION
+from tfsigns.portable.read import Signs
+
 # What a run leaves in --out; --overwrite removes exactly these, and only once the new run's
 # settings and data have been checked.
-RUN_FILES = ("config.json", "metrics.json", "cost.png", "samples.png", "confusion.png")
+RUN_FILES = ("config.json", "metrics.json", "cost.png", "samples.png", "confusion.png", "examples.npz")
 RUN_FOLDERS = ("checkpoints", "tensorboard", "robustness", "robustness-validation")  # the last two: scores
 
 
@@ -73,7 +79,28 @@ def finished_run(run_dir: str | os.PathLike) -> tuple[dict, Path]:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"--model {run_dir}: {metrics_path} names no checkpoint and config "
                               f"({err!r})") from None
+    try:
+        Signs.of(metrics)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"--model {run_dir}: {metrics_path} does not name its signs usably "
+                              f"({err})") from None
     if not Path(f"{path}.index").is_file():
         raise CheckpointError(f"--model {run_dir}: the finished model's checkpoint {path.name} is gone (a "
                               "resumed run that has not finished replaced it); finish that run with --resume")
     return metrics, path
+
+
+def hand_model_of(run_dir: str | os.PathLike, metrics: dict) -> HandModel:
+    """The hand model a landmark run was trained through, loaded and checked against the input contract
+    its metrics.json stores; CheckpointError when the run has none (from before it) or it names other
+    model files than those found (ModelError when they are missing or damaged)."""
+    contract = metrics.get("input")
+    if not isinstance(contract, dict) or contract.get("features") != VERSION:
+        raise CheckpointError(f"--model {run_dir}: a landmarks run without this version's input contract "
+                              f"({VERSION}); train it again")
+    model = HandModel(contract["hand_model"] if contract.get("hand_model") in HAND_MODELS else "full")
+    models = contract.get("models")
+    if not isinstance(models, dict) or sorted(model.sha256.values()) != sorted(map(str, models.values())):
+        raise CheckpointError(f"--model {run_dir}: was trained through other hand model files than those "
+                              f"found ({contract.get('models')}); train it again with these")
+    return model

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from tfsigns.config import (
     CONFIG_FIELDS,
     DECAYS,
     DEVICES,
+    DIGITS,
     FRAMINGS,
     HAND_MODELS,
     INITS,
@@ -44,6 +46,7 @@ from tfsigns.images.signs import IMAGE_SHAPE, DataError, find_data_dir, load_sig
 from tfsigns.networks import get_network
 from tfsigns.training.runs import CheckpointError, clear_run, existing_run, too_few_epochs
 from tfsigns.utils.cli import (
+    DATA_DEFAULTS,
     DATA_SETTINGS,
     FILE_RUN_SETTINGS,
     SETTINGS,
@@ -56,6 +59,9 @@ from tfsigns.utils.cli import (
     read_settings,
 )
 from tfsigns.utils.files import OutputError, check_writable, prepare_out_dir, write_json
+
+if TYPE_CHECKING:
+    from tfsigns.hands.examples import Examples
 
 PROG = "tfsigns.train"
 # What --resume may change: the run records its learning rate epoch by epoch, and its length
@@ -86,7 +92,7 @@ def parse_fraction(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"--validation-fraction {text!r}: expected a number in [0, 1)")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number in [0, 1)")
     return value
 
 
@@ -185,6 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hand-model", choices=HAND_MODELS, default=d.hand_model,
                    help="--arch landmarks: MediaPipe's full or lite hand models, found by $TFSIGNS_MODELS, "
                         "else fetched into the cache (docs/reader.md)")
+    p.add_argument("--digits", choices=DIGITS, default=d.digits,
+                   help="--arch landmarks: the signs it reads, SIGNS' 0-5, or ASL's 0-9, which trains on "
+                        "SIGNS and other students' photos of the digits (--digits-dir)")
+    p.add_argument("--digits-dir", help="--digits 0-9: the Sign Language Digits photos, a folder per digit "
+                   "(several folders joined by ':'; default: $TFSIGNS_DIGITS, else data/digits)")
+    p.add_argument("--validation-students", type=parse_fraction, default=DATA_DEFAULTS["validation_students"],
+                   help="--digits 0-9: the share of those photos' students held out, to measure the reader "
+                        "on people it never saw (drawn with --split-seed; 0: train on all)")
+    p.add_argument("--unknown-shapes", type=int, default=d.unknown_shapes,
+                   help="--arch landmarks: made-up hand shapes (one or two fingers of its examples raised "
+                        "or folded) it learns as 'a sign I don't know'; 0: it names one of its signs for any "
+                        "hand")
+    p.add_argument("--unknown-threshold", type=float, default=d.unknown_threshold,
+                   help="--unknown-shapes: the unknown output's probability from which the reader answers 'a "
+                        "sign I don't know' (else the most probable of its signs)")
     p.add_argument("--validation-fraction", type=parse_fraction, default=0.0,
                    help="carve this stratified share of the training set out for validation")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation split")
@@ -276,6 +297,7 @@ def run_metrics(config: TrainConfig, run_fields: dict, input_shape: tuple[int, .
         "run": run_fields,
         "input_shape": list(input_shape),
         "classes": n_y,
+        "signs": [str(c) for c in range(n_y)],
         "data_dir": str(data_dir.resolve()),
         "validation_fraction": data["validation_fraction"],
         "split_seed": data["split_seed"],
@@ -294,18 +316,25 @@ def run_metrics(config: TrainConfig, run_fields: dict, input_shape: tuple[int, .
     }
 
 
-def training_data(config: TrainConfig, data_dir: Path) -> tuple[np.ndarray, ...]:
-    """SIGNS as `config`'s family reads it, (X_train, Y_train, X_test, Y_test) as columns, and how many
-    photos of each split show no hand (a landmark family's; they are left out) or None (pixels)."""
+def training_data(config: TrainConfig, data_dir: Path, data: dict
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple], Examples | None]:
+    """What `config`'s family trains on, as columns: X_train, Y_train (one more row, the unknown sign, where
+    it learns made-up shapes), the evaluation sets {"test", and OTHER_PEOPLE: (X, Y)}, and the examples."""
     if config.arch not in LANDMARK_FAMILIES:
-        return (*load_signs(data_dir, config.framing)[:4], None)
-    from tfsigns.hands.features import load_signs_landmarks
-    data = load_signs_landmarks(data_dir, config.hand_model)
-    no_hand = {split: int((~found).sum()) for split, (_, _, found) in data.items()}
-    if any(no_hand.values()):
+        X_train, Y_train, X_test, Y_test, _ = load_signs(data_dir, config.framing)
+        return X_train, Y_train, {"test": (X_test, Y_test)}, None
+    from tfsigns.hands.examples import eval_columns, reader_examples, training_columns
+    examples = reader_examples(config.digits, config.hand_model, data_dir, data["digits_dir"],
+                               data["validation_students"], data["split_seed"])
+    if any((no_hand := examples.info["signs_no_hand"]).values()):
         print(f"the hand model sees no hand in {no_hand['train']} training and {no_hand['test']} test photos "
               "of SIGNS: they are left out (a reader answers 'no hand' for them)")
-    return (*data["train"][:2], *data["test"][:2], no_hand)
+    if photos := examples.info.get("photos"):
+        print(f"other students' photos of the digits: {photos['photos']} of {photos['students']} students "
+              f"({photos['no_hand']} without a hand seen, left out); {photos['held_out_students']} students "
+              "held out to measure the reader on people it never saw")
+    X_train, Y_train = training_columns(examples, config.unknown_shapes, config.seed)
+    return X_train, Y_train, eval_columns(examples, config.unknown_shapes > 0), examples
 
 
 def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> int:
@@ -318,8 +347,12 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
     data_dir = find_data_dir(data["data_dir"])
     if args.no_test and args.plots:
         raise ConfigError("--plots shows test images: it cannot go with --no-test")
-    X_train, Y_train, X_test, Y_test, no_hand = training_data(config, data_dir)
-    eval_sets = {} if args.no_test else {"test": (X_test, Y_test)}
+    if config.arch in LANDMARK_FAMILIES and data["validation_fraction"]:
+        raise ConfigError("--validation-fraction splits examples at random, and a landmark reader trains on "
+                          "two views of each photo, which would fall on both sides: measure it on people it "
+                          "never saw instead (--digits 0-9 --validation-students)", "validation_fraction")
+    X_train, Y_train, evals, examples = training_data(config, data_dir, data)
+    eval_sets = {name: pair for name, pair in evals.items() if name != "test" or not args.no_test}
     if data["validation_fraction"]:
         X_train, Y_train, X_val, Y_val = train_validation_split(
             X_train, Y_train, data["validation_fraction"], data["split_seed"])
@@ -373,16 +406,19 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         signal.signal(signal.SIGINT, previous)
         monitor.close()
     plot_costs({"train": history.costs}, out / "cost.png", title=title)
-    if args.plots and no_hand is None:  # samples.png shows the test photos
+    if args.plots and examples is None:  # samples.png shows the test photos
         X_shown, Y_shown = eval_sets["test"]
         labels, predictions = Y_shown.argmax(axis=layout.class_axis), predict(X_shown, parameters, config)
-        images = np.round(X_test.T.reshape(-1, *IMAGE_SHAPE) * 255).astype(np.uint8)
+        images = np.round(evals["test"][0].T.reshape(-1, *IMAGE_SHAPE) * 255).astype(np.uint8)
         plot_samples(images[:24], labels[:24], out / "samples.png", predictions[:24])
         plot_confusion(labels, predictions, out / "confusion.png")
     metrics = run_metrics(config, run_fields, input_shape, n_y, data_dir, data, history, started)
-    if no_hand is not None:
+    if examples is not None:
+        from tfsigns.hands.examples import EXAMPLES_FILE, save_examples
         from tfsigns.hands.features import input_contract
-        metrics.update(input=input_contract(config.hand_model), no_hand=no_hand)
+        save_examples(out / EXAMPLES_FILE, examples)
+        threshold = config.unknown_threshold if config.unknown_shapes else None
+        metrics.update(examples.metrics(threshold), input=input_contract(config.hand_model))
     write_json(out / "metrics.json", metrics)
     for name, value in history.accuracy.items():
         print(f"{name.capitalize()} Accuracy: {value:.4f}")

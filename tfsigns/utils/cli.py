@@ -23,7 +23,10 @@ from tfsigns.config import (
 
 # What a run's config.json (and a --config file) holds: TrainConfig's fields, the run settings
 # a user sets in a file or a flag (print_cost is the CLI's --quiet), and the data the run saw.
-DATA_SETTINGS = ("data_dir", "validation_fraction", "split_seed")
+DATA_SETTINGS = ("data_dir", "validation_fraction", "split_seed", "digits_dir", "validation_students")
+# What a data setting is when no source gives it: a ten-digit reader holds a fifth of the students out
+DATA_DEFAULTS = {"data_dir": None, "validation_fraction": 0.0, "split_seed": 0, "digits_dir": None,
+                 "validation_students": 0.2}
 FILE_RUN_SETTINGS = ("device", "print_every")
 SETTINGS = CONFIG_FIELDS | set(FILE_RUN_SETTINGS) | set(DATA_SETTINGS)
 
@@ -82,12 +85,12 @@ def read_settings(path: str | Path) -> dict:
 
 
 def check_data_setting(name: str, value):
-    """A data setting as stored, or ConfigError: data_dir a path or null, validation_fraction
-    in [0, 1) (0: no split), split_seed a seed."""
-    if name == "data_dir":
+    """A data setting as stored, or ConfigError: data_dir and digits_dir a path or null,
+    validation_fraction and validation_students in [0, 1) (0: no split), split_seed a seed."""
+    if name in ("data_dir", "digits_dir"):
         ok = value is None or (isinstance(value, str) and "\0" not in value)
         rule = "be a folder name or null"
-    elif name == "validation_fraction":
+    elif name in ("validation_fraction", "validation_students"):
         ok = real(value) and 0 <= value < 1
         rule, value = "lie in [0, 1)", float(value) if ok else value
     else:
@@ -114,7 +117,8 @@ def check_settings(settings: dict, origins: dict[str, str], **run_fields
     settings = {**settings, **{name: value for name, value in course.items() if name not in origins}}
 
     try:
-        data = {name: check_data_setting(name, settings.get(name)) for name in DATA_SETTINGS}
+        data = {name: check_data_setting(name, settings.get(name, DATA_DEFAULTS[name]))
+                for name in DATA_SETTINGS}
         config = TrainConfig(**{k: v for k, v in settings.items() if k in CONFIG_FIELDS})
         run = RunSettings(**{k: settings[k] for k in FILE_RUN_SETTINGS if k in settings}, **run_fields)
     except ConfigError as err:

@@ -193,13 +193,14 @@ def plot_reading(image: np.ndarray, probabilities: np.ndarray, path: str | os.Pa
     save_figure(fig, path)
 
 
-def probability_bars(ax, probabilities: np.ndarray, answer: int) -> None:
-    """The class probabilities as horizontal bars, the answer's in a stronger colour, each with its value."""
+def probability_bars(ax, probabilities: np.ndarray, answer: int, names: list[str] | None = None) -> None:
+    """The outputs' probabilities as horizontal bars, named (by default "c fingers"), the answer's in a
+    stronger colour, each with its value."""
     classes = np.arange(len(probabilities))
     ax.barh(classes, probabilities, color=["tab:blue" if c == answer else "lightsteelblue" for c in classes])
     for c, p in zip(classes, probabilities, strict=True):
         ax.text(p + 0.01, c, f"{p:.3f}", va="center", fontsize=8)
-    ax.set_yticks(classes, [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
+    ax.set_yticks(classes, names or [f"{c} finger{'s' if c != 1 else ''}" for c in classes])
     ax.invert_yaxis()
     ax.set_xlim(0, 1.15)
     ax.set_xticks(np.linspace(0, 1, 6))
@@ -248,7 +249,8 @@ def plot_landmarks(images: list[np.ndarray], landmarks: list[np.ndarray | None],
 def plot_confusion_counts(panels: dict[str, np.ndarray], path: str | os.PathLike, title: str = "") -> None:
     """Confusion matrices given as counts, side by side, each titled by its key: rows the true class,
     columns the answer; a matrix with one column more than rows has its last column labelled "no hand"
-    (a landmark reader's answer where it sees none)."""
+    (a landmark reader's answer where it sees none), one with two more "unknown" (a sign it does not
+    know) and "no hand"."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
     for ax, (name, counts) in zip(axes.flat, panels.items(), strict=True):
         counts = np.asarray(counts)
@@ -257,7 +259,8 @@ def plot_confusion_counts(panels: dict[str, np.ndarray], path: str | os.PathLike
         for (i, j), n in np.ndenumerate(counts):
             colour = "white" if n > counts.max() / 2 else "black"
             ax.text(j, i, str(n), ha="center", va="center", color=colour)
-        ax.set_xticks(range(columns), [str(c) for c in range(C)] + ["no\nhand"] * (columns - C))
+        extra = ["un-\nknown", "no\nhand"][2 - (columns - C):]  # the answers that are not a sign
+        ax.set_xticks(range(columns), [str(c) for c in range(C)] + extra)
         ax.set_yticks(range(C))
         ax.set_xlabel("answer")
         ax.set_ylabel("true sign")
@@ -268,11 +271,11 @@ def plot_confusion_counts(panels: dict[str, np.ndarray], path: str | os.PathLike
 
 
 def plot_hand_reading(image: np.ndarray, landmarks: np.ndarray | None, probabilities: np.ndarray,
-                      path: str | os.PathLike, title: str = "") -> None:
+                      path: str | os.PathLike, title: str = "", names: list[str] | None = None) -> None:
     """What a landmark reader read in one photo (h, w, 3) at its own size: the photo with the hand's
-    landmarks drawn (draw_hand) beside the class probabilities (C,) as bars, the answer in a darker
-    colour and named in the title; where it saw no hand (landmarks None), the photo alone and the
-    answer "no hand", never a class."""
+    landmarks drawn (draw_hand) beside its outputs' probabilities as bars (named by `names`: the signs,
+    then "unknown" where it has that output), the answer in a darker colour and named in the title; where
+    it saw no hand (landmarks None), the photo alone and the answer "no hand", never a class."""
     if landmarks is None:
         fig, left = plt.subplots(figsize=(4, 3.4))
         draw_hand(left, image, None, f"the photo, {image.shape[1]}x{image.shape[0]}")
@@ -283,8 +286,8 @@ def plot_hand_reading(image: np.ndarray, landmarks: np.ndarray | None, probabili
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4),
                                       gridspec_kw={"width_ratios": [1, 1.3], "wspace": 0.45})
     draw_hand(left, image, landmarks, f"the photo, {image.shape[1]}x{image.shape[0]}")
-    probability_bars(right, probabilities, answer)
-    heading = f"answer {answer} (p = {probabilities[answer]:.3f})"
+    probability_bars(right, probabilities, answer, names)
+    heading = f"answer {names[answer] if names else answer} (p = {probabilities[answer]:.3f})"
     fig.suptitle(f"{title}: {heading}" if title else heading, fontsize=10)
     save_figure(fig, path)
 
