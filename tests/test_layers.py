@@ -44,7 +44,7 @@ LAYERS = {
     "training.train": 3,
     "search.space": 0, "search.executors": 0, "search.tune": 1,
     "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
-    "reader.convert": 0, "reader.export": 1,
+    "reader.convert": 0, "reader.export": 1, "reader.web": 0,
     "grading.feedback": 0, "grading.answers": 1, "grading.mistakes": 0, "grading.checks": 2,
     "grading.mistakes_cnn": 1, "grading.structure": 2, "grading.exercises": 3, "grading.exercises_cnn": 3,
     "grading.grader": 4,
@@ -64,8 +64,8 @@ TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
     "networks", "course", "training", "search", "reader", "grading",
     "course.softmax", "course.convolution", "training.runs", "search.space",
     "search.executors", "training.train", "search.tune", "reader.predict", "reader.robustness",
-    "reader.calibrate", "reader.serve", "reader.export", "train", "tune", "predict", "robustness",
-    "calibrate", "serve", "export"]
+    "reader.calibrate", "reader.serve", "reader.export", "reader.web", "train", "tune", "predict",
+    "robustness", "calibrate", "serve", "export"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, and the
 # grader's adapters and the batch-norm exercise's check, which run a candidate's graph.
 SESSIONS = {"training.trainer", "training.inference", "course.basics", "grading.answers", "grading.child",

@@ -1,0 +1,63 @@
+// LiteRT.js (npm's @litertjs/core, Apache-2.0), the TensorFlow Lite runtime compiled to WebAssembly, loaded
+// once from this folder's litert/: its WebAssembly build with relaxed SIMD where the browser has it (the
+// compatible one elsewhere), threaded where the page is cross-origin isolated. A Model runs one
+// .tflite file on float32 inputs and gives its outputs by name.
+
+import {loadAndCompile, loadLiteRt, Tensor} from "./litert/core/index.js";
+import {ReaderError} from "./contract.js";
+
+let started = null;
+
+/** LiteRT.js loaded from the folder's litert/wasm/, once; ReaderError where the browser runs no WebAssembly. */
+export function startRuntime(folder, threads = self.crossOriginIsolated === true) {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
+    throw new ReaderError("this browser runs no WebAssembly, which the reader needs: open the page in a " +
+                          "current Chrome, Safari, Firefox or Edge (with WebAssembly not turned off)");
+  }
+  started ??= loadLiteRt(new URL("litert/wasm/", folder).href, {threads}).catch(err => {
+    started = null;
+    throw new ReaderError(`LiteRT.js could not start (${err.message})`);
+  });
+  return started;
+}
+
+/** A compiled .tflite model and the input shape it takes. */
+export class Model {
+  constructor(compiled, shape) {
+    Object.assign(this, {compiled, shape});
+    this.names = compiled.getOutputDetails().map(d => d.name);
+  }
+
+  /** The model in `bytes`, compiled for the CPU (XNNPACK in WebAssembly); ReaderError when it is no model
+   * LiteRT.js runs or does not take `shape`. */
+  static async load(bytes, name, shape, threads) {
+    let compiled;
+    try {
+      compiled = await loadAndCompile(bytes, {accelerator: "wasm", ...(threads ? {cpuOptions: {numThreads: threads}} : {})});
+    } catch (err) {
+      throw new ReaderError(`${name}: not a TensorFlow Lite model LiteRT.js can run (${err.message})`);
+    }
+    const taken = Array.from(compiled.getInputDetails()[0].shape); // -1: any size (the classifier's batch)
+    if (taken.length !== shape.length || taken.some((n, i) => n !== shape[i] && n !== -1)) {
+      compiled.delete();
+      throw new ReaderError(`${name}: takes [${taken}], not [${shape}] as reader.json says`);
+    }
+    return new Model(compiled, shape);
+  }
+
+  /** The outputs {name: Float32Array} for one input (a Float32Array of the model's input shape). */
+  async run(input) {
+    const tensor = new Tensor(input, this.shape);
+    try {
+      const outputs = await this.compiled.run(tensor);
+      const named = {};
+      outputs.forEach((output, i) => {
+        named[this.names[i]] = output.toTypedArray().slice();
+        output.delete();
+      });
+      return named;
+    } finally {
+      tensor.delete();
+    }
+  }
+}
