@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser import browser, chromium_or_skip, wait_for, y4m
 from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main
 from tfsigns.images.scenes import paste, scene
 from tfsigns.portable.photos import image_from_bytes
@@ -232,56 +233,11 @@ def test_the_command_refuses_an_unfinished_model_or_a_busy_port_in_one_line(fake
 # ------------------------------------------------------------------ a real browser
 
 
-def y4m(frames: list[np.ndarray], path: Path, fps: int = 10) -> None:
-    """RGB frames (h, w, 3) uint8 as a Y4M video, 4:2:0, as Chromium's fake camera plays it."""
-    h, w, _ = frames[0].shape
-    with open(path, "wb") as video:
-        video.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            r, g, b = (frame[..., k].astype(float) for k in range(3))
-            y = 0.299 * r + 0.587 * g + 0.114 * b
-            u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
-            v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-            video.write(b"FRAME\n")
-            for plane, step in ((y, 1), (u, 2), (v, 2)):
-                small = plane.reshape(h // step, step, w // step, step).mean(axis=(1, 3))
-                video.write(np.clip(small.round(), 0, 255).astype(np.uint8).tobytes())
-
-
-def chromium_or_skip():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("Chromium and ChromeDriver are not installed (apt-get install chromium chromium-driver)")
-    return chromium, driver
-
-
-def browser(chromium: str, driver: str, video: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-video-capture={video}", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1100,900"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
 # the page's answer, and whether its overlay over the video holds a drawn pixel (the hand's landmarks and
 # bones), at one moment
 SEEN = """const c = document.getElementById("hand");
 return [document.getElementById("answer").textContent,
         c.getContext("2d").getImageData(0, 0, c.width, c.height).data.some(v => v > 0)];"""
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"waited {seconds:g} s for {what}")
 
 
 def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(real_run, signs, tmp_path):

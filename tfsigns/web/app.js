@@ -3,6 +3,7 @@
 // after one visit. Any failure is one line in #status; the page never waits on something that failed.
 
 import {Camera, describe, openCamera} from "./camera.js";
+import {needWebAssembly} from "./contract.js";
 
 const $ = id => document.getElementById(id);
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
@@ -45,6 +46,7 @@ async function main() {
   }
   let reader;
   try {
+    needWebAssembly(); // before LiteRT.js's module is even loaded
     const {start} = await import("./reader.js");
     reader = await start();
   } catch (err) {

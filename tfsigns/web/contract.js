@@ -10,6 +10,14 @@ const FRAMINGS = ["none", "hand"];
  * also a browser that cannot run the reader. The message is one line, for the page. */
 export class ReaderError extends Error {}
 
+/** ReaderError where the browser runs no WebAssembly (none at all, or turned off), which LiteRT.js needs. */
+export function needWebAssembly() {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
+    throw new ReaderError("this browser runs no WebAssembly, which the reader needs: open the page in a " +
+                          "current Chrome, Safari, Firefox or Edge, with WebAssembly not turned off");
+  }
+}
+
 const number = value => typeof value === "number" && Number.isFinite(value);
 const plainName = name => typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name);
 

@@ -4,16 +4,13 @@
 // .tflite file on float32 inputs and gives its outputs by name.
 
 import {loadAndCompile, loadLiteRt, Tensor} from "./litert/core/index.js";
-import {ReaderError} from "./contract.js";
+import {needWebAssembly, ReaderError} from "./contract.js";
 
 let started = null;
 
 /** LiteRT.js loaded from the folder's litert/wasm/, once; ReaderError where the browser runs no WebAssembly. */
 export function startRuntime(folder, threads = self.crossOriginIsolated === true) {
-  if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
-    throw new ReaderError("this browser runs no WebAssembly, which the reader needs: open the page in a " +
-                          "current Chrome, Safari, Firefox or Edge (with WebAssembly not turned off)");
-  }
+  needWebAssembly();
   started ??= loadLiteRt(new URL("litert/wasm/", folder).href, {threads}).catch(err => {
     started = null;
     throw new ReaderError(`LiteRT.js could not start (${err.message})`);
