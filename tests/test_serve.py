@@ -394,7 +394,7 @@ def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates
 
 
 def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium(landmark_run, test_photos,
-                                                                                  tmp_path):
+                                                                                  tmp_path, monkeypatch):
     chromium, driver = chromium_or_skip()
     from selenium.webdriver.common.by import By
     images, labels = test_photos
@@ -412,6 +412,8 @@ def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium
     finally:
         reader.close()
     y4m([paste(images[three], room, at=at)[0] for at in path] + [scene(room)] * 30, tmp_path / "room.y4m")
+    sent, read = [], serve.Calibration.read  # what reaches the server's reader: none of the camera's frames
+    monkeypatch.setattr(serve.Calibration, "read", lambda self, *args: sent.append(args) or read(self, *args))
     with serving(landmark_run) as url:
         page = browser(chromium, driver, tmp_path / "room.y4m")
         try:
@@ -426,8 +428,16 @@ def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium
             wait_for(lambda: seen() == ["no hand", False], 30, "the page to say no hand for the empty room")
             assert "3" in page.find_element(By.ID, "sentence").text
             assert not page.find_element(By.ID, "input").is_displayed()  # a landmark run has no 64x64 input
-            print(f"landmark run in Chromium: {rate} readings a second, {ms:.0f} ms a frame on the server")
+            print(f"landmark run in Chromium: {rate} readings a second, {ms:.0f} ms a frame in the browser")
             assert rate >= 2 and ms > 0, (rate, ms)
+            assert not sent, f"{len(sent)} frames went to the server"
+            with urllib.request.urlopen(url + "/web/reader.json", timeout=30) as served:
+                contract = json.loads(served.read())
+            assert contract["input"]["kind"] == "landmarks" and contract["hand_models"]
+            for missing in ("/web/nothing.js", "/web/../metrics.json", "/web/%2e%2e/metrics.json"):
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(url + missing, timeout=30)
+                assert refused.value.code == 404, missing
         finally:
             page.quit()
 

@@ -1,29 +1,32 @@
 """The live reader page: `python -m tfsigns.serve --model RUN [--port 8000] [--host 127.0.0.1]`.
 
-Serves a page (GET /) that reads hand signs from the webcam, several times a second, and from an
-uploaded photo, and POST /predict, which answers an image file sent as the request's body with the
+Serves a page (GET /) that reads hand signs from the webcam, many times a second, and from a chosen photo,
+in the browser: the web reader (tfsigns/web, GET /web/...: the run's classifier converted as the export
+converts it, its hand models and LiteRT.js) runs reader.json's steps on the device, so the camera's frames
+never leave it. The server keeps what needs training or files: POST /predict, for other clients, which
+answers an image file sent as the request's body with the
 JSON object `python -m tfsigns.predict --json` prints, and "ms", the server's milliseconds for it. A
 landmark run (--arch landmarks) finds the hand anywhere in the photo and adds "landmarks", the hand's
 21 (x, y) in [0, 1] of the photo (null with "hand": false); `?track=1` says the photo is the camera's
 next frame, so that the previous frame's hand gives the region first, as MediaPipe's tracking does. A
 pixel run reads the centre square; `?input=1` adds its 64x64 input as the network sees it, a PNG data
-URL. Every photo is read by tfsigns.portable.photos and tfsigns.training.inference, as the command line
-reads files: the page sends the camera's whole frame, never a preparation of its own. Starlette (with
-uvicorn) serves it: a small, well-kept server library with no front-end build step, so the page is
-plain HTML and JavaScript in tfsigns/reader/page.html.
+URL. Every photo it is sent is read by tfsigns.portable.photos and tfsigns.training.inference, as the
+command line reads files. Starlette (with uvicorn) serves it: a small, well-kept server library with no
+front-end build step, so the page is plain HTML and JavaScript in tfsigns/reader/page.html and tfsigns/web.
 
 Teaching from the page: POST /calibrate with a JSON object {"photos": {"<sign>": [data URL, ...], ...}},
 1 to 20 camera photos of each sign given, teaches the model those signs (tfsigns.calibrate: a sign it knows
 is adapted, a new name is learnt as a new sign) in the background into a new run beside it,
-RUN-calibrated-N; GET /calibration tells how it goes, and once it is done the page reads with the new
-run. GET /reader says what the page's reader reads: its signs, whether it knows "a sign I don't know".
+RUN-calibrated-N; GET /calibration tells how it goes, and once it is done /web/ holds the new run and the
+page reads with it. GET /reader says what the page's reader reads: its signs, whether it knows "a sign I
+don't know".
 
 Bad input (a body that is empty, too large or not an image; a sign's name with a slash or too long, too
 many photos, a photo in which a landmark run sees no hand, a new sign for a pixel run, or calibrating
 while one runs) is answered with status 400 and a
 one-line JSON error, and the server goes on; a photo with no hand in it is no error (200, "hand": false).
-A model folder that is not a finished run, or a busy port, is one line on stderr and exit 2, before
-anything is served.
+A model folder that is not a finished run, a busy port, or LiteRT.js not installed (make web), is one line
+on stderr and exit 2, before anything is served.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import numpy as np
 
 from tfsigns.hands.files import ModelError
 from tfsigns.portable.photos import ImageError, frame_from_bytes, image_from_bytes
+from tfsigns.reader.web import RunPage, WebError, content_type, litert_files
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
@@ -143,6 +147,7 @@ class Calibration:
         self.in_use = threading.Lock()  # a Reader (its hand model's interpreters): one thread at once
         self.original = original_run(Path(reader.run_dir))
         self.state = {"status": "idle", "message": "", "run": Path(reader.run_dir).name}
+        self.page = RunPage(reader.run_dir)  # the web reader's files, for the page's /web/
 
     def read(self, body: bytes, name: str, with_input: bool, track: bool) -> dict:
         """reading() with the page's Reader, never two at once (a camera's frames, then, in order); the
@@ -230,7 +235,8 @@ class Calibration:
         try:
             metrics = calibrate(str(base), X, signs, out, data_dir or self.data_dir, seed=0, epochs=None,
                                 views=views)
-            reader = Reader(out)
+            reader, page = Reader(out), RunPage(out)
+            page.files()  # converted before the page is told to read with it
             with self.in_use:
                 before = self._accuracy(self.reader, *kept)
             after = self._accuracy(reader, *kept)
@@ -239,7 +245,7 @@ class Calibration:
                 self.state = {**self.state, "status": "failed", "message": public(str(err))}
             return
         with self.in_use:
-            self.reader, old = reader, self.reader
+            self.reader, old, self.page = reader, self.reader, page
             old.close()
         self._prune(out)
         measured = (f"the {len(kept[1])} photos held out {after:.2f} (before: {before:.2f})" if len(kept[1])
@@ -324,18 +330,22 @@ class Guard:
             self.in_flight -= scope["method"] == "POST"
 
 
-def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000):
-    """The Starlette application for a page served on host:port: the page, POST /predict over `reader`
+def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000,
+             warm: bool = False):
+    """The Starlette application for a page served on host:port: the page and its web reader (/web/, made
+    at once with `warm`, else on its first request), POST /predict over `reader`
     (tfsigns.training.inference.Reader), and calibration (its SIGNS data from `data_dir`, else
     $TFSIGNS_DATA, then data/), behind Guard."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
-    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     page = PAGE.read_text(encoding="utf-8")
     model = Calibration(reader, data_dir)
+    if warm:
+        model.page.files()
 
     async def index(request):
         return HTMLResponse(page)
@@ -377,9 +387,18 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
                              "landmarks": model.reader.hands is not None,
                              "run": Path(model.reader.run_dir).name})
 
+    async def web_file(request):  # the web reader of the run the page reads with (a file of it, or 404)
+        name = request.path_params["name"]
+        found = (await run_in_threadpool(model.page.files)).get(name)
+        if found is None:
+            return JSONResponse({"error": f"/web/{name[:100]}: not found"}, status_code=404)
+        body = found if isinstance(found, bytes) else await run_in_threadpool(found.read_bytes)
+        return Response(body, media_type=content_type(name), headers={"Cache-Control": "no-cache"})
+
     return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
                              Route("/calibrate", calibrate, methods=["POST"]),
-                             Route("/calibration", calibration), Route("/reader", reader_signs)],
+                             Route("/calibration", calibration), Route("/reader", reader_signs),
+                             Route("/web/{name:path}", web_file)],
                      middleware=[Middleware(Guard, hosts=own_hosts(host, port))])
 
 
@@ -414,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         try:
             finished_run(args.model)
-        except CheckpointError as err:
+            litert_files()  # the page's runtime
+        except (CheckpointError, WebError) as err:
             problem = str(err)
         problem = problem or port_problem(args.host, args.port)
     if problem:
@@ -427,13 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     from tfsigns.training.inference import Reader
     try:
         reader = Reader(args.model)
+        app = make_app(reader, args.data_dir, args.host, args.port, warm=True)
     except (CheckpointError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     import uvicorn
     print(f"serving the reader of {args.model} on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-    uvicorn.run(make_app(reader, args.data_dir, args.host, args.port), host=args.host, port=args.port,
-                log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

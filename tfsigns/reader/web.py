@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 from pathlib import Path
 
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -94,18 +95,42 @@ def web_files(models: dict[str, Path | bytes], contract: dict, worker: bool = Tr
     return files
 
 
-def write_web(folder: Path, models: dict[str, Path | bytes], contract: dict) -> int:
-    """The page's folder written at `folder` (which must not exist); its size in bytes."""
-    size = 0
+def write_web(folder: Path, models: dict[str, Path], contract: dict) -> None:
+    """The page's folder written at `folder` (which must not exist); the models (files beside it) linked
+    where the file system allows, so that the folder's copies of them take no more room."""
     for name, data in web_files(models, contract).items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        if name in models:
+            try:
+                os.link(data, path)
+                continue
+            except OSError:
+                pass
         path.write_bytes(data if isinstance(data, bytes) else data.read_bytes())
-        size += path.stat().st_size
     os.chmod(folder, 0o755)
-    return size
 
 
 def content_type(name: str) -> str:
     """The Content-Type a file of the page's folder is served with."""
     return TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+class RunPage:
+    """The web files of a finished run, for the live page (tfsigns.serve, at /web/): made on first use, its
+    classifier converted as the export converts it (a few seconds), then kept; thread-safe."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir, self.lock, self.made = Path(run_dir), threading.Lock(), None
+
+    def files(self) -> dict[str, Path | bytes]:
+        """The page's files by their path under /web/ (no service worker: the live page is online)."""
+        with self.lock:
+            if self.made is None:
+                from tfsigns.reader.convert import convert
+                tflite, contract, models = convert(self.run_dir)
+                licence = [path.parent / "LICENSE" for path in models.values()][:1]
+                models = {contract["classifier"]["file"]: tflite, **models,
+                          **{path.name: path for path in licence if path.is_file()}}
+                self.made = web_files(models, contract, worker=False)
+            return self.made
