@@ -419,12 +419,20 @@ def test_a_mismatched_reader_a_refused_camera_and_no_webassembly_are_each_one_me
     images, labels = signs_test()
     photo.write_bytes(png(images[np.flatnonzero(labels == 3)[0]]))
     camera = ("--use-fake-device-for-media-stream", "--deny-permission-prompts")
-    said = lambda web, flags, message, script="": one_message(  # noqa: E731
-        browser(chromium, driver, flags=flags), web, message, script)
+    said = lambda web, flags, message, script="", host="127.0.0.1": one_message(  # noqa: E731
+        browser(chromium, driver, flags=flags), web, message, script, host)
     with said(broken, ("--deny-permission-prompts",),
               "hand_landmark_full.tflite: not the file reader.json names (SHA-256 differs)") as page:
         assert page.execute_script("return document.body.dataset.state") == "failed"
     with said(folder / "web", camera, "no camera: it was refused") as page:  # the reader still reads a photo
+        page.find_element("id", "upload").send_keys(str(photo))
+        wait_for(lambda: page.find_element("id", "uploaded").text.startswith("three.png: 3"), 60, "the photo")
+    # plain http from a name that is not this machine's (a phone on the local network): no secure context, so
+    # no camera, no service worker and no crypto.subtle; the page says why, and reads a photo still
+    other = ("--host-resolver-rules=MAP phone.test 127.0.0.1", *camera)
+    with said(folder / "web", other, "a browser opens the camera only for a page that comes over https",
+              host="phone.test") as page:
+        assert not page.execute_script("return window.isSecureContext")
         page.find_element("id", "upload").send_keys(str(photo))
         wait_for(lambda: page.find_element("id", "uploaded").text.startswith("three.png: 3"), 60, "the photo")
     # as in a browser with WebAssembly turned off (iOS's Lockdown Mode, an enterprise policy): not there
@@ -434,14 +442,14 @@ def test_a_mismatched_reader_a_refused_camera_and_no_webassembly_are_each_one_me
 
 
 @contextlib.contextmanager
-def one_message(page, web: Path, message: str, script: str = ""):
-    """The page of `web` in Chromium (`script` run before the page's own), once #status says `message` in one
-    line, as an error."""
+def one_message(page, web: Path, message: str, script: str = "", host: str = "127.0.0.1"):
+    """The page of `web` in Chromium (asked for by `host`; `script` run before the page's own), once #status
+    says `message` in one line, as an error."""
     with static_server(web) as (url, _):
         try:
             if script:
                 page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
-            page.get(url + "/")
+            page.get(url.replace("127.0.0.1", host) + "/")
             status = lambda: page.find_element("id", "status")  # noqa: E731
             try:
                 wait_for(lambda: message in status().text, 60, f"{message!r} on the page")

@@ -48,7 +48,7 @@ async function main() {
   try {
     needWebAssembly(); // before LiteRT.js's module is even loaded
     const {start} = await import("./reader.js");
-    reader = await start();
+    reader = await start(undefined, new URLSearchParams(location.search).get("litert") || "auto");
   } catch (err) {
     say(err.message, true);
     document.body.dataset.state = "failed";

@@ -8,6 +8,8 @@ import {ReaderError} from "./contract.js";
 import {crop, resize, thumbnailSize} from "./resample.js";
 
 export const MOST_PIXELS = 89478485; // Pillow's Image.MAX_IMAGE_PIXELS: larger is refused, as a bomb
+// Safari's largest canvas (4096 x 4096): a larger photo is drawn smaller, by the browser, before it is read
+export const CANVAS_PIXELS = 16777216;
 const BACKGROUND = 255; // white shows through transparent pixels
 const SOF = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
 
@@ -31,7 +33,9 @@ export function headerSize(bytes) {
 }
 
 /** The source's pixels, RGBA as a canvas gives them ({data, width, height}): a same-origin URL, a Blob or
- * File, an <img>, <video>, <canvas>, OffscreenCanvas, ImageBitmap, VideoFrame or ImageData. */
+ * File, an <img>, <video>, <canvas>, OffscreenCanvas, ImageBitmap, VideoFrame or ImageData. More than
+ * mostPixels is refused (a file's from its header, before it is decoded); more than CANVAS_PIXELS is drawn
+ * smaller first. ImageError (one line) when it cannot be read. */
 export async function pixelsOf(source, name, mostPixels = MOST_PIXELS) {
   if (source instanceof ImageData) return source;
   if (typeof source === "string" || source instanceof URL) {
@@ -68,11 +72,14 @@ export async function pixelsOf(source, name, mostPixels = MOST_PIXELS) {
   const height = drawn.naturalHeight ?? drawn.videoHeight ?? drawn.displayHeight ?? drawn.height;
   if (!width || !height) throw new ImageError(`${name}: has no pixels (${width}x${height})`);
   if (width * height > mostPixels) throw tooLarge(name, width, height, mostPixels);
-  const canvas = new OffscreenCanvas(width, height);
+  const scale = Math.min(1, Math.sqrt(CANVAS_PIXELS / (width * height)));
+  const w = Math.max(1, Math.floor(width * scale)), h = Math.max(1, Math.floor(height * scale));
+  const canvas = new OffscreenCanvas(w, h);
   const context = canvas.getContext("2d", {willReadFrequently: true});
-  context.drawImage(drawn, 0, 0);
+  context.imageSmoothingQuality = "high";
+  context.drawImage(drawn, 0, 0, w, h);
   if (drawn !== source) drawn.close();
-  return context.getImageData(0, 0, width, height);
+  return context.getImageData(0, 0, w, h);
 }
 
 function tooLarge(name, width, height, most) {

@@ -20,11 +20,11 @@ export function nameOf(source) {
 }
 
 export class SignReader {
-  /** The reader in `folder`: ReaderError (one line) when its files are not those reader.json names, or
-   * LiteRT.js cannot run them. */
-  static async load(folder = FOLDER, threads = undefined) {
+  /** The reader in `folder`, on LiteRT.js's `build` (runtime.js): ReaderError (one line) when its files are
+   * not those reader.json names, or LiteRT.js cannot run them. */
+  static async load(folder = FOLDER, build = "auto") {
     const contract = await loadContract(folder);
-    await startRuntime(folder, threads);
+    await startRuntime(folder, build);
     const {input, classifier, hand_models: handModels} = contract;
     const files = [[classifier.file, classifier.sha256, classifier.input.shape]];
     if (input.kind === "landmarks") {
@@ -82,9 +82,9 @@ export class SignReader {
 }
 
 /** The reader of `folder`, loaded once, as window.tfsigns: {ready (the SignReader), read(source)}. */
-export function start(folder = FOLDER) {
+export function start(folder = FOLDER, build = "auto") {
   if (!window.tfsigns) {
-    const ready = SignReader.load(folder);
+    const ready = SignReader.load(folder, build);
     window.tfsigns = {ready, read: async (source, name) => (await ready).read(source, name)};
   }
   return window.tfsigns.ready;

@@ -1,17 +1,22 @@
 // LiteRT.js (npm's @litertjs/core, Apache-2.0), the TensorFlow Lite runtime compiled to WebAssembly, loaded
-// once from this folder's litert/: its WebAssembly build with relaxed SIMD where the browser has it (the
-// compatible one elsewhere), threaded where the page is cross-origin isolated. A Model runs one
-// .tflite file on float32 inputs and gives its outputs by name.
+// once from this folder's litert/: by default its build with relaxed SIMD where the browser has it, the
+// compatible one elsewhere (LiteRT.js chooses); a page may name a build (?litert=simd, compat or threads,
+// the last where the folder holds it and the page is cross-origin isolated), as bench/page_speed.py does to
+// measure them. A Model runs one .tflite file on float32 inputs and gives its outputs by name.
 
 import {loadAndCompile, loadLiteRt, Tensor} from "./litert/core/index.js";
 import {needWebAssembly, ReaderError} from "./contract.js";
 
 let started = null;
+export const BUILDS = {simd: "litert_wasm_internal.js", compat: "litert_wasm_compat_internal.js",
+                       threads: "litert_wasm_threaded_internal.js"};
 
-/** LiteRT.js loaded from the folder's litert/wasm/, once; ReaderError where the browser runs no WebAssembly. */
-export function startRuntime(folder, threads = self.crossOriginIsolated === true) {
+/** LiteRT.js loaded from the folder's litert/wasm/, once: LiteRT.js's choice of build ("auto"), or the one
+ * BUILDS names; ReaderError where the browser runs no WebAssembly, or the build cannot start. */
+export function startRuntime(folder, build = "auto") {
   needWebAssembly();
-  started ??= loadLiteRt(new URL("litert/wasm/", folder).href, {threads}).catch(err => {
+  const path = new URL(`litert/wasm/${BUILDS[build] ?? ""}`, folder).href;
+  started ??= loadLiteRt(path, {threads: build === "threads"}).catch(err => {
     started = null;
     throw new ReaderError(`LiteRT.js could not start (${err.message})`);
   });
@@ -27,10 +32,10 @@ export class Model {
 
   /** The model in `bytes`, compiled for the CPU (XNNPACK in WebAssembly); ReaderError when it is no model
    * LiteRT.js runs or does not take `shape`. */
-  static async load(bytes, name, shape, threads) {
+  static async load(bytes, name, shape) {
     let compiled;
     try {
-      compiled = await loadAndCompile(bytes, {accelerator: "wasm", ...(threads ? {cpuOptions: {numThreads: threads}} : {})});
+      compiled = await loadAndCompile(bytes, {accelerator: "wasm"});
     } catch (err) {
       throw new ReaderError(`${name}: not a TensorFlow Lite model LiteRT.js can run (${err.message})`);
     }
