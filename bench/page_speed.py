@@ -6,11 +6,12 @@ read.py's milliseconds per photo on the same photos, in this process.
 
     python -m bench.page_speed --reader runs/reader-export [--reader OTHER-EXPORT] [--seconds 6] [--rounds 2]
 
-The builds: "simd" (relaxed SIMD, one thread: what the page loads where the browser has relaxed SIMD),
-"compat" (no relaxed SIMD: what it loads elsewhere) and "threads" (relaxed SIMD and threads: the page must be
-cross-origin isolated, so the bench's server sends COOP and COEP; the export does not ship this build, and
-the bench copies it from tfsigns/web/node_modules). Each --reader (a lite hand model's export, say) is
-measured the same way. Needs Debian's chromium and chromium-driver (tests/browser.py) and `make web`.
+The builds: "simd" (relaxed SIMD, one thread: what the page loads where the browser has relaxed SIMD and
+the page is not cross-origin isolated, as under `python -m http.server`), "compat" (no relaxed SIMD: what
+it loads where the browser lacks it) and "threads" (relaxed SIMD and threads: what it loads where its server
+sends COOP and COEP, as tfsigns.serve does; the bench's server sends them to every build). Each --reader (a
+lite hand model's export, say) is measured the same way. Needs Debian's chromium and chromium-driver
+(tests/browser.py) and an export made after `make web`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tfsigns.images.scenes import paste, scene
 from tfsigns.images.signs import load_dataset
 from tfsigns.portable.photos import load_frame
 from tfsigns.portable.read import SignReader
-from tfsigns.reader.web import PACKAGES
+from tfsigns.reader.web import ISOLATED
 
 ROOM = 7
 BUILDS = ("simd", "compat", "threads")
@@ -47,7 +48,6 @@ PHOTO_MS = """const done = arguments[1];
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b); return times[times.length >> 1]; })().then(done);"""
-ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 class Isolated(http.server.SimpleHTTPRequestHandler):
@@ -69,16 +69,6 @@ def videos(data_dir: str | None) -> dict[str, list[np.ndarray]]:
     path = [(t, 0.2 + 0.6 * t) for t in np.linspace(0, 1, 40)]
     return dict(zip(VIDEOS, ([paste(three, ROOM, at=(0.5, 0.4))[0]] * 20,
                              [paste(three, ROOM, at=at)[0] for at in path], [scene(ROOM)] * 20), strict=True))
-
-
-def served(web: Path, tmp: Path) -> Path:
-    """A copy of the export's web folder with LiteRT.js's threaded build beside the others, and photos."""
-    folder = tmp / "web"
-    shutil.copytree(web, folder)
-    for end in (".js", ".wasm"):
-        name = f"litert_wasm_threaded_internal{end}"
-        shutil.copyfile(PACKAGES / "core" / "wasm" / name, folder / "litert" / "wasm" / name)
-    return folder
 
 
 def measure(url: str, video: Path | None, seconds: float, photos: list[str] = ()) -> dict:
@@ -122,7 +112,8 @@ def main() -> None:
         for video_name, frames in videos(args.data_dir).items():
             y4m(frames, tmp / f"{video_name}.y4m")
         for reader_dir in map(Path, args.reader):
-            folder = served(reader_dir / "web", tmp / reader_dir.name)
+            folder = tmp / reader_dir.name  # the export's page, and photos beside it
+            shutil.copytree(reader_dir / "web", folder)
             shutil.copytree(Path(args.photos), folder / "photos")
             photos = [f"photos/{p.relative_to(args.photos)}" for p in picked]
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Isolated,

@@ -431,6 +431,10 @@ def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium
             print(f"landmark run in Chromium: {rate} readings a second, {ms:.0f} ms a frame in the browser")
             assert rate >= 2 and ms > 0, (rate, ms)
             assert not sent, f"{len(sent)} frames went to the server"
+            # the page is cross-origin isolated (COOP, COEP), so LiteRT.js runs its threaded build
+            assert page.execute_script("return crossOriginIsolated") is True
+            build = page.execute_async_script("window.tfsigns.ready.then(r => arguments[0](r.build))")
+            assert build == "threads", build
             with urllib.request.urlopen(url + "/web/reader.json", timeout=30) as served:
                 contract = json.loads(served.read())
             assert contract["input"]["kind"] == "landmarks" and contract["hand_models"]

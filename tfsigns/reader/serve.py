@@ -48,7 +48,7 @@ import numpy as np
 
 from tfsigns.hands.files import ModelError
 from tfsigns.portable.photos import ImageError, frame_from_bytes, image_from_bytes
-from tfsigns.reader.web import RunPage, WebError, content_type, litert_files
+from tfsigns.reader.web import ISOLATED, RunPage, WebError, content_type, litert_files
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
@@ -347,8 +347,8 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
     if warm:
         model.page.files()
 
-    async def index(request):
-        return HTMLResponse(page)
+    async def index(request):  # cross-origin isolated, so that LiteRT.js may run threads
+        return HTMLResponse(page, headers=ISOLATED)
 
     async def body_of(request, most: int) -> bytes:
         body = bytearray()
@@ -393,7 +393,8 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
         if found is None:
             return JSONResponse({"error": f"/web/{name[:100]}: not found"}, status_code=404)
         body = found if isinstance(found, bytes) else await run_in_threadpool(found.read_bytes)
-        return Response(body, media_type=content_type(name), headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache", **ISOLATED}
+        return Response(body, media_type=content_type(name), headers=headers)
 
     return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
                              Route("/calibrate", calibrate, methods=["POST"]),

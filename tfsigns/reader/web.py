@@ -25,8 +25,11 @@ PACKAGES = WEB / "node_modules" / "@litertjs"
 # the page's own files (sw.js is written with the folder's version first)
 PAGE = ("index.html", "app.js", "camera.js", "reader.js", "contract.js", "answer.js", "photos.js",
         "resample.js", "palm.js", "hands.js", "framing.js", "runtime.js", "manifest.webmanifest")
-# LiteRT.js's WebAssembly builds: with relaxed SIMD, and without it for browsers that lack it
-VARIANTS = ("litert_wasm_internal", "litert_wasm_compat_internal")
+# LiteRT.js's WebAssembly builds: with relaxed SIMD, without it for browsers that lack it, and threaded for
+# pages that are cross-origin isolated (COOP and COEP): a page loads one of them
+VARIANTS = ("litert_wasm_internal", "litert_wasm_compat_internal", "litert_wasm_threaded_internal")
+# what makes a page cross-origin isolated, so that LiteRT.js may run threads (tfsigns.serve sends them)
+ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 ICONS = (192, 512)
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".json": "application/json",
          ".wasm": "application/wasm", ".tflite": "application/octet-stream", ".png": "image/png",

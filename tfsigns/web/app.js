@@ -56,7 +56,7 @@ async function main() {
   }
   document.body.dataset.state = "ready";
   say(`ready: reads ${reader.contract.classes.length} signs (${reader.input.kind} reader, test accuracy ` +
-      `${reader.contract.test_accuracy ?? "?"}), on this device`);
+      `${reader.contract.test_accuracy ?? "?"}), on this device (LiteRT.js ${reader.build})`);
   if (worker) keepUsed().catch(err => console.warn(`no offline copy: ${err.message}`));
   $("upload").onchange = async event => {
     const file = event.target.files[0];

@@ -8,7 +8,7 @@ import {loadContract, modelBytes} from "./contract.js";
 import {frameHands} from "./framing.js";
 import {features, HandModel, readHand} from "./hands.js";
 import {pixelsOf, rgb, shrunk, squareColumn} from "./photos.js";
-import {Model, startRuntime} from "./runtime.js";
+import * as runtime from "./runtime.js";
 
 export const FOLDER = new URL("./", import.meta.url); // the reader's folder: reader.json, models, litert/
 
@@ -24,7 +24,7 @@ export class SignReader {
    * not those reader.json names, or LiteRT.js cannot run them. */
   static async load(folder = FOLDER, build = "auto") {
     const contract = await loadContract(folder);
-    await startRuntime(folder, build);
+    await runtime.startRuntime(folder, build);
     const {input, classifier, hand_models: handModels} = contract;
     const files = [[classifier.file, classifier.sha256, classifier.input.shape]];
     if (input.kind === "landmarks") {
@@ -35,12 +35,13 @@ export class SignReader {
     }
     const bytes = await Promise.all(files.map(([name, sha256]) => modelBytes(folder, name, sha256)));
     const models = [];
-    for (const [k, [name, , shape]] of files.entries()) models.push(await Model.load(bytes[k], name, shape));
+    for (const [k, [name, , shape]] of files.entries()) models.push(await runtime.Model.load(bytes[k], name, shape));
     return new SignReader(contract, models);
   }
 
   constructor(contract, [classifier, palm, landmark]) {
     Object.assign(this, {contract, classifier, input: contract.input, queue: Promise.resolve()});
+    this.build = runtime.running; // LiteRT.js's build: threads, simd or compat
     this.landmarks = this.input.kind === "landmarks";
     this.hands = this.landmarks ? new HandModel(palm, landmark, this.input) : null;
   }

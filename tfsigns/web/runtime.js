@@ -1,22 +1,30 @@
 // LiteRT.js (npm's @litertjs/core, Apache-2.0), the TensorFlow Lite runtime compiled to WebAssembly, loaded
-// once from this folder's litert/: by default its build with relaxed SIMD where the browser has it, the
-// compatible one elsewhere (LiteRT.js chooses); a page may name a build (?litert=simd, compat or threads,
-// the last where the folder holds it and the page is cross-origin isolated), as bench/page_speed.py does to
-// measure them. A Model runs one .tflite file on float32 inputs and gives its outputs by name.
+// once from this folder's litert/: by default its threaded build where the page is cross-origin isolated
+// (its server sends COOP and COEP, as tfsigns.serve does) and the device has cores to spare, else its build
+// with relaxed SIMD where the browser has it, the compatible one elsewhere (LiteRT.js chooses). A page may
+// name a build (?litert=simd, compat or threads), as bench/page_speed.py does to measure them. A Model
+// runs one .tflite file on float32 inputs and gives its outputs by name.
 
-import {loadAndCompile, loadLiteRt, Tensor} from "./litert/core/index.js";
+import {loadAndCompile, loadLiteRt, supportsFeature, Tensor} from "./litert/core/index.js";
 import {needWebAssembly, ReaderError} from "./contract.js";
 
 let started = null;
 export const BUILDS = {simd: "litert_wasm_internal.js", compat: "litert_wasm_compat_internal.js",
                        threads: "litert_wasm_threaded_internal.js"};
+export let running = null; // the build LiteRT.js runs, a name of BUILDS
 
-/** LiteRT.js loaded from the folder's litert/wasm/, once: LiteRT.js's choice of build ("auto"), or the one
- * BUILDS names; ReaderError where the browser runs no WebAssembly, or the build cannot start. */
+/** LiteRT.js loaded from the folder's litert/wasm/, once: the build BUILDS names, or by default ("auto") the
+ * threaded one where it can run, else LiteRT.js's choice; ReaderError where the browser runs no
+ * WebAssembly, or no build starts. */
 export function startRuntime(folder, build = "auto") {
   needWebAssembly();
-  const path = new URL(`litert/wasm/${BUILDS[build] ?? ""}`, folder).href;
-  started ??= loadLiteRt(path, {threads: build === "threads"}).catch(err => {
+  const load = async name => {
+    name = name in BUILDS ? name : (await supportsFeature("relaxedSimd")).supported ? "simd" : "compat";
+    await loadLiteRt(new URL(`litert/wasm/${BUILDS[name]}`, folder).href, {threads: name === "threads"});
+    running = name;
+  };
+  const threads = build === "auto" && self.crossOriginIsolated === true && (navigator.hardwareConcurrency ?? 1) > 1;
+  started ??= (threads ? load("threads").catch(() => load("auto")) : load(build)).catch(err => {
     started = null;
     throw new ReaderError(`LiteRT.js could not start (${err.message})`);
   });
