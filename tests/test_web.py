@@ -205,18 +205,23 @@ def test_letterbox_crop_landmarks_and_features_are_portables(page, folder, hand_
     assert np.array_equal(floats(ours["features"]), hands.features(found)), "the 42 features"
 
 
-def test_pillows_resizing_and_framing_give_the_same_pixels(page):
+def test_pillows_resizing_transparency_and_framing_give_the_same_pixels(page):
     """read.py's Pillow: a large photo shrunk to 1024 (reduced, then bicubic), a pixel reader's 64x64 square
-    of a 4:3 frame, and framing's crop on SIGNS photos (handness, quantiles, the bicubic box)."""
+    of a 4:3 frame, transparent pixels put on white (every alpha, as decoded), and framing's crop on SIGNS
+    photos (handness, quantiles, the bicubic box)."""
     rng = np.random.default_rng(5)
     smooth = lambda h, w: np.asarray(Image.fromarray(  # noqa: E731
         rng.integers(0, 256, (h // 16, w // 16, 3), dtype=np.uint8)).resize((w, h), Image.BILINEAR))
-    wide, tall, frame = smooth(1104, 7008), smooth(1504, 1104), smooth(480, 640)
+    # wide: reduced by 2 first; tall: resampled vertically first (Pillow 13); frame: a 4:3 camera frame
+    wide, tall, frame = smooth(1104, 7008), smooth(3008, 1104), smooth(480, 640)
     images, _ = signs_test()
     columns = images[:6].reshape(6, -1).T / np.float32(255)
     framed = framing.frame_columns(columns.astype(np.float32), (64, 64, 3)).T
+    rgba = rng.integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    white = Image.new("RGBA", (32, 32), (255, 255, 255, 255))
+    on_white = np.asarray(Image.alpha_composite(white, Image.fromarray(rgba)).convert("RGB"))
     ours = run_js(page, """
-        const {shrunk, squareColumn} = await import("./photos.js");
+        const {rgb, shrunk, squareColumn} = await import("./photos.js");
         const {frameHands} = await import("./framing.js");
         const rule = args[4];
         const image = ([data, width, height]) => ({data: bytes(data), width, height});
@@ -224,16 +229,19 @@ def test_pillows_resizing_and_framing_give_the_same_pixels(page):
         const out = {shrunk: small.map(f => [b64(f.data), f.width]),
                      square: b64(squareColumn(image(args[2]), 64))};
         out.framed = args[3].map(column => b64(frameHands(floats(column), 64, rule)));
+        out.onWhite = b64(rgb({data: bytes(args[5]), width: 32, height: 32}).data);
         return out;""",
         *[[b64(a), a.shape[1], a.shape[0]] for a in (wide, tall, frame)],
         [b64(column.astype(np.float32)) for column in columns.T],
-        RULE)
+        RULE, b64(rgba))
     for (data, width), image in zip(ours["shrunk"], (wide, tall), strict=True):
         expected = Image.fromarray(image)
         expected.thumbnail((1024, 1024), Image.Resampling.BICUBIC, reducing_gap=3.0)
         got = np.frombuffer(base64.b64decode(data), np.uint8)
         assert width == expected.width and np.array_equal(got, np.asarray(expected).reshape(-1)), image.shape
     assert np.array_equal(floats(ours["square"]), photos.square_column(frame)), "the 64x64 square"
+    assert np.array_equal(np.frombuffer(base64.b64decode(ours["onWhite"]), np.uint8), on_white.reshape(-1)), \
+        "transparent pixels on white"
     for mine, theirs in zip(ours["framed"], framed, strict=True):
         np.testing.assert_allclose(floats(mine), theirs, atol=1e-6, err_msg="framing")
 
@@ -268,10 +276,9 @@ def photo_shelf(shelf: Path) -> list[str]:
     save("exif-turned.jpg", other.transpose(Image.Transpose.ROTATE_90), exif=exif, quality=95)
     save("large.png", Image.fromarray(paste(images[np.flatnonzero(labels == 1)[0]], seed=300)[0]).resize(
         (1400, 1050), Image.Resampling.BICUBIC))
-    rgba = Image.fromarray(images[np.flatnonzero(labels == 5)[1]]).convert("RGBA")
-    alpha = np.full((64, 64), 255, np.uint8)
-    alpha[:6], alpha[-6:] = 0, 0  # transparent edges, on white
-    rgba.putalpha(Image.fromarray(alpha))
+    five = images[np.flatnonzero(labels == 5)[1]]
+    rgba = Image.fromarray(five).convert("RGBA")  # the hand on a transparent wall, which goes on white
+    rgba.putalpha(Image.fromarray((framing.handness(five[None] / 255)[0] > 0.3).astype(np.uint8) * 255))
     save("transparent.png", rgba)
     save("grey.png", Image.fromarray(images[np.flatnonzero(labels == 0)[1]]).convert("L"))
     save("palette.png", Image.fromarray(images[np.flatnonzero(labels == 3)[1]]).convert("P"))
