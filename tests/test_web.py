@@ -32,6 +32,8 @@ from tfsigns.reader.web import WebError, litert_files
 from tfsigns.train import main as train_main
 
 OTHER_HANDS = REAL_DATA.parent / "otherhands"
+DIGITS = REAL_DATA.parent / "digits"  # other students' 6 to 9: signs the six-sign reader does not know
+SIX_SIGNS = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
 AGREE = 0.99  # the share of photos the browser must answer as read.py does
 CLOSE = 1e-3  # and the probabilities' largest difference where the same pixels went in
 FAST = 10  # readings a second from the camera, in headless Chromium on a 2-core machine
@@ -41,8 +43,8 @@ RULE = {"mask_low": framing.MASK_LOW, "mask_high": framing.MASK_HIGH, "plain": f
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """A landmark reader (100 epochs: sure of SIGNS photos pasted into scenes), exported: DIR with read.py
-    and web/."""
+    """The six-sign reader with "a sign I don't know" (tfsigns/reader_signs.json, 100 epochs: sure of SIGNS
+    photos pasted into scenes), exported: DIR with read.py and web/."""
     if requires_hands.args[0]:
         pytest.skip(requires_hands.kwargs["reason"])
     try:
@@ -51,7 +53,7 @@ def folder(tmp_path_factory) -> Path:
         pytest.skip(str(err))
     chromium_or_skip()
     root = tmp_path_factory.mktemp("web")
-    code, _, err = run_main(train_main, ["--data-dir", str(REAL_DATA), "--arch", "landmarks", "--epochs",
+    code, _, err = run_main(train_main, ["--config", str(SIX_SIGNS), "--data-dir", str(REAL_DATA), "--epochs",
                                          "100", "--quiet", "--out", str(root / "run")])
     assert code == 0, err
     code, out, err = run_main(export_main, ["--model", str(root / "run"), "--out", str(root / "reader")])
@@ -251,9 +253,9 @@ def test_pillows_resizing_transparency_and_framing_give_the_same_pixels(page):
 
 def photo_shelf(shelf: Path) -> list[str]:
     """Photos to read, written into `shelf`, by name: SIGNS test photos (PNG, 6 of each sign), other
-    people's hands (JPEG, 10 of each sign, from different students), scenes without and with a hand (PNG,
-    640x480), and photos of the photo rule: EXIF-turned, larger than 1024 pixels, transparent, greyscale,
-    a palette."""
+    people's hands (JPEG, 10 of each sign, from different students), their 6 to 9 where the mirror has them
+    (3 of each: unknown signs), scenes without and with a hand (PNG, 640x480), and photos of the photo
+    rule: EXIF-turned, larger than 1024 pixels, transparent, greyscale, a palette."""
     images, labels = signs_test()
     names = []
 
@@ -266,6 +268,10 @@ def photo_shelf(shelf: Path) -> list[str]:
         for path in sorted((OTHER_HANDS / str(sign)).glob("*"))[::7][:10]:
             shutil.copyfile(path, shelf / f"other-{sign}-{path.name}")
             names.append(f"other-{sign}-{path.name}")
+    for sign in range(6, 10):
+        for path in sorted((DIGITS / str(sign)).glob("*"))[::11][:3]:
+            shutil.copyfile(path, shelf / f"digit-{sign}-{path.name}")
+            names.append(f"digit-{sign}-{path.name}")
     for seed in range(6):
         save(f"scene-{seed}.png", Image.fromarray(scene(100 + seed)))
     for k, i in enumerate(np.flatnonzero(labels == 2)[:4]):
@@ -298,9 +304,10 @@ def test_the_browser_answers_as_read_py(page, folder):
         return out;""", names)
     seconds = time.monotonic() - started
     assert [a["image"] for a in answers] == [f"/photos/{n}" for n in names]
-    same = [a["class"] == e["class"] and a.get("hand") == e.get("hand")
+    same = [(a["class"], a["sign"], a.get("hand")) == (e["class"], e["sign"], e.get("hand"))
             for a, e in zip(answers, expected, strict=True)]
-    pairs = [(a["probabilities"], e["probabilities"]) for a, e in zip(answers, expected, strict=True)
+    pairs = [([*a["probabilities"], a["unknown"]], [*e["probabilities"], e["unknown"]])
+             for a, e in zip(answers, expected, strict=True)
              if a["probabilities"] is not None and e["probabilities"] is not None]
     worst = max(np.abs(np.subtract(*pair)).max() for pair in pairs)
     print(f"the browser answered {sum(same)} of {len(names)} photos as read.py did, probabilities at most "
@@ -308,8 +315,9 @@ def test_the_browser_answers_as_read_py(page, folder):
     differ = [(n, a, e) for n, a, e, s in zip(names, answers, expected, same, strict=True) if not s]
     assert np.mean(same) >= AGREE, differ
     assert worst <= CLOSE
-    kinds = {e.get("hand") for e in expected}
-    assert kinds == {True, False}, "the photos hold hands and scenes without one"
+    kinds = {"no hand" if not e["hand"] else "unknown sign" if e["class"] is None else "sign"
+             for e in expected}
+    assert kinds == {"sign", "no hand", "unknown sign"}, kinds
 
 
 # ------------------------------------------------------------------ the camera

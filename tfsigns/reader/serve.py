@@ -1,30 +1,25 @@
 """The live reader page: `python -m tfsigns.serve --model RUN [--port 8000] [--host 127.0.0.1]`.
 
 Serves a page (GET /) that reads hand signs from the webcam, many times a second, and from a chosen photo,
-in the browser: the web reader (tfsigns/web, GET /web/...: the run's classifier converted as the export
-converts it, its hand models and LiteRT.js) runs reader.json's steps on the device, so the camera's frames
-never leave it. The server keeps what needs training or files: POST /predict, for other clients, which
-answers an image file sent as the request's body with the
-JSON object `python -m tfsigns.predict --json` prints, and "ms", the server's milliseconds for it. A
-landmark run (--arch landmarks) finds the hand anywhere in the photo and adds "landmarks", the hand's
-21 (x, y) in [0, 1] of the photo (null with "hand": false); `?track=1` says the photo is the camera's
-next frame, so that the previous frame's hand gives the region first, as MediaPipe's tracking does. A
-pixel run reads the centre square; `?input=1` adds its 64x64 input as the network sees it, a PNG data
-URL. Every photo it is sent is read by tfsigns.portable.photos and tfsigns.training.inference, as the
-command line reads files. Starlette (with uvicorn) serves it: a small, well-kept server library with no
-front-end build step, so the page is plain HTML and JavaScript in tfsigns/reader/page.html and tfsigns/web.
+in the browser: the web reader (tfsigns/web at GET /web/: the run's classifier converted as the export
+converts it, its hand models, LiteRT.js) runs reader.json's steps there, so the camera's frames never leave
+the device. The server keeps what needs training or files. POST /predict, for other clients, answers an
+image file sent as the body with the JSON object `python -m tfsigns.predict --json` prints and "ms", the
+server's milliseconds; a landmark run adds "landmarks", the hand's 21 (x, y) in [0, 1] of the photo (null
+with "hand": false), and `?track=1` says the photo is a video's next frame (MediaPipe's tracking); a pixel
+run's `?input=1` adds its 64x64 input as the network sees it, a PNG data URL. Starlette (with uvicorn)
+serves it: a small, well-kept server library with no build step for the page (plain HTML and JavaScript).
 
 Teaching from the page: POST /calibrate with a JSON object {"photos": {"<sign>": [data URL, ...], ...}},
 1 to 20 camera photos of each sign given, teaches the model those signs (tfsigns.calibrate: a sign it knows
-is adapted, a new name is learnt as a new sign) in the background into a new run beside it,
-RUN-calibrated-N; GET /calibration tells how it goes, and once it is done /web/ holds the new run and the
-page reads with it. GET /reader says what the page's reader reads: its signs, whether it knows "a sign I
-don't know".
+is adapted, a new name is learnt as a new sign) in the background into a new run beside it, RUN-calibrated-N;
+GET /calibration tells how it goes; once it is done, /web/ serves the new run and the page reads with it.
+GET /reader says what the page's reader reads: its signs, whether it knows "a sign I don't know".
 
 Bad input (a body that is empty, too large or not an image; a sign's name with a slash or too long, too
-many photos, a photo in which a landmark run sees no hand, a new sign for a pixel run, or calibrating
-while one runs) is answered with status 400 and a
-one-line JSON error, and the server goes on; a photo with no hand in it is no error (200, "hand": false).
+many photos, a photo in which a landmark run sees no hand, a new sign for a pixel run, or calibrating while
+one runs) is answered with status 400 and a one-line JSON error, and the server goes on; a photo with no
+hand in it is no error (200, "hand": false).
 A model folder that is not a finished run, a busy port, or LiteRT.js not installed (make web), is one line
 on stderr and exit 2, before anything is served.
 """
@@ -142,12 +137,12 @@ class Calibration:
     taught before stay (it trains again from its examples); a pixel run is fine-tuned from the original
     run each time, never a chain of fine-tunings."""
 
-    def __init__(self, reader, data_dir: str | None):
+    def __init__(self, reader, data_dir: str | None, warm: bool = False):
         self.reader, self.data_dir, self.lock = reader, data_dir, threading.Lock()
         self.in_use = threading.Lock()  # a Reader (its hand model's interpreters): one thread at once
         self.original = original_run(Path(reader.run_dir))
         self.state = {"status": "idle", "message": "", "run": Path(reader.run_dir).name}
-        self.page = RunPage(reader.run_dir)  # the web reader's files, for the page's /web/
+        self.page = RunPage(reader.run_dir, now=warm)  # the web reader's files, for the page's /web/
 
     def read(self, body: bytes, name: str, with_input: bool, track: bool) -> dict:
         """reading() with the page's Reader, never two at once (a camera's frames, then, in order); the
@@ -235,8 +230,7 @@ class Calibration:
         try:
             metrics = calibrate(str(base), X, signs, out, data_dir or self.data_dir, seed=0, epochs=None,
                                 views=views)
-            reader, page = Reader(out), RunPage(out)
-            page.files()  # converted before the page is told to read with it
+            reader, page = Reader(out), RunPage(out, now=True)  # converted before the page is told
             with self.in_use:
                 before = self._accuracy(self.reader, *kept)
             after = self._accuracy(reader, *kept)
@@ -332,10 +326,9 @@ class Guard:
 
 def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000,
              warm: bool = False):
-    """The Starlette application for a page served on host:port: the page and its web reader (/web/, made
-    at once with `warm`, else on its first request), POST /predict over `reader`
-    (tfsigns.training.inference.Reader), and calibration (its SIGNS data from `data_dir`, else
-    $TFSIGNS_DATA, then data/), behind Guard."""
+    """The Starlette application for a page served on host:port, behind Guard: the page, its web reader
+    (/web/; `warm`: made now), POST /predict over `reader` (a training.inference.Reader), calibration
+    (SIGNS from `data_dir`, else $TFSIGNS_DATA, then data/)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
@@ -343,9 +336,7 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
     from starlette.routing import Route
 
     page = PAGE.read_text(encoding="utf-8")
-    model = Calibration(reader, data_dir)
-    if warm:
-        model.page.files()
+    model = Calibration(reader, data_dir, warm)
 
     async def index(request):  # cross-origin isolated, so that LiteRT.js may run threads
         return HTMLResponse(page, headers=ISOLATED)
@@ -389,12 +380,9 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
 
     async def web_file(request):  # the web reader of the run the page reads with (a file of it, or 404)
         name = request.path_params["name"]
-        found = (await run_in_threadpool(model.page.files)).get(name)
-        if found is None:
+        if (body := await run_in_threadpool(model.page.get, name)) is None:
             return JSONResponse({"error": f"/web/{name[:100]}: not found"}, status_code=404)
-        body = found if isinstance(found, bytes) else await run_in_threadpool(found.read_bytes)
-        headers = {"Cache-Control": "no-cache", **ISOLATED}
-        return Response(body, media_type=content_type(name), headers=headers)
+        return Response(body, media_type=content_type(name), headers=RunPage.HEADERS)
 
     return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
                              Route("/calibrate", calibrate, methods=["POST"]),

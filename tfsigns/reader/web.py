@@ -121,10 +121,15 @@ def content_type(name: str) -> str:
 
 class RunPage:
     """The web files of a finished run, for the live page (tfsigns.serve, at /web/): made on first use, its
-    classifier converted as the export converts it (a few seconds), then kept; thread-safe."""
+    classifier converted as the export converts it (a few seconds), then kept; with `now`, made at once.
+    Thread-safe."""
 
-    def __init__(self, run_dir: str | os.PathLike):
+    HEADERS = {"Cache-Control": "no-cache", **ISOLATED}  # how the live page serves them
+
+    def __init__(self, run_dir: str | os.PathLike, now: bool = False):
         self.run_dir, self.lock, self.made = Path(run_dir), threading.Lock(), None
+        if now:
+            self.files()
 
     def files(self) -> dict[str, Path | bytes]:
         """The page's files by their path under /web/ (no service worker: the live page is online)."""
@@ -137,3 +142,8 @@ class RunPage:
                           **{path.name: path for path in licence if path.is_file()}}
                 self.made = web_files(models, contract, worker=False)
             return self.made
+
+    def get(self, name: str) -> bytes | None:
+        """The file of that name, or None where the page's folder holds none."""
+        found = self.files().get(name)
+        return found.read_bytes() if isinstance(found, Path) else found

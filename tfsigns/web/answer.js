@@ -1,12 +1,47 @@
-// What the reader answers for a photo or a frame: predict --json's object (portable/read.py, as_json).
+// What the reader answers for a photo or a frame: predict --json's object (portable/read.py, Signs): the sign
+// read, by its name in reader.json's "signs", or "a sign I don't know" where the reader has that output
+// ("unknown") and it is the highest, or no hand.
 
-/** The answer for one image: its name, the class read and the class probabilities (float32, as read.py
- * prints them); for a landmark reader whether it saw a hand (when it saw none, probabilities is null and
- * class and probabilities are null). */
-export function asJson(image, probabilities, landmarks) {
-  if (landmarks && probabilities === null) return {image, class: null, hand: false, probabilities: null};
-  const answer = {image, class: argmax(probabilities), probabilities: Array.from(probabilities)};
-  return landmarks ? {...answer, hand: true} : answer;
+/** What a reader's outputs mean (read.py's Signs): the names of its signs, in output order, and the output
+ * that means "a sign I don't know" (after the signs), or null where the reader has none. */
+export class Signs {
+  constructor(names, unknown = null) {
+    Object.assign(this, {names, unknown});
+  }
+
+  /** The signs reader.json records ("signs", "unknown": {"output"}); null where they do not fit together. */
+  static of(contract) {
+    const {signs: names, unknown} = contract, output = unknown?.output ?? null;
+    const named = Array.isArray(names) && names.length && names.every(n => typeof n === "string" && n) &&
+      new Set(names).size === names.length;
+    return named && (output === null || output === names.length) ? new Signs(names, output) : null;
+  }
+
+  /** The classifier's outputs: a probability per sign, and the unknown sign's where there is one. */
+  get outputs() {
+    return this.names.length + (this.unknown === null ? 0 : 1);
+  }
+
+  /** The sign read from the outputs' probabilities: its index, or null for the unknown sign. */
+  read(probabilities) {
+    const best = argmax(probabilities);
+    return best === this.unknown ? null : best;
+  }
+
+  /** The answer for one image (Signs.as_json): its name, the class read and its sign, the signs'
+   * probabilities (float32, as read.py prints them) and the unknown sign's where the reader has one; a
+   * landmark reader adds whether it saw a hand (none: probabilities null; a hand that shows none of its
+   * signs: class and sign null, hand true). */
+  asJson(image, probabilities, landmarks) {
+    if (landmarks && probabilities === null) {
+      return {image, class: null, sign: null, hand: false, probabilities: null};
+    }
+    const read = this.read(probabilities);
+    const answer = {image, class: read, sign: read === null ? null : this.names[read],
+                    probabilities: Array.from(probabilities.subarray(0, this.names.length))};
+    if (this.unknown !== null) answer.unknown = probabilities[this.unknown];
+    return landmarks ? {...answer, hand: true} : answer;
+  }
 }
 
 /** The index of the first largest value (NumPy's argmax). */

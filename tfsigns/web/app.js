@@ -55,14 +55,15 @@ async function main() {
     return;
   }
   document.body.dataset.state = "ready";
-  say(`ready: reads ${reader.contract.classes.length} signs (${reader.input.kind} reader, test accuracy ` +
+  $("signs").textContent = reader.signs.join(", ");
+  say(`ready: reads ${reader.signs.length} signs (${reader.input.kind} reader, test accuracy ` +
       `${reader.contract.test_accuracy ?? "?"}), on this device (LiteRT.js ${reader.build})`);
   if (worker) keepUsed().catch(err => console.warn(`no offline copy: ${err.message}`));
   $("upload").onchange = async event => {
     const file = event.target.files[0];
     if (!file) return;
     try {
-      $("uploaded").textContent = describe(await reader.read(file), reader.contract.classes);
+      $("uploaded").textContent = describe(await reader.read(file));
     } catch (err) {
       $("uploaded").textContent = err.message;
     }

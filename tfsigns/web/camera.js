@@ -1,7 +1,8 @@
 // The camera, read on the device as the live page reads it: each frame of the <video> goes through the
 // reader (the hand tracked from frame to frame), and the page's elements show it: a steady answer in
-// #answer, the readings a second in #rate, the hand's landmarks over the video in #hand, the signs read so
-// far in #sentence. Both pages use it: the export's index.html and the served live page (page.html).
+// #answer ("unknown sign" for a hand that shows none of the reader's signs), the readings a second in #rate,
+// the hand's landmarks over the video in #hand, the signs read so far in #sentence (an unknown sign left
+// out). Both pages use it: the export's index.html and the served live page (page.html).
 
 import {rgb} from "./photos.js";
 
@@ -12,15 +13,17 @@ const RATE_MS = 2000; // the readings a second: over this window
 const BONES = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [5, 9], [9, 10], [10, 11], [11, 12],
                [9, 13], [13, 14], [14, 15], [15, 16], [13, 17], [17, 18], [18, 19], [19, 20], [0, 17]];
 
+export const UNKNOWN = {}; // a reading of a hand that shows a sign the reader does not know
+
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
-/** The class read steadily at `now`: the same one, confidently, in every reading of the last STEADY_MS
- * (and at least two of them), or null. history: [{time, class, p}], oldest first. */
-export function steadyClass(history, now) {
+/** The sign read steadily at `now` (its name, or UNKNOWN): the same one, confidently, in every reading of
+ * the last STEADY_MS (and at least two of them), or null. history: [{time, sign, p}], oldest first. */
+export function steadySign(history, now) {
   const recent = history.filter(r => now - r.time <= STEADY_MS);
   if (recent.length < 2 || now - history[0].time < STEADY_MS) return null;
-  const c = recent[0].class;
-  return recent.every(r => r.class === c && r.p >= CONFIDENT) ? c : null;
+  const sign = recent[0].sign;
+  return recent.every(r => r.sign === sign && r.p >= CONFIDENT) ? sign : null;
 }
 
 /** The 21 landmarks ([x, y] in [0, 1] of the frame) and the bones drawn over the video, where it shows the
@@ -80,10 +83,13 @@ export class Camera {
     }
   }
 
-  /** One reading shown: the hand drawn, the steady answer, the rate, the sentence. */
+  /** One reading shown: the hand drawn, the steady answer, the rate, the sentence (a one-character sign
+   * after a digit joins it, as digits make a number; other signs are words). */
   show({answer, hand, width, height, input}, started, now) {
     const {overlay, video, rate, ms, sentence} = this.elements, seen = answer.hand !== false;
-    this.history.push({time: now, class: answer.class, p: seen ? answer.probabilities[answer.class] : 0});
+    const unknown = answer.class === null;
+    this.history.push({time: now, sign: !seen ? null : unknown ? UNKNOWN : answer.sign,
+                       p: !seen ? 0 : unknown ? answer.unknown : answer.probabilities[answer.class]});
     this.history = this.history.filter(r => now - r.time <= 4 * STEADY_MS);
     this.times.push({time: now, ms: now - started});
     this.times = this.times.filter(r => now - r.time <= RATE_MS);
@@ -91,11 +97,14 @@ export class Camera {
     if (ms) ms.textContent = (this.times.reduce((sum, r) => sum + r.ms, 0) / this.times.length).toFixed(0);
     const landmarks = hand ? hand.landmarks.map(([x, y]) => [x / width, y / height]) : null;
     drawHand(overlay, video, landmarks);
-    const c = seen ? steadyClass(this.history, now) : null, label = c === null ? null : this.reader.contract.classes[c];
-    this.elements.answer.textContent = !seen ? "no hand" : c === null ? "not sure" : label;
-    this.elements.answer.className = c === null ? "unsure" : "";
-    if (c !== null && c !== this.lastSteady) sentence.textContent += label;
-    if (c !== null) this.lastSteady = c;
+    const sign = seen ? steadySign(this.history, now) : null, word = sign !== null && sign !== UNKNOWN;
+    this.elements.answer.textContent = !seen ? "no hand" : sign === null ? "not sure" : word ? sign : "unknown sign";
+    this.elements.answer.className = word ? "" : "unsure";
+    if (word && sign !== this.lastSteady) {
+      const joined = sign.length === 1 && /^[0-9]*$/.test(sentence.textContent.slice(-1));
+      sentence.textContent += joined ? sign : ` ${sign}`;
+    }
+    if (sign !== null) this.lastSteady = sign;
     this.onReading({answer, landmarks, input});
   }
 }
@@ -116,10 +125,11 @@ export async function openCamera(video) {
   }
 }
 
-/** One line for a photo's answer: its sign and how sure, "not sure", or "no hand". */
-export function describe(answer, classes) {
+/** One line for a photo's answer: its sign and how sure, "not sure", "a sign it does not know", or "no hand". */
+export function describe(answer) {
   if (answer.hand === false) return `${answer.image}: no hand`;
-  const p = answer.probabilities[answer.class], sign = classes[answer.class];
-  return p >= CONFIDENT ? `${answer.image}: ${sign} (p = ${p.toFixed(2)})`
-                        : `${answer.image}: not sure (${sign} at p = ${p.toFixed(2)})`;
+  if (answer.class === null) return `${answer.image}: a sign it does not know`;
+  const p = answer.probabilities[answer.class];
+  return p >= CONFIDENT ? `${answer.image}: ${answer.sign} (p = ${p.toFixed(2)})`
+                        : `${answer.image}: not sure (${answer.sign} at p = ${p.toFixed(2)})`;
 }

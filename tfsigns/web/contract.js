@@ -1,9 +1,10 @@
 // reader.json, checked as read.py checks it (portable/read.py, load_contract), and every model file it
 // names fetched from this page's own folder and checked against its SHA-256 before any is run.
 
+import {Signs} from "./answer.js";
 import {VERSION} from "./hands.js";
 
-export const FORMAT = "tfsigns-reader/1";
+export const FORMAT = "tfsigns-reader/2";
 const FRAMINGS = ["none", "hand"];
 
 /** A reader folder whose reader.json is missing or unusable, or whose files are not those it names;
@@ -24,9 +25,11 @@ const plainName = name => typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-
 /** Why the contract cannot be read, or null (the checks of load_contract, and the numbers this reader
  * uses where read.py has them in its code). */
 function problem(contract) {
-  const {input, classifier, classes, hand_models: handModels} = contract;
+  const {input, classifier, hand_models: handModels} = contract;
   if (contract.format !== FORMAT) return `format ${JSON.stringify(contract.format)}; this page reads ${FORMAT}`;
-  if (!input || !classifier || !Array.isArray(classes) || !handModels) return "it lacks input, classifier, classes or hand_models";
+  if (!input || !classifier || !handModels) return "it lacks input, classifier or hand_models";
+  const signs = Signs.of(contract);
+  if (!signs) return "its signs must be distinct names, its unknown output the one after them";
   const files = [classifier.file, ...Object.keys(handModels)];
   if (!files.every(plainName) || ![classifier.sha256, ...Object.values(handModels)].every(s => /^[0-9a-f]{64}$/.test(s))) {
     return "a file name that is not a plain name in its folder, or a SHA-256 that is not 64 hex digits";
@@ -58,7 +61,7 @@ function problem(contract) {
     return `input kind ${JSON.stringify(input.kind)} is neither landmarks nor pixels`;
   }
   const shapes = JSON.stringify([classifier.input?.shape, classifier.output?.shape]);
-  if (shapes !== JSON.stringify([shape, [1, classes.length]])) return `its classifier's shapes are not a ${input.kind} reader's of its classes`;
+  if (shapes !== JSON.stringify([shape, [1, signs.outputs]])) return `its classifier's shapes are not a ${input.kind} reader's of its signs`;
   return null;
 }
 

@@ -7,7 +7,7 @@
 import {anchors, decode, landmarksRect, palmRect, Rect, weightedNms} from "./palm.js";
 import {affineBilinear, crop as cropFrame} from "./resample.js";
 
-export const VERSION = "world-xy-wrist-dm/best-region/3"; // the features this module computes
+export const VERSION = "world-xy-wrist-dm/best-region/4"; // the features this module computes
 const f32 = Math.fround;
 const BYTE = f32(1 / 255);
 
@@ -101,28 +101,32 @@ export async function readHand(model, frame, track = false) {
   return found ? hand : null;
 }
 
-/** What the landmark model sees in the best region of a frame, hand or not: the best palm's region; also
- * the whole frame where that region covers whole_image_share of its long side or more or shows no hand,
- * and where no palm is found in a frame no larger than the detector's input; the one with the higher
- * presence score. null: no region to try (hands.best_hand). */
+/** What the landmark model sees in the best region of a frame, hand or not: the best palm's region in the
+ * whole frame, else (none found, or no hand seen there) the best palm's region of its square tiles; also
+ * the whole frame where the first region covers whole_image_share of its long side or more or no region
+ * shows a hand, and where no palm is found in a frame no larger than the detector's input; the one with
+ * the higher presence score. null: no region to try (hands.best_hand). */
 export async function bestHand(model, frame) {
-  const {width: w, height: h} = frame, input = model.input;
-  const palms = await findPalms(model, frame);
-  const tried = palms.length ? [await model.landmarks(frame, palmRect(palms[0], input.palm), palms[0].score)] : [];
+  const {width: w, height: h} = frame, input = model.input, tried = [];
+  for await (const palms of findPalms(model, frame)) {
+    if (palms.length) tried.push(await model.landmarks(frame, palmRect(palms[0], input.palm), palms[0].score));
+    if (tried.length && tried[tried.length - 1].presence >= model.threshold) break;
+  }
   const closeUp = tried.length && tried[0].rect.size >= input.whole_image_share * Math.max(w, h);
   const small = Math.max(w, h) <= input.palm.input;
-  if ((tried.length && (tried[0].presence < model.threshold || closeUp)) || (!tried.length && small)) {
+  const seen = tried.some(hand => hand.presence >= model.threshold);
+  if ((tried.length && (!seen || closeUp)) || (!tried.length && small)) {
     tried.push(await model.landmarks(frame, new Rect(w / 2, h / 2, Math.max(w, h), 0)));
   }
   return tried.length ? tried.reduce((best, hand) => (hand.presence > best.presence ? hand : best)) : null;
 }
 
-/** The palms in a frame, best first: in the whole frame, else in square tiles of its short side along its
- * long one, half overlapping (hands.find_palms). */
-export async function findPalms(model, frame) {
-  const whole = await model.palms(frame);
+/** The palms in a frame, best first, in the whole frame; then, where the frame is not square, in square
+ * tiles of its short side along its long one, half overlapping: lazily, as bestHand asks (hands.find_palms). */
+export async function* findPalms(model, frame) {
+  yield await model.palms(frame);
   const {width: w, height: h} = frame, side = Math.min(w, h), long = Math.max(w, h);
-  if (whole.length || side === long) return whole;
+  if (side === long) return;
   const tiles = Math.ceil((long - side) / (side / 2)) + 1, found = [];
   for (let t = 0; t < tiles; t++) {
     // np.linspace(0, long - side, tiles).astype(int): i * step, the last one exact
@@ -133,5 +137,5 @@ export async function findPalms(model, frame) {
                   keypoints: palm.keypoints.map(([px, py]) => [px + x, py + y]), score: palm.score});
     }
   }
-  return found.sort((a, b) => b.score - a.score);
+  yield found.sort((a, b) => b.score - a.score);
 }

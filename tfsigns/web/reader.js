@@ -3,7 +3,7 @@
 // camera frame goes through reader.json's steps (photos.js, hands.js or framing.js, the classifier,
 // answer.js). Nothing leaves the device. window.tfsigns.read(source) resolves to predict --json's object.
 
-import {asJson} from "./answer.js";
+import {Signs} from "./answer.js";
 import {loadContract, modelBytes} from "./contract.js";
 import {frameHands} from "./framing.js";
 import {features, HandModel, readHand} from "./hands.js";
@@ -42,6 +42,8 @@ export class SignReader {
   constructor(contract, [classifier, palm, landmark]) {
     Object.assign(this, {contract, classifier, input: contract.input, queue: Promise.resolve()});
     this.build = runtime.running; // LiteRT.js's build: threads, simd or compat
+    this.rule = Signs.of(contract); // what the outputs mean
+    this.signs = this.rule.names; // the signs' names, in output order
     this.landmarks = this.input.kind === "landmarks";
     this.hands = this.landmarks ? new HandModel(palm, landmark, this.input) : null;
   }
@@ -61,12 +63,12 @@ export class SignReader {
       frame = shrunk(frame, this.input.frame_longest_side);
       const hand = await readHand(this.hands, frame, track);
       const probabilities = hand && await this.classify(features(hand, this.input.feature_unit_metres));
-      return {answer: asJson(name, probabilities, true), hand, width: frame.width, height: frame.height};
+      return {answer: this.rule.asJson(name, probabilities, true), hand, width: frame.width, height: frame.height};
     }
     const square = squareColumn(frame, this.input.size);
     const input = this.input.framing === "hand" ? frameHands(square, this.input.size, this.input.framing_rule)
       : square;
-    return {answer: asJson(name, await this.classify(input), false), input};
+    return {answer: this.rule.asJson(name, await this.classify(input), false), input};
   }
 
   /** The classifier's probabilities for one example (Float32Array of its input shape). */
