@@ -14,7 +14,8 @@ setup(
     packages=find_packages(include=["tfsigns", "tfsigns.*"]),
     # the reader's settings, the live page, the web reader (its LiteRT.js: npm ci in tfsigns/web, make web)
     package_data={"tfsigns": ["reader.json", "reader_signs.json", "reader_pixels.json", "web/*.js",
-                              "web/*.html", "web/*.webmanifest", "web/package.json", "web/package-lock.json"],
+                              "web/*.html", "web/*.css", "web/*.webmanifest", "web/package.json",
+                              "web/package-lock.json"],
                   "tfsigns.reader": ["page.html"]},
     install_requires=[
         "tensorflow>=2.16",

@@ -24,14 +24,16 @@ WEB = Path(__file__).resolve().parents[1] / "web"
 PACKAGES = WEB / "node_modules" / "@litertjs"
 # the page's own files (sw.js is written with the folder's version first)
 PAGE = ("index.html", "app.js", "camera.js", "reader.js", "contract.js", "answer.js", "photos.js",
-        "resample.js", "palm.js", "hands.js", "framing.js", "runtime.js", "manifest.webmanifest")
+        "resample.js", "palm.js", "hands.js", "framing.js", "runtime.js", "reader.css",
+        "manifest.webmanifest")
 # LiteRT.js's WebAssembly builds: with relaxed SIMD, without it for browsers that lack it, and threaded for
 # pages that are cross-origin isolated (COOP and COEP): a page loads one of them
 VARIANTS = ("litert_wasm_internal", "litert_wasm_compat_internal", "litert_wasm_threaded_internal")
 # what makes a page cross-origin isolated, so that LiteRT.js may run threads (tfsigns.serve sends them)
 ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 ICONS = (192, 512)
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".json": "application/json",
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css",
+         ".json": "application/json",
          ".wasm": "application/wasm", ".tflite": "application/octet-stream", ".png": "image/png",
          ".webmanifest": "application/manifest+json", ".txt": "text/plain; charset=utf-8"}
 NOTICE = """LiteRT.js, from npm: @litertjs/core {core} and @litertjs/wasm-utils {utils} (Google LLC, Apache

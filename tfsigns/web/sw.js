@@ -5,7 +5,7 @@
 
 const CACHE = `tfsigns-${VERSION}`;
 const SHELL = ["./", "index.html", "app.js", "camera.js", "reader.js", "contract.js", "answer.js", "photos.js",
-               "resample.js", "palm.js", "hands.js", "framing.js", "runtime.js", "reader.json",
+               "resample.js", "palm.js", "hands.js", "framing.js", "runtime.js", "reader.css", "reader.json",
                "manifest.webmanifest", "icon-192.png", "icon-512.png"];
 
 self.addEventListener("install", event => {
