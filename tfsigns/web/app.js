@@ -56,8 +56,10 @@ async function main() {
   }
   document.body.dataset.state = "ready";
   $("signs").textContent = reader.signs.join(", ");
-  say(`ready: reads ${reader.signs.length} signs (${reader.input.kind} reader, test accuracy ` +
-      `${reader.contract.test_accuracy ?? "?"}), on this device (LiteRT.js ${reader.build})`);
+  const accuracy = reader.contract.test_accuracy;
+  say(`ready: reads ${reader.signs.length} signs (${reader.input.kind} reader` +
+      `${typeof accuracy === "number" ? `, test accuracy ${accuracy.toFixed(3)}` : ""}), on this device ` +
+      `(LiteRT.js ${reader.build})`);
   if (worker) keepUsed().catch(err => console.warn(`no offline copy: ${err.message}`));
   $("upload").onchange = async event => {
     const file = event.target.files[0];

@@ -1,7 +1,7 @@
 // LiteRT.js (npm's @litertjs/core, Apache-2.0), the TensorFlow Lite runtime compiled to WebAssembly, loaded
 // once from this folder's litert/: by default its threaded build where the page is cross-origin isolated
 // (its server sends COOP and COEP, as tfsigns.serve does) and the device has cores to spare, else its build
-// with relaxed SIMD where the browser has it, the compatible one elsewhere (LiteRT.js chooses). A page may
+// with relaxed SIMD where the browser has it, the compatible one elsewhere (as LiteRT.js chooses). A page may
 // name a build (?litert=simd, compat or threads), as bench/page_speed.py does to measure them. A Model
 // runs one .tflite file on float32 inputs and gives its outputs by name.
 
@@ -47,8 +47,8 @@ export class Model {
     } catch (err) {
       throw new ReaderError(`${name}: not a TensorFlow Lite model LiteRT.js can run (${err.message})`);
     }
-    const taken = Array.from(compiled.getInputDetails()[0].shape); // -1: any size (the classifier's batch)
-    if (taken.length !== shape.length || taken.some((n, i) => n !== shape[i] && n !== -1)) {
+    const taken = Array.from(compiled.getInputDetails()[0].shape);
+    if (JSON.stringify(taken) !== JSON.stringify(shape)) {
       compiled.delete();
       throw new ReaderError(`${name}: takes [${taken}], not [${shape}] as reader.json says`);
     }
