@@ -3,7 +3,8 @@
 # students' photos of the digits; without those photos, the six-sign reader, tfsigns/reader_signs.json);
 # make reader-score: score it on the shifts, other people's hands and cluttered scenes (tfsigns.robustness);
 # make demo: the live reader page (tfsigns.serve) on runs/reader, trained first when missing;
-# make export-reader: runs/reader as runs/reader-export, a folder an app runs without tfsigns (tfsigns.export).
+# make export-reader: runs/reader as runs/reader-export, a folder an app runs without tfsigns (tfsigns.export),
+# and a web page that runs it on a phone (runs/reader-export/web); make web: LiteRT.js for that page (npm ci).
 # Both create .venv (and install tfsigns with its dev extras) when it is missing.
 
 PYTHON ?= python3
@@ -42,7 +43,11 @@ READER_CONFIG := $(if $(DIGITS),tfsigns/reader.json,tfsigns/reader_signs.json)
 # make reader-score scores other people's hands, those the reader never trained on, where the photos are there
 PHOTOS := $(if $(DIGITS),--photos $(DIGITS),$(if $(wildcard $(SHARED_OTHERHANDS)/0),--photos $(SHARED_OTHERHANDS)))
 
-.PHONY: train reader reader-score demo export-reader test lint clean
+# LiteRT.js, the page's TensorFlow Lite runtime (tfsigns/web, docs/export.md): the npm packages package-lock.json
+# pins, installed by npm ci (Node and npm from the system: apt-get install nodejs npm where missing)
+WEB_DEPS := tfsigns/web/node_modules/.package-lock.json
+
+.PHONY: train reader reader-score demo export-reader web test lint clean
 
 # What train and reader pass on: ARGS, and --overwrite unless ARGS resumes the earlier run
 RUN_ARGS = $(if $(filter --resume,$(ARGS)),,--overwrite) $(ARGS)
@@ -72,17 +77,24 @@ reader-score: $(STAMP)
 # The live reader page (docs/exercises.md, "The live page") on http://127.0.0.1:8000/, serving runs/reader; it is
 # trained first (make reader) when there is no finished one. PORT=8001 make demo serves elsewhere.
 PORT ?= 8000
-demo: $(STAMP)
+demo: $(STAMP) $(WEB_DEPS)
 	test -f runs/reader/metrics.json || $(MAKE) reader
 	$(PY) -m tfsigns.serve --model runs/reader --port $(PORT)
 
 # The reader as a folder that runs without tfsigns (docs/export.md): TensorFlow Lite models, reader.json and
 # read.py, which `python runs/reader-export/read.py PHOTO` runs with NumPy, Pillow and ai-edge-litert alone.
 # runs/reader is trained first (make reader) when there is no finished one; an earlier export is replaced.
-export-reader: $(STAMP)
+export-reader: $(STAMP) $(WEB_DEPS)
 	test -f runs/reader/metrics.json || $(MAKE) reader
 	rm -rf runs/reader-export
 	$(PY) -m tfsigns.export --model runs/reader --out runs/reader-export
+
+web: $(WEB_DEPS)
+
+$(WEB_DEPS): tfsigns/web/package.json tfsigns/web/package-lock.json
+	@command -v npm >/dev/null || { echo "make web: npm is not installed (apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix tfsigns/web --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -90,9 +102,9 @@ lint: $(STAMP)
 # pytest exits 5 when it collected no tests: that must fail, not pass. The suite runs on every core
 # (pytest-xdist), a test file to a worker, since the files' session fixtures and tallies are their own;
 # PYTEST_ARGS="-n 0" runs it in one process.
-test: lint
+test: lint $(WEB_DEPS)
 	$(PY) -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS) tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info tfsigns/web/node_modules

@@ -12,8 +12,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["tfsigns", "tfsigns.*"]),
-    # the reader's settings, the live page
-    package_data={"tfsigns": ["reader.json", "reader_signs.json", "reader_pixels.json"],
+    # the reader's settings, the live page, the web reader (its LiteRT.js: npm ci in tfsigns/web, make web)
+    package_data={"tfsigns": ["reader.json", "reader_signs.json", "reader_pixels.json", "web/*.js",
+                              "web/*.html", "web/*.css", "web/*.webmanifest", "web/package.json",
+                              "web/package-lock.json"],
                   "tfsigns.reader": ["page.html"]},
     install_requires=[
         "tensorflow>=2.16",

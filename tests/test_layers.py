@@ -43,8 +43,8 @@ LAYERS = {
     "training.augment": 1, "training.population": 1, "training.inference": 2, "training.trainer": 2,
     "training.train": 3,
     "search.space": 0, "search.executors": 0, "search.tune": 1,
-    "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 1,
-    "reader.convert": 0, "reader.export": 1,
+    "reader.predict": 0, "reader.robustness": 0, "reader.calibrate": 0, "reader.serve": 2,
+    "reader.convert": 0, "reader.export": 2, "reader.web": 1, "reader.guard": 0,
     # the grading folder's modules, layer by layer from 0
     **{f"grading.{name}": layer for layer, names in enumerate((
         "feedback mistakes reports graphs feeds", "answers mistakes_cnn summary",
@@ -64,8 +64,8 @@ TENSORFLOW_FREE = [name for name in LAYERS if name not in COMMANDS
     "networks", "course", "training", "search", "reader", "grading",
     "course.softmax", "course.convolution", "training.runs", "search.space",
     "search.executors", "training.train", "search.tune", "reader.predict", "reader.robustness",
-    "reader.calibrate", "reader.serve", "reader.export", "train", "tune", "predict", "robustness",
-    "calibrate", "serve", "export"]
+    "reader.calibrate", "reader.serve", "reader.guard", "reader.export", "reader.web", "train", "tune",
+    "predict", "robustness", "calibrate", "serve", "export"]
 # Where sessions run: the session loop, inference, the lessons that run their own graphs, the grader's
 # adapters and the batch-norm exercise's check, which run a candidate's graph, and the reference helpers'
 # initial values, which the grader evaluates for a submission's model().

@@ -27,11 +27,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser import browser, chromium_or_skip, wait_for, y4m
 from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main
 from tfsigns.images.scenes import paste, scene
 from tfsigns.portable.photos import image_from_bytes
 from tfsigns.predict import main as predict_main
-from tfsigns.reader import serve
+from tfsigns.reader import guard, serve
 from tfsigns.reader.serve import MAX_BYTES, main, make_app, reading
 from tfsigns.training.inference import Reader
 
@@ -232,56 +233,11 @@ def test_the_command_refuses_an_unfinished_model_or_a_busy_port_in_one_line(fake
 # ------------------------------------------------------------------ a real browser
 
 
-def y4m(frames: list[np.ndarray], path: Path, fps: int = 10) -> None:
-    """RGB frames (h, w, 3) uint8 as a Y4M video, 4:2:0, as Chromium's fake camera plays it."""
-    h, w, _ = frames[0].shape
-    with open(path, "wb") as video:
-        video.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            r, g, b = (frame[..., k].astype(float) for k in range(3))
-            y = 0.299 * r + 0.587 * g + 0.114 * b
-            u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
-            v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-            video.write(b"FRAME\n")
-            for plane, step in ((y, 1), (u, 2), (v, 2)):
-                small = plane.reshape(h // step, step, w // step, step).mean(axis=(1, 3))
-                video.write(np.clip(small.round(), 0, 255).astype(np.uint8).tobytes())
-
-
-def chromium_or_skip():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("Chromium and ChromeDriver are not installed (apt-get install chromium chromium-driver)")
-    return chromium, driver
-
-
-def browser(chromium: str, driver: str, video: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-video-capture={video}", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1100,900"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
 # the page's answer, and whether its overlay over the video holds a drawn pixel (the hand's landmarks and
 # bones), at one moment
 SEEN = """const c = document.getElementById("hand");
 return [document.getElementById("answer").textContent,
         c.getContext("2d").getImageData(0, 0, c.width, c.height).data.some(v => v > 0)];"""
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"waited {seconds:g} s for {what}")
 
 
 def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(real_run, signs, tmp_path):
@@ -438,7 +394,7 @@ def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates
 
 
 def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium(landmark_run, test_photos,
-                                                                                  tmp_path):
+                                                                                  tmp_path, monkeypatch):
     chromium, driver = chromium_or_skip()
     from selenium.webdriver.common.by import By
     images, labels = test_photos
@@ -456,6 +412,8 @@ def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium
     finally:
         reader.close()
     y4m([paste(images[three], room, at=at)[0] for at in path] + [scene(room)] * 30, tmp_path / "room.y4m")
+    sent, read = [], serve.Calibration.read  # what reaches the server's reader: none of the camera's frames
+    monkeypatch.setattr(serve.Calibration, "read", lambda self, *args: sent.append(args) or read(self, *args))
     with serving(landmark_run) as url:
         page = browser(chromium, driver, tmp_path / "room.y4m")
         try:
@@ -470,8 +428,20 @@ def test_the_page_draws_a_hand_moving_across_a_room_and_says_no_hand_in_chromium
             wait_for(lambda: seen() == ["no hand", False], 30, "the page to say no hand for the empty room")
             assert "3" in page.find_element(By.ID, "sentence").text
             assert not page.find_element(By.ID, "input").is_displayed()  # a landmark run has no 64x64 input
-            print(f"landmark run in Chromium: {rate} readings a second, {ms:.0f} ms a frame on the server")
+            print(f"landmark run in Chromium: {rate} readings a second, {ms:.0f} ms a frame in the browser")
             assert rate >= 2 and ms > 0, (rate, ms)
+            assert not sent, f"{len(sent)} frames went to the server"
+            # the page is cross-origin isolated (COOP, COEP), so LiteRT.js runs its threaded build
+            assert page.execute_script("return crossOriginIsolated") is True
+            build = page.execute_async_script("window.tfsigns.ready.then(r => arguments[0](r.build))")
+            assert build == "threads", build
+            with urllib.request.urlopen(url + "/web/reader.json", timeout=30) as served:
+                contract = json.loads(served.read())
+            assert contract["input"]["kind"] == "landmarks" and contract["hand_models"]
+            for missing in ("/web/nothing.js", "/web/../metrics.json", "/web/%2e%2e/metrics.json"):
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(url + missing, timeout=30)
+                assert refused.value.code == 404, missing
         finally:
             page.quit()
 
@@ -480,8 +450,8 @@ def test_slow_bodies_do_not_lock_everyone_else_out(fake_run, monkeypatch):
     """Eight clients on loopback each start a POST /predict of 1 MB and send a byte now and then (uvicorn sets
     no body timeout): before, four of them held every in-flight slot and everyone else got 503 until their
     sockets closed. A request counts as in flight once its body has arrived, and a body that does not
-    arrive within serve.BODY_SECONDS is answered 408 and its connection closed."""
-    monkeypatch.setattr(serve, "BODY_SECONDS", 4.0)
+    arrive within guard.BODY_SECONDS is answered 408 and its connection closed."""
+    monkeypatch.setattr(guard, "BODY_SECONDS", 4.0)
     photo = png(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
     with serving(fake_run) as url:
         port = int(url.rsplit(":", 1)[1])

@@ -42,6 +42,9 @@ N_FEATURES = 42  # 21 landmarks' x and y
 UNIT = 0.1  # metres: features in decimetres
 WHOLE_IMAGE_SHARE = 0.5  # a palm's region this share of the photo's long side or more: try the whole too
 VERSION = "world-xy-wrist-dm/best-region/4"  # changes whenever features would come out differently
+# the landmark model's outputs by name: 21 (x, y, z) in its crop's pixels, presence, handedness, 21 world
+# landmarks (x, y, z)
+OUTPUTS = {"screen": "Identity", "presence": "Identity_1", "handedness": "Identity_2", "world": "Identity_3"}
 
 
 def interpreter(path: os.PathLike, threads: int = 1):
@@ -127,7 +130,8 @@ class HandModel:
         region = crop(image, rect.crop_matrix(LANDMARK_SIZE), LANDMARK_SIZE)
         details = self.landmark_model.get_output_details()
         named = dict(zip((d["name"] for d in details), self._run(self.landmark_model, region), strict=True))
-        screen, presence, handedness, world = (named[f"Identity{end}"] for end in ("", "_1", "_2", "_3"))
+        parts = ("screen", "presence", "handedness", "world")
+        screen, presence, handedness, world = (named[OUTPUTS[part]] for part in parts)
         screen = screen.reshape(21, 3) / LANDMARK_SIZE
         pixels = np.concatenate([rect.to_image(screen[:, :2]), screen[:, 2:] * rect.size], axis=1)
         return Hand(pixels.astype(np.float32), world.reshape(21, 3).astype(np.float32),

@@ -29,6 +29,7 @@ ANCHORS_PER_LAYER = 2  # aspect ratio 1.0, plus the interpolated scale's anchor
 SCORE_CLIP = 100.0
 PALM_THRESHOLD = 0.5  # min_score_thresh
 NMS_IOU = 0.3
+MOST_PALMS = 2  # the detections kept after suppression, best first
 WRIST, MIDDLE_BASE = 0, 2  # the palm keypoints the region's rotation runs between
 PALM_SCALE, PALM_SHIFT_Y = 2.6, -0.5
 TRACK_SCALE, TRACK_SHIFT_Y = 2.0, -0.1
@@ -108,7 +109,7 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, limit: int = 2
+def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, limit: int = MOST_PALMS
                  ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """At most `limit` detections, best first: each the score-weighted mean of the boxes and keypoints
     that overlap the best remaining one by more than NMS_IOU, with that one's score."""

@@ -20,7 +20,7 @@ from tfsigns.backend import tf, v1
 from tfsigns.config import LANDMARK_FAMILIES, TrainConfig
 from tfsigns.hands.model import HandModel
 from tfsigns.networks import get_network
-from tfsigns.portable import hands, palm, photos
+from tfsigns.portable import framing, hands, palm, photos
 from tfsigns.portable.hands import VERSION
 from tfsigns.portable.native import quiet_native_stderr
 from tfsigns.portable.read import FORMAT, Signs
@@ -44,11 +44,12 @@ def convert(run_dir: str | os.PathLike, quantize: str = "none") -> tuple[bytes, 
 def probabilities_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_shape: tuple[int, ...]
                         ) -> tuple[tf.Graph, tf.Tensor, tf.Tensor]:
     """The model in test mode on trained parameters (as variables), as load_model gives them: a
-    placeholder for examples as rows (m, *row shape) and their probabilities (m, C)."""
+    placeholder for one example as a row (1, *row shape) and its probabilities (1, C). The batch is fixed
+    at one: LiteRT.js (the web page's runtime) runs only inputs of the model's own shape."""
     layout = get_network(config.arch).layout
     rows = image_shape(layout, input_shape) or input_shape
     with tf.Graph().as_default() as graph:
-        x = v1.placeholder(tf.float32, [None, *rows], name="examples")
+        x = v1.placeholder(tf.float32, [1, *rows], name="examples")
         X = tf.transpose(tf.reshape(x, [-1, math.prod(input_shape)])) if layout.examples_last else x
         Z = inference_logits(config, parameters, X)
         Z = tf.transpose(Z) if layout.examples_last else Z
@@ -116,6 +117,11 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
                       "the classifier (input normalization is inside it)"],
             "framing": config.framing,
         }
+        if config.framing == "hand":  # the rule's numbers, for an app that ports framing.py
+            contract["input"]["framing_rule"] = {
+                "mask_low": framing.MASK_LOW, "mask_high": framing.MASK_HIGH, "plain": framing.PLAIN,
+                "edge_quantile": framing.EDGE_QUANTILE, "margin": framing.MARGIN,
+                "hand_pixels": framing.HAND_PIXELS}
         return contract, {}
     paths = hand_model.paths  # the files hand_model_of found to be the run's own
     contract["hand_models"] = {path.name: hand_model.sha256[path.name] for path in paths.values()}
@@ -128,8 +134,13 @@ def reader_contract(metrics: dict, config: TrainConfig, hand_model: HandModel | 
         "frame_longest_side": photos.FRAME_SIDE, "min_side": hands.MIN_SIDE,
         "palm": {"input": palm.PALM_SIZE, "letterbox": "black", "threshold": palm.PALM_THRESHOLD,
                  "nms_iou": palm.NMS_IOU, "region_scale": palm.PALM_SCALE,
-                 "region_shift_y": palm.PALM_SHIFT_Y},
-        "landmarks": {"input": hands.LANDMARK_SIZE, "border": "the image's edge pixels repeated"},
+                 "region_shift_y": palm.PALM_SHIFT_Y, "anchor_strides": list(palm.STRIDES),
+                 "anchors_per_layer": palm.ANCHORS_PER_LAYER, "score_clip": palm.SCORE_CLIP,
+                 "most_palms": palm.MOST_PALMS, "rotation_keypoints": [palm.WRIST, palm.MIDDLE_BASE]},
+        "landmarks": {"input": hands.LANDMARK_SIZE, "border": "the image's edge pixels repeated",
+                      "outputs": hands.OUTPUTS},
+        "tracking": {"scale": palm.TRACK_SCALE, "shift_y": palm.TRACK_SHIFT_Y,
+                     "rule": "the next frame's region from this frame's landmarks (palm.landmarks_rect)"},
         "whole_image_share": hands.WHOLE_IMAGE_SHARE, "feature_unit_metres": hands.UNIT,
         "no_hand": {"class": None, "sign": None, "hand": False, "probabilities": None},
         "unknown_sign": {"class": None, "sign": None, "hand": True},

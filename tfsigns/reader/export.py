@@ -8,7 +8,10 @@ DIR gets:
 - a landmark run's hand models (MediaPipe's palm detector and landmark model, Apache-2.0) and their LICENSE;
 - read.py and portable/ (tfsigns.portable, copied): the runner, NumPy, Pillow and a TFLite interpreter;
   `python DIR/read.py PHOTO...` prints what `python -m tfsigns.predict --json` prints, where tfsigns is not
-  installed. reader.json's "steps" say what an app must do per frame (docs/export.md says more).
+  installed. reader.json's "steps" say what an app must do per frame (docs/export.md says more);
+- web/: the same reader as a page that runs on the device (tfsigns.reader.web): `python -m http.server
+  --directory DIR/web` serves it, a phone opens it, and it reads the camera and photos with LiteRT.js, offline
+  after one visit.
 
 --quantize float16 or dynamic stores the classifier's weights in float16 or int8 (bench/export.py measures
 its size and accuracy). DIR is made at once, empty, and replaced by a folder written beside it once that is
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from tfsigns.config import NETWORKS
 from tfsigns.hands.files import ModelError
+from tfsigns.reader.web import WebError, litert_files, write_web
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
@@ -63,12 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = checked_out(args.out)
+        litert_files()  # LiteRT.js for web/, before TensorFlow loads
         family = finished_run(args.model)[0]["config"].get("arch", "mlp")
         if not isinstance(family, str) or family not in NETWORKS:
             raise ExportError(f"--model {args.model}: its network family {family!r} is unknown to this "
                               f"version (it exports {', '.join(NETWORKS)})")
         written = export(args.model, out, args.quantize)
-    except (CheckpointError, ModelError, ExportError) as err:
+    except (CheckpointError, ModelError, ExportError, WebError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -78,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
              if path.is_file()}
     for name in ("classifier.tflite", "reader.json", *written["hand_models"]):
         print(f"  {name:32} {sizes[name] / 1e3:9.1f} kB")
+    web = [size for name, size in sizes.items() if name.startswith("web/")]
+    print(f"  {'web/':32} {sum(web) / 1e6:9.2f} MB in {len(web)} files (the page, LiteRT.js, the models); "
+          f"serve it with: python -m http.server --directory {out / 'web'}")
     print(f"{out}: {len(sizes)} files, {sum(sizes.values()) / 1e6:.2f} MB ({family} reader, classifier "
           f"{sizes['classifier.tflite'] / 1e3:.1f} kB, quantize {args.quantize}); read a photo with: "
           f"python {out / 'read.py'} PHOTO")
@@ -123,6 +131,8 @@ def export(run_dir: str | os.PathLike, out: Path, quantize: str = "none") -> dic
         (work / "read.py").write_text(LAUNCHER)
         (work / "requirements.txt").write_text(REQUIREMENTS)
         (work / "reader.json").write_text(json.dumps(contract, indent=1) + "\n")
+        used = [contract["classifier"]["file"], *contract["hand_models"], *(["LICENSE"] if licence else [])]
+        write_web(work / "web", {name: work / name for name in used}, contract)
         os.chmod(work, 0o755)
         os.rename(work, out)  # replaces the empty `out`; fails where something was put into it meanwhile
     except BaseException as err:

@@ -1,29 +1,27 @@
 """The live reader page: `python -m tfsigns.serve --model RUN [--port 8000] [--host 127.0.0.1]`.
 
-Serves a page (GET /) that reads hand signs from the webcam, several times a second, and from an
-uploaded photo, and POST /predict, which answers an image file sent as the request's body with the
-JSON object `python -m tfsigns.predict --json` prints, and "ms", the server's milliseconds for it. A
-landmark run (--arch landmarks) finds the hand anywhere in the photo and adds "landmarks", the hand's
-21 (x, y) in [0, 1] of the photo (null with "hand": false); `?track=1` says the photo is the camera's
-next frame, so that the previous frame's hand gives the region first, as MediaPipe's tracking does. A
-pixel run reads the centre square; `?input=1` adds its 64x64 input as the network sees it, a PNG data
-URL. Every photo is read by tfsigns.portable.photos and tfsigns.training.inference, as the command line
-reads files: the page sends the camera's whole frame, never a preparation of its own. Starlette (with
-uvicorn) serves it: a small, well-kept server library with no front-end build step, so the page is
-plain HTML and JavaScript in tfsigns/reader/page.html.
+Serves a page (GET /) that reads hand signs from the webcam, many times a second, and from a chosen photo,
+in the browser: the web reader (tfsigns/web at GET /web/: the run's classifier converted as the export
+converts it, its hand models, LiteRT.js) runs reader.json's steps there, so the camera's frames never leave
+the device. The server keeps what needs training or files. POST /predict, for other clients, answers an
+image file sent as the body with the JSON object `python -m tfsigns.predict --json` prints and "ms", the
+server's milliseconds; a landmark run adds "landmarks", the hand's 21 (x, y) in [0, 1] of the photo (null
+with "hand": false), and `?track=1` says the photo is a video's next frame (MediaPipe's tracking); a pixel
+run's `?input=1` adds its 64x64 input as the network sees it, a PNG data URL. Starlette (with uvicorn)
+serves it: a small, well-kept server library with no build step for the page (plain HTML and JavaScript).
 
 Teaching from the page: POST /calibrate with a JSON object {"photos": {"<sign>": [data URL, ...], ...}},
 1 to 20 camera photos of each sign given, teaches the model those signs (tfsigns.calibrate: a sign it knows
-is adapted, a new name is learnt as a new sign) in the background into a new run beside it,
-RUN-calibrated-N; GET /calibration tells how it goes, and once it is done the page reads with the new
-run. GET /reader says what the page's reader reads: its signs, whether it knows "a sign I don't know".
+is adapted, a new name is learnt as a new sign) in the background into a new run beside it, RUN-calibrated-N;
+GET /calibration tells how it goes; once it is done, /web/ serves the new run and the page reads with it.
+GET /reader says what the page's reader reads: its signs, whether it knows "a sign I don't know".
 
 Bad input (a body that is empty, too large or not an image; a sign's name with a slash or too long, too
-many photos, a photo in which a landmark run sees no hand, a new sign for a pixel run, or calibrating
-while one runs) is answered with status 400 and a
-one-line JSON error, and the server goes on; a photo with no hand in it is no error (200, "hand": false).
-A model folder that is not a finished run, or a busy port, is one line on stderr and exit 2, before
-anything is served.
+many photos, a photo in which a landmark run sees no hand, a new sign for a pixel run, or calibrating while
+one runs) is answered with status 400 and a one-line JSON error, and the server goes on; a photo with no
+hand in it is no error (200, "hand": false).
+A model folder that is not a finished run, a busy port, or LiteRT.js not installed (make web), is one line
+on stderr and exit 2, before anything is served.
 """
 
 from __future__ import annotations
@@ -45,20 +43,16 @@ import numpy as np
 
 from tfsigns.hands.files import ModelError
 from tfsigns.portable.photos import ImageError, frame_from_bytes, image_from_bytes
+from tfsigns.reader.guard import LOOPBACK, MAX_BYTES, Guard, own_hosts
+from tfsigns.reader.web import ISOLATED, RunPage, WebError, content_type, litert_files
 from tfsigns.training.runs import CheckpointError, finished_run
 from tfsigns.utils.cli import HelpFormatter, Parser, line_buffered_output
 
 PROG = "tfsigns.serve"
 PAGE = Path(__file__).with_name("page.html")
-MAX_BYTES = 10 << 20  # a phone's photo is a few MB; more is not a photo to read
 MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; more is refused from its header, before decoding
-MAX_IN_FLIGHT = 4  # requests being read at once; more are answered 503 at once (the reads go one at a time)
-BODY_SECONDS = 30.0  # a POST's whole body arrives within this, or 408 and its connection is closed
-BODIES_MB = 256  # bodies still arriving hold at most this much memory together; beyond, 503
 KEEP_CALIBRATED = 3  # calibrated runs kept beside a model; a newer one replaces the oldest
 MOST_SIGNS = 20  # signs in one calibration (the page teaches one at a time)
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-IMAGE_TYPES = ("image/", "application/octet-stream")  # what POST /predict takes as its body
 
 
 def png_data_url(column, size: int = 64) -> str:
@@ -140,11 +134,12 @@ class Calibration:
     taught before stay (it trains again from its examples); a pixel run is fine-tuned from the original
     run each time, never a chain of fine-tunings."""
 
-    def __init__(self, reader, data_dir: str | None):
+    def __init__(self, reader, data_dir: str | None, warm: bool = False):
         self.reader, self.data_dir, self.lock = reader, data_dir, threading.Lock()
         self.in_use = threading.Lock()  # a Reader (its hand model's interpreters): one thread at once
         self.original = original_run(Path(reader.run_dir))
         self.state = {"status": "idle", "message": "", "run": Path(reader.run_dir).name}
+        self.page = RunPage(reader.run_dir, now=warm)  # the web reader's files, for the page's /web/
 
     def read(self, body: bytes, name: str, with_input: bool, track: bool) -> dict:
         """reading() with the page's Reader, never two at once (a camera's frames, then, in order); the
@@ -232,7 +227,7 @@ class Calibration:
         try:
             metrics = calibrate(str(base), X, signs, out, data_dir or self.data_dir, seed=0, epochs=None,
                                 views=views)
-            reader = Reader(out)
+            reader, page = Reader(out), RunPage(out, now=True)  # converted before the page is told
             with self.in_use:
                 before = self._accuracy(self.reader, *kept)
             after = self._accuracy(reader, *kept)
@@ -241,7 +236,7 @@ class Calibration:
                 self.state = {**self.state, "status": "failed", "message": public(str(err))}
             return
         with self.in_use:
-            self.reader, old = reader, self.reader
+            self.reader, old, self.page = reader, self.reader, page
             old.close()
         self._prune(out)
         measured = (f"the {len(kept[1])} photos held out {after:.2f} (before: {before:.2f})" if len(kept[1])
@@ -276,103 +271,22 @@ class Calibration:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def own_hosts(host: str, port: int) -> set[str]:
-    """The Host headers (and, after a scheme, the origins) of requests for the page itself, served on
-    host:port: the loopback names when it serves on loopback, else the address it serves on."""
-    names = {"127.0.0.1", "localhost", "[::1]"} if host in LOOPBACK else {
-        f"[{host}]" if ":" in host else host}
-    return {f"{name}:{port}" for name in names}
-
-
-def refusal(scope: dict, hosts: set[str]) -> tuple[int, str] | None:
-    """Why a request is refused, as (status, one line), or None: a Host that is not the page's own (DNS
-    rebinding), an Origin that is not the page's (another site's page posting here), or a body of the
-    wrong type (JSON for /calibrate; an image for /predict), which another site cannot send without
-    asking first."""
-    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-    if headers.get("host", "") not in hosts:
-        return 403, f"this page answers requests for itself only, not for host {headers.get('host')!r}"[:200]
-    origin = headers.get("origin")
-    if origin is not None and origin.removeprefix("http://").removeprefix("https://") not in hosts:
-        return 403, f"this page answers its own page only, not a page from {origin!r}"[:200]
-    kind = headers.get("content-type", "").split(";")[0].strip().lower()
-    if scope["method"] == "POST" and scope["path"] == "/calibrate" and kind != "application/json":
-        return 400, "POST /calibrate takes a JSON body, Content-Type: application/json"
-    if scope["method"] == "POST" and scope["path"] == "/predict" and not kind.startswith(IMAGE_TYPES):
-        return 400, "POST /predict takes an image file as its body, Content-Type: image/... "
-    return None
-
-
-class Guard:
-    """ASGI middleware in front of the page: refused requests (refusal) are answered with their status and a
-    one-line JSON error; a POST's body is read here first, within BODY_SECONDS (408 after), and only then
-    counts as in flight, at most MAX_IN_FLIGHT at once (503 beyond): slow clients cannot hold the slots."""
-
-    def __init__(self, app, hosts: set[str]):
-        self.app, self.hosts, self.in_flight, self.arriving = app, hosts, 0, 0
-
-    async def __call__(self, scope, receive, send):
-        from starlette.responses import JSONResponse
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        refused = refusal(scope, self.hosts)
-        if refused is None and scope["method"] == "POST":
-            body, refused = await self.body(receive, MAX_BYTES * (6 if scope["path"] == "/calibrate" else 1))
-            receive = _replay(body, receive)
-        if refused is None and scope["method"] == "POST" and self.in_flight >= MAX_IN_FLIGHT:
-            refused = 503, f"busy: {MAX_IN_FLIGHT} requests are being read; try again"
-        if refused:
-            return await JSONResponse({"error": refused[1]}, status_code=refused[0])(scope, receive, send)
-        self.in_flight += scope["method"] == "POST"
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight -= scope["method"] == "POST"
-
-    async def body(self, receive, most: int) -> tuple[bytes, tuple[int, str] | None]:
-        """The request's body (cut after `most` bytes, for the route to refuse), or why not: it did not all
-        arrive in BODY_SECONDS (408), or the bodies arriving would hold more than BODIES_MB (503)."""
-        import asyncio
-        body, more, deadline = bytearray(), True, time.monotonic() + BODY_SECONDS
-        try:
-            while more and len(body) <= most:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
-                chunk, more = message.get("body", b""), message.get("more_body", False)
-                if self.arriving + len(chunk) > BODIES_MB << 20:
-                    return b"", (503, "busy: too many bodies are arriving at once; try again")
-                self.arriving += len(chunk)
-                body += chunk
-        except TimeoutError:
-            return b"", (408, f"the request's body did not arrive within {BODY_SECONDS:g} s")
-        finally:
-            self.arriving -= len(body)
-        return bytes(body), None
-
-
-def _replay(body: bytes, receive):
-    """An ASGI receive that hands the route the body read already, then waits as `receive` does."""
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replay():
-        return messages.pop() if messages else await receive()
-    return replay
-
-
-def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000):
-    """The Starlette application for a page served on host:port: the page, POST /predict over `reader`
-    (tfsigns.training.inference.Reader), and calibration (its SIGNS data from `data_dir`, else
-    $TFSIGNS_DATA, then data/), behind Guard."""
+def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port: int = 8000,
+             warm: bool = False):
+    """The Starlette application for a page served on host:port, behind Guard: the page, its web reader
+    (/web/; `warm`: made now), POST /predict over `reader` (a training.inference.Reader), calibration
+    (SIGNS from `data_dir`, else $TFSIGNS_DATA, then data/)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
-    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
     page = PAGE.read_text(encoding="utf-8")
-    model = Calibration(reader, data_dir)
+    model = Calibration(reader, data_dir, warm)
 
-    async def index(request):
-        return HTMLResponse(page)
+    async def index(request):  # cross-origin isolated, so that LiteRT.js may run threads
+        return HTMLResponse(page, headers=ISOLATED)
 
     async def body_of(request, most: int) -> bytes:
         body = bytearray()
@@ -411,9 +325,16 @@ def make_app(reader, data_dir: str | None = None, host: str = "127.0.0.1", port:
                              "landmarks": model.reader.hands is not None,
                              "run": Path(model.reader.run_dir).name})
 
+    async def web_file(request):  # the web reader of the run the page reads with (a file of it, or 404)
+        name = request.path_params["name"]
+        if (body := await run_in_threadpool(model.page.get, name)) is None:
+            return JSONResponse({"error": f"/web/{name[:100]}: not found"}, status_code=404)
+        return Response(body, media_type=content_type(name), headers=RunPage.HEADERS)
+
     return Starlette(routes=[Route("/", index), Route("/predict", predict, methods=["POST"]),
                              Route("/calibrate", calibrate, methods=["POST"]),
-                             Route("/calibration", calibration), Route("/reader", reader_signs)],
+                             Route("/calibration", calibration), Route("/reader", reader_signs),
+                             Route("/web/{name:path}", web_file)],
                      middleware=[Middleware(Guard, hosts=own_hosts(host, port))])
 
 
@@ -448,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         try:
             finished_run(args.model)
-        except CheckpointError as err:
+            litert_files()  # the page's runtime
+        except (CheckpointError, WebError) as err:
             problem = str(err)
         problem = problem or port_problem(args.host, args.port)
     if problem:
@@ -461,13 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     from tfsigns.training.inference import Reader
     try:
         reader = Reader(args.model)
+        app = make_app(reader, args.data_dir, args.host, args.port, warm=True)
     except (CheckpointError, ModelError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     import uvicorn
     print(f"serving the reader of {args.model} on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-    uvicorn.run(make_app(reader, args.data_dir, args.host, args.port), host=args.host, port=args.port,
-                log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
