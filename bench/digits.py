@@ -11,6 +11,8 @@ The photos are ../shared's (or $TFSIGNS_DIGITS): other students' 0-5 and 6-9, sp
 - ten: tfsigns/reader.json with each fifth of the students held out in turn (folds 0-4: every student once),
   for each seed: each digit's share of the held-out photos read right, SIGNS test, and the share answered
   "unknown".
+- scenes: every photo pasted into a cluttered 640x480 scene (as tfsigns.robustness pastes it), read by the
+  ten-digit reader of the fold that held its student out: each digit's share read right (no hand: wrong).
 - unknown: tfsigns/reader_signs.json with 0, 250, 500, 1000 and 2000 made-up shapes, each seed: the share of
   fresh made-up shapes (another seed's) answered "unknown" and of known signs read right (SIGNS test; other
   people's 0-5, validation), which chose the count; and, as the test it was never tuned on, other people's
@@ -40,7 +42,7 @@ from tfsigns.config import RunSettings, TrainConfig
 from tfsigns.hands.examples import Examples, reader_examples, training_columns
 from tfsigns.hands.features import photo_features
 from tfsigns.hands.shapes import made_up_shapes
-from tfsigns.images.digits import digit_photos, find_digits, students
+from tfsigns.images.digits import digit_photos, find_digits, students, validation_students
 from tfsigns.portable.read import Signs
 from tfsigns.reader.calibrate import REPEATS
 
@@ -113,6 +115,30 @@ def part_ten(photos: Photos, seeds: list[int], folders: str | None, shapes: int)
             print("    " + "; ".join(
                 f"p >= {t}: {np.mean((outputs[:, -1] < t) & (outputs[:, :-1].argmax(axis=1) == digits)):.4f} "
                 f"({np.mean(fresh_outputs[:, -1] >= t):.3f})" for t in THRESHOLDS), flush=True)
+
+
+def part_scenes(photos: Photos, seeds: list[int], folders: str | None) -> None:
+    """Every photo pasted into a cluttered 640x480 scene as tfsigns.robustness pastes it (seed 0), its hand
+    found once, then read by the ten-digit reader of each fold that held its student out."""
+    from tfsigns.hands.features import feature_columns, hands_of
+    from tfsigns.images.scenes import paste
+    from tfsigns.portable.photos import load_frame
+    paths, _ = digit_photos(find_digits(folders))
+    hands = hands_of([paste(load_frame(path), k)[0] for k, path in enumerate(paths)])
+    X, found = feature_columns(hands)
+    print(f"ten digits in cluttered scenes: a hand found in {found.mean():.3f} of the {len(found)} photos")
+    for seed in seeds:
+        config = config_of("reader.json", seed)
+        right = np.zeros(len(paths), bool)
+        for fold in range(5):
+            examples = reader_examples("0-9", config.hand_model, None, folders, 0.2, 0, fold)
+            held = validation_students(photos.student, 0.2, 0, fold) & found  # as reader_examples holds out
+            signs = Signs(tuple(examples.signs), len(examples.signs), config.unknown_threshold)
+            read, _ = answers(trained(config, examples), signs, X.T[held])
+            right[held] = read == photos.digit[held]
+        by_digit = "  ".join(f"{d}: {right[photos.digit == d].mean():.3f}" for d in range(10))
+        print(f"  seed {seed}: {right.mean():.4f} ({by_digit}); worst "
+              f"{min(right[photos.digit == d].mean() for d in range(10)):.3f}", flush=True)
 
 
 def six_sign_reader(seed: int, shapes: int) -> tuple[object, Examples, Signs]:
@@ -252,6 +278,8 @@ def main() -> None:
     if "ten" in parts:
         for shapes in (int(count) for count in args.ten_shapes.split(",")):
             part_ten(photos, seeds, args.digits_dir, shapes)
+    if "scenes" in parts:
+        part_scenes(photos, seeds, args.digits_dir)
     if "unknown" in parts:
         part_unknown(photos, seeds, args.unknown_shapes)
     if "teach" in parts:
