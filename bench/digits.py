@@ -1,7 +1,7 @@
 """The ten-digit reader, "a sign I don't know" and teaching a sign, measured on other people's photos: the
 figures of docs/reader.md's tables.
 
-    python -m bench.digits [--parts ten,unknown,teach,calibrate] [--seeds 1,2,3] [--unknown-shapes 1000]
+    python -m bench.digits [--parts ten,scenes,unknown,teach,calibrate] [--seeds 1,2,3]
 
 Every run trains as `python -m tfsigns.train --config ...` does (the same examples, made-up shapes, session
 loop and settings, with --seed and --minibatch-seed N), in this process, on hand features computed once and

@@ -85,6 +85,8 @@ def read_py(folder: Path, photos: list[str], tmp_path: Path) -> subprocess.Compl
 @pytest.mark.parametrize("family", ["mlp", "cnn", pytest.param("landmarks", marks=requires_hands)])
 def test_an_export_reads_as_predict_where_tfsigns_is_not_installed(family, photos, tmp_path):
     run = train(RUNS[family], tmp_path / "run")
+    if family == "landmarks":  # each photo meets the hand models twice: a third of SIGNS, a fifth of others
+        photos = photos[:120:3] + photos[120::5]
     code, out, err = run_main(export_main, ["--model", str(run), "--out", str(tmp_path / "reader")])
     assert code == 0, err
     sizes = {p: p.stat().st_size for p in (tmp_path / "reader").rglob("*") if p.is_file()}
