@@ -7,10 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import blobs
+from tfsigns.config import RunSettings, TrainConfig
+from tfsigns.images.signs import random_mini_batches
 from tfsigns.networks import cnn, mlp
 from tfsigns.networks.layers import create_training_flag
+from tfsigns.training.trainer import train
 
 v1 = tf.compat.v1
+QUIET = RunSettings(print_cost=False)
 
 
 # ---------------------------------------------------------------- inference is the default
@@ -73,3 +78,30 @@ def test_forward_propagation_takes_the_numpy_parameters_sess_run_returned(family
     with tf.Graph().as_default(), v1.Session() as sess:
         from_arrays = sess.run(forward(tf.constant(X), arrays, batch_norm=True, **options))
     np.testing.assert_allclose(from_arrays, from_variables, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- no global state changes
+
+
+def test_training_leaves_the_callers_numpy_stream_alone():
+    X, Y = blobs(40)
+    np.random.seed(7)
+    expected = np.random.rand(3)
+    np.random.seed(7)
+    train(TrainConfig(layers=(4,), num_epochs=3, minibatch_size=16), X, Y, run=QUIET)
+    np.testing.assert_array_equal(np.random.rand(3), expected)
+
+
+def test_random_mini_batches_shuffles_as_the_course_without_reseeding_numpy():
+    """The course's shuffle (np.random.seed(seed), then np.random.permutation), bit for bit, from a
+    generator of its own: the caller's stream goes on where it was."""
+    X, Y = blobs(40)
+    np.random.seed(5)
+    course = np.random.permutation(40)
+    np.random.seed(11)
+    expected = np.random.rand(2)
+    np.random.seed(11)
+    batches = random_mini_batches(X, Y, 16, seed=5)
+    np.testing.assert_array_equal(np.random.rand(2), expected)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches], axis=1), X[:, course])
+
