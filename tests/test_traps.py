@@ -6,6 +6,7 @@ neighbouring seeds. Each test failed against the code before the fix."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 from tests.conftest import blobs
 from tfsigns.config import RunSettings, TrainConfig
@@ -105,3 +106,27 @@ def test_random_mini_batches_shuffles_as_the_course_without_reseeding_numpy():
     np.testing.assert_array_equal(np.random.rand(2), expected)
     np.testing.assert_array_equal(np.concatenate([x for x, _ in batches], axis=1), X[:, course])
 
+
+@pytest.mark.parametrize("before", [False, True])
+def test_op_determinism_is_on_for_the_run_and_as_it_was_after(before):
+    X, Y = blobs(40)
+    (tf_config.enable_op_determinism if before else tf_config.disable_op_determinism)()
+    during = []
+    try:
+        train(TrainConfig(layers=(4,), num_epochs=2, minibatch_size=16), X, Y, run=QUIET,
+              on_epoch=lambda *_: during.append(tf_config.is_op_determinism_enabled()))
+        assert during == [True, True] and tf_config.is_op_determinism_enabled() == before
+    finally:
+        tf_config.disable_op_determinism()
+
+
+def test_op_determinism_is_restored_when_a_run_fails():
+    X, Y = blobs(40)
+    tf_config.disable_op_determinism()
+
+    def fail(*_):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(layers=(4,), num_epochs=2, minibatch_size=16), X, Y, run=QUIET, on_epoch=fail)
+    assert not tf_config.is_op_determinism_enabled()
