@@ -13,6 +13,7 @@ from tfsigns.config import RunSettings, TrainConfig
 from tfsigns.images.signs import random_mini_batches
 from tfsigns.networks import cnn, mlp
 from tfsigns.networks.layers import create_training_flag
+from tfsigns.training.inference import predict
 from tfsigns.training.trainer import train
 
 v1 = tf.compat.v1
@@ -130,3 +131,40 @@ def test_op_determinism_is_restored_when_a_run_fails():
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(layers=(4,), num_epochs=2, minibatch_size=16), X, Y, run=QUIET, on_epoch=fail)
     assert not tf_config.is_op_determinism_enabled()
+
+
+# ---------------------------------------------------------------- predict takes a plain dict
+
+
+@pytest.mark.parametrize("settings", [{"layers": (6, 4)}, {"layers": (6,), "batch_norm": True},
+                                      {"layers": (5,), "normalize": "dataset"}])
+def test_predict_reads_a_plain_dict_by_its_keys(settings):
+    """What the keys show (the layers, batch norm's parameters, the stored input statistics) needs no
+    config: dict(parameters), the arrays sess.run returns, predict as the trained parameters do."""
+    X, Y = blobs(60, n_x=12288 if "normalize" in settings else 20)  # dataset normalization takes photos
+    if "normalize" in settings:
+        X = np.abs(X) % 1
+    parameters, _ = train(TrainConfig(num_epochs=3, minibatch_size=16, **settings), X, Y, run=QUIET)
+    expected = predict(X, parameters)
+    np.testing.assert_array_equal(predict(X, dict(parameters)), expected)
+    np.testing.assert_allclose(predict(X, dict(parameters), return_probabilities=True),
+                               predict(X, parameters, return_probabilities=True), rtol=1e-6)
+
+
+def test_predict_reads_a_plain_dict_of_the_course_cnn():
+    X = np.random.default_rng(3).uniform(size=(10, 64, 64, 3)).astype(np.float32)
+    Y = np.eye(6, dtype=np.float32)[np.arange(10) % 6]
+    parameters, _ = train(TrainConfig(arch="cnn", num_epochs=1, minibatch_size=8), X, Y, run=QUIET)
+    np.testing.assert_array_equal(predict(X, dict(parameters)), predict(X, parameters))
+
+
+
+def test_predict_asks_for_the_config_where_the_keys_do_not_tell():
+    """A CNN trained with other pools than the default has the shapes of no network its keys show."""
+    X = np.random.default_rng(4).uniform(size=(6, 64, 64, 3)).astype(np.float32)
+    Y = np.eye(6, dtype=np.float32)[np.arange(6)]
+    config = TrainConfig(arch="cnn", pools=(4, 4), num_epochs=1, minibatch_size=8)
+    parameters, _ = train(config, X, Y, run=QUIET)
+    with pytest.raises(ValueError, match="pass config="):
+        predict(X, dict(parameters))
+    np.testing.assert_array_equal(predict(X, dict(parameters), config=config), predict(X, parameters))
