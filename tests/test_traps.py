@@ -9,9 +9,9 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from tests.conftest import blobs
-from tfsigns.config import RunSettings, TrainConfig
+from tfsigns.config import NETWORKS, ConfigError, RunSettings, TrainConfig
 from tfsigns.images.signs import random_mini_batches
-from tfsigns.networks import cnn, mlp
+from tfsigns.networks import COLUMNS, Network, cnn, mlp
 from tfsigns.networks.layers import create_training_flag
 from tfsigns.training.inference import predict
 from tfsigns.training.trainer import train
@@ -168,3 +168,45 @@ def test_predict_asks_for_the_config_where_the_keys_do_not_tell():
     with pytest.raises(ValueError, match="pass config="):
         predict(X, dict(parameters))
     np.testing.assert_array_equal(predict(X, dict(parameters), config=config), predict(X, parameters))
+
+
+# ---------------------------------------------------------------- a family: one module, one registration
+
+
+class TwoLayers(Network):
+    """A toy family, this module its one module: LINEAR -> RELU -> LINEAR with 8 hidden units, columns."""
+
+    layout = COLUMNS
+    populations = False
+    course_functions = {}
+
+    def parameter_shapes(self, config, input_shape, n_y):
+        return {"W1": (8, *input_shape), "b1": (8, 1), "W2": (n_y, 8), "b2": (n_y, 1)}
+
+    def create_placeholders(self, input_shape, n_y):
+        return v1.placeholder(tf.float32, [*input_shape, None]), v1.placeholder(tf.float32, [n_y, None])
+
+    def initialize_parameters(self, config, input_shape, n_y):
+        glorot = v1.glorot_uniform_initializer(seed=config.seed)
+        return {name: v1.get_variable(name, shape, initializer=glorot)
+                for name, shape in self.parameter_shapes(config, input_shape, n_y).items()}
+
+    def forward(self, X, parameters, config, training):
+        A1 = tf.nn.relu(parameters["W1"] @ X + parameters["b1"])
+        return parameters["W2"] @ A1 + parameters["b2"]
+
+
+NETWORK = TwoLayers()
+
+
+def test_a_family_registered_in_one_line_trains(monkeypatch):
+    """NETWORKS["mlp2"] naming this module is all it takes: TrainConfig, train() and predict take it;
+    the other families' own settings are refused for it with a reason, not a KeyError."""
+    monkeypatch.setitem(NETWORKS, "mlp2", __name__)
+    X, Y = blobs(60)
+    config = TrainConfig(arch="mlp2", num_epochs=20, learning_rate=0.05, minibatch_size=16, keep_prob=0.5)
+    parameters, history = train(config, X, Y, run=QUIET)
+    assert history.train_accuracy > 0.9
+    assert np.mean(predict(X, parameters) == Y.argmax(axis=0)) == pytest.approx(history.train_accuracy)
+    with pytest.raises(ConfigError, match="the mlp2 family has no conv blocks"):
+        TrainConfig(arch="mlp2", filters=(3,), kernels=(3,), pools=(2,))
