@@ -1,7 +1,8 @@
 """The course API's traps (issue 46), each as a learner or a TF1 user would meet it: a forward pass in
 training mode unless asked, training that reseeds the caller's NumPy or leaves TensorFlow's op
-determinism on, predict refusing the plain dict sess.run returns, and dropout masks shared by
-neighbouring seeds. Each test failed against the code before the fix."""
+determinism on, predict refusing the plain dict sess.run returns, a family that needed entries in
+several tables besides its registration, and dropout masks shared by neighbouring seeds. Each test
+failed against the code before its fix."""
 
 import numpy as np
 import pytest
@@ -210,3 +211,23 @@ def test_a_family_registered_in_one_line_trains(monkeypatch):
     assert np.mean(predict(X, parameters) == Y.argmax(axis=0)) == pytest.approx(history.train_accuracy)
     with pytest.raises(ConfigError, match="the mlp2 family has no conv blocks"):
         TrainConfig(arch="mlp2", filters=(3,), kernels=(3,), pools=(2,))
+
+
+# ---------------------------------------------------------------- dropout's seeds
+
+
+def test_dropout_masks_of_neighbouring_seeds_are_unrelated():
+    """Layer 2 of seed 1 drew layer 1 of seed 2's mask when a layer's dropout seed was seed + l. Through
+    identity layers on ones, a network's logits are its masks' product (scaled): three layers of seed 1
+    give layer 1's mask times layer 2's, and with seed + l those were two layers' masks of seeds 1 and 2."""
+    def logits(layers: int, seed: int) -> np.ndarray:
+        with tf.Graph().as_default(), v1.Session() as sess:
+            v1.train.get_or_create_global_step()
+            parameters = {name: tf.eye(50) if name[0] == "W" else tf.zeros((50, 1))
+                          for l in range(1, layers + 1) for name in (f"W{l}", f"b{l}")}
+            ZL = mlp.forward_propagation(tf.ones((50, 40)), parameters, training=tf.constant(True),
+                                         keep_prob=0.5, seed=seed)
+            sess.run(v1.global_variables_initializer())
+            return sess.run(ZL)
+    layer_1_of_seed_1, layer_1_of_seed_2 = logits(2, 1), logits(2, 2)
+    assert not np.array_equal(logits(3, 1), layer_1_of_seed_1 * layer_1_of_seed_2)

@@ -117,7 +117,7 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
             else Z + parameters[f"b{l}"]
         A = tf.nn.relu(Z)
         if keep_prob < 1.0:
-            A = dropout(A, keep_prob, training, seed + l)
+            A = dropout(A, keep_prob, training, seed, l)
     raise AssertionError("unreachable")
 
 

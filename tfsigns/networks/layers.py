@@ -106,13 +106,25 @@ def _track_moments(parameters: dict, l: int, momentum: float, training_moments: 
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
 
 
-def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int) -> tf.Tensor:
-    """Inverted dropout of a hidden layer's activations A (any shape) while `training` is True:
+def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int, l: int) -> tf.Tensor:
+    """Inverted dropout of hidden layer l's activations A (any shape) while `training` is True:
     each unit kept with probability keep_prob and scaled by 1 / keep_prob. The mask is a
-    function of (seed, the global step), so a resumed run draws the same masks as an
-    uninterrupted one; the families pass seed + l for layer l."""
+    function of (seed, l, the global step), so a resumed run draws the same masks as an
+    uninterrupted one, and no two (seed, layer) pairs share masks (as seed + l did: seed 1's
+    layer 2 drew seed 2's layer 1)."""
     return tf.cond(training, lambda: tf.nn.experimental.stateless_dropout(
-        A, rate=1.0 - keep_prob, seed=step_seed(seed)), lambda: A)
+        A, rate=1.0 - keep_prob, seed=step_seed(layer_seed(seed, l, DROPOUT_STREAM))), lambda: A)
+
+
+DROPOUT_STREAM = 1  # layer_seed's stream of dropout masks (0: the initializers')
+
+
+def layer_seed(seed: int, l: int, stream: int = 0) -> int:
+    """A 31-bit seed of layer l under `seed`, for one `stream` of its random draws: a hash of
+    (seed, l, stream) by NumPy's SeedSequence, deterministic in all three, so layers, nearby
+    seeds and streams draw unrelated numbers (unlike seed + l)."""
+    entropy = (seed % 2**32, l, stream) if stream else (seed % 2**32, l)  # stream 0: what init used
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % (2**31 - 1)
 
 
 def step_seed(seed: int) -> tf.Tensor:

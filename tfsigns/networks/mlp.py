@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import numpy as np
-
 from tfsigns.backend import tf, v1
 from tfsigns.config import INITS, TrainConfig
 from tfsigns.networks import COLUMNS, Network
-from tfsigns.networks.layers import as_tensors, batch_norm_layer, compute_cost, dropout, test_mode
+from tfsigns.networks.layers import as_tensors, batch_norm_layer, compute_cost, dropout, layer_seed, test_mode
 
 BATCH_NORM_PARAMETERS = ("gamma", "beta", "moving_mean", "moving_variance")  # a hidden layer's, instead of b
 INITIALIZERS = {"b": v1.zeros_initializer(), "gamma": v1.ones_initializer(), "beta": v1.zeros_initializer(),
@@ -42,7 +40,7 @@ def initializer_seed(seed: int, l: int, init: str = "course") -> int:
         raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
     if init == "course":
         return seed
-    return int(np.random.SeedSequence((seed % 2**32, l)).generate_state(1)[0]) % (2**31 - 1)
+    return layer_seed(seed, l)
 
 
 def parameter_shapes(layer_dims: Sequence[int] = (12288, 25, 12, 6), batch_norm: bool = False
@@ -145,7 +143,7 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
             Z = Z + parameters[f"b{l}"]
         A = tf.nn.relu(Z)
         if keep_prob < 1.0:
-            A = dropout(A, keep_prob, training, seed + l)
+            A = dropout(A, keep_prob, training, seed, l)
     raise AssertionError("unreachable")
 
 
