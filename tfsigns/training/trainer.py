@@ -155,7 +155,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
           run: RunSettings | None = None, *, checkpoint_dir: str | os.PathLike | None = None,
           checkpoint_every: int = 0, keep_checkpoints: int = 3, resume: bool = False,
           should_stop: Callable[[], bool] | None = None,
-          on_start: Callable[[], None] | None = None,
+          on_start: Callable[[tf.Graph], None] | None = None,
           on_epoch: Callable[[int, History, Callable[[], dict[str, float]]], None] | None = None,
           initial: Mapping[str, np.ndarray] | None = None) -> tuple[TrainedParameters, History]:
     """Train on X_train / one-hot Y_train in the network's layout (the MLP's: X (n_x, m),
@@ -167,8 +167,8 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
     checkpoint_dir, a checkpoint is written every `checkpoint_every` epochs (0: only at
     the end), keeping the last `keep_checkpoints`; `resume` goes on from the newest one.
     `should_stop` is asked after each epoch: when it answers True the run checkpoints
-    and raises TrainingInterrupted. `on_start` is called once the session is ready
-    (after a resumed checkpoint was found compatible and restored); `on_epoch(epoch,
+    and raises TrainingInterrupted. `on_start(graph)` is called with the training graph once the
+    session is ready (after a resumed checkpoint was found compatible and restored); `on_epoch(epoch,
     history, evaluate)` after each epoch, where evaluate() measures the accuracies now
     (for monitoring: TensorBoard, a refreshed learning curve). `initial` starts the network
     from trained parameters (by name) instead of its initializers: fine-tuning (tfsigns.calibrate).
@@ -202,7 +202,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
             if start_epoch > config.num_epochs:
                 raise CheckpointError(too_few_epochs(checkpointer.directory, start_epoch, config.num_epochs))
         if on_start is not None:
-            on_start()
+            on_start(graph)
         start = time.perf_counter()
         epochs = tqdm(range(start_epoch, config.num_epochs), disable=not run.progress, unit="epoch",
                       file=sys.stderr, desc="train", initial=start_epoch, total=config.num_epochs)
