@@ -205,7 +205,7 @@ def test_a_family_registered_in_one_line_trains(monkeypatch):
     the other families' own settings are refused for it with a reason, not a KeyError."""
     monkeypatch.setitem(NETWORKS, "mlp2", __name__)
     X, Y = blobs(60)
-    config = TrainConfig(arch="mlp2", num_epochs=20, learning_rate=0.05, minibatch_size=16, keep_prob=0.5)
+    config = TrainConfig(arch="mlp2", num_epochs=20, learning_rate=0.05, minibatch_size=16)
     parameters, history = train(config, X, Y, run=QUIET)
     assert history.train_accuracy > 0.9
     assert np.mean(predict(X, parameters) == Y.argmax(axis=0)) == pytest.approx(history.train_accuracy)
