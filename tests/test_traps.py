@@ -109,6 +109,17 @@ def test_random_mini_batches_shuffles_as_the_course_without_reseeding_numpy():
     np.testing.assert_array_equal(np.concatenate([x for x, _ in batches], axis=1), X[:, course])
 
 
+def test_training_and_predict_leave_the_default_graph_alone():
+    """Each builds in a graph of its own: a learner's default graph gains no op and stays the default."""
+    X, Y = blobs(40)
+    graph = v1.get_default_graph()
+    ops = len(graph.get_operations())
+    config = TrainConfig(layers=(4,), num_epochs=2, minibatch_size=16, batch_norm=True)
+    parameters, _ = train(config, X, Y, run=QUIET)
+    predict(X, dict(parameters))
+    assert v1.get_default_graph() is graph and len(graph.get_operations()) == ops
+
+
 @pytest.mark.parametrize("before", [False, True])
 def test_op_determinism_is_on_for_the_run_and_as_it_was_after(before):
     X, Y = blobs(40)
