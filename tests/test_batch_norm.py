@@ -42,18 +42,18 @@ def test_batch_norm_equals_tf_nn_batch_normalization_in_both_modes(graph):
     Z_value = np.random.default_rng(1).normal(3, 2, size=(5, 32)).astype(np.float32)
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
-        got_train, want_train = sess.run([out, reference_train], {Z: Z_value})
-        got_test, want_test = sess.run([out, reference_test], {Z: Z_value, training: False})
+        got_train, want_train = sess.run([out, reference_train], {Z: Z_value, training: True})
+        got_test, want_test = sess.run([out, reference_test], {Z: Z_value})  # test mode unless fed
     np.testing.assert_allclose(got_train, want_train, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got_test, want_test, rtol=1e-5, atol=1e-5)
 
 
 def test_training_mode_output_has_mean_beta_and_std_gamma(graph):
-    Z, _, p, out = bn_graph()
+    Z, training, p, out = bn_graph()
     Z_value = np.random.default_rng(2).normal(-4, 10, size=(5, 64)).astype(np.float32)
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
-        Z_tilde, gamma, beta = sess.run([out, p["gamma1"], p["beta1"]], {Z: Z_value})
+        Z_tilde, gamma, beta = sess.run([out, p["gamma1"], p["beta1"]], {Z: Z_value, training: True})
     np.testing.assert_allclose(Z_tilde.mean(axis=1, keepdims=True), beta, atol=1e-4)
     np.testing.assert_allclose(Z_tilde.std(axis=1, keepdims=True), gamma, rtol=1e-3)
 
@@ -63,7 +63,8 @@ def test_moving_averages_update_with_the_train_op(graph):
     X, Y = create_placeholders(20, 3)
     params = initialize_parameters((20, 4, 3), seed=0, batch_norm=True)
     W1 = params["W1"]
-    cost = compute_cost(forward_propagation(X, params, batch_norm=True, bn_momentum=0.9), Y)
+    cost = compute_cost(forward_propagation(X, params, batch_norm=True, training=tf.constant(True),
+                                            bn_momentum=0.9), Y)
     train_op = build_train_op(cost, 0.01)
     X_value, Y_value = blobs(50)
     with v1.Session() as sess:

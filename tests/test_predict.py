@@ -116,15 +116,6 @@ def test_predict_runs_the_network_the_parameters_were_trained_as():
     assert np.abs(unnormalized - probabilities).max() > 0.1
 
 
-def test_predict_refuses_parameters_that_do_not_say_how_they_were_trained():
-    X, Y = blobs(30)
-    parameters, _ = train(TrainConfig(layers=(4,), num_epochs=2, batch_norm=True), X, Y, run=QUIET)
-    with pytest.raises(ValueError, match=r"pass config=, the TrainConfig they were trained with, or load a "
-                                         r"finished run with tfsigns.training.inference.load_model"):
-        predict(X, dict(parameters))
-    np.testing.assert_array_equal(predict(X, dict(parameters), parameters.config), predict(X, parameters))
-
-
 def test_a_loaded_run_and_the_course_models_carry_their_config(fake_run):
     config, parameters, _ = load_model(fake_run)
     assert isinstance(parameters, TrainedParameters) and parameters.config == config

@@ -163,14 +163,19 @@ def test_monitor_writes_tensorboard_scalars_and_refreshes_the_curve(tmp_path):
         monitor(epoch, history, evaluate)
         seen.append((epoch, (tmp_path / "cost.png").exists()))
 
-    train(TrainConfig(**{**SMALL, "num_epochs": 12}), X, Y, {"validation": blobs(30, seed=2)}, on_epoch=watch)
+    train(TrainConfig(**{**SMALL, "num_epochs": 12}), X, Y, {"validation": blobs(30, seed=2)},
+          on_start=monitor.start, on_epoch=watch)
     monitor.close()
     assert seen[3] == (3, False) and seen[4] == (4, True)  # drawn while training, from epoch 5 on
     steps = {}
     for path in (tmp_path / "tensorboard").glob("events.out.tfevents.*"):
         for record in tf.data.TFRecordDataset(str(path)):
             event = event_pb2.Event.FromString(record.numpy())
+            if event.graph_def:  # the training graph, for TensorBoard's Graphs
+                graph = tf.compat.v1.GraphDef.FromString(event.graph_def)
+                steps["graph"] = {node.op for node in graph.node} | {node.name for node in graph.node}
             for value in event.summary.value:
                 steps.setdefault(value.tag, []).append(event.step)
     assert steps["cost"] == list(range(12)) and steps["learning_rate"] == list(range(12))
     assert steps["accuracy/train"] == [4, 9] and steps["accuracy/validation"] == [4, 9]
+    assert {"While", "permutation", "learning_rate", "W1"} <= steps["graph"]  # the epoch op, its feeds

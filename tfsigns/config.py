@@ -24,7 +24,7 @@ COURSE_SETTINGS = {"cnn": {"learning_rate": 0.009, "num_epochs": 100, "minibatch
                                  "layers": (64, 32)}}
 # Per family of NETWORKS, the settings only its networks use, each with what it shapes; every other
 # setting is every family's. Another family's config leaves them at TrainConfig's defaults (which its
-# runs still record).
+# runs still record). A family without an entry (registered in NETWORKS alone) owns none of them.
 FAMILY_SETTINGS = {
     "mlp": {"layers": "hidden MLP layers"},
     "cnn": {"filters": "conv blocks", "kernels": "conv blocks", "pools": "conv blocks",
@@ -34,7 +34,8 @@ FAMILY_SETTINGS = {
                   "unknown_threshold": "unknown sign"},
 }
 
-# The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some)
+# The setting that lists the hidden layers a family's dropout acts on (keep_prob < 1 needs some); a family
+# without an entry is not checked
 DROPOUT_LAYERS = {"mlp": "layers", "cnn": "dense", "landmarks": "layers"}
 # What augmentation does to landmarks (tfsigns.training.augment): the others change pixels only
 LANDMARK_AUGMENTATIONS = {"flip": "mirror (the other hand)", "rotation": "turn in the image plane",
@@ -46,8 +47,8 @@ def foreign_setting(arch: str, name: str) -> str | None:
     owners = [family for family, own in FAMILY_SETTINGS.items() if name in own]
     if not owners or arch in owners:
         return None
-    return (f"the {arch} family has no {FAMILY_SETTINGS[owners[0]][name]}; its settings are "
-            f"{', '.join(FAMILY_SETTINGS[arch])}")
+    own = ", ".join(FAMILY_SETTINGS.get(arch, {})) or "none of the families' own"
+    return f"the {arch} family has no {FAMILY_SETTINGS[owners[0]][name]}; its settings are {own}"
 
 
 def pixel_setting(arch: str, name: str) -> str | None:
@@ -116,7 +117,7 @@ def real(value) -> bool:
 # (ints accepted and stored as floats), "bool", "choice" (test: the allowed strings), "layers"
 # (a non-empty list of whole numbers), "units" (the same, possibly empty).
 RULES: dict[str, tuple] = {
-    "arch": ("choice", tuple(NETWORKS), "be one of " + ", ".join(NETWORKS)),
+    "arch": ("choice", NETWORKS, "be the name of a registered network family"),  # NETWORKS as it is now
     "layers": ("layers", lambda v: v > 0, "be one or more positive unit counts"),
     "filters": ("layers", lambda v: v > 0, "be one or more positive channel counts, one per conv block"),
     "kernels": ("layers", lambda v: v > 0, "be one or more positive sizes, one per conv block"),
@@ -281,8 +282,8 @@ class TrainConfig(Checked):
             if why and value != f.default:
                 shown = list(value) if isinstance(value, tuple) else value
                 raise ConfigError(f"{f.name} is {shown}, but {why}", f.name)
-        hidden = DROPOUT_LAYERS[self.arch]
-        if self.keep_prob < 1 and not getattr(self, hidden):
+        hidden = DROPOUT_LAYERS.get(self.arch)
+        if self.keep_prob < 1 and hidden and not getattr(self, hidden):
             raise ConfigError(f"keep_prob is {self.keep_prob}, but the {self.arch} family drops out only in "
                               f"its {FAMILY_SETTINGS[self.arch][hidden]} and {hidden} is empty: give it "
                               f"{hidden} units, or leave keep_prob at 1", "keep_prob")

@@ -98,8 +98,8 @@ def _np_minibatches(X: np.ndarray, Y: np.ndarray, size: int, seed: int, shuffle_
 def _seeded_linear(order: Sequence[str], add_b: bool = True) -> np.ndarray:
     """Y = WX + b with X (3, 1), W (4, 3), b (4, 1) drawn after np.random.seed(1) in `order`."""
     shapes = {"X": (3, 1), "W": (4, 3), "b": (4, 1)}
-    np.random.seed(1)
-    drawn = {name: np.random.randn(*shapes[name]) for name in order}
+    rng = np.random.RandomState(1)  # np.random.seed(1)'s stream, leaving the global one alone
+    drawn = {name: rng.randn(*shapes[name]) for name in order}
     return drawn["W"] @ drawn["X"] + (drawn["b"] if add_b else 0)
 
 

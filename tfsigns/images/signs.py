@@ -51,9 +51,9 @@ def make_blobs(*sizes: int, n_x: int = 20, C: int = 3, seed: int = 0) -> tuple[n
 
 
 def minibatch_permutation(m: int, seed: int) -> np.ndarray:
-    """The course's shuffle: np.random.seed(seed) then np.random.permutation(m)."""
-    np.random.seed(seed)
-    return np.random.permutation(m)
+    """The course's shuffle, np.random.seed(seed) then np.random.permutation(m), drawn from a generator
+    of its own (the same legacy stream), so that the caller's global NumPy stream goes on untouched."""
+    return np.random.RandomState(seed).permutation(m)
 
 
 def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64, seed: int = 0):

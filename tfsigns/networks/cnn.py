@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from tfsigns.backend import tf, v1
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.networks import IMAGES, Network
-from tfsigns.networks.layers import batch_norm_layer, dropout, fused_batch_norm_layer
+from tfsigns.networks.layers import as_tensors, batch_norm_layer, dropout, fused_batch_norm_layer, test_mode
 from tfsigns.networks.layers import compute_cost as cost_of
 from tfsigns.networks.mlp import BATCH_NORM_PARAMETERS, INITIALIZERS, initializer_seed
 
@@ -92,12 +92,12 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
                         keep_prob: float = 1.0, bn_momentum: float = 0.99, seed: int = 1,
                         fused_bn: bool = True) -> tf.Tensor:
     """CONV2D -> [BN] -> RELU -> MAXPOOL per block, FLATTEN, FULLY CONNECTED ...; X (m, n_H, n_W, n_C)
-    -> logits (m, C). Batch norm of a conv layer takes per-channel statistics over the
-    batch, height and width; dropout acts on hidden dense layers while `training` is True,
+    -> logits (m, C), in test mode unless `training` (a bool tensor) says otherwise; the parameters
+    variables or the NumPy arrays sess.run returned. Batch norm of a conv layer takes per-channel
+    statistics over the batch, height and width; dropout acts on hidden dense layers while `training` is True,
     its masks a function of (seed, layer, global step) as in tfsigns.networks.mlp. fused_bn: a conv layer's
     batch norm in TensorFlow's fused kernel (False: the lecture's formulas; equal to float rounding)."""
-    if training is None:
-        training = tf.constant(True)
+    training, parameters = test_mode(training), as_tensors(parameters)
     A = X
     for l, pool in enumerate(pools, start=1):
         Z = tf.nn.conv2d(A, parameters[f"W{l}"], strides=[1, 1, 1, 1], padding="SAME")
@@ -117,7 +117,7 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
             else Z + parameters[f"b{l}"]
         A = tf.nn.relu(Z)
         if keep_prob < 1.0:
-            A = dropout(A, keep_prob, training, seed + l)
+            A = dropout(A, keep_prob, training, seed, l)
     raise AssertionError("unreachable")
 
 

@@ -19,11 +19,24 @@ BATCH_MOMENTS = "tfsigns_batch_moments"
 
 
 def create_training_flag() -> tf.Tensor:
-    """Scalar bool, True unless fed: switches batch norm and dropout to test mode.
+    """Scalar bool, False (test mode) unless fed True: switches batch norm and dropout to training mode.
 
-    A placeholder (not a Python bool) so one graph serves training and evaluation.
+    A placeholder (not a Python bool) so one graph serves training and evaluation; test mode by
+    default, as Keras', so that a graph read without the flag never normalizes by its batch's company.
     """
-    return v1.placeholder_with_default(True, shape=[], name="is_training")
+    return v1.placeholder_with_default(False, shape=[], name="is_training")
+
+
+def test_mode(training: tf.Tensor | None) -> tf.Tensor:
+    """The training flag a forward pass uses: `training`, or test mode (False) when None."""
+    return tf.constant(False) if training is None else training
+
+
+def as_tensors(parameters: dict) -> dict:
+    """The parameters as graph values: variables and tensors as they are, NumPy arrays (what
+    sess.run(parameters) returned) as float32 constants, so a forward pass runs on either."""
+    return {name: value if isinstance(value, (tf.Tensor, tf.Variable)) else tf.constant(value, tf.float32)
+            for name, value in parameters.items()}
 
 
 def batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.Tensor, momentum: float = 0.99,
@@ -82,21 +95,36 @@ def fused_batch_norm_layer(Z: tf.Tensor, parameters: dict, l: int, training: tf.
 def _track_moments(parameters: dict, l: int, momentum: float, training_moments: tuple[tf.Tensor, tf.Tensor],
                    batch_moments: tuple[tf.Tensor, tf.Tensor]) -> None:
     """Layer l's update ops (UPDATE_OPS) moving its averages towards `training_moments` (mean,
-    variance), and its BATCH_MOMENTS entry with the moments of whatever batch flows through."""
+    variance), and its BATCH_MOMENTS entry with the moments of whatever batch flows through. Nothing
+    for averages that are not variables (NumPy parameters made constants): there is nothing to move."""
     moving = parameters[f"moving_mean{l}"], parameters[f"moving_variance{l}"]
+    if not all(isinstance(average, tf.Variable) for average in moving):
+        return
     v1.add_to_collection(BATCH_MOMENTS, (*moving, *batch_moments))
     for average, batch in zip(moving, training_moments, strict=True):
         update = average.assign(momentum * average + (1.0 - momentum) * batch, read_value=False)
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
 
 
-def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int) -> tf.Tensor:
-    """Inverted dropout of a hidden layer's activations A (any shape) while `training` is True:
+def dropout(A: tf.Tensor, keep_prob: float, training: tf.Tensor, seed: int, l: int) -> tf.Tensor:
+    """Inverted dropout of hidden layer l's activations A (any shape) while `training` is True:
     each unit kept with probability keep_prob and scaled by 1 / keep_prob. The mask is a
-    function of (seed, the global step), so a resumed run draws the same masks as an
-    uninterrupted one; the families pass seed + l for layer l."""
+    function of (seed, l, the global step), so a resumed run draws the same masks as an
+    uninterrupted one, and no two (seed, layer) pairs share masks (as seed + l did: seed 1's
+    layer 2 drew seed 2's layer 1)."""
     return tf.cond(training, lambda: tf.nn.experimental.stateless_dropout(
-        A, rate=1.0 - keep_prob, seed=step_seed(seed)), lambda: A)
+        A, rate=1.0 - keep_prob, seed=step_seed(layer_seed(seed, l, DROPOUT_STREAM))), lambda: A)
+
+
+DROPOUT_STREAM = 1  # layer_seed's stream of dropout masks (0: the initializers')
+
+
+def layer_seed(seed: int, l: int, stream: int = 0) -> int:
+    """A 31-bit seed of layer l under `seed`, for one `stream` of its random draws: a hash of
+    (seed, l, stream) by NumPy's SeedSequence, deterministic in all three, so layers, nearby
+    seeds and streams draw unrelated numbers (unlike seed + l)."""
+    entropy = (seed % 2**32, l, stream) if stream else (seed % 2**32, l)  # stream 0: what init used
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % (2**31 - 1)
 
 
 def step_seed(seed: int) -> tf.Tensor:

@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import numpy as np
-
 from tfsigns.backend import tf, v1
 from tfsigns.config import INITS, TrainConfig
 from tfsigns.networks import COLUMNS, Network
-from tfsigns.networks.layers import batch_norm_layer, compute_cost, dropout
+from tfsigns.networks.layers import as_tensors, batch_norm_layer, compute_cost, dropout, layer_seed, test_mode
 
 BATCH_NORM_PARAMETERS = ("gamma", "beta", "moving_mean", "moving_variance")  # a hidden layer's, instead of b
 INITIALIZERS = {"b": v1.zeros_initializer(), "gamma": v1.ones_initializer(), "beta": v1.zeros_initializer(),
@@ -42,7 +40,7 @@ def initializer_seed(seed: int, l: int, init: str = "course") -> int:
         raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
     if init == "course":
         return seed
-    return int(np.random.SeedSequence((seed % 2**32, l)).generate_state(1)[0]) % (2**31 - 1)
+    return layer_seed(seed, l)
 
 
 def parameter_shapes(layer_dims: Sequence[int] = (12288, 25, 12, 6), batch_norm: bool = False
@@ -124,14 +122,15 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
                         seed: int = 1) -> tf.Tensor:
     """LINEAR -> [BATCHNORM] -> RELU -> [DROPOUT] ... -> LINEAR; X (n_x, m) -> ZL (C, m).
 
-    ZL are logits: the softmax lives in compute_cost. Dropout (inverted, keeping
-    each hidden unit with probability keep_prob) acts only while `training` is True;
-    its masks are a function of (seed, layer, global step), so a resumed run draws
-    the same masks as an uninterrupted one. Stacked parameters W[l] (K, n_l, n_{l-1})
-    give every member's logits (K, C, m).
+    ZL are logits: the softmax lives in compute_cost. Test mode unless `training` (a bool
+    tensor) says otherwise: batch norm by its moving averages, no dropout; training asks for
+    it, e.g. training=tf.constant(True). Dropout (inverted, keeping each hidden unit with
+    probability keep_prob) acts only while `training` is True; its masks are a function of
+    (seed, layer, global step), so a resumed run draws the same masks as an uninterrupted one.
+    The parameters may be variables or the NumPy arrays sess.run(parameters) returned. Stacked
+    parameters W[l] (K, n_l, n_{l-1}) give every member's logits (K, C, m).
     """
-    if training is None:
-        training = tf.constant(True)
+    training, parameters = test_mode(training), as_tensors(parameters)
     L = num_layers(parameters)
     A = X
     for l in range(1, L + 1):
@@ -144,7 +143,7 @@ def forward_propagation(X: tf.Tensor, parameters: dict, batch_norm: bool = False
             Z = Z + parameters[f"b{l}"]
         A = tf.nn.relu(Z)
         if keep_prob < 1.0:
-            A = dropout(A, keep_prob, training, seed + l)
+            A = dropout(A, keep_prob, training, seed, l)
     raise AssertionError("unreachable")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from tfsigns.portable.hands import Hand, features, read_hand
 from tfsigns.portable.photos import square_column
 from tfsigns.portable.read import Signs
 from tfsigns.training.checkpoint import UNREADABLE, first_line
-from tfsigns.training.graph import TrainedParameters, example_batches, logits, statistics_shapes
+from tfsigns.training.graph import STATISTICS, TrainedParameters, example_batches, logits, statistics_shapes
 from tfsigns.training.runs import CheckpointError, finished_run, hand_model_of
 
 BATCH_HANDS = 8  # from this many photos at once, the hand model reads them on threads (hands_of)
@@ -34,17 +34,12 @@ def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfi
     """Classes (m,) for examples X in the network's layout (the MLP's: X (n_x, m)) under
     trained NumPy parameters, in test mode, a batch of examples per run. `config` names the
     network and its settings; by default the parameters' own (TrainedParameters.config, as
-    training and load_model return them); ValueError when neither says.
+    training and load_model return them), else what a plain dict's keys show (shown_config).
 
     With return_probabilities, the softmax probabilities instead, in the layout of the
     logits (the MLP's (C, m)).
     """
-    if config is None:
-        config = getattr(parameters, "config", None)
-    if config is None:
-        raise ValueError("predict does not know the settings these parameters were trained with (batch norm, "
-                         "normalization, network): pass config=, the TrainConfig they were trained with, or "
-                         "load a finished run with tfsigns.training.inference.load_model")
+    config = config or getattr(parameters, "config", None) or shown_config(parameters, X)
     layout = get_network(config.arch).layout
     graph, x, Z = _test_graph(config, parameters, layout.example_shape(X))
     with graph.as_default():
@@ -53,6 +48,39 @@ def predict(X: np.ndarray, parameters: dict[str, np.ndarray], config: TrainConfi
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
             return _in_batches(sess, out, x, X, layout)
+
+
+def shown_config(parameters: Mapping[str, np.ndarray], X: np.ndarray) -> TrainConfig:
+    """The TrainConfig a plain dict of trained parameters (as sess.run(parameters) gives) shows by its
+    keys and shapes, for examples X: the family (4-D filters W: the CNN, else the MLP), its layers,
+    batch norm (gamma1), "dataset" normalization (input_mean). What keys cannot show (a CNN's pools,
+    "per-image" normalization) is TrainConfig's default; ValueError, asking for config=, when the
+    parameters' shapes are not those of the network so shown."""
+    shapes = {name: np.shape(value) for name, value in parameters.items()}
+    weights = [shapes[f"W{l}"] for l in range(1, len(shapes) + 1) if f"W{l}" in shapes]
+    normalize = "dataset" if STATISTICS[0] in shapes else "none"
+    settings = {"batch_norm": "gamma1" in shapes, "normalize": normalize}
+    filters = [shape for shape in weights if len(shape) == 4]
+    if filters:  # conv filters (f, f, n_C_prev, n_C), then dense W (n_prev, n)
+        dense = tuple(W[1] for W in weights[len(filters):-1])
+        settings.update(arch="cnn", filters=tuple(f[3] for f in filters),
+                        kernels=tuple(f[0] for f in filters), dense=dense)
+    elif weights:  # the MLP's W[l] (n_l, n_{l-1})
+        settings["layers"] = tuple(W[0] for W in weights[:-1])
+    try:
+        config = TrainConfig(**settings)
+        network = get_network(config.arch)
+        input_shape, n_y = network.layout.example_shape(X), weights[-1][network.layout.class_axis]
+        expected = {**network.parameter_shapes(config, input_shape, n_y),
+                    **statistics_shapes(config, network.layout, input_shape)}
+    except (ConfigError, ValueError, IndexError):  # no network of a family has these names and shapes
+        expected = None
+    if expected != shapes:
+        raise ValueError(f"predict cannot tell from these parameters' names and shapes ({len(shapes)} "
+                         f"arrays) which network they belong to for examples of shape {np.shape(X)}: pass "
+                         "config=, the TrainConfig they were trained with, or load a finished run with "
+                         "tfsigns.training.inference.load_model")
+    return config
 
 
 def _test_graph(config: TrainConfig, parameters: dict[str, np.ndarray], input_shape: tuple[int, ...]

@@ -14,16 +14,22 @@ from tfsigns.utils.plots import plot_costs
 
 class Monitor:
     """An on_epoch hook for trainer.train: cost and learning rate to TensorBoard every epoch;
-    every `every` epochs also the accuracies (train, validation, ...) and a fresh cost.png."""
+    every `every` epochs also the accuracies (train, validation, ...) and a fresh cost.png. Its
+    `start`, given as on_start, puts the training graph in the event file (TensorBoard's Graphs)."""
 
     def __init__(self, out_dir: str | os.PathLike, every: int = 10, title: str = ""):
         self.out_dir, self.every, self.title = Path(out_dir), every, title
         self.writer = None  # opened on the first epoch: a run refused before it leaves no event file
+        self.graph = None
+
+    def start(self, graph: tf.Graph) -> None:
+        """An on_start hook for trainer.train: the training graph, which the event file shows."""
+        self.graph = graph
 
     def scalars(self, epoch: int, values: dict[str, float]) -> None:
         if self.writer is None:
             with tf.Graph().as_default():  # the v1 FileWriter refuses to start in eager mode
-                self.writer = v1.summary.FileWriter(str(self.out_dir / "tensorboard"))
+                self.writer = v1.summary.FileWriter(str(self.out_dir / "tensorboard"), graph=self.graph)
         summary = v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=value)
                                     for tag, value in values.items()])
         self.writer.add_summary(summary, global_step=epoch)

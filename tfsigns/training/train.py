@@ -395,8 +395,8 @@ def run(args: argparse.Namespace, settings: dict, origins: dict[str, str]) -> in
         parameters, history = trainer.train(
             config, X_train, Y_train, eval_sets, run_settings, checkpoint_dir=out / "checkpoints",
             checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-            resume=args.resume, should_stop=lambda: bool(stop_requested),
-            on_start=lambda: write_json(out / "config.json", saved_settings), on_epoch=monitor)
+            resume=args.resume, should_stop=lambda: bool(stop_requested), on_epoch=monitor,
+            on_start=lambda graph: (write_json(out / "config.json", saved_settings), monitor.start(graph)))
     except TrainingInterrupted as stop:
         command = shlex.join([sys.executable, "-m", "tfsigns.train", "--out", str(out), "--resume"])
         print(f"{PROG}: interrupted after epoch {stop.epoch}; checkpoint saved in {out / 'checkpoints'}. "

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from tfsigns.backend import tf, v1
+from tfsigns.backend import deterministic_ops, tf, v1
 from tfsigns.config import (
     DEAD_EPOCHS,
     RUN_FIELDS,
@@ -102,13 +102,12 @@ def prepare(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray
             ) -> tuple[Network, tuple[int, tuple[int, ...], int], str, v1.ConfigProto]:
     """Before a graph is built for `configs` (one network, or a population's members): their
     network family, the data's sizes (m, one example's shape, C) in its layout, whether they
-    fit in memory, and the device and session config, with TensorFlow's ops deterministic."""
+    fit in memory, and the device and session config."""
     network = get_network(configs[0].arch)
     sizes = network.layout.sizes(X_train, Y_train)
     check_memory(configs[0], *sizes[1:], members=len(configs))
     check_photos(configs[0], network.layout, sizes[1])
     device_name, session_config = resolve_device(run.device, run.threads)
-    tf.config.experimental.enable_op_determinism()
     return network, sizes, device_name, session_config
 
 
@@ -151,11 +150,12 @@ def set_statistics(sess: v1.Session, g: TrainingGraph, m: int) -> None:
         sess.run(finish)
 
 
+@deterministic_ops()
 def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_sets: EvalSets | None = None,
           run: RunSettings | None = None, *, checkpoint_dir: str | os.PathLike | None = None,
           checkpoint_every: int = 0, keep_checkpoints: int = 3, resume: bool = False,
           should_stop: Callable[[], bool] | None = None,
-          on_start: Callable[[], None] | None = None,
+          on_start: Callable[[tf.Graph], None] | None = None,
           on_epoch: Callable[[int, History, Callable[[], dict[str, float]]], None] | None = None,
           initial: Mapping[str, np.ndarray] | None = None) -> tuple[TrainedParameters, History]:
     """Train on X_train / one-hot Y_train in the network's layout (the MLP's: X (n_x, m),
@@ -167,11 +167,12 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
     checkpoint_dir, a checkpoint is written every `checkpoint_every` epochs (0: only at
     the end), keeping the last `keep_checkpoints`; `resume` goes on from the newest one.
     `should_stop` is asked after each epoch: when it answers True the run checkpoints
-    and raises TrainingInterrupted. `on_start` is called once the session is ready
-    (after a resumed checkpoint was found compatible and restored); `on_epoch(epoch,
+    and raises TrainingInterrupted. `on_start(graph)` is called with the training graph once the
+    session is ready (after a resumed checkpoint was found compatible and restored); `on_epoch(epoch,
     history, evaluate)` after each epoch, where evaluate() measures the accuracies now
     (for monitoring: TensorBoard, a refreshed learning curve). `initial` starts the network
     from trained parameters (by name) instead of its initializers: fine-tuning (tfsigns.calibrate).
+    TensorFlow's ops run deterministically during the run, and as the process had them after it.
     """
     run = run or RunSettings()
     network, (m, input_shape, n_y), device_name, session_config = prepare([config], X_train, Y_train, run)
@@ -201,7 +202,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
             if start_epoch > config.num_epochs:
                 raise CheckpointError(too_few_epochs(checkpointer.directory, start_epoch, config.num_epochs))
         if on_start is not None:
-            on_start()
+            on_start(graph)
         start = time.perf_counter()
         epochs = tqdm(range(start_epoch, config.num_epochs), disable=not run.progress, unit="epoch",
                       file=sys.stderr, desc="train", initial=start_epoch, total=config.num_epochs)
@@ -239,6 +240,7 @@ def train(config: TrainConfig, X_train: np.ndarray, Y_train: np.ndarray, eval_se
         return TrainedParameters(sess.run(g.parameters), config), history
 
 
+@deterministic_ops()
 def train_population(configs: list[TrainConfig], X_train: np.ndarray, Y_train: np.ndarray,
                      eval_sets: EvalSets | None = None, run: RunSettings | None = None
                      ) -> list[tuple[TrainedParameters, History]]:
