@@ -100,10 +100,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # pytest exits 5 when it collected no tests: that must fail, not pass. The suite runs on every core
-# (pytest-xdist), a test file to a worker, since the files' session fixtures and tallies are their own;
+# (pytest-xdist), a test file to a worker, since the files' session fixtures and tallies are their own,
+# the longest files first (tests/conftest.py's LONGEST_FIRST);
 # PYTEST_ARGS="-n 0" runs it in one process.
 test: lint $(WEB_DEPS)
-	$(PY) -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS) tests; rc=$$?; \
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS) tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:

@@ -30,7 +30,7 @@ setup(
         "uvicorn",
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis",
+        "dev": ["pytest", "pytest-xdist>=3.6", "ruff", "nbclient", "nbformat", *NOTEBOOK, "ray", "hypothesis",
                 "selenium"],  # selenium: the live page's test drives Debian's Chromium
         "notebook": NOTEBOOK,
         "gpu": ["tensorflow[and-cuda]>=2.16"],

@@ -26,6 +26,20 @@ os.environ.pop("PYTHONUNBUFFERED", None)
 # test imports Ray, which reads it once.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
+# The suite's longest files, longest first: `make test` hands files to its workers in collection order
+# (--dist loadfile --no-loadscope-reorder), so these start first and the short ones fill in around them,
+# instead of one long file starting last while the other core has nothing left to do.
+LONGEST_FIRST = ["test_serve.py", "test_notebooks.py", "test_course.py", "test_sandbox.py", "test_web.py",
+                 "test_classroom.py", "test_robustness.py", "test_reliability.py", "test_tune.py",
+                 "test_digits.py", "test_export.py", "test_settings.py", "test_hands.py", "test_speed.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (LONGEST_FIRST); each file's tests, and the other files, keep their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 REAL_DATA = Path(os.environ.get("TFSIGNS_DATA") or Path(__file__).resolve().parents[2] / "shared/data/signs")
 requires_real_data = pytest.mark.skipif(
     not (REAL_DATA / "train_signs.h5").is_file(),

@@ -5,6 +5,7 @@ the modules that read and check input without TensorFlow; and the old module pat
 notebooks use."""
 
 import ast
+import functools
 import json
 import subprocess
 import sys
@@ -80,8 +81,10 @@ def folder(name: str) -> int:
     return FOLDERS.index("commands" if name in COMMANDS else name.split(".")[0])
 
 
+@functools.cache
 def modules() -> dict[str, ast.Module]:
-    """Every module of the package by its dotted name under tfsigns (a folder's __init__ by the folder's)."""
+    """Every module of the package by its dotted name under tfsigns (a folder's __init__ by the folder's),
+    parsed once for the whole file (each parametrized test reads it: parsed anew, 44 s of the suite)."""
     trees = {}
     for path in PACKAGE.rglob("*.py"):
         parts = path.relative_to(PACKAGE).with_suffix("").parts
