@@ -1,6 +1,7 @@
 """Shared fixtures: the real SIGNS data (or a clear skip), fresh graphs, tiny synthetic data."""
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -203,6 +204,25 @@ def copy_of(run: Path, within: Path | None = None) -> Path:
     target = Path(tempfile.mkdtemp(prefix="run-", dir=within)) / "run"
     shutil.copytree(run, target)
     return target
+
+
+def six_sign_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The six-sign reader (tfsigns/reader_signs.json: SIGNS alone, and "a sign I don't know"), 100 epochs,
+    trained once for the whole suite: the first test file that asks trains it, under a lock, in the folder
+    every pytest worker shares, and the others read it. A test that would change it works on copy_of(it)."""
+    from tfsigns.train import main as train_main
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    out = shared / "six-sign-reader"
+    with open(shared / "six-sign-reader.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "metrics.json").is_file():
+            shutil.rmtree(out, ignore_errors=True)
+            config = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
+            code, _, err = run_main(train_main, ["--config", str(config), "--data-dir", str(REAL_DATA),
+                                                 "--epochs", "100", "--quiet", "--out", str(out)])
+            assert code == 0, err
+    return out
 
 
 @pytest.fixture(scope="session")

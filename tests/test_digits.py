@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main, snapshot
+from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main, six_sign_run, snapshot
 from tfsigns.calibrate import main as calibrate_main
 from tfsigns.hands.shapes import FINGERS, made_up_shapes, raised, shown_patterns
 from tfsigns.images.dataset import DataError
@@ -182,7 +182,7 @@ def six_signs(tmp_path_factory) -> Path:
     """The six-sign reader (tfsigns/reader_signs.json, 100 epochs): SIGNS alone, and "a sign I don't know"."""
     if requires_digits.args[0]:
         pytest.skip(requires_digits.kwargs["reason"])
-    return train("reader_signs.json", tmp_path_factory.mktemp("six") / "run")
+    return six_sign_run(tmp_path_factory)
 
 
 def photos_by_student() -> tuple[list[Path], np.ndarray, np.ndarray]:

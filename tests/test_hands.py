@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import HAND_MODELS, REAL_DATA, copy_of, requires_hands, run_main
+from tests.conftest import HAND_MODELS, REAL_DATA, copy_of, requires_hands, run_main, six_sign_run
 from tfsigns.config import ConfigError, TrainConfig
 from tfsigns.hands import files
 from tfsigns.hands.files import MODELS, ModelError, model_paths
@@ -297,15 +297,9 @@ def test_landmark_augmentation_mirrors_turns_scales_and_jitters_statelessly(grap
 def landmark_run(tmp_path_factory):
     """A finished landmarks run on real SIGNS (the six-sign reader's settings, reader_signs.json, 100
     epochs), in this process."""
-    from tfsigns.train import main
     if not ((MODELS_DIR / "hand_landmark_full.tflite").is_file() and (REAL_DATA / "train_signs.h5").exists()):
         pytest.skip(f"needs MediaPipe's hand models ({MODELS_DIR}) and the SIGNS data ({REAL_DATA})")
-    out = tmp_path_factory.mktemp("landmarks") / "run"
-    reader = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
-    code, printed, err = run_main(main, ["--config", str(reader), "--data-dir", str(REAL_DATA), "--epochs",
-                                         "100", "--quiet", "--out", str(out)])
-    assert code == 0, err
-    return out
+    return six_sign_run(tmp_path_factory)
 
 
 def signs_jpegs(folder: Path, test_photos, count: int = 6) -> list[Path]:

@@ -28,7 +28,7 @@ import pytest
 from PIL import Image
 
 from tests.browser import browser, chromium_or_skip, wait_for, y4m
-from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main
+from tests.conftest import REAL_DATA, REAL_DIGITS, copy_of, requires_digits, run_main, six_sign_run
 from tfsigns.images.scenes import paste, scene
 from tfsigns.portable.photos import image_from_bytes
 from tfsigns.predict import main as predict_main
@@ -307,6 +307,13 @@ def test_the_page_reads_a_signing_hand_from_the_camera_in_chromium(real_run, sig
 # ------------------------------------------------------------------ a landmark run
 
 
+def finished(url: str) -> dict | None:
+    """GET /calibration's state once the calibration has ended, else None (for wait_for)."""
+    with urllib.request.urlopen(url + "/calibration", timeout=30) as response:
+        state = json.loads(response.read())
+    return state if state["status"] != "running" else None
+
+
 @pytest.fixture(scope="module")
 def landmark_run(tmp_path_factory):
     """A landmark run (--arch landmarks, 100 epochs: 2 s here with SIGNS' features cached, about 25 s
@@ -378,11 +385,7 @@ def test_a_landmark_run_answers_the_hand_its_landmarks_or_no_hand_and_calibrates
         status, state = post(url + "/calibrate", json.dumps({"photos": held}).encode())
         assert status == 202 and state["status"] == "running", state
 
-        def calibrated():
-            with urllib.request.urlopen(url + "/calibration", timeout=30) as response:
-                state = json.loads(response.read())
-            return state if state["status"] != "running" else None
-        state = wait_for(calibrated, 120, "the calibration to finish")
+        state = wait_for(lambda: finished(url), 120, "the calibration to finish")
         (new,) = calibrated_runs(landmark_run)
         assert state["status"] == "done" and state["run"] == new.name, state
         metrics = json.loads((new / "metrics.json").read_text())
@@ -485,31 +488,26 @@ def test_slow_bodies_do_not_lock_everyone_else_out(fake_run, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def six_sign_run(tmp_path_factory):
+def six_signs(tmp_path_factory):
     """The six-sign reader (tfsigns/reader_signs.json: SIGNS alone, and "a sign I don't know"), 100 epochs."""
-    from tfsigns.train import main as train_main
     if requires_digits.args[0]:
         pytest.skip(requires_digits.kwargs["reason"])
-    out = tmp_path_factory.mktemp("six") / "run"
-    config = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
-    code, _, err = run_main(train_main, ["--config", str(config), "--data-dir", str(REAL_DATA), "--epochs",
-                                         "100", "--quiet", "--out", str(out)])
-    assert code == 0, err
-    return out
+    return six_sign_run(tmp_path_factory)
 
 
-def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(six_sign_run, tmp_path):
+def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(six_signs, tmp_path):
     """The fake camera plays another student's 7 held in a cluttered room, moving a little: the six-sign
     reader says "unknown sign"; the page is told the name "seven", takes photos of the held sign, the server
     learns it, and the page reads "seven" and writes it in the sentence. Names a page could send that no
     folder could hold (a slash, 300 characters) are refused with a JSON 400."""
+    run = copy_of(six_signs, tmp_path)  # the server teaches new runs beside it
     chromium, driver = chromium_or_skip()
     from selenium.webdriver.common.by import By
 
     from tfsigns.images.digits import digit_photos, find_digits
     from tfsigns.portable.photos import load_frame
     paths, digits = digit_photos(find_digits(REAL_DIGITS))
-    room, reader = 3, Reader(six_sign_run)
+    room, reader = 3, Reader(run)
     path = [(0.45 + 0.05 * np.sin(t), 0.5 + 0.04 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 30)]
 
     def frames_of(photo: Path) -> list[np.ndarray]:
@@ -524,7 +522,7 @@ def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(s
     finally:
         reader.close()
     y4m(frames_of(seven), tmp_path / "seven.y4m")
-    with serving(six_sign_run) as url:
+    with serving(run) as url:
         for name, words in (("a/b", "without slashes"), ("x" * 300, "1 to 40 characters, got 300")):
             status, refused = post(url + "/calibrate", json.dumps({"photos": {name: ["data:,"]}}).encode())
             assert status == 400 and words in refused["error"] and "\n" not in refused["error"], refused
@@ -544,7 +542,7 @@ def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(s
             assert "seven" in text("signs")
         finally:
             page.quit()
-        (new,) = calibrated_runs(six_sign_run)
+        (new,) = calibrated_runs(run)
         metrics = json.loads((new / "metrics.json").read_text())
         assert metrics["taught"] == ["seven"] and metrics["signs"][-1] == "seven"
         assert 3 <= metrics["calibration_photos"] <= 10
@@ -555,9 +553,5 @@ def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(s
         status, state = post(url + "/calibrate", json.dumps({"photos": photos}).encode())
         assert status == 202 and state["message"] == "learning six from 2 photos", state
 
-        def taught():
-            with urllib.request.urlopen(url + "/calibration", timeout=30) as response:
-                state = json.loads(response.read())
-            return state if state["status"] != "running" else None
-        state = wait_for(taught, 120, "the second sign")
+        state = wait_for(lambda: finished(url), 120, "the second sign")
         assert state["signs"] == ["0", "1", "2", "3", "4", "5", "seven", "six"], state

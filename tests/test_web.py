@@ -24,16 +24,14 @@ import pytest
 from PIL import Image
 
 from tests.browser import browser, chromium_or_skip, static_server, wait_for, y4m
-from tests.conftest import REAL_DATA, requires_hands, run_main
+from tests.conftest import REAL_DATA, requires_hands, run_main, six_sign_run
 from tfsigns.export import main as export_main
 from tfsigns.images.scenes import paste, scene
 from tfsigns.portable import framing, hands, palm, photos
 from tfsigns.reader.web import WebError, litert_files
-from tfsigns.train import main as train_main
 
 OTHER_HANDS = REAL_DATA.parent / "otherhands"
 DIGITS = REAL_DATA.parent / "digits"  # other students' 6 to 9: signs the six-sign reader does not know
-SIX_SIGNS = Path(__file__).resolve().parents[1] / "tfsigns" / "reader_signs.json"
 AGREE = 0.99  # the share of photos the browser must answer as read.py does
 CLOSE = 1e-3  # and the probabilities' largest difference where the same pixels went in
 FAST = 10  # readings a second from the camera, in headless Chromium on a 2-core machine
@@ -53,10 +51,8 @@ def folder(tmp_path_factory) -> Path:
         pytest.skip(str(err))
     chromium_or_skip()
     root = tmp_path_factory.mktemp("web")
-    code, _, err = run_main(train_main, ["--config", str(SIX_SIGNS), "--data-dir", str(REAL_DATA), "--epochs",
-                                         "100", "--quiet", "--out", str(root / "run")])
-    assert code == 0, err
-    code, out, err = run_main(export_main, ["--model", str(root / "run"), "--out", str(root / "reader")])
+    code, out, err = run_main(export_main, ["--model", str(six_sign_run(tmp_path_factory)), "--out",
+                                            str(root / "reader")])
     assert code == 0, err
     return root / "reader"
 
