@@ -537,7 +537,12 @@ def test_the_page_teaches_a_sign_it_did_not_know_and_then_reads_it_in_chromium(s
             wait_for(lambda: "reading with" in text("calibration") or "failed" in text("calibration"), 120,
                      "the server to learn the sign")
             assert "learnt in" in text("calibration"), text("calibration")
-            wait_for(lambda: text("answer") == "seven", 60, "the page to read the sign it was taught")
+            seen = []  # what the page answered meanwhile, to say so if it never reads the sign
+            try:
+                wait_for(lambda: seen.append(text("answer")) or seen[-1] == "seven", 60,
+                         "the page to read the sign it was taught")
+            except AssertionError as err:
+                raise AssertionError(f"{err}: {text('calibration')}; answered {sorted(set(seen))}") from None
             wait_for(lambda: "seven" in text("sentence"), 30, "the sentence to hold the new sign")
             assert "seven" in text("signs")
         finally:

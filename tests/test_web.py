@@ -331,6 +331,24 @@ def test_the_unknown_sign_is_said_from_its_threshold_as_read_py_says_it(page):
     assert read == [expected, [None, None, None]] and expected == [None, 0, None, 2], (read, expected)
 
 
+def test_a_sign_is_steady_on_a_slow_device_too(page):
+    """camera.js's steadySign: the same sign, confidently, in every reading of the last half second, and in
+    at least the last two readings: on a device that reads fewer than two frames a second (a loaded machine, a
+    slow phone) a held sign still shows, where before no half second ever held two readings."""
+    cases = [  # (readings as [ms, sign, p], now): what shows
+        ([[0, "7", 0.9], [100, "7", 0.9], [200, "7", 0.9], [300, "7", 0.9], [400, "7", 0.9], [500, "7", 0.9],
+          [600, "7", 0.9]], 600),  # ten readings a second: 7
+        ([[0, "7", 0.9], [700, "7", 0.9], [1400, "7", 0.9]], 1400),  # under two a second: 7
+        ([[0, "7", 0.9], [700, "3", 0.9], [1400, "7", 0.9]], 1400),  # under two a second, not the same: none
+        ([[0, "7", 0.9], [700, "7", 0.5], [1400, "7", 0.9]], 1400),  # not sure of one: none
+        ([[0, "7", 0.9], [300, "7", 0.9]], 300),  # not yet half a second: none
+    ]
+    shown = run_js(page, """const {steadySign} = await import("./camera.js");
+        const reading = ([time, sign, p]) => ({time, sign, p});
+        return args[0].map(([readings, now]) => steadySign(readings.map(reading), now));""", cases)
+    assert shown == ["7", "7", None, None, None], shown
+
+
 # ------------------------------------------------------------------ the camera
 
 

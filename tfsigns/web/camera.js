@@ -18,9 +18,11 @@ export const UNKNOWN = {}; // a reading of a hand that shows a sign the reader d
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
 /** The sign read steadily at `now` (its name, or UNKNOWN): the same one, confidently, in every reading of
- * the last STEADY_MS (and at least two of them), or null. history: [{time, sign, p}], oldest first. */
+ * the last STEADY_MS, and at least in the last two readings, so that a device that reads fewer than four
+ * frames a second still shows a sign; or null. history: [{time, sign, p}], oldest first. */
 export function steadySign(history, now) {
-  const recent = history.filter(r => now - r.time <= STEADY_MS);
+  let recent = history.filter(r => now - r.time <= STEADY_MS);
+  if (recent.length < 2) recent = history.slice(-2);
   if (recent.length < 2 || now - history[0].time < STEADY_MS) return null;
   const sign = recent[0].sign;
   return recent.every(r => r.sign === sign && r.p >= CONFIDENT) ? sign : null;
